@@ -1,0 +1,4 @@
+//! Server functions: the UI's private RPC. Each is thin: fetch the services, call one, return.
+//! Automation uses the REST API under `/api/v1`, which calls the same services.
+
+pub mod applications;

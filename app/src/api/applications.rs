@@ -1,0 +1,27 @@
+//! Server functions for the Applications pages.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{Application, NewApplication};
+
+#[server]
+pub async fn list_applications() -> Result<Vec<Application>, AppError> {
+    crate::ssr::services()?.applications.list().await
+}
+
+#[server]
+pub async fn get_application(name: String) -> Result<Application, AppError> {
+    crate::ssr::services()?.applications.get(&name).await
+}
+
+/// Called by the create form; its fields arrive as form fields, so this works without WASM too.
+#[server]
+pub async fn create_application(
+    name: String,
+    description: String,
+    email: String,
+) -> Result<Application, AppError> {
+    let new = NewApplication { name, description, email };
+    crate::ssr::services()?.applications.create(new).await
+}

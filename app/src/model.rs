@@ -1,0 +1,17 @@
+//! Types shared by the browser, REST and the server: what gennaker talks about.
+//!
+//! They are plain serde structs with Spinnaker's field names where Spinnaker has them, so JSON
+//! users already know keeps working. Rows and SDK types never leave the server; they are
+//! converted into these at the edge.
+
+pub mod application;
+pub mod cluster;
+pub mod names;
+pub mod time;
+
+pub use application::{Application, ApplicationPatch, NewApplication};
+pub use cluster::{
+    Artifact, Capacity, Cluster, HealthCheck, HealthState, IngressRule, Instance, Listener,
+    LoadBalancer, Location, Protocol, SecurityGroup, ServerGroup,
+};
+pub use names::{ClusterName, Name, ServerGroupName};

@@ -1,0 +1,53 @@
+import { test, expect } from '@playwright/test';
+import { createApplication, failOnConsoleErrors, openHydrated } from './support/act';
+import { seesApplication } from './support/check';
+import { alert, applicationLink } from './support/find';
+
+const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}`;
+
+test('the page is server-rendered before any JavaScript runs', async ({ request }) => {
+  const response = await request.get('/');
+  expect(response.status()).toBe(200);
+  const html = await response.text();
+  expect(html).toContain('<h1>Applications</h1>');
+  expect(html).toContain('aria-label="Create application"');
+});
+
+test('creating an application in the hydrated page lists it without a reload, and it survives one', async ({ page }) => {
+  const checkConsole = failOnConsoleErrors(page);
+  const name = unique('shop');
+  await openHydrated(page, '/');
+  const before = page.url();
+  await createApplication(page, { name, email: 'team@example.com', description: 'Sells things' });
+  await expect(page.getByRole('status')).toContainText(`Created ${name}`);
+  await seesApplication(page, name);
+  expect(page.url()).toBe(before);
+
+  await page.reload();
+  await seesApplication(page, name);
+  await applicationLink(page, name).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
+  await expect(page.getByText('Sells things')).toBeVisible();
+  checkConsole();
+});
+
+test('a bad name is explained next to the form', async ({ page }) => {
+  const checkConsole = failOnConsoleErrors(page);
+  await openHydrated(page, '/');
+  await createApplication(page, { name: 'bad name!' });
+  await expect(alert(page)).toContainText('letters or digits');
+  await expect(alert(page)).toContainText('(name)');
+  checkConsole();
+});
+
+test('the form works without JavaScript (plain form post)', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const name = unique('nojs');
+  await page.goto('/');
+  await createApplication(page, { name });
+  await page.waitForURL('**/');
+  await page.goto('/');
+  await seesApplication(page, name);
+  await context.close();
+});

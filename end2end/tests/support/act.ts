@@ -1,0 +1,27 @@
+// Doing things as a user: navigate, wait for hydration, fill and submit forms.
+import { expect, type Page } from '@playwright/test';
+import { createForm } from './find';
+
+/** Opens a page and waits until the WASM has hydrated it (the App marks <body> when it has). */
+export async function openHydrated(page: Page, path: string) {
+  await page.goto(path);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+}
+
+export async function createApplication(page: Page, fields: { name: string; email?: string; description?: string }) {
+  const form = createForm(page);
+  await form.getByLabel('Name').fill(fields.name);
+  await form.getByLabel('Owner email').fill(fields.email ?? '');
+  await form.getByLabel('Description').fill(fields.description ?? '');
+  await form.getByRole('button', { name: 'Create' }).click();
+}
+
+/** Fails the test on any console error or uncaught exception (a 404 asset counts). */
+export function failOnConsoleErrors(page: Page) {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  return () => expect(problems, 'console errors').toEqual([]);
+}

@@ -1,0 +1,149 @@
+//! Configuration: one typed struct from flags and environment variables (flags win).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "gennaker", version, about = "Continuous delivery: cluster management and pipelines in one binary")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the platform: web UI, REST API and workers.
+    Serve(ServeConfig),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseConfig),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` (created when missing) or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/gennaker.db")]
+    pub database_url: DatabaseUrl,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free port (printed in the log).
+    #[arg(long, env = "GENNAKER_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    /// Log as human-readable lines or as JSON objects, one per line.
+    #[arg(long, env = "GENNAKER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    /// Folder with the built site (`pkg/` with the WASM, JS and CSS, plus public assets).
+    /// Defaults to `../site` next to the binary when that exists, else `target/site`.
+    #[arg(long, env = "LEPTOS_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+
+    /// Serve `/metrics` without authentication (Prometheus scrapes it).
+    #[arg(long, env = "GENNAKER_PUBLIC_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub public_metrics: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl ServeConfig {
+    /// A configuration for tests and tools: listen on a free port of 127.0.0.1.
+    pub fn for_tests(database_url: &str) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseConfig { database_url: DatabaseUrl(database_url.to_string()) },
+            log_format: LogFormat::Human,
+            site_root: None,
+            public_metrics: true,
+        }
+    }
+
+    pub fn resolved_site_root(&self) -> PathBuf {
+        if let Some(root) = &self.site_root {
+            return root.clone();
+        }
+        let beside_binary = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent()?.parent().map(|dir| dir.join("site")))
+            .filter(|dir| dir.is_dir());
+        beside_binary.unwrap_or_else(|| PathBuf::from("target/site"))
+    }
+}
+
+/// A database URL. Its `Debug` and `Display` hide the password, so it can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn redacted(&self) -> String {
+        // scheme://user:password@host -> scheme://user:***@host
+        let Some((scheme, rest)) = self.0.split_once("://") else { return self.0.clone() };
+        let Some((credentials, host)) = rest.rsplit_once('@') else { return self.0.clone() };
+        match credentials.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+            None => self.0.clone(),
+        }
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self(url.to_string()))
+        } else {
+            Err("must start with sqlite: or postgres://".to_string())
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_hides_password() {
+        let url: DatabaseUrl = "postgres://app:s3cret@db:5432/gennaker".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://app:***@db:5432/gennaker");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let plain: DatabaseUrl = "sqlite://data/gennaker.db".parse().unwrap();
+        assert_eq!(plain.to_string(), "sqlite://data/gennaker.db");
+        assert!("mysql://x".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn flags_parse() {
+        let cli = Cli::try_parse_from(["gennaker", "serve", "--listen", "127.0.0.1:0", "--log-format", "json"]).unwrap();
+        let Command::Serve(config) = cli.command else { panic!("expected serve") };
+        assert_eq!(config.listen.port(), 0);
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+}

@@ -1,0 +1,29 @@
+//! gennaker's server: the axum application behind the `gennaker` binary.
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod service;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+use config::{Cli, Command};
+
+/// Runs one command of the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(config) => {
+            telemetry::init(config.log_format);
+            let server = startup::Server::build(&config).await?;
+            server.run_until(startup::shutdown_signal()).await?;
+        }
+        Command::Migrate(database) => {
+            telemetry::init(config::LogFormat::Human);
+            store::Store::open(&database.database_url).await?;
+            tracing::info!(database = %database.database_url, "migrations applied");
+        }
+    }
+    Ok(())
+}

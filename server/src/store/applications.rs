@@ -1,0 +1,99 @@
+//! Applications in the store.
+
+use app::model::{Application, ApplicationPatch, NewApplication};
+
+use super::{Error, Result, Store, is_unique_violation, now_millis, on_pool};
+
+#[derive(Debug, sqlx::FromRow)]
+struct ApplicationRow {
+    name: String,
+    description: String,
+    email: String,
+    create_ts: i64,
+    update_ts: i64,
+}
+
+impl ApplicationRow {
+    fn into_model(self) -> Application {
+        Application {
+            name: self.name,
+            description: self.description,
+            email: self.email,
+            create_ts: self.create_ts,
+            update_ts: self.update_ts,
+        }
+    }
+}
+
+const COLUMNS: &str = "name, description, email, create_ts, update_ts";
+
+impl Store {
+    pub async fn list_applications(&self) -> Result<Vec<Application>> {
+        let sql = format!("SELECT {COLUMNS} FROM applications ORDER BY name");
+        let rows: Vec<ApplicationRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(ApplicationRow::into_model).collect())
+    }
+
+    pub async fn get_application(&self, name: &str) -> Result<Application> {
+        let sql = format!("SELECT {COLUMNS} FROM applications WHERE name = $1");
+        let row: Option<ApplicationRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(name).fetch_optional(pool).await)?;
+        row.map(ApplicationRow::into_model)
+            .ok_or_else(|| Error::NotFound(format!("application {name}")))
+    }
+
+    /// Inserts a validated application; a second one with the same name is `Duplicate`.
+    pub async fn insert_application(&self, new: &NewApplication) -> Result<Application> {
+        let now = now_millis();
+        let sql = format!(
+            "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $4) RETURNING {COLUMNS}"
+        );
+        let inserted: Result<ApplicationRow, sqlx::Error> = on_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(&new.name)
+                .bind(&new.description)
+                .bind(&new.email)
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        });
+        match inserted {
+            Ok(row) => Ok(row.into_model()),
+            Err(error) if is_unique_violation(&error) => {
+                Err(Error::Duplicate(format!("application {}", new.name)))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Applies a validated patch in one statement, so concurrent patches never lose a field.
+    pub async fn update_application(&self, name: &str, patch: &ApplicationPatch) -> Result<Application> {
+        let sql = format!(
+            "UPDATE applications SET description = COALESCE($2, description), \
+             email = COALESCE($3, email), update_ts = $4 WHERE name = $1 RETURNING {COLUMNS}"
+        );
+        let row: Option<ApplicationRow> = on_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(name)
+                .bind(&patch.description)
+                .bind(&patch.email)
+                .bind(now_millis())
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(ApplicationRow::into_model)
+            .ok_or_else(|| Error::NotFound(format!("application {name}")))
+    }
+
+    pub async fn delete_application(&self, name: &str) -> Result<()> {
+        let deleted = on_pool!(self, pool => {
+            sqlx::query("DELETE FROM applications WHERE name = $1").bind(name).execute(pool).await
+                .map(|done| done.rows_affected())
+        })?;
+        if deleted == 0 {
+            return Err(Error::NotFound(format!("application {name}")));
+        }
+        Ok(())
+    }
+}
