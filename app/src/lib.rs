@@ -13,7 +13,7 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use crate::components::layout::Header;
 use crate::pages::{ApplicationPage, ApplicationsPage, NotFound};
@@ -57,9 +57,11 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main>
                 <Routes fallback=NotFound>
-                    <Route path=path!("") view=ApplicationsPage/>
-                    <Route path=path!("/applications") view=ApplicationsPage/>
-                    <Route path=path!("/applications/:name") view=ApplicationPage/>
+                    // In-order streaming: pages arrive complete, so they read (and their forms
+                    // work) without JavaScript; hydration then takes over.
+                    <Route path=path!("") view=ApplicationsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/applications") view=ApplicationsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/applications/:name") view=ApplicationPage ssr=SsrMode::InOrder/>
                 </Routes>
             </main>
         </Router>

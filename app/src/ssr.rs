@@ -27,6 +27,25 @@ pub struct Services {
     pub applications: Arc<dyn ApplicationService>,
 }
 
+/// Answers a server function's error with its HTTP status (400, 404, ...) instead of the
+/// transport's blanket 500, so the browser and logs tell a bad input from a fault. Plain form
+/// posts (no WASM) keep the framework's redirect back to the page.
+pub fn with_status<T>(result: Result<T>) -> Result<T> {
+    if let Err(error) = &result {
+        let plain_form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+        });
+        if let (false, Some(response)) = (plain_form_post, use_context::<leptos_axum::ResponseOptions>()) {
+            response.set_status(http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    }
+    result
+}
+
 /// The services, inside a server function.
 pub fn services() -> Result<Services> {
     use_context::<Services>().ok_or_else(|| {

@@ -3,16 +3,16 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{Application, NewApplication};
+use crate::model::Application;
 
 #[server]
 pub async fn list_applications() -> Result<Vec<Application>, AppError> {
-    crate::ssr::services()?.applications.list().await
+    crate::ssr::with_status(crate::ssr::services()?.applications.list().await)
 }
 
 #[server]
 pub async fn get_application(name: String) -> Result<Application, AppError> {
-    crate::ssr::services()?.applications.get(&name).await
+    crate::ssr::with_status(crate::ssr::services()?.applications.get(&name).await)
 }
 
 /// Called by the create form; its fields arrive as form fields, so this works without WASM too.
@@ -22,6 +22,6 @@ pub async fn create_application(
     description: String,
     email: String,
 ) -> Result<Application, AppError> {
-    let new = NewApplication { name, description, email };
-    crate::ssr::services()?.applications.create(new).await
+    let new = crate::model::NewApplication { name, description, email };
+    crate::ssr::with_status(crate::ssr::services()?.applications.create(new).await)
 }

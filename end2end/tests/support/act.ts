@@ -16,11 +16,13 @@ export async function createApplication(page: Page, fields: { name: string; emai
   await form.getByRole('button', { name: 'Create' }).click();
 }
 
-/** Fails the test on any console error or uncaught exception (a 404 asset counts). */
-export function failOnConsoleErrors(page: Page) {
+/** Fails the test on any console error or uncaught exception (a 404 asset counts), except
+ *  those the test expects (`allow`), such as the 400 of a rejected form. */
+export function failOnConsoleErrors(page: Page, allow: RegExp[] = []) {
   const problems: string[] = [];
   page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
+    const text = message.text();
+    if (message.type() === 'error' && !allow.some((pattern) => pattern.test(text))) problems.push(text);
   });
   page.on('pageerror', (error) => problems.push(error.message));
   return () => expect(problems, 'console errors').toEqual([]);

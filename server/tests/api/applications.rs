@@ -46,7 +46,10 @@ async fn create_list_read_update_delete(db: Db) {
 
 async fn invalid_input_is_rejected_with_the_field(db: Db) {
     let app = spawn_app(db).await;
-    let post = |body: serde_json::Value| app.post_json("/api/v1/applications", &body);
+    let post = |body: serde_json::Value| {
+        let app = &app;
+        async move { app.post_json("/api/v1/applications", &body).await }
+    };
     assert_error(post(json!({"name": "bad name!"})).await, 400, "invalid", Some("name")).await;
     assert_error(post(json!({"name": ""})).await, 400, "invalid", Some("name")).await;
     assert_error(post(json!({"name": "ok", "owner": "x"})).await, 400, "invalid", Some("owner")).await;
