@@ -20,7 +20,8 @@ fi
 # What cargo-leptos would export; the server reads the same names at run time.
 export RUSTFLAGS="--cfg erase_components"
 export LEPTOS_OUTPUT_NAME=gennaker
-export LEPTOS_SITE_ROOT="target/site"
+# Absolute: the server (started from any folder, e.g. by Playwright in end2end/) reads it too.
+export LEPTOS_SITE_ROOT="$GENNAKER_ROOT/target/site"
 export LEPTOS_SITE_PKG_DIR=pkg
 export LEPTOS_SITE_ADDR="127.0.0.1:3000"
 export LEPTOS_RELOAD_PORT=3001
