@@ -2,3 +2,4 @@
 //! Automation uses the REST API under `/api/v1`, which calls the same services.
 
 pub mod applications;
+pub mod auth;

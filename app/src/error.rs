@@ -28,6 +28,9 @@ pub enum AppError {
     /// 409: it conflicts with what is stored (a duplicate name, a stale revision).
     #[error("{message}")]
     Conflict { field: Option<String>, message: String },
+    /// 429: too many failed attempts; try again after the given seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_seconds: u64 },
     /// 500: something on our side failed; the cause is in the server log, not here.
     #[error("internal error, see the server log")]
     Internal,
@@ -50,6 +53,14 @@ impl AppError {
         Self::NotFound { message: message.into() }
     }
 
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden { message: message.into() }
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::Unauthenticated { message: message.into() }
+    }
+
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Conflict { field: Some(field.into()), message: message.into() }
     }
@@ -62,6 +73,7 @@ impl AppError {
             Self::Forbidden { .. } => 403,
             Self::NotFound { .. } => 404,
             Self::Conflict { .. } => 409,
+            Self::TooManyRequests { .. } => 429,
             Self::Internal | Self::Transport(_) => 500,
             Self::Unavailable { .. } => 503,
         }
@@ -75,6 +87,7 @@ impl AppError {
             Self::Forbidden { .. } => "forbidden",
             Self::NotFound { .. } => "not_found",
             Self::Conflict { .. } => "conflict",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Internal | Self::Transport(_) => "internal",
             Self::Unavailable { .. } => "unavailable",
         }
@@ -101,6 +114,12 @@ impl AppError {
 impl From<crate::model::application::Invalid> for AppError {
     fn from(invalid: crate::model::application::Invalid) -> Self {
         Self::invalid(invalid.field, invalid.message)
+    }
+}
+
+impl From<crate::model::auth::RoleError> for AppError {
+    fn from(error: crate::model::auth::RoleError) -> Self {
+        Self::invalid("roles", error.to_string())
     }
 }
 

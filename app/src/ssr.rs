@@ -1,30 +1,85 @@
 //! The server half's services as the UI's server functions see them. `app` cannot depend on
 //! `server` (the server depends on it), so the server implements these traits and provides a
-//! [`Services`] value as Leptos context; server functions fetch it with [`services`].
-//! REST handlers call the very same trait objects, so the UI and automation share one house.
+//! [`Services`] value as Leptos context; server functions fetch it with [`services`] and the
+//! caller with [`caller`]. REST handlers call the very same trait objects, so the UI and
+//! automation share one house, and every method that acts for someone takes the [`Caller`].
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use leptos::prelude::use_context;
 
 use crate::error::{AppError, Result};
+use crate::model::auth::{
+    ApiToken, AuditEntry, Caller, CreatedApiToken, NewApiToken, NewUser, Permissions, SecretInfo,
+    SecretWrite, SignIn, User, UserPatch,
+};
 use crate::model::{Application, ApplicationPatch, NewApplication};
 
 #[async_trait]
 pub trait ApplicationService: Send + Sync + 'static {
-    /// Every application, ordered by name.
-    async fn list(&self) -> Result<Vec<Application>>;
-    async fn get(&self, name: &str) -> Result<Application>;
-    async fn create(&self, new: NewApplication) -> Result<Application>;
-    async fn update(&self, name: &str, patch: ApplicationPatch) -> Result<Application>;
-    async fn delete(&self, name: &str) -> Result<()>;
+    /// The applications the caller may read, ordered by name.
+    async fn list(&self, caller: &Caller) -> Result<Vec<Application>>;
+    async fn get(&self, caller: &Caller, name: &str) -> Result<Application>;
+    async fn create(&self, caller: &Caller, new: NewApplication) -> Result<Application>;
+    async fn update(&self, caller: &Caller, name: &str, patch: ApplicationPatch) -> Result<Application>;
+    async fn delete(&self, caller: &Caller, name: &str) -> Result<()>;
+    async fn set_permissions(&self, caller: &Caller, name: &str, permissions: Permissions) -> Result<Application>;
+}
+
+/// A successful sign-in: the user, and the `Set-Cookie` header value carrying the session.
+pub struct SignedIn {
+    pub user: User,
+    pub set_cookie: String,
+}
+
+/// The client's IP address, put in the request's extensions by the server's auth layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
+#[async_trait]
+pub trait AuthService: Send + Sync + 'static {
+    async fn sign_in(&self, credentials: SignIn, address: IpAddr) -> Result<SignedIn>;
+    /// Ends the session; returns the `Set-Cookie` value that removes the cookie.
+    async fn sign_out(&self, session_token: &str) -> Result<String>;
+    /// The caller behind a session cookie, if the session is valid.
+    async fn session_caller(&self, session_token: &str) -> Result<Option<Caller>>;
+    /// The caller behind a bearer token, if the token is valid.
+    async fn token_caller(&self, token: &str) -> Result<Option<Caller>>;
+    async fn me(&self, caller: &Caller) -> Result<User>;
+
+    async fn create_token(&self, caller: &Caller, new: NewApiToken) -> Result<CreatedApiToken>;
+    async fn list_tokens(&self, caller: &Caller) -> Result<Vec<ApiToken>>;
+    async fn revoke_token(&self, caller: &Caller, id: &str) -> Result<()>;
+
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<User>>;
+    async fn create_user(&self, caller: &Caller, new: NewUser) -> Result<User>;
+    async fn update_user(&self, caller: &Caller, name: &str, patch: UserPatch) -> Result<User>;
+    async fn delete_user(&self, caller: &Caller, name: &str) -> Result<()>;
+}
+
+#[async_trait]
+pub trait SecretService: Send + Sync + 'static {
+    async fn list(&self, caller: &Caller) -> Result<Vec<SecretInfo>>;
+    /// Creates or replaces the secret `name`.
+    async fn put(&self, caller: &Caller, name: &str, write: SecretWrite) -> Result<SecretInfo>;
+    async fn delete(&self, caller: &Caller, name: &str) -> Result<()>;
+}
+
+#[async_trait]
+pub trait AuditService: Send + Sync + 'static {
+    /// Newest first; `before` pages backwards by id.
+    async fn list(&self, caller: &Caller, before: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>>;
 }
 
 /// One handle per resource; cheap to clone.
 #[derive(Clone)]
 pub struct Services {
     pub applications: Arc<dyn ApplicationService>,
+    pub auth: Arc<dyn AuthService>,
+    pub secrets: Arc<dyn SecretService>,
+    pub audit: Arc<dyn AuditService>,
 }
 
 /// Answers a server function's error with its HTTP status (400, 404, ...) instead of the
@@ -46,10 +101,47 @@ pub fn with_status<T>(result: Result<T>) -> Result<T> {
     result
 }
 
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "gennaker_session";
+
+/// The session token among a request's cookies.
+pub fn session_token(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|cookie| cookie.trim().split_once('='))
+        .find_map(|(key, value)| (key == SESSION_COOKIE).then_some(value))
+        .filter(|value| !value.is_empty())
+}
+
+/// Runs a server function's body with the services and the signed-in caller, and answers an
+/// error with its status.
+pub async fn respond<T>(call: impl AsyncFnOnce(Services, Caller) -> Result<T>) -> Result<T> {
+    let result = match (services(), caller()) {
+        (Ok(services), Ok(caller)) => call(services, caller).await,
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
+    with_status(result)
+}
+
 /// The services, inside a server function.
 pub fn services() -> Result<Services> {
     use_context::<Services>().ok_or_else(|| {
         leptos::logging::error!("server function called without Services in context");
         AppError::Internal
     })
+}
+
+/// The authenticated caller of the current request (the server's auth layer put it there).
+pub fn caller() -> Result<Caller> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>().cloned())
+        .ok_or_else(|| AppError::Unauthenticated { message: "sign in first".into() })
+}
+
+/// The caller if there is one: for pages that also render signed out (the sign-in page).
+pub fn maybe_caller() -> Option<Caller> {
+    caller().ok()
 }

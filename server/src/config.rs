@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+/// The admin password `ServeConfig::for_tests` sets.
+pub const TEST_ADMIN_PASSWORD: &str = "admin password for tests";
 
 #[derive(Debug, Parser)]
 #[command(name = "gennaker", version, about = "Continuous delivery: cluster management and pipelines in one binary")]
@@ -19,6 +23,34 @@ pub enum Command {
     Serve(ServeConfig),
     /// Apply database migrations and exit.
     Migrate(DatabaseConfig),
+    /// Manage users from the command line (works while the server runs).
+    User {
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password is read from GENNAKER_PASSWORD or the first line of stdin.
+    Add {
+        name: String,
+        /// A role to give (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[arg(long)]
+        admin: bool,
+        /// A service account: cannot sign in, acts through API tokens.
+        #[arg(long)]
+        service_account: bool,
+    },
+    /// Set a user's password, read from GENNAKER_PASSWORD or the first line of stdin. Ends the
+    /// user's sessions.
+    Passwd { name: String },
+    /// List users with their roles.
+    List,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -49,6 +81,34 @@ pub struct ServeConfig {
     /// Serve `/metrics` without authentication (Prometheus scrapes it).
     #[arg(long, env = "GENNAKER_PUBLIC_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub public_metrics: bool,
+
+    /// How long a browser session lasts, in hours.
+    #[arg(long, env = "GENNAKER_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u64,
+
+    /// Mark the session cookie `Secure` (set when users reach gennaker over HTTPS).
+    #[arg(long, env = "GENNAKER_SECURE_COOKIES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub secure_cookies: bool,
+
+    #[command(flatten)]
+    pub secrets: SecretsConfig,
+
+    /// The first admin's password, used only on the first start (no users yet). Without it a
+    /// random password is printed once.
+    #[arg(long, env = "GENNAKER_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SecretsConfig {
+    /// The secrets encryption key: 32 bytes in base64. Every instance sharing a database needs
+    /// the same key. Without it, the key file is used (and created).
+    #[arg(long, env = "GENNAKER_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
+
+    /// Where the key is kept when GENNAKER_SECRET_KEY is not set; created with mode 0600.
+    #[arg(long, env = "GENNAKER_SECRET_KEY_FILE", default_value = "data/secret.key")]
+    pub secret_key_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,7 +118,8 @@ pub enum LogFormat {
 }
 
 impl ServeConfig {
-    /// A configuration for tests and tools: listen on a free port of 127.0.0.1.
+    /// A configuration for tests and tools: listen on a free port of 127.0.0.1, a fixed
+    /// secrets key, and `admin` with `TEST_ADMIN_PASSWORD`.
     pub fn for_tests(database_url: &str) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -66,6 +127,13 @@ impl ServeConfig {
             log_format: LogFormat::Human,
             site_root: None,
             public_metrics: true,
+            session_hours: 12,
+            secure_cookies: false,
+            secrets: SecretsConfig {
+                secret_key: Some(SecretString::from("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")),
+                secret_key_file: PathBuf::from("unused"),
+            },
+            admin_password: Some(SecretString::from(TEST_ADMIN_PASSWORD)),
         }
     }
 

@@ -1,8 +1,10 @@
 //! gennaker's server: the axum application behind the `gennaker` binary.
 
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod secrets;
 pub mod service;
 pub mod startup;
 pub mod state;
@@ -23,6 +25,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(config::LogFormat::Human);
             store::Store::open(&database.database_url).await?;
             tracing::info!(database = %database.database_url, "migrations applied");
+        }
+        Command::User { database, command } => {
+            let store = store::Store::open(&database.database_url).await?;
+            auth::cli::run(&store, command).await?;
         }
     }
     Ok(())

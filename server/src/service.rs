@@ -2,16 +2,34 @@
 //! server functions. It turns store errors into `AppError`s, logging causes clients must not see.
 
 pub mod applications;
+pub mod audit;
 
 use std::sync::Arc;
 
 use app::error::AppError;
 use app::ssr::Services;
 
+use crate::auth::service::{Auth, AuthConfig};
+use crate::secrets::{SecretKey, Secrets};
 use crate::store::{self, Store};
 
-pub fn build(store: Store) -> Services {
-    Services { applications: Arc::new(applications::Applications::new(store)) }
+/// The services, plus the concrete handles the server itself needs beyond the traits.
+pub struct Built {
+    pub services: Services,
+    pub auth: Arc<Auth>,
+    pub secrets: Arc<Secrets>,
+}
+
+pub fn build(store: Store, auth_config: AuthConfig, secret_key: SecretKey) -> Built {
+    let auth = Auth::new(store.clone(), auth_config);
+    let secrets = Arc::new(Secrets::new(store.clone(), secret_key));
+    let services = Services {
+        applications: Arc::new(applications::Applications::new(store.clone())),
+        auth: auth.clone(),
+        secrets: secrets.clone(),
+        audit: Arc::new(audit::Audit::new(store)),
+    };
+    Built { services, auth, secrets }
 }
 
 impl From<store::Error> for AppError {

@@ -1,22 +1,30 @@
 //! Builds the whole application (store, services, router) and serves it until a shutdown
 //! signal. Tests call the same code with port 0, so they exercise what production runs.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::{App, shell};
 use axum::Router;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{any, get};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::bootstrap;
+use crate::auth::layer::{self, AuthLayer};
+use crate::auth::service::AuthConfig;
 use crate::config::ServeConfig;
-use crate::http::{self, health};
+use crate::http::{self, error, health, openapi};
 use crate::metrics::{self, Metrics};
+use crate::secrets::SecretKey;
 use crate::service;
 use crate::state::AppState;
 use crate::store::Store;
@@ -32,21 +40,42 @@ impl Server {
     pub async fn build(config: &ServeConfig) -> anyhow::Result<Self> {
         let store = Store::open(&config.database.database_url).await?;
         tracing::info!(database = %config.database.database_url, backend = ?store.backend(), "store ready");
+        bootstrap::ensure_admin(&store, config.admin_password.as_ref()).await?;
+        let secret_key = match &config.secrets.secret_key {
+            Some(key) => SecretKey::from_base64(secrecy::ExposeSecret::expose_secret(key))?,
+            None => SecretKey::load_or_create(&config.secrets.secret_key_file)?,
+        };
+
         let listener = TcpListener::bind(config.listen).await?;
         let address = listener.local_addr()?;
+        let site_root = config.resolved_site_root();
         let leptos_options = LeptosOptions::builder()
             .output_name("gennaker")
-            .site_root(config.resolved_site_root().display().to_string())
+            .site_root(site_root.display().to_string())
             .site_pkg_dir("pkg")
             .site_addr(address)
             .build();
+        let auth_config = AuthConfig {
+            session_ttl: Duration::from_secs(config.session_hours.max(1) * 3600),
+            secure_cookies: config.secure_cookies,
+        };
+        let built = service::build(store.clone(), auth_config, secret_key);
+        let (api, document) = OpenApiRouter::new().nest("/api/v1", http::api_router()).split_for_parts();
         let state = AppState {
             leptos_options,
-            services: service::build(store.clone()),
-            store,
+            services: built.services,
+            store: store.clone(),
             metrics: Arc::new(Metrics::new()),
+            openapi: Arc::new(document),
+            secrets: built.secrets,
         };
-        let router = router(state.clone(), config);
+        let auth_layer = AuthLayer {
+            auth: built.auth,
+            store,
+            public_metrics: config.public_metrics,
+            public_files: Arc::new(public_files(&site_root)),
+        };
+        let router = router(state.clone(), api, auth_layer, config);
         Ok(Self { listener, router, state })
     }
 
@@ -57,13 +86,14 @@ impl Server {
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(address = %format!("http://{}", self.local_addr()), "gennaker listening");
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
         self.state.store.close().await;
         Ok(())
     }
 }
 
-fn router(state: AppState, config: &ServeConfig) -> Router {
+fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config: &ServeConfig) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let options = state.leptos_options.clone();
@@ -75,7 +105,9 @@ fn router(state: AppState, config: &ServeConfig) -> Router {
     }
     Router::new()
         .merge(public)
-        .nest("/api/v1", http::api_router())
+        .merge(api)
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/{*rest}", any(error::unknown_route))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -83,9 +115,23 @@ fn router(state: AppState, config: &ServeConfig) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(auth_layer, layer::authenticate))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The site root's top-level files (favicon.ico and the like): public, like `/pkg/`.
+fn public_files(site_root: &Path) -> HashSet<String> {
+    std::fs::read_dir(site_root)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -6,7 +6,9 @@ use app::ssr::Services;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::http::openapi::Document;
 use crate::metrics::Metrics;
+use crate::secrets::Secrets;
 use crate::store::Store;
 
 #[derive(Clone, FromRef)]
@@ -15,4 +17,6 @@ pub struct AppState {
     pub services: Services,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    pub openapi: Document,
+    pub secrets: Arc<Secrets>,
 }

@@ -8,6 +8,10 @@
 //! driver and options (no `sqlx::Any` type erasure). Each backend has its own migrations folder.
 
 pub mod applications;
+pub mod audit;
+pub mod credentials;
+pub mod secrets;
+pub mod users;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -7,21 +7,17 @@ use crate::model::Application;
 
 #[server]
 pub async fn list_applications() -> Result<Vec<Application>, AppError> {
-    crate::ssr::with_status(crate::ssr::services()?.applications.list().await)
+    crate::ssr::respond(async |services, caller| services.applications.list(&caller).await).await
 }
 
 #[server]
 pub async fn get_application(name: String) -> Result<Application, AppError> {
-    crate::ssr::with_status(crate::ssr::services()?.applications.get(&name).await)
+    crate::ssr::respond(async |services, caller| services.applications.get(&caller, &name).await).await
 }
 
 /// Called by the create form; its fields arrive as form fields, so this works without WASM too.
 #[server]
-pub async fn create_application(
-    name: String,
-    description: String,
-    email: String,
-) -> Result<Application, AppError> {
+pub async fn create_application(name: String, description: String, email: String) -> Result<Application, AppError> {
     let new = crate::model::NewApplication { name, description, email };
-    crate::ssr::with_status(crate::ssr::services()?.applications.create(new).await)
+    crate::ssr::respond(async |services, caller| services.applications.create(&caller, new).await).await
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::auth::Permissions;
 use super::names;
 use super::time::EpochMillis;
 
@@ -16,6 +17,9 @@ pub struct Application {
     pub email: String,
     pub create_ts: EpochMillis,
     pub update_ts: EpochMillis,
+    /// Roles granted READ, WRITE and EXECUTE; all empty means open to every signed-in user.
+    #[serde(default)]
+    pub permissions: Permissions,
 }
 
 /// The body of `POST /api/v1/applications`.

@@ -1,17 +1,45 @@
-//! The OpenAPI document, generated from the handlers' annotations so it cannot drift from them.
+//! The OpenAPI document's frame (title, security scheme, tags); the paths come from the routers
+//! registered in `http::api_router`, so they cannot drift from the code.
 
-use utoipa::OpenApi;
+use std::sync::Arc;
 
-use super::applications;
+use axum::extract::State;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "gennaker", description = "Continuous delivery: cluster management and pipelines."),
-    paths(applications::list, applications::create, applications::read, applications::update, applications::remove),
-    tags((name = "applications", description = "Applications group clusters and pipelines"))
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "applications", description = "Applications group clusters and pipelines"),
+        (name = "auth", description = "Sign-in, sessions, API tokens and users"),
+        (name = "secrets", description = "Encrypted values referenced by name"),
+        (name = "audit", description = "Who changed what"),
+    )
 )]
 pub struct ApiDoc;
 
-pub async fn serve() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("gnk_...").build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+        );
+    }
+}
+
+/// The document, built once at start-up.
+pub type Document = Arc<utoipa::openapi::OpenApi>;
+
+pub async fn serve(State(document): State<Document>) -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json((*document).clone())
 }

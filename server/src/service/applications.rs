@@ -1,10 +1,12 @@
-//! Applications: validate, then store.
+//! Applications: validate, authorize, then store.
 
 use app::error::Result;
+use app::model::auth::{Access, Caller, Permissions};
 use app::model::{Application, ApplicationPatch, NewApplication};
 use app::ssr::ApplicationService;
 use async_trait::async_trait;
 
+use crate::auth::policy;
 use crate::store::Store;
 
 pub struct Applications {
@@ -15,33 +17,49 @@ impl Applications {
     pub fn new(store: Store) -> Self {
         Self { store }
     }
+
+    /// The application, if the caller has `access` to it.
+    async fn authorized(&self, caller: &Caller, name: &str, access: Access) -> Result<Application> {
+        let application = self.store.get_application(&name.to_ascii_lowercase()).await?;
+        policy::require_application(caller, &application, access)?;
+        Ok(application)
+    }
 }
 
 #[async_trait]
 impl ApplicationService for Applications {
-    async fn list(&self) -> Result<Vec<Application>> {
-        Ok(self.store.list_applications().await?)
+    async fn list(&self, caller: &Caller) -> Result<Vec<Application>> {
+        let all = self.store.list_applications().await?;
+        Ok(all.into_iter().filter(|app| policy::may_access(caller, &app.permissions, Access::Read)).collect())
     }
 
-    async fn get(&self, name: &str) -> Result<Application> {
-        Ok(self.store.get_application(&name.to_ascii_lowercase()).await?)
+    async fn get(&self, caller: &Caller, name: &str) -> Result<Application> {
+        self.authorized(caller, name, Access::Read).await
     }
 
-    async fn create(&self, new: NewApplication) -> Result<Application> {
+    async fn create(&self, caller: &Caller, new: NewApplication) -> Result<Application> {
         let new = new.validated()?;
         let created = self.store.insert_application(&new).await?;
-        tracing::info!(application = %created.name, "application created");
+        tracing::info!(application = %created.name, by = %caller.name, "application created");
         Ok(created)
     }
 
-    async fn update(&self, name: &str, patch: ApplicationPatch) -> Result<Application> {
+    async fn update(&self, caller: &Caller, name: &str, patch: ApplicationPatch) -> Result<Application> {
+        let application = self.authorized(caller, name, Access::Write).await?;
         let patch = patch.validated()?;
-        Ok(self.store.update_application(&name.to_ascii_lowercase(), &patch).await?)
+        Ok(self.store.update_application(&application.name, &patch).await?)
     }
 
-    async fn delete(&self, name: &str) -> Result<()> {
-        self.store.delete_application(&name.to_ascii_lowercase()).await?;
-        tracing::info!(application = %name, "application deleted");
+    async fn delete(&self, caller: &Caller, name: &str) -> Result<()> {
+        let application = self.authorized(caller, name, Access::Write).await?;
+        self.store.delete_application(&application.name).await?;
+        tracing::info!(application = %application.name, by = %caller.name, "application deleted");
         Ok(())
+    }
+
+    async fn set_permissions(&self, caller: &Caller, name: &str, permissions: Permissions) -> Result<Application> {
+        let application = self.authorized(caller, name, Access::Write).await?;
+        let permissions = permissions.validated()?;
+        Ok(self.store.set_application_permissions(&application.name, &permissions).await?)
     }
 }

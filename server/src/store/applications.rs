@@ -1,5 +1,6 @@
 //! Applications in the store.
 
+use app::model::auth::Permissions;
 use app::model::{Application, ApplicationPatch, NewApplication};
 
 use super::{Error, Result, Store, is_unique_violation, now_millis, on_pool};
@@ -11,21 +12,30 @@ struct ApplicationRow {
     email: String,
     create_ts: i64,
     update_ts: i64,
+    /// JSON of `Permissions`.
+    permissions: String,
 }
 
 impl ApplicationRow {
     fn into_model(self) -> Application {
+        let permissions = serde_json::from_str(&self.permissions).unwrap_or_else(|error| {
+            // Only this module writes the column, always from `Permissions`; a row that does
+            // not parse was edited by hand. Closed is the safe reading.
+            tracing::error!(%error, application = %self.name, "unreadable permissions; treating as admin-only");
+            Permissions { read: ["admin-only".to_string()].into(), ..Permissions::default() }
+        });
         Application {
             name: self.name,
             description: self.description,
             email: self.email,
             create_ts: self.create_ts,
             update_ts: self.update_ts,
+            permissions,
         }
     }
 }
 
-const COLUMNS: &str = "name, description, email, create_ts, update_ts";
+const COLUMNS: &str = "name, description, email, create_ts, update_ts, permissions";
 
 impl Store {
     pub async fn list_applications(&self) -> Result<Vec<Application>> {
@@ -47,7 +57,7 @@ impl Store {
     pub async fn insert_application(&self, new: &NewApplication) -> Result<Application> {
         let now = now_millis();
         let sql = format!(
-            "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $4) RETURNING {COLUMNS}"
+            "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $4, '{{}}') RETURNING {COLUMNS}"
         );
         let inserted: Result<ApplicationRow, sqlx::Error> = on_pool!(self, pool => {
             sqlx::query_as(&sql)
@@ -81,6 +91,16 @@ impl Store {
                 .bind(now_millis())
                 .fetch_optional(pool)
                 .await
+        })?;
+        row.map(ApplicationRow::into_model)
+            .ok_or_else(|| Error::NotFound(format!("application {name}")))
+    }
+
+    pub async fn set_application_permissions(&self, name: &str, permissions: &Permissions) -> Result<Application> {
+        let json = serde_json::to_string(permissions).expect("permissions serialize");
+        let sql = format!("UPDATE applications SET permissions = $2, update_ts = $3 WHERE name = $1 RETURNING {COLUMNS}");
+        let row: Option<ApplicationRow> = on_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(name).bind(&json).bind(now_millis()).fetch_optional(pool).await
         })?;
         row.map(ApplicationRow::into_model)
             .ok_or_else(|| Error::NotFound(format!("application {name}")))

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use server::config::ServeConfig;
+use server::config::{ServeConfig, TEST_ADMIN_PASSWORD};
 use server::startup::Server;
 use sqlx::Connection;
 
@@ -59,9 +59,19 @@ pub async fn fresh_database(db: Db) -> String {
 
 pub struct TestApp {
     pub address: String,
-    pub database_url: String,
+    /// Sends the admin's API token with every request.
     pub client: reqwest::Client,
+    /// Sends no credentials.
+    pub anonymous: reqwest::Client,
+    pub admin_token: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A client whose every request carries `Authorization: Bearer <token>`.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
@@ -70,7 +80,8 @@ pub async fn spawn_app(db: Db) -> TestApp {
 }
 
 pub async fn spawn_app_on(database_url: &str) -> TestApp {
-    server::telemetry::init(server::config::LogFormat::Human);
+    // Logs go through the test harness, so they show only for failing tests.
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("info,sqlx=warn").try_init();
     let config = ServeConfig::for_tests(database_url);
     let server = Server::build(&config).await.expect("the application builds");
     let address = format!("http://{}", server.local_addr());
@@ -78,8 +89,17 @@ pub async fn spawn_app_on(database_url: &str) -> TestApp {
     tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { address, database_url: database_url.to_string(), client, shutdown: Some(shutdown) }
+    let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut app = TestApp {
+        address,
+        client: anonymous.clone(),
+        anonymous,
+        admin_token: String::new(),
+        shutdown: Some(shutdown),
+    };
+    app.admin_token = app.token_for("admin", TEST_ADMIN_PASSWORD).await;
+    app.client = client_with_token(&app.admin_token);
+    app
 }
 
 impl Drop for TestApp {
@@ -109,6 +129,54 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
         self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
+    /// Signs in and returns the session cookie (`gennaker_session=...`).
+    pub async fn sign_in(&self, username: &str, password: &str) -> String {
+        let response = self
+            .anonymous
+            .post(self.url("/api/v1/session"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "signing in as {username}");
+        let cookie = response.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().to_string();
+        cookie.split(';').next().unwrap().to_string()
+    }
+
+    /// A same-origin request carrying a session cookie, as a browser would send it.
+    pub fn with_cookie(&self, request: reqwest::RequestBuilder, cookie: &str) -> reqwest::RequestBuilder {
+        request.header(reqwest::header::COOKIE, cookie).header(reqwest::header::ORIGIN, &self.address)
+    }
+
+    /// Signs in as `username` and creates an API token for them.
+    pub async fn token_for(&self, username: &str, password: &str) -> String {
+        let cookie = self.sign_in(username, password).await;
+        let response = self
+            .with_cookie(self.anonymous.post(self.url("/api/v1/tokens")), &cookie)
+            .json(&serde_json::json!({"name": "tests"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let created: serde_json::Value = response.json().await.unwrap();
+        created["secret"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a user (as admin; password `<name> password long enough`) and returns a token.
+    pub async fn token_for_new_user(&self, name: &str, roles: &[&str]) -> String {
+        let password = format!("{name} password long enough");
+        let response = self
+            .post_json("/api/v1/users", &serde_json::json!({"name": name, "password": password, "roles": roles}))
+            .await;
+        assert_eq!(response.status(), 201, "creating user {name}");
+        self.token_for(name, &password).await
+    }
+
+    /// Creates a user (as admin) and returns a client authenticated as them.
+    pub async fn user_client(&self, name: &str, roles: &[&str]) -> reqwest::Client {
+        client_with_token(&self.token_for_new_user(name, roles).await)
     }
 
     pub async fn create_application(&self, name: &str) -> serde_json::Value {

@@ -1,5 +1,8 @@
 //! Black-box tests: the real application on a free port, over HTTP, against SQLite and Postgres.
 
 mod applications;
+mod auth;
+mod binary;
 mod helpers;
 mod platform;
+mod secrets;

@@ -1,0 +1,20 @@
+//! Authentication and authorization, inside the one binary (no Fiat service).
+//!
+//! - `password`: argon2id hashes; `token`: random secrets and their SHA-256 digests.
+//! - `policy`: every allow/deny decision, in one place, used by REST, server functions and
+//!   (later) WebSocket subscriptions alike.
+//! - `layer`: the middleware that finds the caller (session cookie or bearer token), refuses
+//!   unauthenticated and cross-site requests, and writes the audit log.
+//! - `service`: sign-in (throttled), sessions, API tokens and users.
+//! - `bootstrap`: the first `admin` user.
+
+pub mod bootstrap;
+pub mod cli;
+pub mod layer;
+pub mod password;
+pub mod policy;
+pub mod service;
+pub mod throttle;
+pub mod token;
+
+pub use app::ssr::SESSION_COOKIE;

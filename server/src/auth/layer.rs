@@ -1,0 +1,218 @@
+//! The authentication middleware around every route:
+//! 1. finds the caller: `Authorization: Bearer gnk_...` or the session cookie;
+//! 2. lets public routes through (health, metrics, static assets, the sign-in page and
+//!    endpoint) and refuses the rest: 401 JSON for the API, a redirect to `/signin` for pages;
+//! 3. refuses cross-site mutations of cookie-authenticated requests (CSRF): their `Origin` (or
+//!    `Referer`) must be this server;
+//! 4. appends every mutation (who, what, when, from where, outcome) to the audit log.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use app::error::AppError;
+use app::model::auth::Caller;
+pub use app::ssr::session_token;
+use app::ssr::{AuthService, ClientAddress};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::http::ApiError;
+use crate::store::Store;
+use crate::store::audit::NewAuditEntry;
+
+/// What the middleware needs.
+#[derive(Clone)]
+pub struct AuthLayer {
+    pub auth: Arc<dyn AuthService>,
+    pub store: Store,
+    pub public_metrics: bool,
+    /// Top-level files of the site root (favicon.ico, robots.txt...), served to anyone.
+    pub public_files: Arc<HashSet<String>>,
+}
+
+/// The user name a handler reports for the audit log when the request had no caller yet
+/// (sign-in): put in the response's extensions.
+#[derive(Debug, Clone)]
+pub struct AuditActor(pub String);
+
+/// Server-function endpoints reachable signed out (they have fixed names, see `app::api::auth`).
+const PUBLIC_SERVER_FNS: &[&str] = &["/api/sign_in"];
+
+impl AuthLayer {
+    fn is_public(&self, method: &Method, path: &str) -> bool {
+        let read = method == Method::GET || method == Method::HEAD;
+        match path {
+            "/healthz" | "/readyz" => read,
+            "/metrics" => read && self.public_metrics,
+            "/signin" => read,
+            "/api/v1/session" => method == Method::POST,
+            _ if PUBLIC_SERVER_FNS.contains(&path) => method == Method::POST,
+            _ if path.starts_with("/pkg/") => read,
+            _ => read && self.public_files.contains(path.trim_start_matches('/')),
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Same-origin check: the `Origin` (or, without one, the `Referer`) names this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|host| host.to_str().ok()) else { return false };
+    let origin = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|value| value.to_str().ok());
+    let Some(origin) = origin else { return false };
+    let without_scheme = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let authority = without_scheme.split('/').next().unwrap_or_default();
+    authority.eq_ignore_ascii_case(host)
+}
+
+fn is_mutation(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A readable action: the route template, with server functions' hash suffix removed.
+fn action_name(method: &Method, route: &str) -> String {
+    let route = if route.starts_with("/api/") && !route.starts_with("/api/v1/") {
+        route.trim_end_matches(|c: char| c.is_ascii_digit())
+    } else {
+        route
+    };
+    format!("{method} {route}")
+}
+
+pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<Body>, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    request.extensions_mut().insert(ClientAddress(address));
+
+    let headers = request.headers();
+    let caller = match (bearer(headers), session_token(headers)) {
+        (Some(token), _) => match layer.auth.token_caller(token).await {
+            Ok(Some(caller)) => Some(caller),
+            Ok(None) => return ApiError(AppError::unauthenticated("invalid or expired API token")).into_response(),
+            Err(error) => return ApiError(error).into_response(),
+        },
+        (None, Some(session)) => match layer.auth.session_caller(session).await {
+            Ok(caller) => caller,
+            Err(error) => return ApiError(error).into_response(),
+        },
+        (None, None) => None,
+    };
+
+    let public = layer.is_public(&method, &path);
+    if caller.is_none() && !public {
+        if path.starts_with("/api/") || method != Method::GET {
+            let mut response = ApiError(AppError::unauthenticated("sign in or send an API token")).into_response();
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            return response;
+        }
+        let next_page = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let target = format!("/signin?next={}", urlencode(next_page));
+        return Redirect::to(&target).into_response();
+    }
+
+    // Cookies ride along on cross-site requests; tokens do not. So only requests that a browser
+    // could be tricked into sending (cookie, or a sign-in from a foreign page) must be same-origin.
+    let cookie_bound = bearer(request.headers()).is_none()
+        && (session_token(request.headers()).is_some() || request.headers().contains_key(header::ORIGIN));
+    if is_mutation(&method) && cookie_bound && !same_origin(request.headers()) {
+        return ApiError(AppError::forbidden("cross-site request refused: Origin does not match this server"))
+            .into_response();
+    }
+
+    let route = request.extensions().get::<MatchedPath>().map(|matched| matched.as_str().to_string());
+    let actor = caller.as_ref().map(|caller| caller.name.clone());
+    if let Some(caller) = caller {
+        request.extensions_mut().insert::<Caller>(caller);
+    }
+    let response = next.run(request).await;
+
+    if is_mutation(&method) {
+        let actor = response
+            .extensions()
+            .get::<AuditActor>()
+            .map(|actor| actor.0.clone())
+            .or(actor)
+            .unwrap_or_else(|| "anonymous".to_string());
+        let entry = NewAuditEntry {
+            ts: crate::store::now_millis(),
+            actor: &actor,
+            action: &action_name(&method, route.as_deref().unwrap_or(&path)),
+            target: &path,
+            address: &address.to_string(),
+            status: response.status().as_u16(),
+        };
+        if let Err(error) = layer.store.append_audit(&entry).await {
+            tracing::error!(%error, "could not write the audit log");
+            return ApiError(AppError::Internal).into_response();
+        }
+    }
+    response
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn finds_the_session_cookie_among_others() {
+        let map = headers(&[(header::COOKIE, "a=1; gennaker_session=abc; b=2")]);
+        assert_eq!(session_token(&map), Some("abc"));
+        assert_eq!(session_token(&headers(&[(header::COOKIE, "gennaker_session=")])), None);
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        assert_eq!(bearer(&headers(&[(header::AUTHORIZATION, "bearer gnk_x")])), Some("gnk_x"));
+        assert_eq!(bearer(&headers(&[(header::AUTHORIZATION, "Basic abc")])), None);
+    }
+
+    #[test]
+    fn same_origin_compares_host_and_port() {
+        let ok = headers(&[(header::HOST, "127.0.0.1:3000"), (header::ORIGIN, "http://127.0.0.1:3000")]);
+        assert!(same_origin(&ok));
+        let referer = headers(&[(header::HOST, "127.0.0.1:3000"), (header::REFERER, "http://127.0.0.1:3000/applications")]);
+        assert!(same_origin(&referer));
+        let evil = headers(&[(header::HOST, "127.0.0.1:3000"), (header::ORIGIN, "http://evil.example")]);
+        assert!(!same_origin(&evil));
+        assert!(!same_origin(&headers(&[(header::HOST, "127.0.0.1:3000")])));
+    }
+
+    #[test]
+    fn server_function_actions_lose_their_hash() {
+        assert_eq!(action_name(&Method::POST, "/api/create_application5510078200618828270"), "POST /api/create_application");
+        assert_eq!(action_name(&Method::PUT, "/api/v1/secrets/{name}"), "PUT /api/v1/secrets/{name}");
+    }
+}

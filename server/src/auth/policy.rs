@@ -1,0 +1,82 @@
+//! Every authorization decision, in one place. Rules (Spinnaker's, made explicit):
+//! - admins may do anything;
+//! - an application with no permissions set is open to every signed-in user;
+//! - otherwise a caller needs one of the roles the application grants for that access, and
+//!   WRITE or EXECUTE imply READ (who may change or run it may see it);
+//! - users, secrets and the audit log are for admins; anyone signed in may create an
+//!   application and manage their own tokens.
+
+use app::error::AppError;
+use app::model::Application;
+use app::model::auth::{Access, Caller, Permissions};
+
+pub fn may_access(caller: &Caller, permissions: &Permissions, access: Access) -> bool {
+    if caller.admin || permissions.is_open() {
+        return true;
+    }
+    let holds = |roles: &std::collections::BTreeSet<String>| caller.roles.iter().any(|role| roles.contains(role));
+    match access {
+        Access::Read => holds(&permissions.read) || holds(&permissions.write) || holds(&permissions.execute),
+        Access::Write => holds(&permissions.write),
+        Access::Execute => holds(&permissions.execute),
+    }
+}
+
+pub fn require_application(caller: &Caller, application: &Application, access: Access) -> Result<(), AppError> {
+    if may_access(caller, &application.permissions, access) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "{} needs {access:?} permission on application {}",
+            caller.name, application.name
+        )))
+    }
+}
+
+pub fn require_admin(caller: &Caller) -> Result<(), AppError> {
+    if caller.admin {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!("{} is not an admin", caller.name)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::auth::Credential;
+
+    fn caller(roles: &[&str], admin: bool) -> Caller {
+        Caller { name: "u".into(), roles: roles.iter().map(|r| r.to_string()).collect(), admin, via: Credential::Token }
+    }
+
+    fn permissions(read: &[&str], write: &[&str], execute: &[&str]) -> Permissions {
+        let set = |roles: &[&str]| roles.iter().map(|r| r.to_string()).collect();
+        Permissions { read: set(read), write: set(write), execute: set(execute) }
+    }
+
+    #[test]
+    fn open_applications_admit_everyone_signed_in() {
+        let open = Permissions::default();
+        for access in [Access::Read, Access::Write, Access::Execute] {
+            assert!(may_access(&caller(&[], false), &open, access));
+        }
+    }
+
+    #[test]
+    fn roles_grant_what_they_are_given() {
+        let restricted = permissions(&["dev"], &["ops"], &["release"]);
+        let dev = caller(&["dev"], false);
+        assert!(may_access(&dev, &restricted, Access::Read));
+        assert!(!may_access(&dev, &restricted, Access::Write));
+        assert!(!may_access(&dev, &restricted, Access::Execute));
+        let ops = caller(&["ops"], false);
+        assert!(may_access(&ops, &restricted, Access::Read), "WRITE implies READ");
+        assert!(may_access(&ops, &restricted, Access::Write));
+        let release = caller(&["release"], false);
+        assert!(may_access(&release, &restricted, Access::Read), "EXECUTE implies READ");
+        assert!(may_access(&release, &restricted, Access::Execute));
+        assert!(!may_access(&caller(&["other"], false), &restricted, Access::Read));
+        assert!(may_access(&caller(&[], true), &restricted, Access::Write), "admins bypass");
+    }
+}
