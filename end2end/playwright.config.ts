@@ -9,6 +9,7 @@ const port = Number(process.env.E2E_PORT ?? 3197);
 const dataDir = process.env.E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gennaker-e2e-'));
 process.env.E2E_DATA_DIR = dataDir; // workers load this file again: keep one folder
 const binary = process.env.GENNAKER_BINARY ?? '../target/debug/gennaker';
+export const adminPassword = 'e2e admin password';
 
 export default defineConfig({
   testDir: './tests',
@@ -42,6 +43,10 @@ export default defineConfig({
     url: `http://127.0.0.1:${port}/readyz`,
     reuseExistingServer: false,
     timeout: 60_000,
+    env: {
+      GENNAKER_ADMIN_PASSWORD: adminPassword,
+      GENNAKER_SECRET_KEY_FILE: path.join(dataDir, 'secret.key'),
+    },
     stdout: 'ignore',
     stderr: 'pipe',
   },

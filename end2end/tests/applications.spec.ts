@@ -1,12 +1,16 @@
 import { test, expect } from '@playwright/test';
-import { createApplication, failOnConsoleErrors, openHydrated } from './support/act';
+import { createApplication, failOnConsoleErrors, openHydrated, signInQuickly } from './support/act';
 import { seesApplication } from './support/check';
 import { alert, applicationLink } from './support/find';
 
 const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}`;
 
-test('the page is server-rendered before any JavaScript runs', async ({ request }) => {
-  const response = await request.get('/');
+test.beforeEach(async ({ page }) => {
+  await signInQuickly(page.request);
+});
+
+test('the page is server-rendered before any JavaScript runs', async ({ page }) => {
+  const response = await page.request.get('/');
   expect(response.status()).toBe(200);
   const html = await response.text();
   expect(html).toContain('<h1>Applications</h1>');
@@ -42,6 +46,7 @@ test('a bad name is explained next to the form', async ({ page }) => {
 
 test('the form works without JavaScript (plain form post)', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
+  await signInQuickly(context.request);
   const page = await context.newPage();
   const name = unique('nojs');
   await page.goto('/');

@@ -1,6 +1,6 @@
 //! Server functions for signing in and out, the current user, API tokens and the audit log.
-//! Sign-in has a fixed endpoint (`/api/sign_in`) because the server's auth layer lets exactly
-//! that path through unauthenticated.
+//! Sign-in and the current user have fixed endpoints (`/api/sign_in`, `/api/current_user`)
+//! because the server's auth layer lets exactly those paths through unauthenticated.
 
 use leptos::prelude::*;
 
@@ -42,8 +42,8 @@ pub async fn sign_out() -> Result<(), AppError> {
     Ok(())
 }
 
-/// The signed-in user, or `None` on pages served signed out.
-#[server]
+/// The signed-in user, or `None` on pages served signed out (so it is public, like sign-in).
+#[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<User>, AppError> {
     match crate::ssr::maybe_caller() {
         None => Ok(None),

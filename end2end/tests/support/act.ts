@@ -1,6 +1,22 @@
-// Doing things as a user: navigate, wait for hydration, fill and submit forms.
-import { expect, type Page } from '@playwright/test';
+// Doing things as a user: sign in, navigate, wait for hydration, fill and submit forms.
+import { expect, type APIRequestContext, type Page } from '@playwright/test';
 import { createForm } from './find';
+
+export const ADMIN_PASSWORD = 'e2e admin password';
+
+/** Signs the page's browser context in through the REST API (the cookie lands in the context). */
+export async function signInQuickly(request: APIRequestContext, username = 'admin', password = ADMIN_PASSWORD) {
+  const response = await request.post('/api/v1/session', { data: { username, password } });
+  expect(response.status(), `sign in as ${username}`).toBe(200);
+}
+
+/** Signs in through the sign-in page, as a person does. */
+export async function signInWithForm(page: Page, username: string, password: string) {
+  const form = page.getByRole('form', { name: 'Sign in' });
+  await form.getByLabel('User name').fill(username);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+}
 
 /** Opens a page and waits until the WASM has hydrated it (the App marks <body> when it has). */
 export async function openHydrated(page: Page, path: string) {

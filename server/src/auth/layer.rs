@@ -40,7 +40,7 @@ pub struct AuthLayer {
 pub struct AuditActor(pub String);
 
 /// Server-function endpoints reachable signed out (they have fixed names, see `app::api::auth`).
-const PUBLIC_SERVER_FNS: &[&str] = &["/api/sign_in"];
+const PUBLIC_SERVER_FNS: &[&str] = &["/api/sign_in", "/api/current_user"];
 
 impl AuthLayer {
     fn is_public(&self, method: &Method, path: &str) -> bool {
