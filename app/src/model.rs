@@ -7,7 +7,9 @@
 pub mod application;
 pub mod auth;
 pub mod cluster;
+pub mod execution;
 pub mod names;
+pub mod pipeline;
 pub mod time;
 
 pub use application::{Application, ApplicationPatch, NewApplication};

@@ -15,6 +15,8 @@ use crate::model::auth::{
     ApiToken, AuditEntry, Caller, CreatedApiToken, NewApiToken, NewUser, Permissions, SecretInfo,
     SecretWrite, SignIn, User, UserPatch,
 };
+use crate::model::execution::{Execution, ExecutionQuery, Judgment, StartRequest};
+use crate::model::pipeline::{Pipeline, PipelineRevision};
 use crate::model::{Application, ApplicationPatch, NewApplication};
 
 #[async_trait]
@@ -73,6 +75,36 @@ pub trait AuditService: Send + Sync + 'static {
     async fn list(&self, caller: &Caller, before: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>>;
 }
 
+#[async_trait]
+pub trait PipelineService: Send + Sync + 'static {
+    async fn list(&self, caller: &Caller, application: &str) -> Result<Vec<Pipeline>>;
+    async fn get(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<Pipeline>;
+    /// Creates the pipeline, or saves a new revision of it (matched by `id`). A `revision`
+    /// other than the latest is refused (409); 0 overwrites the latest.
+    async fn save(&self, caller: &Caller, application: &str, config: serde_json::Value) -> Result<Pipeline>;
+    async fn delete(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<()>;
+    /// Every saved revision, newest first.
+    async fn history(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<Vec<PipelineRevision>>;
+    /// Saves an old revision's content as the newest revision.
+    async fn restore(&self, caller: &Caller, application: &str, name_or_id: &str, revision: i64) -> Result<Pipeline>;
+}
+
+#[async_trait]
+pub trait ExecutionService: Send + Sync + 'static {
+    /// Starts a run (BUFFERED while another runs, with `limitConcurrent`).
+    async fn start(&self, caller: &Caller, application: &str, name_or_id: &str, request: StartRequest) -> Result<Execution>;
+    async fn get(&self, caller: &Caller, id: &str) -> Result<Execution>;
+    /// Newest first; only applications the caller may read.
+    async fn list(&self, caller: &Caller, query: ExecutionQuery) -> Result<Vec<Execution>>;
+    async fn cancel(&self, caller: &Caller, id: &str, reason: Option<String>) -> Result<Execution>;
+    /// Continue or stop a manual judgment stage.
+    async fn judge(&self, caller: &Caller, id: &str, stage_id: &str, judgment: Judgment) -> Result<Execution>;
+    /// Ends a running wait stage now.
+    async fn skip_wait(&self, caller: &Caller, id: &str, stage_id: &str) -> Result<Execution>;
+    /// Evaluates `${...}` (or a bare expression) against the execution.
+    async fn evaluate(&self, caller: &Caller, id: &str, expression: &str) -> Result<serde_json::Value>;
+}
+
 /// One handle per resource; cheap to clone.
 #[derive(Clone)]
 pub struct Services {
@@ -80,6 +112,8 @@ pub struct Services {
     pub auth: Arc<dyn AuthService>,
     pub secrets: Arc<dyn SecretService>,
     pub audit: Arc<dyn AuditService>,
+    pub pipelines: Arc<dyn PipelineService>,
+    pub executions: Arc<dyn ExecutionService>,
 }
 
 /// Answers a server function's error with its HTTP status (400, 404, ...) instead of the

@@ -93,6 +93,10 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub secrets: SecretsConfig,
 
+    /// Engine workers in this process (each handles one message at a time).
+    #[arg(long, env = "GENNAKER_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+
     /// The first admin's password, used only on the first start (no users yet). Without it a
     /// random password is printed once.
     #[arg(long, env = "GENNAKER_ADMIN_PASSWORD", hide_env_values = true)]
@@ -134,6 +138,7 @@ impl ServeConfig {
                 secret_key_file: PathBuf::from("unused"),
             },
             admin_password: Some(SecretString::from(TEST_ADMIN_PASSWORD)),
+            workers: 2,
         }
     }
 

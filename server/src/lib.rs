@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod engine;
 pub mod http;
 pub mod metrics;
 pub mod secrets;

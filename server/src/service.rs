@@ -10,6 +10,8 @@ use app::error::AppError;
 use app::ssr::Services;
 
 use crate::auth::service::{Auth, AuthConfig};
+use crate::engine::Engine;
+use crate::engine::service::{Executions, Pipelines};
 use crate::secrets::{SecretKey, Secrets};
 use crate::store::{self, Store};
 
@@ -20,14 +22,16 @@ pub struct Built {
     pub secrets: Arc<Secrets>,
 }
 
-pub fn build(store: Store, auth_config: AuthConfig, secret_key: SecretKey) -> Built {
+pub fn build(store: Store, auth_config: AuthConfig, secret_key: SecretKey, engine: Engine) -> Built {
     let auth = Auth::new(store.clone(), auth_config);
     let secrets = Arc::new(Secrets::new(store.clone(), secret_key));
     let services = Services {
         applications: Arc::new(applications::Applications::new(store.clone())),
         auth: auth.clone(),
         secrets: secrets.clone(),
-        audit: Arc::new(audit::Audit::new(store)),
+        audit: Arc::new(audit::Audit::new(store.clone())),
+        pipelines: Arc::new(Pipelines::new(store)),
+        executions: Arc::new(Executions::new(engine)),
     };
     Built { services, auth, secrets }
 }
@@ -37,6 +41,7 @@ impl From<store::Error> for AppError {
         match error {
             store::Error::Duplicate(what) => AppError::conflict("name", format!("{what} already exists")),
             store::Error::NotFound(what) => AppError::not_found(format!("{what} not found")),
+            store::Error::Stale(message) => AppError::conflict("revision", message),
             other => {
                 tracing::error!(error = %other, "store failure");
                 AppError::Internal

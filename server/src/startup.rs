@@ -22,6 +22,8 @@ use crate::auth::bootstrap;
 use crate::auth::layer::{self, AuthLayer};
 use crate::auth::service::AuthConfig;
 use crate::config::ServeConfig;
+use crate::engine::Engine;
+use crate::engine::clock::SystemClock;
 use crate::http::{self, error, health, openapi};
 use crate::metrics::{self, Metrics};
 use crate::secrets::SecretKey;
@@ -34,6 +36,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     pub state: AppState,
+    workers: usize,
 }
 
 impl Server {
@@ -59,7 +62,8 @@ impl Server {
             session_ttl: Duration::from_secs(config.session_hours.max(1) * 3600),
             secure_cookies: config.secure_cookies,
         };
-        let built = service::build(store.clone(), auth_config, secret_key);
+        let engine = Engine::new(store.clone(), Arc::new(SystemClock));
+        let built = service::build(store.clone(), auth_config, secret_key, engine.clone());
         let (api, document) = OpenApiRouter::new().nest("/api/v1", http::api_router()).split_for_parts();
         let state = AppState {
             leptos_options,
@@ -68,6 +72,7 @@ impl Server {
             metrics: Arc::new(Metrics::new()),
             openapi: Arc::new(document),
             secrets: built.secrets,
+            engine,
         };
         let auth_layer = AuthLayer {
             auth: built.auth,
@@ -76,20 +81,34 @@ impl Server {
             public_files: Arc::new(public_files(&site_root)),
         };
         let router = router(state.clone(), api, auth_layer, config);
-        Ok(Self { listener, router, state })
+        Ok(Self { listener, router, state, workers: config.workers.max(1) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves HTTP and runs the engine's workers until `shutdown` completes, then lets
+    /// in-flight requests and engine steps finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        tracing::info!(address = %format!("http://{}", self.local_addr()), "gennaker listening");
+        tracing::info!(address = %format!("http://{}", self.local_addr()), workers = self.workers, "gennaker listening");
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let workers: Vec<_> = (0..self.workers)
+            .map(|_| {
+                let mut stopped = stopped.clone();
+                tokio::spawn(self.state.engine.clone().run(async move {
+                    let _ = stopped.changed().await;
+                }))
+            })
+            .collect();
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        drop(stop);
+        for worker in workers {
+            let _ = worker.await;
+        }
         self.state.store.close().await;
-        Ok(())
+        served
     }
 }
 

@@ -6,6 +6,7 @@ use app::ssr::Services;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::engine::Engine;
 use crate::http::openapi::Document;
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
@@ -19,4 +20,5 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub openapi: Document,
     pub secrets: Arc<Secrets>,
+    pub engine: Engine,
 }

@@ -10,6 +10,8 @@
 pub mod applications;
 pub mod audit;
 pub mod credentials;
+pub mod executions;
+pub mod pipelines;
 pub mod secrets;
 pub mod users;
 
@@ -32,6 +34,12 @@ pub enum Error {
     Duplicate(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// An update based on an old revision (optimistic concurrency).
+    #[error("{0}")]
+    Stale(String),
+    /// A stored document that no longer parses.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
     #[error("cannot create the database folder {path}: {source}")]
     Folder { path: String, source: std::io::Error },
     #[error("database error: {0}")]

@@ -3,6 +3,7 @@
 mod applications;
 mod auth;
 mod binary;
+mod engine;
 mod helpers;
 mod platform;
 mod secrets;

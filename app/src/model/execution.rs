@@ -1,0 +1,210 @@
+//! Executions: one run of a pipeline (or an ad-hoc task), with its stages and their tasks, as
+//! the engine keeps them and the UI, REST and the event socket show them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::time::EpochMillis;
+
+/// Spinnaker's statuses, with its meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    NotStarted,
+    /// Waiting for an earlier run of the same pipeline (`limitConcurrent`).
+    Buffered,
+    Running,
+    Paused,
+    Succeeded,
+    /// Failed, but the pipeline carried on (`continuePipeline`).
+    FailedContinue,
+    /// Failed, and failed the pipeline.
+    Terminal,
+    Canceled,
+    /// Not run: `stageEnabled` was false.
+    Skipped,
+    /// Halted its branch (`failPipeline: false` without `continuePipeline`).
+    Stopped,
+}
+
+impl Status {
+    pub fn is_complete(self) -> bool {
+        matches!(self, Self::Succeeded | Self::FailedContinue | Self::Terminal | Self::Canceled | Self::Skipped | Self::Stopped)
+    }
+
+    /// Downstream stages may start after a stage that ended so.
+    pub fn lets_downstream_run(self) -> bool {
+        matches!(self, Self::Succeeded | Self::FailedContinue | Self::Skipped)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotStarted => "NOT_STARTED",
+            Self::Buffered => "BUFFERED",
+            Self::Running => "RUNNING",
+            Self::Paused => "PAUSED",
+            Self::Succeeded => "SUCCEEDED",
+            Self::FailedContinue => "FAILED_CONTINUE",
+            Self::Terminal => "TERMINAL",
+            Self::Canceled => "CANCELED",
+            Self::Skipped => "SKIPPED",
+            Self::Stopped => "STOPPED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(text.to_string())).ok()
+    }
+}
+
+/// What started a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trigger {
+    /// `manual`, `cron`, `webhook`, `pipeline`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub user: String,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: String,
+    pub name: String,
+    pub status: Status,
+    pub start_time: Option<EpochMillis>,
+    pub end_time: Option<EpochMillis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stage {
+    /// Unique within the execution (the refId for configured stages).
+    pub id: String,
+    pub ref_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub status: Status,
+    pub requisite_stage_ref_ids: Vec<String>,
+    /// The stage's configuration; `${...}` replaced by their values once the stage started.
+    pub context: Value,
+    /// What the stage produced, readable by later stages as `stage("Name").outputs`.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub tasks: Vec<Task>,
+    pub start_time: Option<EpochMillis>,
+    pub end_time: Option<EpochMillis>,
+    /// Why it failed, in plain words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Problems that did not fail it (an expression left unevaluated, say).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    pub id: String,
+    pub application: String,
+    pub pipeline_config_id: String,
+    pub name: String,
+    pub status: Status,
+    pub trigger: Trigger,
+    pub stages: Vec<Stage>,
+    pub build_time: EpochMillis,
+    pub start_time: Option<EpochMillis>,
+    pub end_time: Option<EpochMillis>,
+    #[serde(default)]
+    pub canceled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canceled_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation_reason: Option<String>,
+    pub limit_concurrent: bool,
+    pub keep_waiting_pipelines: bool,
+}
+
+impl Execution {
+    pub fn stage(&self, id: &str) -> Option<&Stage> {
+        self.stages.iter().find(|stage| stage.id == id)
+    }
+
+    pub fn stage_mut(&mut self, id: &str) -> Option<&mut Stage> {
+        self.stages.iter_mut().find(|stage| stage.id == id)
+    }
+}
+
+/// The body of `POST .../pipelines/{nameOrId}/executions`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartRequest {
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// Which executions to list (`GET /api/v1/executions`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecutionQuery {
+    #[serde(default)]
+    pub application: Option<String>,
+    /// A pipeline id (or, with `application`, its name).
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    /// Comma-separated statuses, e.g. `RUNNING,BUFFERED`.
+    #[serde(default)]
+    pub statuses: Option<String>,
+    /// 1 to 500, default 25.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// The body of the judgment call (Gate's shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Judgment {
+    pub judgment_status: JudgmentStatus,
+    #[serde(default)]
+    pub judgment_input: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JudgmentStatus {
+    Continue,
+    Stop,
+}
+
+/// A change pushed to subscribers, in order of `seq`. The whole execution is sent: executions
+/// are small, and a client that missed nothing can simply replace what it shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionEvent {
+    pub seq: i64,
+    pub ts: EpochMillis,
+    pub execution: Execution,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_use_spinnaker_names() {
+        assert_eq!(serde_json::to_value(Status::FailedContinue).unwrap(), "FAILED_CONTINUE");
+        assert_eq!(Status::parse("NOT_STARTED"), Some(Status::NotStarted));
+        assert_eq!(Status::Terminal.as_str(), "TERMINAL");
+        assert!(Status::Skipped.lets_downstream_run());
+        assert!(!Status::Stopped.lets_downstream_run());
+    }
+}

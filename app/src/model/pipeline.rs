@@ -1,0 +1,520 @@
+//! Pipeline configurations in Spinnaker's JSON shape, so users can paste what they know.
+//! Stage types are typed structs; fields gennaker does not know are kept in `extra` (and
+//! written back), never dropped.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::time::EpochMillis;
+
+/// JSON fields a type does not model, kept as they came.
+pub type Extra = BTreeMap<String, Value>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pipeline {
+    /// Assigned by the server on creation.
+    #[serde(default)]
+    pub id: String,
+    pub application: String,
+    pub name: String,
+    #[serde(default)]
+    pub stages: Vec<StageConfig>,
+    #[serde(default)]
+    pub parameter_config: Vec<ParameterConfig>,
+    #[serde(default)]
+    pub triggers: Vec<Value>,
+    #[serde(default)]
+    pub notifications: Vec<Value>,
+    /// Later runs wait (BUFFERED) while one runs. Spinnaker's default is true.
+    #[serde(default = "yes")]
+    pub limit_concurrent: bool,
+    /// With `limitConcurrent`, keep every waiting run instead of only the newest.
+    #[serde(default)]
+    pub keep_waiting_pipelines: bool,
+    #[serde(default)]
+    pub disabled: bool,
+    /// The revision this is (server-assigned; a save must send the one it read, or get 409).
+    #[serde(default)]
+    pub revision: i64,
+    #[serde(default)]
+    pub update_ts: EpochMillis,
+    #[serde(default)]
+    pub last_modified_by: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParameterConfig {
+    pub name: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub default: String,
+    #[serde(default)]
+    pub required: bool,
+    /// When not empty, the value must be one of these.
+    #[serde(default)]
+    pub options: Vec<ParameterOption>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParameterOption {
+    pub value: String,
+}
+
+/// One stage of a pipeline: the options every stage has, and its type's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageConfig {
+    pub ref_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub requisite_stage_ref_ids: Vec<String>,
+    /// On failure, fail the whole pipeline (default) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_pipeline: Option<bool>,
+    /// ... or carry on as FAILED_CONTINUE ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continue_pipeline: Option<bool>,
+    /// ... or halt this branch, let the others finish, then fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_other_branches_then_fail: Option<bool>,
+    /// A failing `${...}` fails the stage (default), or leaves the text and warns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_on_failed_expressions: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_enabled: Option<StageEnabled>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restrict_execution_during_time_window: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted_execution_window: Option<ExecutionWindow>,
+    #[serde(flatten)]
+    pub kind: StageKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageEnabled {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub expression: String,
+}
+
+/// Run only inside these hours (UTC), Spinnaker's `restrictedExecutionWindow`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionWindow {
+    #[serde(default)]
+    pub whitelist: Vec<TimeRange>,
+    /// 1 = Monday ... 7 = Sunday; empty = every day.
+    #[serde(default)]
+    pub days: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeRange {
+    pub start_hour: u8,
+    #[serde(default)]
+    pub start_min: u8,
+    pub end_hour: u8,
+    #[serde(default)]
+    pub end_min: u8,
+}
+
+/// A number that may instead be an expression (`"${parameters.seconds}"`), as in Spinnaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NumberOrExpression {
+    Number(u64),
+    Expression(String),
+}
+
+/// The stage types and their own fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum StageKind {
+    Wait(WaitStage),
+    ManualJudgment(ManualJudgmentStage),
+    CheckPreconditions(CheckPreconditionsStage),
+    EvaluateVariables(EvaluateVariablesStage),
+}
+
+impl StageKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Wait(_) => "wait",
+            Self::ManualJudgment(_) => "manualJudgment",
+            Self::CheckPreconditions(_) => "checkPreconditions",
+            Self::EvaluateVariables(_) => "evaluateVariables",
+        }
+    }
+}
+
+/// The stage types this version knows, for error messages and the editor.
+pub const STAGE_TYPES: &[&str] = &["wait", "manualJudgment", "checkPreconditions", "evaluateVariables"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitStage {
+    /// Seconds to wait.
+    pub wait_time: NumberOrExpression,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManualJudgmentStage {
+    #[serde(default)]
+    pub instructions: String,
+    /// Choices offered with the judgment; the chosen one is `judgmentInput`.
+    #[serde(default)]
+    pub judgment_inputs: Vec<JudgmentInput>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgmentInput {
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckPreconditionsStage {
+    #[serde(default)]
+    pub preconditions: Vec<Precondition>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Precondition {
+    #[serde(rename = "type")]
+    pub kind: PreconditionKind,
+    pub context: PreconditionContext,
+    #[serde(default = "yes")]
+    pub fail_pipeline: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PreconditionKind {
+    Expression,
+    StageStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreconditionContext {
+    /// For `expression`: true or false after evaluation (`${...}`), or the text of a boolean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<Value>,
+    /// For `stageStatus`: the stage (by name) and the status it must have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluateVariablesStage {
+    #[serde(default)]
+    pub variables: Vec<Variable>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variable {
+    pub key: String,
+    pub value: Value,
+}
+
+/// What is wrong with a pipeline; `stage` is the refId when a stage is at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub stage: Option<String>,
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    fn stage(ref_id: &str, field: &str, message: impl Into<String>) -> Self {
+        Self { stage: Some(ref_id.to_string()), field: field.to_string(), message: format!("stage {ref_id}: {}", message.into()) }
+    }
+}
+
+/// Parses a pipeline from JSON, naming the stage and field at fault: an unknown stage type,
+/// a missing required field, a wrong type.
+pub fn parse_pipeline(json: &Value) -> Result<Pipeline, Invalid> {
+    if let Some(stages) = json.get("stages").and_then(Value::as_array) {
+        for (index, stage) in stages.iter().enumerate() {
+            let ref_id = stage.get("refId").and_then(Value::as_str).map_or_else(|| format!("#{}", index + 1), str::to_string);
+            let kind = stage.get("type").and_then(Value::as_str).unwrap_or_default();
+            if !STAGE_TYPES.contains(&kind) {
+                return Err(Invalid::stage(&ref_id, "type", format!("unknown stage type {kind:?}; known: {}", STAGE_TYPES.join(", "))));
+            }
+            if let Err(error) = serde_json::from_value::<StageConfig>(stage.clone()) {
+                let message = error.to_string();
+                let field = message.split('`').nth(1).unwrap_or("stages").to_string();
+                return Err(Invalid::stage(&ref_id, &field, message));
+            }
+        }
+    }
+    serde_json::from_value(json.clone()).map_err(|error| {
+        let message = error.to_string();
+        let field = message.split('`').nth(1).unwrap_or("pipeline").to_string();
+        Invalid { stage: None, field, message }
+    })
+}
+
+impl Pipeline {
+    /// Checks the graph and options: names, unique refIds, known requisites, no cycle,
+    /// well-formed expressions (given a parser).
+    pub fn validate(&self, parse_expression: &dyn Fn(&str) -> Result<(), String>) -> Result<(), Invalid> {
+        let top = |field: &str, message: String| Invalid { stage: None, field: field.into(), message };
+        if self.name.trim().is_empty() || self.name.len() > 200 {
+            return Err(top("name", "pipeline name must be 1 to 200 characters".into()));
+        }
+        let mut ref_ids = BTreeSet::new();
+        for stage in &self.stages {
+            if stage.ref_id.is_empty() {
+                return Err(top("refId", "every stage needs a refId".into()));
+            }
+            if !ref_ids.insert(stage.ref_id.as_str()) {
+                return Err(Invalid::stage(&stage.ref_id, "refId", "duplicate refId"));
+            }
+        }
+        for stage in &self.stages {
+            for requisite in &stage.requisite_stage_ref_ids {
+                if !ref_ids.contains(requisite.as_str()) {
+                    return Err(Invalid::stage(&stage.ref_id, "requisiteStageRefIds", format!("unknown requisite stage {requisite:?}")));
+                }
+            }
+            for text in strings_of(&serde_json::to_value(stage).unwrap_or_default()) {
+                for expression in expressions_in(&text).map_err(|message| Invalid::stage(&stage.ref_id, "expression", message))? {
+                    parse_expression(expression)
+                        .map_err(|message| Invalid::stage(&stage.ref_id, "expression", format!("${{{expression}}} does not parse: {message}")))?;
+                }
+            }
+            if let StageKind::Wait(WaitStage { wait_time: NumberOrExpression::Expression(text), .. }) = &stage.kind {
+                if !text.contains("${") {
+                    return Err(Invalid::stage(&stage.ref_id, "waitTime", "waitTime must be a number of seconds or an expression"));
+                }
+            }
+        }
+        if let Some(cycle) = find_cycle(&self.stages) {
+            return Err(Invalid::stage(&cycle, "requisiteStageRefIds", "the stages form a cycle"));
+        }
+        let mut names = BTreeSet::new();
+        for parameter in &self.parameter_config {
+            if parameter.name.is_empty() || !names.insert(parameter.name.as_str()) {
+                return Err(top("parameterConfig", format!("parameter names must be unique and not empty: {:?}", parameter.name)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The parameters of a run: defaults filled in, required ones present, options respected.
+    pub fn resolve_parameters(&self, given: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Invalid> {
+        let invalid = |name: &str, message: String| Invalid { stage: None, field: format!("parameters.{name}"), message };
+        for name in given.keys() {
+            if !self.parameter_config.iter().any(|p| &p.name == name) {
+                return Err(invalid(name, format!("pipeline {} has no parameter {name:?}", self.name)));
+            }
+        }
+        let mut resolved = BTreeMap::new();
+        for parameter in &self.parameter_config {
+            let value = given.get(&parameter.name).cloned().unwrap_or_else(|| parameter.default.clone());
+            if parameter.required && value.is_empty() {
+                return Err(invalid(&parameter.name, format!("parameter {:?} is required", parameter.name)));
+            }
+            if !parameter.options.is_empty() && !value.is_empty() && !parameter.options.iter().any(|o| o.value == value) {
+                let options: Vec<&str> = parameter.options.iter().map(|o| o.value.as_str()).collect();
+                return Err(invalid(&parameter.name, format!("parameter {:?} must be one of {options:?}", parameter.name)));
+            }
+            resolved.insert(parameter.name.clone(), value);
+        }
+        Ok(resolved)
+    }
+}
+
+/// Every string inside a JSON value.
+pub fn strings_of(value: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    fn walk(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::String(text) => found.push(text.clone()),
+            Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
+            Value::Object(map) => map.values().for_each(|item| walk(item, found)),
+            _ => {}
+        }
+    }
+    walk(value, &mut found);
+    found
+}
+
+/// The `${...}` expressions in a text, with braces balanced (quotes respected).
+pub fn expressions_in(text: &str) -> Result<Vec<&str>, String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let body = &rest[start + 2..];
+        let end = closing_brace(body).ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+        found.push(body[..end].trim());
+        rest = &body[end + 1..];
+    }
+    Ok(found)
+}
+
+/// The index of the `}` closing an expression body, skipping braces in string literals.
+pub fn closing_brace(body: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (index, c) in body.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '{' => depth += 1,
+            '}' if depth == 0 => return Some(index),
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+fn find_cycle(stages: &[StageConfig]) -> Option<String> {
+    let requisites: HashMap<&str, &Vec<String>> = stages.iter().map(|s| (s.ref_id.as_str(), &s.requisite_stage_ref_ids)).collect();
+    // 0 = unvisited, 1 = on the current path, 2 = done
+    let mut state: HashMap<&str, u8> = HashMap::new();
+    fn visit<'a>(node: &'a str, requisites: &HashMap<&'a str, &'a Vec<String>>, state: &mut HashMap<&'a str, u8>) -> Option<String> {
+        match state.get(node) {
+            Some(1) => return Some(node.to_string()),
+            Some(2) => return None,
+            _ => {}
+        }
+        state.insert(node, 1);
+        for next in requisites.get(node).into_iter().flat_map(|r| r.iter()) {
+            if let Some(cycle) = visit(next.as_str(), requisites, state) {
+                return Some(cycle);
+            }
+        }
+        state.insert(node, 2);
+        None
+    }
+    stages.iter().find_map(|stage| visit(stage.ref_id.as_str(), &requisites, &mut state))
+}
+
+/// One saved revision of a pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineRevision {
+    pub revision: i64,
+    pub update_ts: EpochMillis,
+    pub last_modified_by: String,
+    pub pipeline: Pipeline,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ok(_: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn pipeline(stages: Value) -> Pipeline {
+        parse_pipeline(&json!({"application": "shop", "name": "deploy", "stages": stages})).unwrap()
+    }
+
+    #[test]
+    fn unknown_fields_of_known_stages_are_kept() {
+        let json = json!({"application": "shop", "name": "p", "spelEvaluator": "v4", "stages": [
+            {"refId": "1", "type": "wait", "name": "Wait", "waitTime": 5, "comments": "keep me"}
+        ]});
+        let parsed = parse_pipeline(&json).unwrap();
+        let back = serde_json::to_value(&parsed).unwrap();
+        assert_eq!(back["stages"][0]["comments"], "keep me");
+        assert_eq!(back["spelEvaluator"], "v4");
+        assert_eq!(back["stages"][0]["type"], "wait");
+    }
+
+    #[test]
+    fn errors_name_the_stage_and_field() {
+        let unknown = parse_pipeline(&json!({"application": "a", "name": "p", "stages": [{"refId": "7", "type": "teleport"}]})).unwrap_err();
+        assert_eq!((unknown.stage.as_deref(), unknown.field.as_str()), (Some("7"), "type"));
+        let missing = parse_pipeline(&json!({"application": "a", "name": "p", "stages": [{"refId": "2", "type": "wait"}]})).unwrap_err();
+        assert_eq!((missing.stage.as_deref(), missing.field.as_str()), (Some("2"), "waitTime"));
+
+        let duplicate = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": 1}, {"refId": "1", "type": "wait", "waitTime": 1}]));
+        assert_eq!(duplicate.validate(&ok).unwrap_err().field, "refId");
+        let unknown_requisite = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["9"]}]));
+        assert_eq!(unknown_requisite.validate(&ok).unwrap_err().field, "requisiteStageRefIds");
+        let cycle = pipeline(json!([
+            {"refId": "1", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["2"]},
+            {"refId": "2", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["1"]}
+        ]));
+        assert!(cycle.validate(&ok).unwrap_err().message.contains("cycle"));
+        let unclosed = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": "${parameters.x"}]));
+        assert_eq!(unclosed.validate(&ok).unwrap_err().field, "expression");
+        let bad = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": "${1 +}"}]));
+        let refuse = |e: &str| if e.ends_with('+') { Err("dangling +".to_string()) } else { Ok(()) };
+        assert!(bad.validate(&refuse).unwrap_err().message.contains("dangling"));
+    }
+
+    #[test]
+    fn expressions_are_found_with_braces_in_strings() {
+        assert_eq!(expressions_in("a ${x} b ${ 'a}b' + y }").unwrap(), vec!["x", "'a}b' + y"]);
+        assert!(expressions_in("${oops").is_err());
+        assert!(expressions_in("no expressions").unwrap().is_empty());
+    }
+
+    #[test]
+    fn parameters_are_checked_against_their_config() {
+        let mut p = pipeline(json!([]));
+        p.parameter_config = serde_json::from_value(json!([
+            {"name": "env", "required": true, "options": [{"value": "dev"}, {"value": "prod"}]},
+            {"name": "tag", "default": "latest"}
+        ])).unwrap();
+        let given = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let resolved = p.resolve_parameters(&given(&[("env", "dev")])).unwrap();
+        assert_eq!(resolved["tag"], "latest");
+        assert_eq!(p.resolve_parameters(&given(&[])).unwrap_err().field, "parameters.env");
+        assert_eq!(p.resolve_parameters(&given(&[("env", "qa")])).unwrap_err().field, "parameters.env");
+        assert_eq!(p.resolve_parameters(&given(&[("env", "dev"), ("x", "1")])).unwrap_err().field, "parameters.x");
+    }
+}

@@ -1,0 +1,19 @@
+//! The pipeline engine: durable messages, pure decisions, nothing sleeping in-process.
+//!
+//! - `message`: the commands (StartExecution, StartStage, RunTask, CompleteStage, ...).
+//! - `handlers`: what each command does to an execution (pure, tested alone).
+//! - `tasks`: what each stage type does; a task that must wait asks to be run again later.
+//! - `expressions`: `${...}` evaluation (CEL).
+//! - `worker`: claims a message, runs its handler, commits state + acknowledgement + next
+//!   messages + event in one transaction, then tells live subscribers.
+//! - `service`: pipelines and executions as REST and the UI use them.
+
+pub mod clock;
+pub mod expressions;
+pub mod handlers;
+pub mod message;
+pub mod service;
+pub mod tasks;
+pub mod worker;
+
+pub use worker::Engine;

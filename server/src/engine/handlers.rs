@@ -1,0 +1,260 @@
+//! The engine's decisions: given a message and the execution as stored, change the execution
+//! and say which messages come next. Pure (no I/O, time passed in), so every rule is testable
+//! alone; the worker runs each call inside one transaction with the message's acknowledgement,
+//! so a redelivered message finds the state already moved on and does nothing (idempotence).
+//!
+//! Failure options, as Spinnaker's UI offers them: `failPipeline` (default) fails the pipeline
+//! at once and cancels what still runs; `continuePipeline` marks the stage FAILED_CONTINUE and
+//! goes on; `failPipeline: false` halts the branch (STOPPED) and the pipeline ends by its other
+//! branches; `completeOtherBranchesThenFail` halts the branch, lets the others finish, then
+//! fails the pipeline.
+
+use app::model::execution::{Execution, Stage, Status, Task};
+use serde_json::Value;
+
+use super::expressions::Scope;
+use super::message::{Message, Next};
+use super::tasks::{self, TaskResult};
+
+pub fn handle(message: &Message, execution: &mut Execution, now: i64) -> Vec<Next> {
+    if execution.status.is_complete() {
+        return Vec::new();
+    }
+    match message {
+        Message::StartExecution { .. } => start_execution(execution, now),
+        Message::StartStage { stage, .. } => start_stage(execution, stage, now),
+        Message::RunTask { stage, task, .. } => run_task(execution, stage, *task, now),
+        Message::CompleteStage { stage, .. } => complete_stage(execution, stage, now),
+        Message::CompleteExecution { .. } => complete_execution(execution, now),
+        Message::CancelExecution { .. } => cancel_execution(execution, now),
+    }
+}
+
+fn start_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
+    if execution.status != Status::NotStarted {
+        return Vec::new();
+    }
+    if execution.canceled {
+        return cancel_execution(execution, now);
+    }
+    execution.status = Status::Running;
+    execution.start_time = Some(now);
+    let id = execution.id.clone();
+    let initial: Vec<Next> = execution
+        .stages
+        .iter()
+        .filter(|stage| stage.requisite_stage_ref_ids.is_empty())
+        .map(|stage| Next::now(Message::StartStage { execution: id.clone(), stage: stage.id.clone() }))
+        .collect();
+    if initial.is_empty() { vec![Next::now(Message::CompleteExecution { execution: id })] } else { initial }
+}
+
+fn upstream_done(execution: &Execution, stage: &Stage) -> bool {
+    stage.requisite_stage_ref_ids.iter().all(|ref_id| {
+        execution.stages.iter().find(|s| &s.ref_id == ref_id).is_some_and(|s| s.status.lets_downstream_run())
+    })
+}
+
+fn flag(context: &Value, name: &str) -> Option<bool> {
+    context.get(name).and_then(Value::as_bool)
+}
+
+/// The status a failed stage ends with, from its failure options.
+fn failure_status(stage: &Stage, soft: bool) -> Status {
+    if flag(&stage.context, "continuePipeline") == Some(true) || soft {
+        Status::FailedContinue
+    } else if flag(&stage.context, "completeOtherBranchesThenFail") == Some(true) {
+        Status::Stopped
+    } else if flag(&stage.context, "failPipeline") == Some(false) {
+        Status::Stopped
+    } else {
+        Status::Terminal
+    }
+}
+
+fn fail_stage(execution: &mut Execution, stage_id: &str, error: String, now: i64) -> Vec<Next> {
+    let id = execution.id.clone();
+    let Some(stage) = execution.stage_mut(stage_id) else { return Vec::new() };
+    stage.status = failure_status(stage, false);
+    stage.error = Some(error);
+    stage.start_time.get_or_insert(now);
+    for task in stage.tasks.iter_mut().filter(|task| !task.status.is_complete()) {
+        task.status = Status::Terminal;
+        task.end_time = Some(now);
+    }
+    vec![Next::now(Message::CompleteStage { execution: id, stage: stage_id.to_string() })]
+}
+
+fn start_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next> {
+    if execution.canceled || execution.status != Status::Running {
+        return Vec::new();
+    }
+    let Some(stage) = execution.stage(stage_id) else { return Vec::new() };
+    if stage.status != Status::NotStarted || !upstream_done(execution, stage) {
+        return Vec::new();
+    }
+    let id = execution.id.clone();
+    let scope = Scope::for_execution(execution);
+    let stage = stage.clone();
+
+    if let Some(expression) = stage.context.get("stageEnabled").and_then(|enabled| enabled.get("expression")).and_then(Value::as_str) {
+        let expression = expression.trim();
+        let expression = expression.strip_prefix("${").and_then(|e| e.strip_suffix('}')).unwrap_or(expression);
+        match scope.evaluate(expression) {
+            Ok(Value::Bool(true)) => {}
+            Ok(Value::Bool(false)) => {
+                let stage = execution.stage_mut(stage_id).expect("found above");
+                stage.status = Status::Skipped;
+                stage.start_time = Some(now);
+                stage.end_time = Some(now);
+                return vec![Next::now(Message::CompleteStage { execution: id, stage: stage_id.to_string() })];
+            }
+            Ok(other) => return fail_stage(execution, stage_id, format!("stageEnabled expression gave {other}, not true or false"), now),
+            Err(error) => return fail_stage(execution, stage_id, format!("stageEnabled: {error}"), now),
+        }
+    }
+
+    let (evaluated, failures) = scope.evaluate_all(&stage.context);
+    let strict = flag(&stage.context, "failOnFailedExpressions") != Some(false);
+    let mut warnings = Vec::new();
+    if let Some((field, error)) = failures.first() {
+        if strict {
+            return fail_stage(execution, stage_id, format!("field {field}: {error}"), now);
+        }
+        warnings = failures.iter().map(|(field, error)| format!("field {field}: {error} (left as text)")).collect();
+    }
+    let stage = execution.stage_mut(stage_id).expect("found above");
+    stage.context = evaluated;
+    stage.warnings.extend(warnings);
+    if let Err(error) = tasks::stage_kind(stage) {
+        return fail_stage(execution, stage_id, error, now);
+    }
+    stage.status = Status::Running;
+    stage.start_time = Some(now);
+    stage.tasks = tasks::task_names(&stage.kind)
+        .iter()
+        .enumerate()
+        .map(|(index, name)| Task { id: (index + 1).to_string(), name: (*name).to_string(), status: Status::NotStarted, start_time: None, end_time: None })
+        .collect();
+    vec![Next::now(Message::RunTask { execution: id, stage: stage_id.to_string(), task: 0 })]
+}
+
+fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: i64) -> Vec<Next> {
+    if execution.canceled || execution.status != Status::Running {
+        return Vec::new();
+    }
+    let id = execution.id.clone();
+    let Some(stage) = execution.stage(stage_id) else { return Vec::new() };
+    let Some(task) = stage.tasks.get(index) else { return Vec::new() };
+    if stage.status != Status::Running || task.status.is_complete() {
+        return Vec::new();
+    }
+    if let (Some(timeout), Some(started)) = (stage.context.get("stageTimeoutMs").and_then(Value::as_i64), stage.start_time) {
+        if now - started > timeout {
+            return fail_stage(execution, stage_id, format!("timed out after {timeout} ms"), now);
+        }
+    }
+    let result = tasks::run(execution, stage, now);
+    let soft = tasks::failure_is_soft(stage);
+    let stage = execution.stage_mut(stage_id).expect("found above");
+    let task = &mut stage.tasks[index];
+    task.status = Status::Running;
+    task.start_time.get_or_insert(now);
+    match result {
+        TaskResult::Running { retry_after_ms } => {
+            vec![Next::after(Message::RunTask { execution: id, stage: stage_id.to_string(), task: index }, retry_after_ms.max(1))]
+        }
+        TaskResult::Succeeded { outputs } => {
+            task.status = Status::Succeeded;
+            task.end_time = Some(now);
+            stage.outputs.extend(outputs);
+            if index + 1 < stage.tasks.len() {
+                vec![Next::now(Message::RunTask { execution: id, stage: stage_id.to_string(), task: index + 1 })]
+            } else {
+                stage.status = Status::Succeeded;
+                vec![Next::now(Message::CompleteStage { execution: id, stage: stage_id.to_string() })]
+            }
+        }
+        TaskResult::Failed { error } => {
+            task.status = Status::Terminal;
+            task.end_time = Some(now);
+            stage.status = failure_status(stage, soft);
+            stage.error = Some(error);
+            vec![Next::now(Message::CompleteStage { execution: id, stage: stage_id.to_string() })]
+        }
+    }
+}
+
+/// True when nothing runs and nothing can start any more.
+fn finished(execution: &Execution) -> bool {
+    !execution.stages.iter().any(|stage| {
+        stage.status == Status::Running || (stage.status == Status::NotStarted && upstream_done(execution, stage))
+    })
+}
+
+fn complete_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next> {
+    let id = execution.id.clone();
+    let Some(stage) = execution.stage_mut(stage_id) else { return Vec::new() };
+    if !stage.status.is_complete() {
+        return Vec::new();
+    }
+    stage.end_time.get_or_insert(now);
+    let status = stage.status;
+    let ref_id = stage.ref_id.clone();
+
+    if status == Status::Terminal {
+        // Fail fast: what still runs elsewhere is canceled.
+        for other in execution.stages.iter_mut().filter(|s| s.status == Status::Running) {
+            other.status = Status::Canceled;
+            other.end_time = Some(now);
+        }
+        return vec![Next::now(Message::CompleteExecution { execution: id })];
+    }
+    let mut next: Vec<Next> = Vec::new();
+    if status.lets_downstream_run() {
+        next = execution
+            .stages
+            .iter()
+            .filter(|s| s.status == Status::NotStarted && s.requisite_stage_ref_ids.contains(&ref_id) && upstream_done(execution, s))
+            .map(|s| Next::now(Message::StartStage { execution: id.clone(), stage: s.id.clone() }))
+            .collect();
+    }
+    if next.is_empty() && finished(execution) {
+        next.push(Next::now(Message::CompleteExecution { execution: id }));
+    }
+    next
+}
+
+fn complete_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
+    if !finished(execution) {
+        return Vec::new();
+    }
+    let halted_then_fail = execution
+        .stages
+        .iter()
+        .any(|s| s.status == Status::Stopped && flag(&s.context, "completeOtherBranchesThenFail") == Some(true));
+    execution.status = if execution.canceled {
+        Status::Canceled
+    } else if execution.stages.iter().any(|s| s.status == Status::Terminal) || halted_then_fail {
+        Status::Terminal
+    } else {
+        Status::Succeeded
+    };
+    execution.end_time = Some(now);
+    Vec::new()
+}
+
+fn cancel_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
+    execution.canceled = true;
+    for stage in execution.stages.iter_mut().filter(|s| s.status == Status::Running) {
+        stage.status = Status::Canceled;
+        stage.end_time = Some(now);
+        for task in stage.tasks.iter_mut().filter(|t| !t.status.is_complete()) {
+            task.status = Status::Canceled;
+            task.end_time = Some(now);
+        }
+    }
+    execution.status = Status::Canceled;
+    execution.end_time = Some(now);
+    Vec::new()
+}

@@ -1,0 +1,44 @@
+//! The engine's durable messages: commands, named as imperatives (Orca's shape, smaller).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Message {
+    StartExecution { execution: String },
+    StartStage { execution: String, stage: String },
+    RunTask { execution: String, stage: String, task: usize },
+    CompleteStage { execution: String, stage: String },
+    CompleteExecution { execution: String },
+    CancelExecution { execution: String },
+}
+
+impl Message {
+    pub fn execution(&self) -> &str {
+        match self {
+            Self::StartExecution { execution }
+            | Self::StartStage { execution, .. }
+            | Self::RunTask { execution, .. }
+            | Self::CompleteStage { execution, .. }
+            | Self::CompleteExecution { execution }
+            | Self::CancelExecution { execution } => execution,
+        }
+    }
+}
+
+/// A message to enqueue, after a delay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Next {
+    pub message: Message,
+    pub delay_ms: i64,
+}
+
+impl Next {
+    pub fn now(message: Message) -> Self {
+        Self { message, delay_ms: 0 }
+    }
+
+    pub fn after(message: Message, delay_ms: i64) -> Self {
+        Self { message, delay_ms }
+    }
+}

@@ -1,0 +1,129 @@
+//! What each stage type does, as tasks. A task looks at its stage and says: still running
+//! (look again after a delay: nothing sleeps), succeeded (with outputs), or failed.
+
+use std::collections::BTreeMap;
+
+use app::model::execution::{Execution, Stage};
+use app::model::pipeline::{NumberOrExpression, PreconditionKind, StageKind};
+use serde_json::Value;
+
+/// How often a waiting task is looked at again, at most.
+pub const POLL_MS: i64 = 1_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskResult {
+    Running { retry_after_ms: i64 },
+    Succeeded { outputs: BTreeMap<String, Value> },
+    /// Failed; the stage's failure options decide what that means for the pipeline.
+    Failed { error: String },
+}
+
+/// The task names of a stage type, in order.
+pub fn task_names(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "wait" => &["wait"],
+        "manualJudgment" => &["waitForJudgment"],
+        "checkPreconditions" => &["checkPreconditions"],
+        "evaluateVariables" => &["evaluateVariables"],
+        _ => &[],
+    }
+}
+
+/// Runs task `index` of `stage`. `now` is the clock's time.
+pub fn run(execution: &Execution, stage: &Stage, now: i64) -> TaskResult {
+    let kind = match stage_kind(stage) {
+        Ok(kind) => kind,
+        Err(error) => return TaskResult::Failed { error },
+    };
+    match kind {
+        StageKind::Wait(wait) => {
+            let seconds = match wait.wait_time {
+                NumberOrExpression::Number(seconds) => seconds as i64,
+                NumberOrExpression::Expression(text) => match text.trim().parse::<i64>() {
+                    Ok(seconds) => seconds,
+                    Err(_) => return TaskResult::Failed { error: format!("waitTime {text:?} is not a number of seconds") },
+                },
+            };
+            if stage.context.get("skipRemainingWait").and_then(Value::as_bool) == Some(true) {
+                return TaskResult::Succeeded { outputs: BTreeMap::new() };
+            }
+            let started = stage.start_time.unwrap_or(now);
+            let remaining = started + seconds * 1000 - now;
+            if remaining <= 0 {
+                TaskResult::Succeeded { outputs: BTreeMap::new() }
+            } else {
+                TaskResult::Running { retry_after_ms: remaining.min(POLL_MS * 5) }
+            }
+        }
+        StageKind::ManualJudgment(_) => match stage.context.get("judgmentStatus").and_then(Value::as_str) {
+            Some("continue") => {
+                let mut outputs = BTreeMap::new();
+                if let Some(input) = stage.context.get("judgmentInput") {
+                    outputs.insert("judgmentInput".to_string(), input.clone());
+                }
+                TaskResult::Succeeded { outputs }
+            }
+            Some("stop") => {
+                let by = stage.context.get("lastModifiedBy").and_then(Value::as_str).unwrap_or("someone");
+                TaskResult::Failed { error: format!("stopped by {by} at the manual judgment") }
+            }
+            // Judging re-runs this task at once; the poll is a safety net.
+            _ => TaskResult::Running { retry_after_ms: POLL_MS * 30 },
+        },
+        StageKind::EvaluateVariables(evaluate) => {
+            let outputs = evaluate.variables.into_iter().map(|variable| (variable.key, variable.value)).collect();
+            TaskResult::Succeeded { outputs }
+        }
+        StageKind::CheckPreconditions(check) => {
+            let mut failures = Vec::new();
+            for precondition in &check.preconditions {
+                let passed = match precondition.kind {
+                    PreconditionKind::Expression => match &precondition.context.expression {
+                        Some(Value::Bool(value)) => *value,
+                        Some(Value::String(text)) => text.trim() == "true",
+                        _ => false,
+                    },
+                    PreconditionKind::StageStatus => {
+                        let name = precondition.context.stage_name.as_deref().unwrap_or_default();
+                        let wanted = precondition.context.stage_status.as_deref().unwrap_or("SUCCEEDED");
+                        execution.stages.iter().any(|s| s.name == name && s.status.as_str() == wanted)
+                    }
+                };
+                if !passed {
+                    let message = precondition.context.failure_message.clone().unwrap_or_else(|| match precondition.kind {
+                        PreconditionKind::Expression => "an expression precondition is false".to_string(),
+                        PreconditionKind::StageStatus => format!(
+                            "stage {:?} is not {}",
+                            precondition.context.stage_name.as_deref().unwrap_or_default(),
+                            precondition.context.stage_status.as_deref().unwrap_or("SUCCEEDED")
+                        ),
+                    });
+                    failures.push((precondition.fail_pipeline, message));
+                }
+            }
+            match failures.iter().find(|(fail_pipeline, _)| *fail_pipeline).or(failures.first()) {
+                None => TaskResult::Succeeded { outputs: BTreeMap::new() },
+                Some((_, message)) => TaskResult::Failed { error: message.clone() },
+            }
+        }
+    }
+}
+
+/// Whether a failed precondition check should fail the pipeline (any failing precondition
+/// with `failPipeline`); otherwise the stage ends FAILED_CONTINUE.
+pub fn failure_is_soft(stage: &Stage) -> bool {
+    match stage_kind(stage) {
+        Ok(StageKind::CheckPreconditions(check)) => check.preconditions.iter().all(|p| !p.fail_pipeline),
+        _ => false,
+    }
+}
+
+/// The stage's typed configuration, read from its (evaluated) context.
+pub fn stage_kind(stage: &Stage) -> Result<StageKind, String> {
+    let mut typed = stage.context.clone();
+    if let Value::Object(map) = &mut typed {
+        map.insert("type".to_string(), Value::String(stage.kind.clone()));
+    }
+    serde_json::from_value(typed).map_err(|error| format!("stage {} is misconfigured: {error}", stage.name))
+}
+

@@ -1,0 +1,155 @@
+//! The worker: `try_execute_one` claims one due message and handles it; `run` loops over it.
+//! Handling is one transaction (see `store::executions`), so a crash at any point leaves either
+//! the old state with the message still queued (its lease expires and it is redelivered) or the
+//! new state with the message gone: never half a step, never a step twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::execution::{Execution, ExecutionEvent};
+use tokio::sync::{Notify, broadcast};
+
+use super::clock::Clock;
+use super::handlers;
+use super::message::{Message, Next};
+use crate::store::executions::{Claimed, Outgoing, StepOutcome};
+use crate::store::{self, Store, now_millis};
+
+/// How long a claimed message is ours before another worker may take it.
+pub const LEASE_MS: i64 = 30_000;
+/// How long an idle worker waits before looking for due messages again.
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// No message was due.
+    Idle,
+    Handled,
+    /// Another worker moved the execution first; the message goes back to the queue.
+    Conflict,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    events: broadcast::Sender<ExecutionEvent>,
+    wake: Arc<Notify>,
+}
+
+impl Engine {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        Self { store, clock, events, wake: Arc::new(Notify::new()) }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Live events, for the WebSocket (stored events are read from the store).
+    pub fn subscribe(&self) -> broadcast::Receiver<ExecutionEvent> {
+        self.events.subscribe()
+    }
+
+    /// Wakes idle workers (a message was just enqueued).
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    pub fn publish(&self, seq: i64, execution: &Execution) {
+        let _ = self.events.send(ExecutionEvent { seq, ts: now_millis(), execution: execution.clone() });
+    }
+
+    pub fn outgoing(&self, next: &[Next]) -> Vec<Outgoing> {
+        let now = self.clock.now();
+        next.iter()
+            .map(|next| Outgoing {
+                execution_id: next.message.execution().to_string(),
+                body: serde_json::to_string(&next.message).expect("messages serialize"),
+                deliver_at: now + next.delay_ms,
+            })
+            .collect()
+    }
+
+    /// Claims and handles one due message.
+    pub async fn try_execute_one(&self) -> Result<Outcome, Error> {
+        let now = self.clock.now();
+        let Some(claimed) = self.store.claim_message(now, LEASE_MS).await? else { return Ok(Outcome::Idle) };
+        let message: Message = match serde_json::from_str(&claimed.body) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::error!(%error, id = claimed.id, "dropping an unreadable message");
+                self.store.commit_step(Some(&claimed), None, &[]).await?;
+                return Ok(Outcome::Handled);
+            }
+        };
+        self.handle(&claimed, &message, now).await
+    }
+
+    async fn handle(&self, claimed: &Claimed, message: &Message, now: i64) -> Result<Outcome, Error> {
+        let Some((mut execution, version)) = self.store.load_execution(message.execution()).await? else {
+            tracing::warn!(?message, "message for an unknown execution dropped");
+            self.store.commit_step(Some(claimed), None, &[]).await?;
+            return Ok(Outcome::Handled);
+        };
+        let before = execution.clone();
+        let next = handlers::handle(message, &mut execution, now);
+        let changed = (execution != before).then_some((&execution, version));
+        let outgoing = self.outgoing(&next);
+        match self.store.commit_step(Some(claimed), changed, &outgoing).await? {
+            StepOutcome::Committed(seq) => {
+                if let Some(seq) = seq {
+                    self.publish(seq, &execution);
+                }
+                if next.iter().any(|n| n.delay_ms == 0) {
+                    self.wake();
+                }
+                if matches!(message, Message::CompleteExecution { .. }) && execution.status.is_complete() {
+                    super::service::promote_buffered(self, &execution.pipeline_config_id).await?;
+                }
+                Ok(Outcome::Handled)
+            }
+            StepOutcome::Conflict => {
+                self.store.release_message(claimed, now + 10).await?;
+                Ok(Outcome::Conflict)
+            }
+        }
+    }
+
+    /// Handles messages until `shutdown` resolves; idle, it waits for a wake-up or a short poll.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let outcome = tokio::select! {
+                () = &mut shutdown => return,
+                outcome = self.try_execute_one() => outcome,
+            };
+            match outcome {
+                Ok(Outcome::Handled | Outcome::Conflict) => {}
+                Ok(Outcome::Idle) => {
+                    tokio::select! {
+                        () = &mut shutdown => return,
+                        () = self.wake.notified() => {}
+                        () = tokio::time::sleep(IDLE_POLL) => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "engine step failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+}

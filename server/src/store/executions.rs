@@ -1,0 +1,209 @@
+//! Executions, the engine's message queue and the event log, kept together because the
+//! engine changes all three in one transaction: new state, the message acknowledged, the next
+//! messages, and the event telling subscribers.
+//!
+//! The queue is a table with leases (CIO's worker shape): a worker claims the oldest due
+//! message by a conditional UPDATE (with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two
+//! engines never claim the same row); an expired lease makes the message claimable again; the
+//! acknowledgement deletes the row only while the lease is still the claimer's, so a worker that
+//! lost its lease cannot commit a second, duplicate step.
+
+use app::model::execution::{Execution, ExecutionEvent, Status};
+
+use super::{Error, Pool, Result, Store, now_millis, on_pool};
+
+/// A claimed message.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub body: String,
+    pub lease_until: i64,
+}
+
+/// A message to enqueue.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub execution_id: String,
+    pub body: String,
+    pub deliver_at: i64,
+}
+
+/// What a step's commit found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Committed; the event's sequence number when the execution changed.
+    Committed(Option<i64>),
+    /// Another step changed the execution first, or the lease was lost: nothing was written.
+    Conflict,
+}
+
+/// Which executions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    pub application: Option<String>,
+    pub pipeline_id: Option<String>,
+    pub statuses: Vec<Status>,
+    pub limit: u32,
+}
+
+fn corrupt(id: &str, error: serde_json::Error) -> Error {
+    Error::Corrupt(format!("execution {id}: {error}"))
+}
+
+impl Store {
+    /// Stores a new execution and, unless it is BUFFERED, its `StartExecution` message.
+    pub async fn insert_execution(&self, execution: &Execution, start: Option<Outgoing>) -> Result<i64> {
+        let body = serde_json::to_string(execution).expect("executions serialize");
+        let now = now_millis();
+        let seq: i64 = on_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query("INSERT INTO executions (id, application, pipeline_id, status, build_time, body, version) VALUES ($1, $2, $3, $4, $5, $6, 1)")
+                    .bind(&execution.id).bind(&execution.application).bind(&execution.pipeline_config_id)
+                    .bind(execution.status.as_str()).bind(execution.build_time).bind(&body)
+                    .execute(&mut *tx).await?;
+                if let Some(message) = &start {
+                    sqlx::query("INSERT INTO queue (execution_id, message, deliver_at) VALUES ($1, $2, $3)")
+                        .bind(&message.execution_id).bind(&message.body).bind(message.deliver_at)
+                        .execute(&mut *tx).await?;
+                }
+                let (seq,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
+                    .bind(&execution.id).bind(&execution.application).bind(now).bind(&body)
+                    .fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(seq)
+            }.await
+        })?;
+        Ok(seq)
+    }
+
+    /// The execution and its version (for optimistic updates).
+    pub async fn load_execution(&self, id: &str) -> Result<Option<(Execution, i64)>> {
+        let row: Option<(String, i64)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT body, version FROM executions WHERE id = $1").bind(id).fetch_optional(pool).await
+        })?;
+        row.map(|(body, version)| Ok((serde_json::from_str(&body).map_err(|e| corrupt(id, e))?, version))).transpose()
+    }
+
+    pub async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>> {
+        let statuses: Vec<String> = filter.statuses.iter().map(|s| s.as_str().to_string()).collect();
+        let statuses_json = serde_json::to_string(&statuses).expect("strings serialize");
+        // One portable statement: optional filters are NULL, statuses are matched in a JSON
+        // list (json_each in SQLite, jsonb in PostgreSQL) so the query text stays fixed.
+        let status_clause = match &self.pool {
+            Pool::Sqlite(_) => "($3 = '[]' OR status IN (SELECT value FROM json_each($3)))",
+            Pool::Postgres(_) => "($3 = '[]' OR status IN (SELECT jsonb_array_elements_text($3::jsonb)))",
+        };
+        let sql = format!(
+            "SELECT body FROM executions WHERE ($1 IS NULL OR application = $1) AND ($2 IS NULL OR pipeline_id = $2) \
+             AND {status_clause} ORDER BY build_time DESC, id DESC LIMIT $4"
+        );
+        let rows: Vec<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(&filter.application).bind(&filter.pipeline_id).bind(&statuses_json).bind(i64::from(filter.limit))
+                .fetch_all(pool).await
+        })?;
+        rows.into_iter().map(|(body,)| serde_json::from_str(&body).map_err(|e| corrupt("listed", e))).collect()
+    }
+
+    /// How many executions of a pipeline are RUNNING or NOT_STARTED (for `limitConcurrent`).
+    pub async fn active_executions(&self, pipeline_id: &str) -> Result<i64> {
+        let (count,): (i64,) = on_pool!(self, pool => {
+            sqlx::query_as("SELECT COUNT(*) FROM executions WHERE pipeline_id = $1 AND status IN ('RUNNING', 'NOT_STARTED', 'PAUSED')")
+                .bind(pipeline_id).fetch_one(pool).await
+        })?;
+        Ok(count)
+    }
+
+    /// Claims the oldest due message for `lease_ms`.
+    pub async fn claim_message(&self, now: i64, lease_ms: i64) -> Result<Option<Claimed>> {
+        let lease_until = now + lease_ms;
+        let pick = match &self.pool {
+            Pool::Sqlite(_) => "SELECT id FROM queue WHERE deliver_at <= $2 AND (lease_until IS NULL OR lease_until < $2) ORDER BY deliver_at, id LIMIT 1",
+            Pool::Postgres(_) => "SELECT id FROM queue WHERE deliver_at <= $2 AND (lease_until IS NULL OR lease_until < $2) ORDER BY deliver_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE queue SET lease_until = $1, attempts = attempts + 1 WHERE id = ({pick}) \
+             AND deliver_at <= $2 AND (lease_until IS NULL OR lease_until < $2) RETURNING id, message"
+        );
+        let row: Option<(i64, String)> = on_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(lease_until).bind(now).fetch_optional(pool).await
+        })?;
+        Ok(row.map(|(id, body)| Claimed { id, body, lease_until }))
+    }
+
+    /// Gives a claimed message back, to be delivered again at `deliver_at`.
+    pub async fn release_message(&self, claimed: &Claimed, deliver_at: i64) -> Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query("UPDATE queue SET lease_until = NULL, deliver_at = $3 WHERE id = $1 AND lease_until = $2")
+                .bind(claimed.id).bind(claimed.lease_until).bind(deliver_at).execute(pool).await.map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// One engine step, atomically: acknowledge `claimed` (if given), write the changed
+    /// execution (if its version is still `version`), enqueue `outgoing`, and log the event.
+    pub async fn commit_step(
+        &self,
+        claimed: Option<&Claimed>,
+        changed: Option<(&Execution, i64)>,
+        outgoing: &[Outgoing],
+    ) -> Result<StepOutcome> {
+        let now = now_millis();
+        let changed = changed.map(|(execution, version)| (execution, version, serde_json::to_string(execution).expect("executions serialize")));
+        let outcome: StepOutcome = on_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                if let Some(claimed) = claimed {
+                    let acknowledged = sqlx::query("DELETE FROM queue WHERE id = $1 AND lease_until = $2")
+                        .bind(claimed.id).bind(claimed.lease_until).execute(&mut *tx).await?.rows_affected();
+                    if acknowledged == 0 {
+                        return Ok::<_, sqlx::Error>(StepOutcome::Conflict);
+                    }
+                }
+                let mut seq = None;
+                if let Some((execution, version, body)) = &changed {
+                    let updated = sqlx::query("UPDATE executions SET body = $2, status = $3, version = version + 1 WHERE id = $1 AND version = $4")
+                        .bind(&execution.id).bind(body).bind(execution.status.as_str()).bind(*version)
+                        .execute(&mut *tx).await?.rows_affected();
+                    if updated == 0 {
+                        return Ok(StepOutcome::Conflict);
+                    }
+                    let (inserted,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
+                        .bind(&execution.id).bind(&execution.application).bind(now).bind(body)
+                        .fetch_one(&mut *tx).await?;
+                    seq = Some(inserted);
+                }
+                for message in outgoing {
+                    sqlx::query("INSERT INTO queue (execution_id, message, deliver_at) VALUES ($1, $2, $3)")
+                        .bind(&message.execution_id).bind(&message.body).bind(message.deliver_at)
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(StepOutcome::Committed(seq))
+            }.await
+        })?;
+        Ok(outcome)
+    }
+
+    /// Events after `after`, oldest first, for one execution or one application.
+    pub async fn events_after(&self, execution_id: Option<&str>, application: Option<&str>, after: i64, limit: u32) -> Result<Vec<ExecutionEvent>> {
+        let rows: Vec<(i64, i64, String)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT seq, ts, body FROM execution_events WHERE seq > $1 AND ($2 IS NULL OR execution_id = $2) \
+                 AND ($3 IS NULL OR application = $3) ORDER BY seq LIMIT $4",
+            )
+            .bind(after).bind(execution_id).bind(application).bind(i64::from(limit))
+            .fetch_all(pool).await
+        })?;
+        rows.into_iter()
+            .map(|(seq, ts, body)| Ok(ExecutionEvent { seq, ts, execution: serde_json::from_str(&body).map_err(|e| corrupt("event", e))? }))
+            .collect()
+    }
+
+    /// How many messages wait in the queue (for tests and metrics).
+    pub async fn queue_depth(&self) -> Result<i64> {
+        let (count,): (i64,) = on_pool!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM queue").fetch_one(pool).await)?;
+        Ok(count)
+    }
+}

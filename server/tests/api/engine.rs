@@ -1,0 +1,319 @@
+//! The engine's scenarios, driven step by step with a manual clock (no sleeping), on SQLite and
+//! PostgreSQL: DAG order with a join, the four failure options, timeouts, skipped stages,
+//! cancel, concurrency limits, expressions and manual judgments.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use app::model::auth::{Caller, Credential};
+use app::model::execution::{Execution, Judgment, JudgmentStatus, StartRequest, Status};
+use app::ssr::{ApplicationService, ExecutionService, PipelineService};
+use serde_json::{Value, json};
+use server::engine::Engine;
+use server::engine::clock::ManualClock;
+use server::engine::service::{Executions, Pipelines};
+use server::engine::worker::Outcome;
+use server::service::applications::Applications;
+use server::store::Store;
+
+use crate::both_databases;
+use crate::helpers::{Db, fresh_database};
+
+both_databases!(
+    stages_run_in_dag_order_with_a_join,
+    failure_options_decide_the_pipeline,
+    a_stage_times_out,
+    a_disabled_stage_is_skipped,
+    cancel_stops_a_running_wait,
+    concurrent_runs_wait_their_turn,
+    expressions_feed_later_stages_and_fail_loudly,
+    manual_judgment_continues_or_stops,
+);
+
+struct Harness {
+    engine: Engine,
+    clock: ManualClock,
+    pipelines: Pipelines,
+    executions: Executions,
+    admin: Caller,
+}
+
+async fn harness(db: Db) -> Harness {
+    let store = Store::open(&server::config::DatabaseUrl(fresh_database(db).await)).await.unwrap();
+    let clock = ManualClock::starting_at(1_800_000_000_000);
+    let engine = Engine::new(store.clone(), Arc::new(clock.clone()));
+    let admin = Caller { name: "tester".into(), roles: vec![], admin: true, via: Credential::System };
+    let applications = Applications::new(store.clone());
+    applications
+        .create(&admin, app::model::NewApplication { name: "shop".into(), description: String::new(), email: String::new() })
+        .await
+        .unwrap();
+    Harness { pipelines: Pipelines::new(store), executions: Executions::new(engine.clone()), engine, clock, admin }
+}
+
+impl Harness {
+    /// Handles every due message.
+    async fn drain(&self) {
+        for _ in 0..10_000 {
+            match self.engine.try_execute_one().await.unwrap() {
+                Outcome::Idle => return,
+                Outcome::Handled | Outcome::Conflict => {}
+            }
+        }
+        panic!("the engine never went idle");
+    }
+
+    async fn save(&self, name: &str, stages: Value) -> String {
+        let config = json!({"name": name, "stages": stages});
+        self.pipelines.save(&self.admin, "shop", config).await.unwrap().id
+    }
+
+    async fn start(&self, pipeline: &str, parameters: &[(&str, &str)]) -> Execution {
+        let parameters: BTreeMap<String, String> = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.executions.start(&self.admin, "shop", pipeline, StartRequest { parameters }).await.unwrap()
+    }
+
+    async fn get(&self, id: &str) -> Execution {
+        self.executions.get(&self.admin, id).await.unwrap()
+    }
+
+    async fn run(&self, pipeline: &str) -> Execution {
+        let started = self.start(pipeline, &[]).await;
+        self.drain().await;
+        self.get(&started.id).await
+    }
+}
+
+fn status_of(execution: &Execution, stage: &str) -> Status {
+    execution.stages.iter().find(|s| s.ref_id == stage).unwrap().status
+}
+
+fn wait(ref_id: &str, seconds: u64, after: &[&str]) -> Value {
+    json!({"refId": ref_id, "name": format!("Wait {ref_id}"), "type": "wait", "waitTime": seconds, "requisiteStageRefIds": after})
+}
+
+fn variables(ref_id: &str, name: &str, pairs: Value, after: &[&str]) -> Value {
+    json!({"refId": ref_id, "name": name, "type": "evaluateVariables", "variables": pairs, "requisiteStageRefIds": after})
+}
+
+fn failing_check(ref_id: &str, after: &[&str], options: Value) -> Value {
+    let mut stage = json!({"refId": ref_id, "name": format!("Check {ref_id}"), "type": "checkPreconditions",
+        "requisiteStageRefIds": after,
+        "preconditions": [{"type": "expression", "context": {"expression": "${1 == 2}"}, "failPipeline": true}]});
+    for (key, value) in options.as_object().unwrap() {
+        stage[key] = value.clone();
+    }
+    stage
+}
+
+async fn stages_run_in_dag_order_with_a_join(db: Db) {
+    let h = harness(db).await;
+    h.save("dag", json!([
+        variables("1", "Start", json!([{"key": "a", "value": 1}]), &[]),
+        wait("2", 5, &["1"]),
+        variables("3", "Side", json!([{"key": "b", "value": 2}]), &["1"]),
+        variables("4", "Join", json!([{"key": "c", "value": 3}]), &["2", "3"]),
+    ])).await;
+    let started = h.start("dag", &[]).await;
+    h.drain().await;
+    let running = h.get(&started.id).await;
+    assert_eq!(running.status, Status::Running);
+    assert_eq!(status_of(&running, "3"), Status::Succeeded, "the side branch ran beside the wait");
+    assert_eq!(status_of(&running, "2"), Status::Running);
+    assert_eq!(status_of(&running, "4"), Status::NotStarted, "the join waits for both branches");
+
+    h.clock.advance(5_000);
+    h.drain().await;
+    let done = h.get(&started.id).await;
+    assert_eq!(done.status, Status::Succeeded);
+    let join = done.stages.iter().find(|s| s.ref_id == "4").unwrap();
+    for upstream in ["2", "3"] {
+        let stage = done.stages.iter().find(|s| s.ref_id == upstream).unwrap();
+        assert!(stage.end_time.unwrap() <= join.start_time.unwrap());
+    }
+    assert_eq!(join.outputs["c"], json!(3));
+    assert_eq!(h.engine.store().queue_depth().await.unwrap(), 0, "nothing left queued");
+}
+
+async fn failure_options_decide_the_pipeline(db: Db) {
+    let h = harness(db).await;
+    // Each pipeline: a failing check beside a long wait, and a stage after the check.
+    let cases = [
+        ("fail-pipeline", json!({}), Status::Terminal, Status::Terminal, Status::NotStarted, Status::Canceled),
+        ("continue", json!({"continuePipeline": true, "failPipeline": false}), Status::FailedContinue, Status::Succeeded, Status::Succeeded, Status::Succeeded),
+        ("halt-branch", json!({"failPipeline": false}), Status::Stopped, Status::Succeeded, Status::NotStarted, Status::Succeeded),
+        ("halt-then-fail", json!({"failPipeline": false, "completeOtherBranchesThenFail": true}), Status::Stopped, Status::Terminal, Status::NotStarted, Status::Succeeded),
+    ];
+    for (name, options, check_status, pipeline_status, after_status, wait_status) in cases {
+        h.save(name, json!([
+            failing_check("1", &[], options),
+            variables("2", "After", json!([{"key": "x", "value": 1}]), &["1"]),
+            wait("3", 10, &[]),
+        ])).await;
+        let started = h.start(name, &[]).await;
+        h.drain().await;
+        h.clock.advance(10_000);
+        h.drain().await;
+        let done = h.get(&started.id).await;
+        assert_eq!(status_of(&done, "1"), check_status, "{name}: the failing stage");
+        assert_eq!(status_of(&done, "2"), after_status, "{name}: the stage after it");
+        assert_eq!(status_of(&done, "3"), wait_status, "{name}: the other branch");
+        assert_eq!(done.status, pipeline_status, "{name}: the pipeline");
+        let check = done.stages.iter().find(|s| s.ref_id == "1").unwrap();
+        assert!(check.error.as_deref().unwrap().contains("precondition"), "{name}: the error is shown");
+    }
+}
+
+async fn a_stage_times_out(db: Db) {
+    let h = harness(db).await;
+    h.save("slow", json!([{"refId": "1", "name": "Long", "type": "wait", "waitTime": 600, "stageTimeoutMs": 2000}])).await;
+    let started = h.start("slow", &[]).await;
+    h.drain().await;
+    h.clock.advance(1_000);
+    h.drain().await;
+    assert_eq!(h.get(&started.id).await.status, Status::Running);
+    h.clock.advance(5_000);
+    h.drain().await;
+    let done = h.get(&started.id).await;
+    assert_eq!(done.status, Status::Terminal);
+    assert!(done.stages[0].error.as_deref().unwrap().contains("timed out after 2000 ms"));
+}
+
+async fn a_disabled_stage_is_skipped(db: Db) {
+    let h = harness(db).await;
+    h.save("skip", json!([
+        {"refId": "1", "name": "Only in prod", "type": "wait", "waitTime": 60,
+         "stageEnabled": {"type": "expression", "expression": "parameters.env == 'prod'"}},
+        variables("2", "After", json!([{"key": "ran", "value": true}]), &["1"]),
+    ])).await;
+    let config = h.pipelines.get(&h.admin, "shop", "skip").await.unwrap();
+    let mut json = serde_json::to_value(&config).unwrap();
+    json["parameterConfig"] = json!([{"name": "env", "default": "dev"}]);
+    h.pipelines.save(&h.admin, "shop", json).await.unwrap();
+    let done = h.run("skip").await;
+    assert_eq!(status_of(&done, "1"), Status::Skipped);
+    assert_eq!(status_of(&done, "2"), Status::Succeeded, "a skipped stage lets the next run");
+    assert_eq!(done.status, Status::Succeeded);
+}
+
+async fn cancel_stops_a_running_wait(db: Db) {
+    let h = harness(db).await;
+    h.save("long", json!([wait("1", 3600, &[]), variables("2", "Never", json!([]), &["1"])])).await;
+    let started = h.start("long", &[]).await;
+    h.drain().await;
+    assert_eq!(status_of(&h.get(&started.id).await, "1"), Status::Running);
+    h.executions.cancel(&h.admin, &started.id, Some("changed my mind".into())).await.unwrap();
+    h.drain().await;
+    let done = h.get(&started.id).await;
+    assert_eq!(done.status, Status::Canceled);
+    assert_eq!(status_of(&done, "1"), Status::Canceled);
+    assert_eq!(status_of(&done, "2"), Status::NotStarted);
+    assert_eq!(done.canceled_by.as_deref(), Some("tester"));
+    assert_eq!(done.cancellation_reason.as_deref(), Some("changed my mind"));
+    // The wait's pending re-check finds the execution canceled and does nothing.
+    h.clock.advance(3_600_000);
+    h.drain().await;
+    assert_eq!(h.get(&started.id).await, done);
+    assert_eq!(h.engine.store().queue_depth().await.unwrap(), 0);
+}
+
+async fn concurrent_runs_wait_their_turn(db: Db) {
+    let h = harness(db).await;
+    h.save("serial", json!([wait("1", 10, &[])])).await;
+    let first = h.start("serial", &[]).await;
+    h.drain().await;
+    let second = h.start("serial", &[]).await;
+    assert_eq!(second.status, Status::Buffered);
+    let third = h.start("serial", &[]).await;
+    assert_eq!(third.status, Status::Buffered);
+    assert_eq!(h.get(&second.id).await.status, Status::Canceled, "only the newest waiting run is kept");
+
+    h.clock.advance(10_000);
+    h.drain().await;
+    assert_eq!(h.get(&first.id).await.status, Status::Succeeded);
+    assert_eq!(h.get(&third.id).await.status, Status::Running, "the waiting run starts when the first ends");
+    h.clock.advance(10_000);
+    h.drain().await;
+    assert_eq!(h.get(&third.id).await.status, Status::Succeeded);
+
+    // keepWaitingPipelines keeps every waiting run, in order.
+    let mut config = serde_json::to_value(h.pipelines.get(&h.admin, "shop", "serial").await.unwrap()).unwrap();
+    config["keepWaitingPipelines"] = json!(true);
+    h.pipelines.save(&h.admin, "shop", config).await.unwrap();
+    let a = h.start("serial", &[]).await;
+    let b = h.start("serial", &[]).await;
+    let c = h.start("serial", &[]).await;
+    h.drain().await;
+    assert_eq!([h.get(&b.id).await.status, h.get(&c.id).await.status], [Status::Buffered, Status::Buffered]);
+    for _ in 0..3 {
+        h.clock.advance(10_000);
+        h.drain().await;
+    }
+    for run in [a, b, c] {
+        assert_eq!(h.get(&run.id).await.status, Status::Succeeded);
+    }
+}
+
+async fn expressions_feed_later_stages_and_fail_loudly(db: Db) {
+    let h = harness(db).await;
+    let config = json!({"name": "exprs", "parameterConfig": [{"name": "replicas", "default": "2"}], "stages": [
+        variables("1", "Compute", json!([{"key": "doubled", "value": "${int(parameters.replicas) * 2}"}]), &[]),
+        variables("2", "Use", json!([{"key": "message", "value": "scaling to ${stage('Compute').outputs.doubled} by ${trigger.user}"}]), &["1"]),
+    ]});
+    h.pipelines.save(&h.admin, "shop", config).await.unwrap();
+    let started = h.start("exprs", &[("replicas", "3")]).await;
+    h.drain().await;
+    let done = h.get(&started.id).await;
+    assert_eq!(done.status, Status::Succeeded);
+    assert_eq!(done.stages[0].outputs["doubled"], json!(6));
+    assert_eq!(done.stages[1].outputs["message"], json!("scaling to 6 by tester"));
+    let evaluated = h.executions.evaluate(&h.admin, &started.id, "${stage('Use').outputs.message.size()}").await.unwrap();
+    assert_eq!(evaluated, json!(22));
+
+    h.save("broken", json!([variables("1", "Bad", json!([{"key": "x", "value": "${parameters.missing + 1}"}]), &[])])).await;
+    let broken = h.run("broken").await;
+    assert_eq!(broken.status, Status::Terminal);
+    let error = broken.stages[0].error.clone().unwrap();
+    assert!(error.contains("variables[0].value") && error.contains("${parameters.missing + 1}"), "names field and expression: {error}");
+
+    let mut lenient = variables("1", "Lenient", json!([{"key": "x", "value": "${parameters.missing}"}]), &[]);
+    lenient["failOnFailedExpressions"] = json!(false);
+    h.save("lenient", json!([lenient])).await;
+    let lenient = h.run("lenient").await;
+    assert_eq!(lenient.status, Status::Succeeded);
+    assert_eq!(lenient.stages[0].outputs["x"], json!("${parameters.missing}"), "the raw text stays");
+    assert!(lenient.stages[0].warnings[0].contains("left as text"));
+}
+
+async fn manual_judgment_continues_or_stops(db: Db) {
+    let h = harness(db).await;
+    h.save("gated", json!([
+        {"refId": "1", "name": "Approve", "type": "manualJudgment", "instructions": "Ship it?",
+         "judgmentInputs": [{"value": "blue"}, {"value": "green"}]},
+        variables("2", "After", json!([{"key": "color", "value": "${judgment('Approve')}"}]), &["1"]),
+    ])).await;
+    let started = h.start("gated", &[]).await;
+    h.drain().await;
+    h.clock.advance(120_000);
+    h.drain().await;
+    assert_eq!(status_of(&h.get(&started.id).await, "1"), Status::Running, "waits for a person");
+
+    let wrong = Judgment { judgment_status: JudgmentStatus::Continue, judgment_input: Some("red".into()) };
+    assert!(h.executions.judge(&h.admin, &started.id, "1", wrong).await.is_err());
+    let judgment = Judgment { judgment_status: JudgmentStatus::Continue, judgment_input: Some("green".into()) };
+    h.executions.judge(&h.admin, &started.id, "1", judgment.clone()).await.unwrap();
+    h.drain().await;
+    let done = h.get(&started.id).await;
+    assert_eq!(done.status, Status::Succeeded);
+    assert_eq!(done.stages[0].context["lastModifiedBy"], "tester");
+    assert_eq!(done.stages[1].outputs["color"], json!("green"));
+    assert!(h.executions.judge(&h.admin, &started.id, "1", judgment).await.is_err(), "judged once");
+
+    let stopped = h.start("gated", &[]).await;
+    h.drain().await;
+    h.executions.judge(&h.admin, &stopped.id, "1", Judgment { judgment_status: JudgmentStatus::Stop, judgment_input: None }).await.unwrap();
+    h.drain().await;
+    let stopped = h.get(&stopped.id).await;
+    assert_eq!(stopped.status, Status::Terminal);
+    assert!(stopped.stages[0].error.as_deref().unwrap().contains("stopped by tester"));
+}
