@@ -5,8 +5,11 @@
 pub mod applications;
 pub mod audit;
 pub mod error;
+pub mod executions;
+pub mod gate;
 pub mod health;
 pub mod openapi;
+pub mod pipelines;
 pub mod secrets;
 pub mod session;
 pub mod tokens;
@@ -32,6 +35,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(secrets::router())
         .merge(audit::router())
+        .merge(pipelines::router())
+        .merge(executions::router())
 }
 
 /// The caller of a request that the auth layer let through; handlers take it as an argument.

@@ -11,6 +11,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod ws;
 
 use config::{Cli, Command};
 

@@ -64,7 +64,10 @@ impl Server {
         };
         let engine = Engine::new(store.clone(), Arc::new(SystemClock));
         let built = service::build(store.clone(), auth_config, secret_key, engine.clone());
-        let (api, document) = OpenApiRouter::new().nest("/api/v1", http::api_router()).split_for_parts();
+        let (api, document) = OpenApiRouter::new()
+            .nest("/api/v1", http::api_router())
+            .merge(http::gate::router())
+            .split_for_parts();
         let state = AppState {
             leptos_options,
             services: built.services,
@@ -126,6 +129,7 @@ fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config:
         .merge(public)
         .merge(api)
         .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/ws", get(crate::ws::upgrade))
         .route("/api/v1/{*rest}", any(error::unknown_route))
         .leptos_routes_with_context(
             &state,

@@ -145,6 +145,7 @@ impl Execution {
 }
 
 /// The body of `POST .../pipelines/{nameOrId}/executions`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartRequest {
@@ -170,6 +171,7 @@ pub struct ExecutionQuery {
 }
 
 /// The body of the judgment call (Gate's shape).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Judgment {
@@ -178,11 +180,25 @@ pub struct Judgment {
     pub judgment_input: Option<String>,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JudgmentStatus {
     Continue,
     Stop,
+}
+
+/// The first (and only) message a client sends on `/api/v1/ws`: what to watch, and the last
+/// sequence number it saw (0 for everything). Exactly one of `execution` and `application`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Subscribe {
+    #[serde(default)]
+    pub execution: Option<String>,
+    #[serde(default)]
+    pub application: Option<String>,
+    #[serde(default)]
+    pub after: i64,
 }
 
 /// A change pushed to subscribers, in order of `seq`. The whole execution is sent: executions

@@ -115,7 +115,11 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
 
     let public = layer.is_public(&method, &path);
     if caller.is_none() && !public {
-        if path.starts_with("/api/") || method != Method::GET {
+        // Browsers asking for a page go to the sign-in page; API clients get a 401 to act on.
+        let wants_page = method == Method::GET
+            && !path.starts_with("/api/")
+            && request.headers().get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+        if !wants_page {
             let mut response = ApiError(AppError::unauthenticated("sign in or send an API token")).into_response();
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
             return response;

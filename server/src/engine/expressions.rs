@@ -24,9 +24,19 @@ pub enum Error {
     Unclosed(String),
 }
 
+/// Compiles an expression. The CEL parser (antlr4rust) panics on some malformed input instead
+/// of failing; a panic here must not take a request or a worker down, so it becomes an error.
+fn compile(expression: &str) -> Result<Program, String> {
+    match std::panic::catch_unwind(|| Program::compile(expression)) {
+        Ok(Ok(program)) => Ok(program),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("syntax error".to_string()),
+    }
+}
+
 /// Checks that an expression parses (for validation when a pipeline is saved).
 pub fn check(expression: &str) -> Result<(), String> {
-    Program::compile(expression).map(drop).map_err(|error| error.to_string())
+    compile(expression).map(drop)
 }
 
 /// What expressions can see.
@@ -47,7 +57,7 @@ impl Scope {
             "status": execution.status.as_str(),
         });
         for (name, value) in [("trigger", trigger), ("parameters", parameters), ("execution", summary)] {
-            let _ = context.add_variable(name, value);
+            context.add_variable_from_value(name, to_cel(&value));
         }
         let stages: Arc<HashMap<String, Value>> = Arc::new(
             execution.stages.iter().map(|stage| (stage.name.clone(), stage_view(stage))).collect(),
@@ -55,7 +65,7 @@ impl Scope {
         let by_name = stages.clone();
         context.add_function("stage", move |name: Arc<String>| -> Result<CelValue, ExecutionError> {
             let stage = by_name.get(name.as_str()).ok_or_else(|| ExecutionError::function_error("stage", format!("no stage named {name:?}")))?;
-            cel_interpreter::to_value(stage).map_err(|error| ExecutionError::function_error("stage", error.to_string()))
+            Ok(to_cel(stage))
         });
         context.add_function("judgment", move |name: Arc<String>| -> Result<CelValue, ExecutionError> {
             let stage = stages.get(name.as_str()).ok_or_else(|| ExecutionError::function_error("judgment", format!("no stage named {name:?}")))?;
@@ -66,11 +76,10 @@ impl Scope {
     }
 
     pub fn evaluate(&self, expression: &str) -> Result<Value, Error> {
-        let program = Program::compile(expression)
-            .map_err(|error| Error::Parse { expression: expression.to_string(), message: error.to_string() })?;
-        let value = program
-            .execute(&self.context)
-            .map_err(|error| Error::Evaluate { expression: expression.to_string(), message: error.to_string() })?;
+        let program = compile(expression).map_err(|message| Error::Parse { expression: expression.to_string(), message })?;
+        let executed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&self.context)))
+            .map_err(|_| Error::Evaluate { expression: expression.to_string(), message: "the evaluator failed".to_string() })?;
+        let value = executed.map_err(|error| Error::Evaluate { expression: expression.to_string(), message: error.to_string() })?;
         value.json().map_err(|error| Error::Evaluate { expression: expression.to_string(), message: error.to_string() })
     }
 
@@ -127,6 +136,26 @@ impl Scope {
         }
         out.push_str(rest);
         Ok(Value::String(out))
+    }
+}
+
+/// JSON to CEL. Whole numbers become CEL `int` (not `uint`), so `outputs.replicas + 1` works
+/// as people expect instead of failing on CEL's strict int/uint arithmetic.
+fn to_cel(value: &Value) -> CelValue {
+    match value {
+        Value::Null => CelValue::Null,
+        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => CelValue::Int(i),
+            (None, Some(u), _) => CelValue::UInt(u),
+            (_, _, f) => CelValue::Float(f.unwrap_or_default()),
+        },
+        Value::String(text) => CelValue::String(Arc::new(text.clone())),
+        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(map) => {
+            let map: HashMap<String, CelValue> = map.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
+            CelValue::from(map)
+        }
     }
 }
 

@@ -17,6 +17,9 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Sign-in, sessions, API tokens and users"),
         (name = "secrets", description = "Encrypted values referenced by name"),
         (name = "audit", description = "Who changed what"),
+        (name = "pipelines", description = "Pipeline configurations and their revisions"),
+        (name = "executions", description = "Runs of pipelines: start, watch, cancel, judge"),
+        (name = "gate", description = "Spinnaker Gate's shapes, for existing scripts"),
     )
 )]
 pub struct ApiDoc;

@@ -51,6 +51,16 @@ fn corrupt(id: &str, error: serde_json::Error) -> Error {
 }
 
 impl Store {
+    /// Taken in each transaction that appends an event: on PostgreSQL, sequence numbers are
+    /// handed out at insert but become visible at commit, so without it a later event could
+    /// be seen before an earlier one and a subscriber could skip it. SQLite has one writer.
+    fn event_order_lock(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "SELECT 1",
+            Pool::Postgres(_) => "SELECT pg_advisory_xact_lock(7420001)",
+        }
+    }
+
     /// Stores a new execution and, unless it is BUFFERED, its `StartExecution` message.
     pub async fn insert_execution(&self, execution: &Execution, start: Option<Outgoing>) -> Result<i64> {
         let body = serde_json::to_string(execution).expect("executions serialize");
@@ -67,6 +77,7 @@ impl Store {
                         .bind(&message.execution_id).bind(&message.body).bind(message.deliver_at)
                         .execute(&mut *tx).await?;
                 }
+                sqlx::query(self.event_order_lock()).execute(&mut *tx).await?;
                 let (seq,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
                     .bind(&execution.id).bind(&execution.application).bind(now).bind(&body)
                     .fetch_one(&mut *tx).await?;
@@ -169,6 +180,7 @@ impl Store {
                     if updated == 0 {
                         return Ok(StepOutcome::Conflict);
                     }
+                    sqlx::query(self.event_order_lock()).execute(&mut *tx).await?;
                     let (inserted,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
                         .bind(&execution.id).bind(&execution.application).bind(now).bind(body)
                         .fetch_one(&mut *tx).await?;

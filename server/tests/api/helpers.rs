@@ -82,7 +82,9 @@ pub async fn spawn_app(db: Db) -> TestApp {
 pub async fn spawn_app_on(database_url: &str) -> TestApp {
     // Logs go through the test harness, so they show only for failing tests.
     let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("info,sqlx=warn").try_init();
-    let config = ServeConfig::for_tests(database_url);
+    let mut config = ServeConfig::for_tests(database_url);
+    // The site built by scripts/build, as the binary would find it beside itself.
+    config.site_root = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site"));
     let server = Server::build(&config).await.expect("the application builds");
     let address = format!("http://{}", server.local_addr());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();

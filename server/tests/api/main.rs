@@ -5,5 +5,6 @@ mod auth;
 mod binary;
 mod engine;
 mod helpers;
+mod pipelines;
 mod platform;
 mod secrets;

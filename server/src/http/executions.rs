@@ -1,0 +1,121 @@
+//! `/api/v1/executions`: read, list, cancel, judge, skip waits, evaluate expressions.
+
+use app::error::ErrorBody;
+use app::model::execution::{Execution, ExecutionQuery, Judgment};
+use app::ssr::Services;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, Authenticated, Json};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(read))
+        .routes(routes!(cancel))
+        .routes(routes!(judge))
+        .routes(routes!(skip_wait))
+        .routes(routes!(evaluate))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this application's executions.
+    application: Option<String>,
+    /// Only this pipeline's (id, or name with `application`).
+    pipeline: Option<String>,
+    /// Comma-separated statuses, e.g. `RUNNING,BUFFERED`.
+    statuses: Option<String>,
+    /// 1 to 500 (default 25).
+    limit: Option<u32>,
+}
+
+/// Executions, newest first, of applications the caller may read.
+#[utoipa::path(get, path = "/executions", tag = "executions", params(ListQuery),
+    responses((status = 200, description = "executions"), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<Execution>>, ApiError> {
+    let query = ExecutionQuery { application: query.application, pipeline: query.pipeline, statuses: query.statuses, limit: query.limit };
+    Ok(Json(services.executions.list(&caller, query).await?))
+}
+
+/// One execution with its stages, tasks, context, outputs and errors (needs READ).
+#[utoipa::path(get, path = "/executions/{id}", tag = "executions", params(("id" = String, Path, description = "execution id")),
+    responses((status = 200, description = "the execution"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn read(State(services): State<Services>, Authenticated(caller): Authenticated, Path(id): Path<String>) -> Result<Json<Execution>, ApiError> {
+    Ok(Json(services.executions.get(&caller, &id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CancelQuery {
+    /// Why, shown on the execution.
+    reason: Option<String>,
+}
+
+/// Cancels the run at once: running stages end CANCELED (needs EXECUTE).
+#[utoipa::path(put, path = "/executions/{id}/cancel", tag = "executions", params(("id" = String, Path, description = "execution id"), CancelQuery),
+    responses((status = 200, description = "the execution"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn cancel(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<CancelQuery>,
+) -> Result<Json<Execution>, ApiError> {
+    Ok(Json(services.executions.cancel(&caller, &id, query.reason).await?))
+}
+
+/// Judges a waiting manual judgment: `{"judgmentStatus":"continue"|"stop","judgmentInput":"..."}`
+/// (needs EXECUTE).
+#[utoipa::path(patch, path = "/executions/{id}/stages/{stageId}", tag = "executions", request_body = Judgment,
+    params(("id" = String, Path, description = "execution id"), ("stageId" = String, Path, description = "stage id")),
+    responses((status = 200, description = "the execution"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn judge(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path((id, stage)): Path<(String, String)>,
+    Json(judgment): Json<Judgment>,
+) -> Result<Json<Execution>, ApiError> {
+    Ok(Json(services.executions.judge(&caller, &id, &stage, judgment).await?))
+}
+
+/// Ends a running wait stage now (needs EXECUTE).
+#[utoipa::path(put, path = "/executions/{id}/stages/{stageId}/skipWait", tag = "executions",
+    params(("id" = String, Path, description = "execution id"), ("stageId" = String, Path, description = "stage id")),
+    responses((status = 200, description = "the execution"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn skip_wait(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path((id, stage)): Path<(String, String)>,
+) -> Result<Json<Execution>, ApiError> {
+    Ok(Json(services.executions.skip_wait(&caller, &id, &stage).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    /// `${...}` or a bare CEL expression.
+    expression: String,
+}
+
+/// Evaluates an expression against the execution (needs READ); 400 says why it failed.
+#[utoipa::path(post, path = "/executions/{id}/evaluate", tag = "executions", request_body = EvaluateRequest,
+    params(("id" = String, Path, description = "execution id")),
+    responses((status = 200, description = "the value"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn evaluate(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Json(request): Json<EvaluateRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let value = services.executions.evaluate(&caller, &id, &request.expression).await?;
+    Ok(Json(serde_json::json!({"result": value})))
+}

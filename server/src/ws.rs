@@ -1,0 +1,129 @@
+//! The live event socket, `/api/v1/ws`. A client sends one `Subscribe` (an execution or an
+//! application, and the last sequence number it saw); the server sends every stored event after
+//! it, oldest first, then live events as they happen, each exactly once and in order, so a
+//! client that reconnects with its last `seq` misses nothing. It subscribes to live events
+//! before reading the stored ones, so nothing falls between the two, and fills any gap in
+//! sequence numbers from the store (events commit in sequence order, see `store::executions`).
+
+use app::error::AppError;
+use app::model::auth::{Access, Caller};
+use app::model::execution::{ExecutionEvent, Subscribe};
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::auth::policy;
+use crate::engine::Engine;
+use crate::http::Authenticated;
+use crate::state::AppState;
+use crate::store::Store;
+
+const PAGE: u32 = 500;
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, Authenticated(caller): Authenticated) -> Response {
+    ws.on_upgrade(move |socket| async move {
+        if let Err(error) = serve(socket, state.engine, state.store, caller).await {
+            tracing::debug!(%error, "event socket closed");
+        }
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Error {
+    #[error("socket: {0}")]
+    Socket(#[from] axum::Error),
+    #[error("refused: {0}")]
+    Refused(AppError),
+}
+
+async fn authorize(store: &Store, caller: &Caller, subscribe: &Subscribe) -> Result<(), AppError> {
+    let application = match (&subscribe.execution, &subscribe.application) {
+        (Some(id), None) => {
+            let (execution, _) = store.load_execution(id).await?.ok_or_else(|| AppError::not_found(format!("execution {id} not found")))?;
+            execution.application
+        }
+        (None, Some(application)) => application.clone(),
+        _ => return Err(AppError::invalid("subscribe", "send exactly one of execution and application")),
+    };
+    let application = store.get_application(&application).await?;
+    policy::require_application(caller, &application, Access::Read)
+}
+
+fn wanted(subscribe: &Subscribe, event: &ExecutionEvent) -> bool {
+    subscribe.execution.as_deref().is_none_or(|id| id == event.execution.id)
+        && subscribe.application.as_deref().is_none_or(|app| app == event.execution.application)
+}
+
+async fn serve(socket: WebSocket, engine: Engine, store: Store, caller: Caller) -> Result<(), Error> {
+    let (mut sink, mut stream) = socket.split();
+    let subscribe: Subscribe = loop {
+        match stream.next().await {
+            Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
+                Ok(subscribe) => break subscribe,
+                Err(error) => {
+                    let refusal = AppError::invalid("subscribe", format!("expected {{\"execution\"|\"application\", \"after\"}}: {error}"));
+                    sink.send(Message::Text(serde_json::to_string(&refusal.body()).unwrap_or_default().into())).await?;
+                    return Err(Error::Refused(refusal));
+                }
+            },
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            _ => return Ok(()),
+        }
+    };
+    if let Err(refusal) = authorize(&store, &caller, &subscribe).await {
+        sink.send(Message::Text(serde_json::to_string(&refusal.body()).unwrap_or_default().into())).await?;
+        return Err(Error::Refused(refusal));
+    }
+
+    let mut live = engine.subscribe();
+    let mut last = subscribe.after;
+    let send = async |sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, event: &ExecutionEvent| {
+        sink.send(Message::Text(serde_json::to_string(event).unwrap_or_default().into())).await
+    };
+    // Stored events first (also after a lag of the live channel).
+    let catch_up = async |sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, last: &mut i64| -> Result<(), Error> {
+        loop {
+            let events = store
+                .events_after(subscribe.execution.as_deref(), subscribe.application.as_deref(), *last, PAGE)
+                .await
+                .map_err(|error| Error::Refused(error.into()))?;
+            for event in &events {
+                send(sink, event).await?;
+                *last = event.seq;
+            }
+            if events.len() < PAGE as usize {
+                return Ok(());
+            }
+        }
+    };
+    catch_up(&mut sink, &mut last).await?;
+    // Events committed by other gennaker processes on the same database reach this one only
+    // through the store: look there every second too.
+    let mut sweep = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = sweep.tick() => catch_up(&mut sink, &mut last).await?,
+            received = live.recv() => match received {
+                Ok(event) if event.seq > last && wanted(&subscribe, &event) => {
+                    // A gap means events committed by others (or out of order): fill it from the store.
+                    if event.seq > last + 1 {
+                        catch_up(&mut sink, &mut last).await?;
+                    }
+                    if event.seq > last {
+                        send(&mut sink, &event).await?;
+                        last = event.seq;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => catch_up(&mut sink, &mut last).await?,
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Pipelines and executions over REST (ours and Gate's shapes), and the live event socket.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::both_databases;
+use crate::helpers::{Db, TestApp, assert_error, spawn_app};
+
+both_databases!(
+    pipelines_are_validated_versioned_and_restorable,
+    runs_start_finish_and_answer_in_both_shapes,
+    events_resume_after_a_reconnect_exactly_once_in_order,
+);
+
+fn judged_pipeline() -> Value {
+    json!({"name": "release", "parameterConfig": [{"name": "env", "required": true, "options": [{"value": "dev"}, {"value": "prod"}]}],
+        "stages": [
+            {"refId": "1", "name": "Prepare", "type": "evaluateVariables", "variables": [{"key": "target", "value": "${parameters.env}"}]},
+            {"refId": "2", "name": "Approve", "type": "manualJudgment", "instructions": "Go?", "requisiteStageRefIds": ["1"]},
+            {"refId": "3", "name": "Done", "type": "wait", "waitTime": 0, "requisiteStageRefIds": ["2"]}
+        ]})
+}
+
+async fn wait_for(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let execution: Value = app.get(&format!("/api/v1/executions/{id}")).await.json().await.unwrap();
+        if done(&execution) {
+            return execution;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting: {execution}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn stage_status(execution: &Value, ref_id: &str) -> String {
+    execution["stages"].as_array().unwrap().iter().find(|s| s["refId"] == ref_id).unwrap()["status"].as_str().unwrap().to_string()
+}
+
+async fn pipelines_are_validated_versioned_and_restorable(db: Db) {
+    let app = spawn_app(db).await;
+    app.create_application("shop").await;
+    let base = "/api/v1/applications/shop/pipelines";
+
+    let bad_type = app.post_json(base, &json!({"name": "p", "stages": [{"refId": "a", "type": "teleport"}]})).await;
+    let body = assert_error(bad_type, 400, "invalid", Some("type")).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("stage a"));
+    let missing = app.post_json(base, &json!({"name": "p", "stages": [{"refId": "w", "type": "wait"}]})).await;
+    assert_error(missing, 400, "invalid", Some("waitTime")).await;
+    let cycle = app.post_json(base, &json!({"name": "p", "stages": [
+        {"refId": "1", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["2"]},
+        {"refId": "2", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["1"]}]})).await;
+    assert_error(cycle, 400, "invalid", Some("requisiteStageRefIds")).await;
+    let expression = app.post_json(base, &json!({"name": "p", "stages": [{"refId": "1", "type": "wait", "waitTime": "${1 +}"}]})).await;
+    assert_error(expression, 400, "invalid", Some("expression")).await;
+    let other_app = app.post_json(base, &json!({"application": "other", "name": "p", "stages": []})).await;
+    assert_error(other_app, 400, "invalid", Some("application")).await;
+
+    let saved: Value = app.post_json(base, &judged_pipeline()).await.json().await.unwrap();
+    assert_eq!(saved["revision"], 1);
+    assert_eq!(saved["lastModifiedBy"], "admin");
+    let id = saved["id"].as_str().unwrap().to_string();
+    let duplicate = app.post_json(base, &judged_pipeline()).await;
+    assert_error(duplicate, 409, "conflict", Some("name")).await;
+
+    let mut edited = saved.clone();
+    edited["stages"][0]["name"] = json!("Prepare things");
+    edited["stages"][0]["comments"] = json!("unknown fields are kept");
+    let second: Value = app.client.put(app.url(&format!("{base}/{id}"))).json(&edited).send().await.unwrap().json().await.unwrap();
+    assert_eq!(second["revision"], 2);
+    assert_eq!(second["stages"][0]["comments"], "unknown fields are kept");
+    let stale = app.client.put(app.url(&format!("{base}/{id}"))).json(&edited).send().await.unwrap();
+    assert_error(stale, 409, "conflict", Some("revision")).await;
+
+    let history: Vec<Value> = app.get(&format!("{base}/release/history")).await.json().await.unwrap();
+    assert_eq!(history.iter().map(|r| r["revision"].as_i64().unwrap()).collect::<Vec<_>>(), [2, 1]);
+    let restored: Value = app.post_json(&format!("{base}/release/history/1/restore"), &json!({})).await.json().await.unwrap();
+    assert_eq!(restored["revision"], 3);
+    assert_eq!(restored["stages"][0]["name"], "Prepare");
+    let listed: Vec<Value> = app.get(base).await.json().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(app.delete(&format!("{base}/release")).await.status(), 204);
+    assert_error(app.get(&format!("{base}/release")).await, 404, "not_found", None).await;
+}
+
+async fn runs_start_finish_and_answer_in_both_shapes(db: Db) {
+    let app = spawn_app(db).await;
+    app.create_application("shop").await;
+    app.post_json("/api/v1/applications/shop/pipelines", &judged_pipeline()).await;
+    let start = "/api/v1/applications/shop/pipelines/release/executions";
+
+    let missing = app.post_json(start, &json!({})).await;
+    assert_error(missing, 400, "invalid", Some("parameters.env")).await;
+    let outside = app.post_json(start, &json!({"parameters": {"env": "qa"}})).await;
+    assert_error(outside, 400, "invalid", Some("parameters.env")).await;
+
+    let started = app.post_json(start, &json!({"parameters": {"env": "prod"}})).await;
+    assert_eq!(started.status(), 201);
+    let id = started.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let waiting = wait_for(&app, &id, |e| stage_status(e, "2") == "RUNNING").await;
+    assert_eq!(waiting["stages"][0]["outputs"]["target"], "prod");
+    assert_eq!(waiting["trigger"]["user"], "admin");
+
+    // Gate's judgment shape.
+    let judged = app.client.patch(app.url(&format!("/pipelines/{id}/stages/2"))).json(&json!({"judgmentStatus": "continue"})).send().await.unwrap();
+    assert_eq!(judged.status(), 200);
+    let done = wait_for(&app, &id, |e| e["status"] == "SUCCEEDED").await;
+    assert_eq!(done["stages"][1]["context"]["lastModifiedBy"], "admin");
+
+    // Gate's start and read shapes.
+    let gate = app.post_json("/pipelines/shop/release", &json!({"type": "manual", "parameters": {"env": "dev"}})).await;
+    assert_eq!(gate.status(), 202);
+    let reference = gate.json::<Value>().await.unwrap()["ref"].as_str().unwrap().to_string();
+    let gate_id = reference.trim_start_matches("/pipelines/").to_string();
+    let read: Value = app.get(&reference).await.json().await.unwrap();
+    assert_eq!(read["id"], gate_id.as_str());
+    wait_for(&app, &gate_id, |e| stage_status(e, "2") == "RUNNING").await;
+    let canceled: Value = app.client.put(app.url(&format!("/api/v1/executions/{gate_id}/cancel?reason=no"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(canceled["canceled"], true);
+    wait_for(&app, &gate_id, |e| e["status"] == "CANCELED").await;
+
+    let listed: Vec<Value> = app.get("/api/v1/executions?application=shop&statuses=SUCCEEDED,CANCELED&limit=10").await.json().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["id"], gate_id.as_str(), "newest first");
+    let only_ok: Vec<Value> = app.get("/api/v1/executions?application=shop&pipeline=release&statuses=SUCCEEDED").await.json().await.unwrap();
+    assert_eq!(only_ok.len(), 1);
+    assert_error(app.get("/api/v1/executions?statuses=DONE").await, 400, "invalid", Some("statuses")).await;
+
+    let evaluated: Value = app.post_json(&format!("/api/v1/executions/{id}/evaluate"), &json!({"expression": "${stage('Prepare').outputs.target + '!'}"})).await.json().await.unwrap();
+    assert_eq!(evaluated["result"], "prod!");
+    let failed = app.post_json(&format!("/api/v1/executions/{id}/evaluate"), &json!({"expression": "${nope.x}"})).await;
+    assert_error(failed, 400, "invalid", Some("expression")).await;
+    let late = app.client.patch(app.url(&format!("/api/v1/executions/{id}/stages/2"))).json(&json!({"judgmentStatus": "stop"})).send().await.unwrap();
+    assert_eq!(late.status(), 409, "a finished judgment cannot be judged again");
+}
+
+async fn socket(app: &TestApp, subscribe: Value) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = app.url("/api/v1/ws").replace("http://", "ws://");
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {}", app.admin_token).parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+    socket
+}
+
+async fn next_event(socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+async fn events_resume_after_a_reconnect_exactly_once_in_order(db: Db) {
+    let app = spawn_app(db).await;
+    app.create_application("shop").await;
+    app.post_json("/api/v1/applications/shop/pipelines", &judged_pipeline()).await;
+    let started: Value = app.post_json("/api/v1/applications/shop/pipelines/release/executions", &json!({"parameters": {"env": "dev"}})).await.json().await.unwrap();
+    let id = started["id"].as_str().unwrap().to_string();
+
+    // First connection: everything until the judgment waits, then the client goes away.
+    let mut first = socket(&app, json!({"execution": id, "after": 0})).await;
+    let mut seen: Vec<Value> = Vec::new();
+    while let Some(event) = next_event(&mut first).await {
+        let waiting = stage_status(&event["execution"], "2") == "RUNNING";
+        seen.push(event);
+        if waiting {
+            break;
+        }
+    }
+    drop(first);
+    let last = seen.last().unwrap()["seq"].as_i64().unwrap();
+
+    // While nobody listens, the judgment lets the run finish.
+    app.client.patch(app.url(&format!("/api/v1/executions/{id}/stages/2"))).json(&json!({"judgmentStatus": "continue"})).send().await.unwrap();
+    wait_for(&app, &id, |e| e["status"] == "SUCCEEDED").await;
+
+    let mut second = socket(&app, json!({"execution": id, "after": last})).await;
+    while let Some(event) = next_event(&mut second).await {
+        let finished = event["execution"]["status"] == "SUCCEEDED";
+        seen.push(event);
+        if finished {
+            break;
+        }
+    }
+    let mut replay = socket(&app, json!({"execution": id, "after": 0})).await;
+    let mut everything = Vec::new();
+    while let Some(event) = next_event(&mut replay).await {
+        let finished = event["execution"]["status"] == "SUCCEEDED";
+        everything.push(event["seq"].as_i64().unwrap());
+        if finished {
+            break;
+        }
+    }
+    let seqs: Vec<i64> = seen.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, everything, "every event exactly once, in order, across the reconnect");
+    assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]));
+    assert_eq!(seen.last().unwrap()["execution"]["status"], "SUCCEEDED");
+
+    // A subscription to something the caller may not read is refused in the socket's words.
+    let mut refused = socket(&app, json!({"execution": "nope"})).await;
+    let answer = next_event(&mut refused).await.unwrap();
+    assert_eq!(answer["error"]["code"], "not_found");
+    let anonymous = app.anonymous.get(app.url("/api/v1/ws")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
