@@ -2,5 +2,8 @@
 
 pub mod error_message;
 pub mod layout;
+pub mod live;
+pub mod stage_bar;
+pub mod tabs;
 
 pub use error_message::ErrorMessage;

@@ -16,7 +16,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::components::layout::Header;
-use crate::pages::{ApplicationPage, ApplicationsPage, AuditPage, NotFound, SignInPage, TokensPage};
+use crate::pages::{
+    ApplicationPage, ApplicationsPage, AuditPage, ExecutionPage, NotFound, PipelinesPage, SignInPage, TokensPage,
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -62,6 +64,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=ApplicationsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications") view=ApplicationsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name") view=ApplicationPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/applications/:name/pipelines") view=PipelinesPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/applications/:name/executions/:id") view=ExecutionPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/account/tokens") view=TokensPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::InOrder/>

@@ -101,6 +101,8 @@ pub trait ExecutionService: Send + Sync + 'static {
     async fn judge(&self, caller: &Caller, id: &str, stage_id: &str, judgment: Judgment) -> Result<Execution>;
     /// Ends a running wait stage now.
     async fn skip_wait(&self, caller: &Caller, id: &str, stage_id: &str) -> Result<Execution>;
+    /// The sequence number of the application's latest event (0 when none).
+    async fn latest_seq(&self, caller: &Caller, application: &str) -> Result<i64>;
     /// Evaluates `${...}` (or a bare expression) against the execution.
     async fn evaluate(&self, caller: &Caller, id: &str, expression: &str) -> Result<serde_json::Value>;
 }

@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::applications::get_application;
 use crate::components::error_message::error_list;
+use crate::components::tabs::ApplicationTabs;
 use crate::model::time::format_utc;
 
 #[component]
@@ -18,6 +19,7 @@ pub fn ApplicationPage() -> impl IntoView {
         <Title text=move || format!("{} · gennaker", name())/>
         <section class="page">
             <p class="breadcrumb"><a href="/applications">"Applications"</a> " / " {name}</p>
+            <ApplicationTabs application=name() current="overview"/>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 <ErrorBoundary fallback=error_list>
                     {move || Suspend::new(async move {

@@ -133,7 +133,10 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
     // could be tricked into sending (cookie, or a sign-in from a foreign page) must be same-origin.
     let cookie_bound = bearer(request.headers()).is_none()
         && (session_token(request.headers()).is_some() || request.headers().contains_key(header::ORIGIN));
-    if is_mutation(&method) && cookie_bound && !same_origin(request.headers()) {
+    // WebSockets are not bound by CORS: a foreign page could open one with the user's cookie
+    // and read events (cross-site WebSocket hijacking), so the upgrade must be same-origin too.
+    let websocket = path == "/api/v1/ws";
+    if (is_mutation(&method) || websocket) && cookie_bound && !same_origin(request.headers()) {
         return ApiError(AppError::forbidden("cross-site request refused: Origin does not match this server"))
             .into_response();
     }

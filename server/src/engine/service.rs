@@ -356,6 +356,11 @@ impl ExecutionService for Executions {
         .await
     }
 
+    async fn latest_seq(&self, caller: &Caller, application: &str) -> Result<i64> {
+        authorize(self.store(), caller, application, Access::Read).await?;
+        Ok(self.store().latest_seq(application).await?)
+    }
+
     async fn evaluate(&self, caller: &Caller, id: &str, expression: &str) -> Result<Value> {
         let (execution, _) = self.readable(caller, id, Access::Read).await?;
         let trimmed = expression.trim();

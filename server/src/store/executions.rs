@@ -213,6 +213,14 @@ impl Store {
             .collect()
     }
 
+    /// The application's latest event sequence number (0 when none).
+    pub async fn latest_seq(&self, application: &str) -> Result<i64> {
+        let (seq,): (Option<i64>,) = on_pool!(self, pool => {
+            sqlx::query_as("SELECT MAX(seq) FROM execution_events WHERE application = $1").bind(application).fetch_one(pool).await
+        })?;
+        Ok(seq.unwrap_or(0))
+    }
+
     /// How many messages wait in the queue (for tests and metrics).
     pub async fn queue_depth(&self) -> Result<i64> {
         let (count,): (i64,) = on_pool!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM queue").fetch_one(pool).await)?;

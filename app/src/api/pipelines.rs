@@ -1,0 +1,79 @@
+//! Server functions for the Pipelines tab and the execution page.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::error::AppError;
+use crate::model::execution::Execution;
+use crate::model::pipeline::Pipeline;
+
+#[server]
+pub async fn list_pipelines(application: String) -> Result<Vec<Pipeline>, AppError> {
+    crate::ssr::respond(async |services, caller| services.pipelines.list(&caller, &application).await).await
+}
+
+/// Saves pipeline JSON as typed in the editor; errors name the stage and field.
+#[server(input = Json)]
+pub async fn save_pipeline(application: String, json: String) -> Result<Pipeline, AppError> {
+    let config: serde_json::Value = serde_json::from_str(&json).map_err(|error| {
+        AppError::Invalid { field: Some("json".into()), message: format!("not valid JSON: {error}") }
+    })?;
+    crate::ssr::respond(async |services, caller| services.pipelines.save(&caller, &application, config).await).await
+}
+
+#[server(input = Json)]
+pub async fn start_pipeline(application: String, pipeline: String, parameters: BTreeMap<String, String>) -> Result<Execution, AppError> {
+    let request = crate::model::execution::StartRequest { parameters };
+    crate::ssr::respond(async |services, caller| services.executions.start(&caller, &application, &pipeline, request).await).await
+}
+
+/// The application's most recent executions (newest first) and the sequence number of the
+/// last event before they were read, to watch live changes from.
+#[server]
+pub async fn recent_executions(application: String) -> Result<RecentRuns, AppError> {
+    let query = crate::model::execution::ExecutionQuery { application: Some(application.clone()), limit: Some(RECENT), ..Default::default() };
+    crate::ssr::respond(async |services, caller| {
+        let seq = services.executions.latest_seq(&caller, &application).await?;
+        let executions = services.executions.list(&caller, query).await?;
+        Ok(RecentRuns { executions, seq })
+    })
+    .await
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RecentRuns {
+    pub executions: Vec<Execution>,
+    pub seq: i64,
+}
+
+pub const RECENT: u32 = 50;
+
+#[server]
+pub async fn get_execution(id: String) -> Result<Execution, AppError> {
+    crate::ssr::respond(async |services, caller| services.executions.get(&caller, &id).await).await
+}
+
+#[server]
+pub async fn cancel_execution(id: String) -> Result<Execution, AppError> {
+    crate::ssr::respond(async |services, caller| services.executions.cancel(&caller, &id, Some("canceled from the UI".into())).await).await
+}
+
+/// `status` is `continue` or `stop`; `input` is the chosen judgment input (may be empty).
+#[server]
+pub async fn judge_stage(id: String, stage: String, status: String, input: String) -> Result<Execution, AppError> {
+    use crate::model::execution::{Judgment, JudgmentStatus};
+    let judgment_status = match status.as_str() {
+        "continue" => JudgmentStatus::Continue,
+        "stop" => JudgmentStatus::Stop,
+        other => return Err(AppError::invalid("judgmentStatus", format!("judgment must be continue or stop, not {other:?}"))),
+    };
+    let judgment = Judgment { judgment_status, judgment_input: (!input.is_empty()).then_some(input) };
+    crate::ssr::respond(async |services, caller| services.executions.judge(&caller, &id, &stage, judgment).await).await
+}
+
+#[server]
+pub async fn skip_wait(id: String, stage: String) -> Result<Execution, AppError> {
+    crate::ssr::respond(async |services, caller| services.executions.skip_wait(&caller, &id, &stage).await).await
+}

@@ -1,0 +1,217 @@
+//! One execution: its stage graph (columns by depth, so parallel branches and joins show), each
+//! stage's status, timing, context, outputs and errors in plain sight, cancel, skip a wait, and
+//! for a waiting manual judgment its instructions, choices and Continue / Stop buttons. Updated
+//! live over the event socket.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::pipelines::{CancelExecution, JudgeStage, SkipWait, get_execution};
+use crate::components::ErrorMessage;
+use crate::components::error_message::error_list;
+use crate::components::live::watch;
+use crate::components::stage_bar::status_class;
+use crate::components::tabs::ApplicationTabs;
+use crate::model::execution::{Execution, Stage, Status, Subscribe};
+use crate::model::time::format_utc;
+
+#[component]
+pub fn ExecutionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let application = move || params.read().get("name").unwrap_or_default();
+    let execution = Resource::new(id, get_execution);
+    view! {
+        <Title text=move || format!("Execution {} · gennaker", id())/>
+        <section class="page">
+            <p class="breadcrumb">
+                <a href="/applications">"Applications"</a> " / "
+                <a href=move || format!("/applications/{}/pipelines", application())>{application}</a> " / execution"
+            </p>
+            <ApplicationTabs application=application() current="pipelines"/>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                <ErrorBoundary fallback=error_list>
+                    {move || Suspend::new(async move { execution.await.map(|execution| view! { <ExecutionView initial=execution/> }) })}
+                </ErrorBoundary>
+            </Transition>
+        </section>
+    }
+}
+
+/// Depth of each stage: 0 without requisites, else one more than its deepest requisite.
+fn depths(stages: &[Stage]) -> BTreeMap<String, usize> {
+    let mut depth: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..stages.len() {
+        for stage in stages {
+            let d = stage.requisite_stage_ref_ids.iter().map(|r| depth.get(r).map_or(0, |d| d + 1)).max().unwrap_or(0);
+            depth.insert(stage.ref_id.clone(), d);
+        }
+    }
+    depth
+}
+
+fn duration(stage: &Stage) -> String {
+    match (stage.start_time, stage.end_time) {
+        (Some(start), Some(end)) => format!("{:.1} s", (end - start) as f64 / 1000.0),
+        (Some(_), None) => "running".to_string(),
+        _ => String::new(),
+    }
+}
+
+#[component]
+fn ExecutionView(initial: Execution) -> impl IntoView {
+    let current = RwSignal::new(initial.clone());
+    watch(Subscribe { execution: Some(initial.id.clone()), application: None, after: 0 }, move |event| current.set(event.execution));
+    let selected = RwSignal::new(None::<String>);
+    let cancel = ServerAction::<CancelExecution>::new();
+
+    let columns = move || {
+        let execution = current.get();
+        let depth = depths(&execution.stages);
+        let mut columns: Vec<Vec<Stage>> = Vec::new();
+        for stage in execution.stages {
+            let d = depth.get(&stage.ref_id).copied().unwrap_or(0);
+            if columns.len() <= d {
+                columns.resize(d + 1, Vec::new());
+            }
+            columns[d].push(stage);
+        }
+        columns
+    };
+
+    view! {
+        {move || {
+            let execution = current.get();
+            let status = execution.status;
+            view! {
+                <header class="execution-head">
+                    <h1>{execution.name.clone()}</h1>
+                    <span class=format!("badge {}", status_class(status)) aria-label="Execution status">{status.as_str()}</span>
+                    <span class="muted">
+                        "triggered by " {execution.trigger.user.clone()} " (" {execution.trigger.kind.clone()} ") at " {format_utc(execution.build_time)}
+                    </span>
+                    {(!status.is_complete()).then(|| view! {
+                        <ActionForm action=cancel attr:class="inline">
+                            <input type="hidden" name="id" value=execution.id.clone()/>
+                            <button type="submit" class="secondary">"Cancel execution"</button>
+                        </ActionForm>
+                    })}
+                </header>
+                {(!execution.trigger.parameters.is_empty()).then(|| view! {
+                    <p class="muted">"Parameters: " {execution.trigger.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")}</p>
+                })}
+                {execution.cancellation_reason.clone().map(|reason| view! { <p class="muted">"Canceled by " {execution.canceled_by.clone()} ": " {reason}</p> })}
+            }
+        }}
+        <div class="graph" aria-label="Stages">
+            {move || columns().into_iter().map(|column| view! {
+                <div class="column">
+                    {column.into_iter().map(|stage| {
+                        let ref_id = stage.ref_id.clone();
+                        let label = format!("Stage {}: {}", stage.name, stage.status.as_str());
+                        view! {
+                            <button type="button" class=format!("stage {}", status_class(stage.status)) aria-label=label
+                                on:click=move |_| selected.set(Some(ref_id.clone()))>
+                                <strong>{stage.name.clone()}</strong>
+                                <span>{stage.kind.clone()}</span>
+                                <span>{stage.status.as_str()} " " {duration(&stage)}</span>
+                                {stage.error.clone().map(|error| view! { <span class="stage-error">{error}</span> })}
+                            </button>
+                        }
+                    }).collect_view()}
+                </div>
+            }).collect_view()}
+        </div>
+        {move || {
+            let execution = current.get();
+            execution.stages.iter()
+                .filter(|stage| stage.kind == "manualJudgment" && stage.status == Status::Running && stage.context.get("judgmentStatus").is_none())
+                .map(|stage| view! { <JudgmentPanel execution=execution.id.clone() stage=stage.clone()/> })
+                .collect_view()
+        }}
+        {move || {
+            let execution = current.get();
+            let chosen = selected.get();
+            let stage = execution.stages.iter()
+                .find(|s| Some(&s.ref_id) == chosen.as_ref())
+                .or_else(|| execution.stages.iter().find(|s| s.status == Status::Terminal))
+                .or_else(|| execution.stages.iter().find(|s| s.status == Status::Running))
+                .cloned();
+            stage.map(|stage| view! { <StageDetails execution=execution.id.clone() stage/> })
+        }}
+    }
+}
+
+#[component]
+fn JudgmentPanel(execution: String, stage: Stage) -> impl IntoView {
+    let judge = ServerAction::<JudgeStage>::new();
+    let instructions = stage.context.get("instructions").and_then(|i| i.as_str()).unwrap_or_default().to_string();
+    let choices: Vec<String> = stage
+        .context
+        .get("judgmentInputs")
+        .and_then(|i| i.as_array())
+        .map(|inputs| inputs.iter().filter_map(|i| i.get("value").and_then(|v| v.as_str()).map(str::to_string)).collect())
+        .unwrap_or_default();
+    view! {
+        <section class="judgment" aria-label=format!("Manual judgment {}", stage.name)>
+            <h2>"Manual judgment: " {stage.name.clone()}</h2>
+            <p class="instructions">{instructions}</p>
+            <ActionForm action=judge attr:class="form">
+                <input type="hidden" name="id" value=execution/>
+                <input type="hidden" name="stage" value=stage.id.clone()/>
+                {if choices.is_empty() {
+                    view! { <input type="hidden" name="input" value=""/> }.into_any()
+                } else {
+                    view! {
+                        <label>"Choice"
+                            <select name="input">
+                                {choices.into_iter().map(|choice| view! { <option value=choice.clone()>{choice.clone()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                    }.into_any()
+                }}
+                <button type="submit" name="status" value="continue">"Continue"</button>
+                <button type="submit" name="status" value="stop" class="secondary">"Stop"</button>
+            </ActionForm>
+            {move || match judge.value().get() {
+                Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn StageDetails(execution: String, stage: Stage) -> impl IntoView {
+    let skip = ServerAction::<SkipWait>::new();
+    let pretty = |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();
+    let outputs = serde_json::to_value(&stage.outputs).unwrap_or_default();
+    view! {
+        <section class="stage-details" aria-label=format!("Details of {}", stage.name)>
+            <h2>{stage.name.clone()} " " <span class=format!("badge {}", status_class(stage.status))>{stage.status.as_str()}</span></h2>
+            {stage.error.clone().map(|error| view! { <p class="error" role="alert">{error}</p> })}
+            {stage.warnings.iter().map(|warning| view! { <p class="warning">{warning.clone()}</p> }).collect_view()}
+            <dl class="details">
+                <dt>"Type"</dt><dd>{stage.kind.clone()}</dd>
+                <dt>"Started"</dt><dd>{stage.start_time.map(format_utc).unwrap_or_default()}</dd>
+                <dt>"Ended"</dt><dd>{stage.end_time.map(format_utc).unwrap_or_default()}</dd>
+                <dt>"Tasks"</dt>
+                <dd>{stage.tasks.iter().map(|task| format!("{} {}", task.name, task.status.as_str())).collect::<Vec<_>>().join(", ")}</dd>
+            </dl>
+            {(stage.kind == "wait" && stage.status == Status::Running).then(|| view! {
+                <ActionForm action=skip attr:class="inline">
+                    <input type="hidden" name="id" value=execution.clone()/>
+                    <input type="hidden" name="stage" value=stage.id.clone()/>
+                    <button type="submit" class="secondary">"Skip remaining wait"</button>
+                </ActionForm>
+            })}
+            <h3>"Outputs"</h3>
+            <pre>{pretty(&outputs)}</pre>
+            <h3>"Context"</h3>
+            <pre>{pretty(&stage.context)}</pre>
+        </section>
+    }
+}

@@ -1,0 +1,187 @@
+//! An application's Pipelines tab: each pipeline with its recent runs as stage bars, updated
+//! live; a Start dialog built from the pipeline's parameters; and a JSON editor that shows
+//! validation errors next to it.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::api::pipelines::{RecentRuns, list_pipelines, recent_executions, save_pipeline, start_pipeline};
+use crate::components::ErrorMessage;
+use crate::components::error_message::error_list;
+use crate::components::live::watch;
+use crate::components::stage_bar::StageBar;
+use crate::components::tabs::ApplicationTabs;
+use crate::model::execution::{Execution, Subscribe};
+use crate::model::pipeline::Pipeline;
+
+const RUNS_SHOWN: usize = 5;
+
+#[component]
+pub fn PipelinesPage() -> impl IntoView {
+    let params = use_params_map();
+    let application = move || params.read().get("name").unwrap_or_default();
+    let saved = RwSignal::new(0u32);
+    let pipelines = Resource::new(move || (application(), saved.get()), |(application, _)| list_pipelines(application));
+    let recent = Resource::new(application, recent_executions);
+
+    view! {
+        <Title text=move || format!("{} pipelines · gennaker", application())/>
+        <section class="page">
+            <p class="breadcrumb"><a href="/applications">"Applications"</a> " / " {application}</p>
+            <h1>{application}</h1>
+            <ApplicationTabs application=application() current="pipelines"/>
+            <Transition fallback=|| view! { <p>"Loading pipelines…"</p> }>
+                <ErrorBoundary fallback=error_list>
+                    {move || Suspend::new(async move {
+                        let pipelines = pipelines.await?;
+                        let recent = recent.await?;
+                        Ok::<_, crate::error::AppError>(view! { <PipelineList application=application() pipelines recent/> })
+                    })}
+                </ErrorBoundary>
+            </Transition>
+            <PipelineEditor application=application() on_saved=move || saved.update(|n| *n += 1)/>
+        </section>
+    }
+}
+
+#[component]
+fn PipelineList(application: String, pipelines: Vec<Pipeline>, recent: RecentRuns) -> impl IntoView {
+    let runs = RwSignal::new(recent.executions);
+    watch(Subscribe { application: Some(application.clone()), execution: None, after: recent.seq }, move |event| {
+        runs.update(|runs| upsert(runs, event.execution));
+    });
+    if pipelines.is_empty() {
+        return view! { <p class="empty">"No pipelines yet. Create one with the JSON editor below."</p> }.into_any();
+    }
+    view! {
+        <div class="pipelines">
+            {pipelines.into_iter().map(|pipeline| view! { <PipelineRow application=application.clone() pipeline runs/> }).collect_view()}
+        </div>
+    }
+    .into_any()
+}
+
+fn upsert(runs: &mut Vec<Execution>, execution: Execution) {
+    match runs.iter_mut().find(|run| run.id == execution.id) {
+        Some(run) => *run = execution,
+        None => runs.insert(0, execution),
+    }
+}
+
+#[component]
+fn PipelineRow(application: String, pipeline: Pipeline, runs: RwSignal<Vec<Execution>>) -> impl IntoView {
+    let starting = RwSignal::new(false);
+    let id = pipeline.id.clone();
+    let name = pipeline.name.clone();
+    let shown = move || runs.read().iter().filter(|run| run.pipeline_config_id == id).take(RUNS_SHOWN).cloned().collect::<Vec<_>>();
+    view! {
+        <section class="pipeline" aria-label=format!("Pipeline {name}")>
+            <header>
+                <h2>{name.clone()}</h2>
+                {pipeline.disabled.then(|| view! { <span class="badge status-canceled">"disabled"</span> })}
+                <button type="button" on:click=move |_| starting.set(true) disabled=pipeline.disabled>"Start"</button>
+            </header>
+            <Show when=move || starting.get()>
+                <StartDialog application=application.clone() pipeline=pipeline.clone() on_close=move || starting.set(false)/>
+            </Show>
+            <ul class="runs" aria-label=format!("Runs of {name}")>
+                <For each=shown key=|run| (run.id.clone(), run.status, run.stages.iter().map(|s| s.status).collect::<Vec<_>>()) let:run>
+                    <li><StageBar execution=run/></li>
+                </For>
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn StartDialog(application: String, pipeline: Pipeline, on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+    let values: Vec<(String, RwSignal<String>)> =
+        pipeline.parameter_config.iter().map(|p| (p.name.clone(), RwSignal::new(p.default.clone()))).collect();
+    let navigate = use_navigate();
+    let start = Action::new(|(application, pipeline, parameters): &(String, String, BTreeMap<String, String>)| {
+        start_pipeline(application.clone(), pipeline.clone(), parameters.clone())
+    });
+    let run_values = values.clone();
+    let (run_application, run_pipeline) = (application.clone(), pipeline.id.clone());
+    let run = move |_| {
+        let parameters = run_values.iter().map(|(name, value)| (name.clone(), value.get())).collect();
+        start.dispatch((run_application.clone(), run_pipeline.clone(), parameters));
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(execution)) = start.value().get() {
+            navigate(&format!("/applications/{}/executions/{}", execution.application, execution.id), Default::default());
+        }
+    });
+    let close = on_close.clone();
+    view! {
+        <div class="dialog" role="dialog" aria-label=format!("Start {}", pipeline.name)>
+            <h3>"Start " {pipeline.name.clone()}</h3>
+            {pipeline.parameter_config.iter().zip(values).map(|(parameter, (_, value))| {
+                let label = if parameter.label.is_empty() { parameter.name.clone() } else { parameter.label.clone() };
+                let input = if parameter.options.is_empty() {
+                    view! { <input type="text" prop:value=move || value.get() on:input=move |e| value.set(event_target_value(&e)) required=parameter.required/> }.into_any()
+                } else {
+                    view! {
+                        <select on:change=move |e| value.set(event_target_value(&e))>
+                            {parameter.options.iter().map(|option| {
+                                let chosen = option.value == value.get_untracked();
+                                view! { <option value=option.value.clone() selected=chosen>{option.value.clone()}</option> }
+                            }).collect_view()}
+                        </select>
+                    }.into_any()
+                };
+                view! { <label>{label} {input} <small>{parameter.description.clone()}</small></label> }
+            }).collect_view()}
+            <div class="actions">
+                <button type="button" on:click=run disabled=move || start.pending().get()>"Run"</button>
+                <button type="button" class="secondary" on:click=move |_| close()>"Cancel"</button>
+            </div>
+            {move || match start.value().get() {
+                Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </div>
+    }
+}
+
+/// Pipeline JSON in a text area: paste Spinnaker's shape, save, see errors next to it.
+#[component]
+fn PipelineEditor(application: String, on_saved: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+    let json = RwSignal::new(String::from(EXAMPLE));
+    let save = Action::new(|(application, json): &(String, String)| save_pipeline(application.clone(), json.clone()));
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            on_saved();
+        }
+    });
+    view! {
+        <h2>"Create or edit a pipeline (JSON)"</h2>
+        <form class="editor" aria-label="Pipeline JSON" on:submit=move |e| {
+            e.prevent_default();
+            save.dispatch((application.clone(), json.get()));
+        }>
+            <label>"Pipeline JSON (include \"id\" and \"revision\" to edit an existing one)"
+                <textarea rows="14" spellcheck="false" prop:value=move || json.get() on:input=move |e| json.set(event_target_value(&e))></textarea>
+            </label>
+            <button type="submit">"Save pipeline"</button>
+        </form>
+        {move || match save.value().get() {
+            Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+            Some(Ok(pipeline)) => view! { <p class="notice" role="status">"Saved " {pipeline.name} " (revision " {pipeline.revision} ")."</p> }.into_any(),
+            None => ().into_any(),
+        }}
+    }
+}
+
+const EXAMPLE: &str = r#"{
+  "name": "release",
+  "parameterConfig": [{"name": "env", "default": "staging", "options": [{"value": "staging"}, {"value": "prod"}]}],
+  "stages": [
+    {"refId": "1", "name": "Prepare", "type": "evaluateVariables", "variables": [{"key": "target", "value": "${parameters.env}"}]},
+    {"refId": "2", "name": "Approve", "type": "manualJudgment", "instructions": "Release to ${parameters.env}?", "requisiteStageRefIds": ["1"]},
+    {"refId": "3", "name": "Settle", "type": "wait", "waitTime": 2, "requisiteStageRefIds": ["2"]}
+  ]
+}"#;
