@@ -97,6 +97,11 @@ pub struct ServeConfig {
     #[arg(long, env = "GENNAKER_WORKERS", default_value_t = 2)]
     pub workers: usize,
 
+    /// How long (ms) a claimed engine message stays with its worker; after a crash, the
+    /// messages a dead process held are handled again once this passes.
+    #[arg(long, env = "GENNAKER_ENGINE_LEASE_MS", default_value_t = 30_000)]
+    pub engine_lease_ms: i64,
+
     /// The first admin's password, used only on the first start (no users yet). Without it a
     /// random password is printed once.
     #[arg(long, env = "GENNAKER_ADMIN_PASSWORD", hide_env_values = true)]
@@ -139,6 +144,7 @@ impl ServeConfig {
             },
             admin_password: Some(SecretString::from(TEST_ADMIN_PASSWORD)),
             workers: 2,
+            engine_lease_ms: 30_000,
         }
     }
 

@@ -62,7 +62,7 @@ impl Server {
             session_ttl: Duration::from_secs(config.session_hours.max(1) * 3600),
             secure_cookies: config.secure_cookies,
         };
-        let engine = Engine::new(store.clone(), Arc::new(SystemClock));
+        let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms);
         let built = service::build(store.clone(), auth_config, secret_key, engine.clone());
         let (api, document) = OpenApiRouter::new()
             .nest("/api/v1", http::api_router())

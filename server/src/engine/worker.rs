@@ -15,7 +15,8 @@ use super::message::{Message, Next};
 use crate::store::executions::{Claimed, Outgoing, StepOutcome};
 use crate::store::{self, Store, now_millis};
 
-/// How long a claimed message is ours before another worker may take it.
+/// How long a claimed message is ours before another worker may take it (the default; a
+/// message whose worker died is redelivered after this).
 pub const LEASE_MS: i64 = 30_000;
 /// How long an idle worker waits before looking for due messages again.
 const IDLE_POLL: Duration = Duration::from_millis(50);
@@ -42,12 +43,19 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     events: broadcast::Sender<ExecutionEvent>,
     wake: Arc<Notify>,
+    lease_ms: i64,
 }
 
 impl Engine {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         let (events, _) = broadcast::channel(1024);
-        Self { store, clock, events, wake: Arc::new(Notify::new()) }
+        Self { store, clock, events, wake: Arc::new(Notify::new()), lease_ms: LEASE_MS }
+    }
+
+    /// Sets how long a claimed message stays ours; must exceed the longest step.
+    pub fn with_lease(mut self, lease_ms: i64) -> Self {
+        self.lease_ms = lease_ms.max(100);
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -86,7 +94,7 @@ impl Engine {
     /// Claims and handles one due message.
     pub async fn try_execute_one(&self) -> Result<Outcome, Error> {
         let now = self.clock.now();
-        let Some(claimed) = self.store.claim_message(now, LEASE_MS).await? else { return Ok(Outcome::Idle) };
+        let Some(claimed) = self.store.claim_message(now, self.lease_ms).await? else { return Ok(Outcome::Idle) };
         let message: Message = match serde_json::from_str(&claimed.body) {
             Ok(message) => message,
             Err(error) => {
@@ -105,6 +113,7 @@ impl Engine {
             return Ok(Outcome::Handled);
         };
         let before = execution.clone();
+        tracing::debug!(?message, "handling");
         let next = handlers::handle(message, &mut execution, now);
         let changed = (execution != before).then_some((&execution, version));
         let outgoing = self.outgoing(&next);

@@ -3,6 +3,7 @@
 mod applications;
 mod auth;
 mod binary;
+mod durability;
 mod engine;
 mod helpers;
 mod pipelines;
