@@ -143,9 +143,9 @@ impl Executions {
             let (mut execution, version) = self.readable(caller, id, Access::Execute).await?;
             let next = change(&mut execution)?;
             let outgoing = self.engine.outgoing(&next);
-            match self.store().commit_step(None, Some((&execution, version)), &outgoing).await? {
-                StepOutcome::Committed(seq) => {
-                    if let Some(seq) = seq {
+            match self.store().commit_step(None, Some((&execution, version)), &[], &outgoing).await? {
+                StepOutcome::Committed(seqs) => {
+                    for seq in seqs {
                         self.engine.publish(seq, &execution);
                     }
                     self.engine.wake();
@@ -195,8 +195,10 @@ pub async fn promote_buffered(engine: &Engine, pipeline_id: &str) -> Result<(), 
     }
     execution.status = Status::NotStarted;
     let outgoing = engine.outgoing(&[Next::now(Message::StartExecution { execution: execution.id.clone() })]);
-    if let StepOutcome::Committed(Some(seq)) = store.commit_step(None, Some((&execution, version)), &outgoing).await? {
-        engine.publish(seq, &execution);
+    if let StepOutcome::Committed(seqs) = store.commit_step(None, Some((&execution, version)), &[], &outgoing).await? {
+        for seq in seqs {
+            engine.publish(seq, &execution);
+        }
         engine.wake();
     }
     Ok(())

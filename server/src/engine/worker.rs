@@ -2,6 +2,12 @@
 //! Handling is one transaction (see `store::executions`), so a crash at any point leaves either
 //! the old state with the message still queued (its lease expires and it is redelivered) or the
 //! new state with the message gone: never half a step, never a step twice.
+//!
+//! Messages a step produces for the same execution with no delay (StartStage -> RunTask ->
+//! CompleteStage -> ...) are handled at once inside the same transaction, up to
+//! `MAX_INLINE_STEPS`, instead of a round trip through the queue each: the same decisions in
+//! the same order, with every intermediate state still logged as its own event, at a fraction
+//! of the commits.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +24,8 @@ use crate::store::{self, Store, now_millis};
 /// How long a claimed message is ours before another worker may take it (the default; a
 /// message whose worker died is redelivered after this).
 pub const LEASE_MS: i64 = 30_000;
+/// How many follow-up messages one step may handle in its own transaction.
+const MAX_INLINE_STEPS: usize = 64;
 /// How long an idle worker waits before looking for due messages again.
 const IDLE_POLL: Duration = Duration::from_millis(50);
 
@@ -99,7 +107,7 @@ impl Engine {
             Ok(message) => message,
             Err(error) => {
                 tracing::error!(%error, id = claimed.id, "dropping an unreadable message");
-                self.store.commit_step(Some(&claimed), None, &[]).await?;
+                self.store.commit_step(Some(&claimed), None, &[], &[]).await?;
                 return Ok(Outcome::Handled);
             }
         };
@@ -109,23 +117,43 @@ impl Engine {
     async fn handle(&self, claimed: &Claimed, message: &Message, now: i64) -> Result<Outcome, Error> {
         let Some((mut execution, version)) = self.store.load_execution(message.execution()).await? else {
             tracing::warn!(?message, "message for an unknown execution dropped");
-            self.store.commit_step(Some(claimed), None, &[]).await?;
+            self.store.commit_step(Some(claimed), None, &[], &[]).await?;
             return Ok(Outcome::Handled);
         };
-        let before = execution.clone();
-        tracing::debug!(?message, "handling");
-        let next = handlers::handle(message, &mut execution, now);
-        let changed = (execution != before).then_some((&execution, version));
-        let outgoing = self.outgoing(&next);
-        match self.store.commit_step(Some(claimed), changed, &outgoing).await? {
-            StepOutcome::Committed(seq) => {
-                if let Some(seq) = seq {
-                    self.publish(seq, &execution);
+        let mut snapshots: Vec<Execution> = Vec::new();
+        let mut later: Vec<Next> = Vec::new();
+        let mut pending = std::collections::VecDeque::from([message.clone()]);
+        let mut completed = false;
+        let mut steps = 0;
+        let mut previous = execution.clone();
+        while let Some(message) = pending.pop_front() {
+            tracing::debug!(?message, "handling");
+            let next = handlers::handle(&message, &mut execution, now);
+            if execution != previous {
+                snapshots.push(execution.clone());
+                previous = execution.clone();
+            }
+            completed |= matches!(message, Message::CompleteExecution { .. }) && execution.status.is_complete();
+            steps += 1;
+            for next in next {
+                if next.delay_ms == 0 && next.message.execution() == execution.id && steps + pending.len() < MAX_INLINE_STEPS {
+                    pending.push_back(next.message);
+                } else {
+                    later.push(next);
                 }
-                if next.iter().any(|n| n.delay_ms == 0) {
+            }
+        }
+        let changed = (!snapshots.is_empty()).then_some((&execution, version));
+        let outgoing = self.outgoing(&later);
+        match self.store.commit_step(Some(claimed), changed, &snapshots, &outgoing).await? {
+            StepOutcome::Committed(seqs) => {
+                for (seq, snapshot) in seqs.iter().zip(&snapshots) {
+                    self.publish(*seq, snapshot);
+                }
+                if later.iter().any(|n| n.delay_ms == 0) {
                     self.wake();
                 }
-                if matches!(message, Message::CompleteExecution { .. }) && execution.status.is_complete() {
+                if completed {
                     super::service::promote_buffered(self, &execution.pipeline_config_id).await?;
                 }
                 Ok(Outcome::Handled)

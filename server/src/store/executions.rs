@@ -31,8 +31,8 @@ pub struct Outgoing {
 /// What a step's commit found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepOutcome {
-    /// Committed; the event's sequence number when the execution changed.
-    Committed(Option<i64>),
+    /// Committed; the sequence numbers of the events appended, in order.
+    Committed(Vec<i64>),
     /// Another step changed the execution first, or the lease was lost: nothing was written.
     Conflict,
 }
@@ -153,15 +153,23 @@ impl Store {
     }
 
     /// One engine step, atomically: acknowledge `claimed` (if given), write the changed
-    /// execution (if its version is still `version`), enqueue `outgoing`, and log the event.
+    /// execution (if its version is still `version`), log one event per state it went through
+    /// (`snapshots`, the last being the execution as written), and enqueue `outgoing`.
     pub async fn commit_step(
         &self,
         claimed: Option<&Claimed>,
         changed: Option<(&Execution, i64)>,
+        snapshots: &[Execution],
         outgoing: &[Outgoing],
     ) -> Result<StepOutcome> {
         let now = now_millis();
         let changed = changed.map(|(execution, version)| (execution, version, serde_json::to_string(execution).expect("executions serialize")));
+        let mut bodies: Vec<String> = snapshots.iter().map(|s| serde_json::to_string(s).expect("executions serialize")).collect();
+        if bodies.is_empty() {
+            if let Some((_, _, body)) = &changed {
+                bodies.push(body.clone());
+            }
+        }
         let outcome: StepOutcome = on_pool!(self, pool => {
             async {
                 let mut tx = pool.begin().await?;
@@ -172,7 +180,7 @@ impl Store {
                         return Ok::<_, sqlx::Error>(StepOutcome::Conflict);
                     }
                 }
-                let mut seq = None;
+                let mut seqs = Vec::new();
                 if let Some((execution, version, body)) = &changed {
                     let updated = sqlx::query("UPDATE executions SET body = $2, status = $3, version = version + 1 WHERE id = $1 AND version = $4")
                         .bind(&execution.id).bind(body).bind(execution.status.as_str()).bind(*version)
@@ -181,10 +189,12 @@ impl Store {
                         return Ok(StepOutcome::Conflict);
                     }
                     sqlx::query(self.event_order_lock()).execute(&mut *tx).await?;
-                    let (inserted,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
-                        .bind(&execution.id).bind(&execution.application).bind(now).bind(body)
-                        .fetch_one(&mut *tx).await?;
-                    seq = Some(inserted);
+                    for snapshot in &bodies {
+                        let (inserted,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
+                            .bind(&execution.id).bind(&execution.application).bind(now).bind(snapshot)
+                            .fetch_one(&mut *tx).await?;
+                        seqs.push(inserted);
+                    }
                 }
                 for message in outgoing {
                     sqlx::query("INSERT INTO queue (execution_id, message, deliver_at) VALUES ($1, $2, $3)")
@@ -192,7 +202,7 @@ impl Store {
                         .execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                Ok(StepOutcome::Committed(seq))
+                Ok(StepOutcome::Committed(seqs))
             }.await
         })?;
         Ok(outcome)
