@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod message;
 pub mod service;
 pub mod tasks;
+pub mod window;
 pub mod worker;
 
 pub use worker::Engine;

@@ -115,13 +115,13 @@ pub struct StageEnabled {
     pub expression: String,
 }
 
-/// Run only inside these hours (UTC), Spinnaker's `restrictedExecutionWindow`.
+/// Start only inside these hours (UTC), Spinnaker's `restrictedExecutionWindow`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionWindow {
     #[serde(default)]
     pub whitelist: Vec<TimeRange>,
-    /// 1 = Monday ... 7 = Sunday; empty = every day.
+    /// As Spinnaker (Java's Calendar): 1 = Sunday ... 7 = Saturday; empty = every day.
     #[serde(default)]
     pub days: Vec<u8>,
 }

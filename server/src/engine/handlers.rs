@@ -10,11 +10,13 @@
 //! fails the pipeline.
 
 use app::model::execution::{Execution, Stage, Status, Task};
+use app::model::pipeline::ExecutionWindow;
 use serde_json::Value;
 
 use super::expressions::Scope;
 use super::message::{Message, Next};
 use super::tasks::{self, TaskResult};
+use super::window;
 
 pub fn handle(message: &Message, execution: &mut Execution, now: i64) -> Vec<Next> {
     if execution.status.is_complete() {
@@ -94,8 +96,27 @@ fn start_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next>
         return Vec::new();
     }
     let id = execution.id.clone();
-    let scope = Scope::for_execution(execution);
     let stage = stage.clone();
+
+    if flag(&stage.context, "restrictExecutionDuringTimeWindow") == Some(true) {
+        let window = stage.context.get("restrictedExecutionWindow").cloned().map(serde_json::from_value::<ExecutionWindow>);
+        match window {
+            Some(Ok(window)) => match window::next_opening(&window, now) {
+                None => {}
+                Some(Ok(opens)) => {
+                    let stage = execution.stage_mut(stage_id).expect("found above");
+                    if let Value::Object(context) = &mut stage.context {
+                        context.insert("executionWindowOpensAt".into(), Value::from(opens));
+                    }
+                    return vec![Next::after(Message::StartStage { execution: id, stage: stage_id.to_string() }, opens - now)];
+                }
+                Some(Err(())) => return fail_stage(execution, stage_id, "the execution window never opens".into(), now),
+            },
+            Some(Err(error)) => return fail_stage(execution, stage_id, format!("restrictedExecutionWindow: {error}"), now),
+            None => return fail_stage(execution, stage_id, "restrictExecutionDuringTimeWindow is set but restrictedExecutionWindow is missing".into(), now),
+        }
+    }
+    let scope = Scope::for_execution(execution);
 
     if let Some(expression) = stage.context.get("stageEnabled").and_then(|enabled| enabled.get("expression")).and_then(Value::as_str) {
         let expression = expression.trim();

@@ -317,3 +317,23 @@ async fn manual_judgment_continues_or_stops(db: Db) {
     assert_eq!(stopped.status, Status::Terminal);
     assert!(stopped.stages[0].error.as_deref().unwrap().contains("stopped by tester"));
 }
+
+#[tokio::test]
+async fn a_stage_waits_for_its_execution_window() {
+    let h = harness(Db::Sqlite).await;
+    // The manual clock starts at 2027-01-15 08:00 UTC (a Friday); the window opens at 09:00.
+    h.save("windowed", json!([{"refId": "1", "name": "Office hours", "type": "evaluateVariables", "variables": [],
+        "restrictExecutionDuringTimeWindow": true,
+        "restrictedExecutionWindow": {"whitelist": [{"startHour": 9, "startMin": 0, "endHour": 17, "endMin": 0}]}}])).await;
+    let started = h.start("windowed", &[]).await;
+    h.drain().await;
+    let waiting = h.get(&started.id).await;
+    assert_eq!(status_of(&waiting, "1"), Status::NotStarted);
+    assert_eq!(waiting.status, Status::Running);
+    h.clock.advance(59 * 60_000);
+    h.drain().await;
+    assert_eq!(status_of(&h.get(&started.id).await, "1"), Status::NotStarted, "08:59: still closed");
+    h.clock.advance(60_000);
+    h.drain().await;
+    assert_eq!(h.get(&started.id).await.status, Status::Succeeded, "09:00: it ran");
+}
