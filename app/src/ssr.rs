@@ -99,6 +99,11 @@ pub trait ExecutionService: Send + Sync + 'static {
     async fn cancel(&self, caller: &Caller, id: &str, reason: Option<String>) -> Result<Execution>;
     /// Continue or stop a manual judgment stage.
     async fn judge(&self, caller: &Caller, id: &str, stage_id: &str, judgment: Judgment) -> Result<Execution>;
+    /// Holds a running execution: nothing new starts until it is resumed.
+    async fn pause(&self, caller: &Caller, id: &str) -> Result<Execution>;
+    async fn resume(&self, caller: &Caller, id: &str) -> Result<Execution>;
+    /// Runs a finished stage, and everything after it, again.
+    async fn restart_stage(&self, caller: &Caller, id: &str, stage_id: &str) -> Result<Execution>;
     /// Ends a running wait stage now.
     async fn skip_wait(&self, caller: &Caller, id: &str, stage_id: &str) -> Result<Execution>;
     /// The sequence number of the application's latest event (0 when none).

@@ -77,3 +77,18 @@ pub async fn judge_stage(id: String, stage: String, status: String, input: Strin
 pub async fn skip_wait(id: String, stage: String) -> Result<Execution, AppError> {
     crate::ssr::respond(async |services, caller| services.executions.skip_wait(&caller, &id, &stage).await).await
 }
+
+#[server]
+pub async fn pause_execution(id: String) -> Result<Execution, AppError> {
+    crate::ssr::respond(async |services, caller| services.executions.pause(&caller, &id).await).await
+}
+
+#[server]
+pub async fn resume_execution(id: String) -> Result<Execution, AppError> {
+    crate::ssr::respond(async |services, caller| services.executions.resume(&caller, &id).await).await
+}
+
+#[server]
+pub async fn restart_stage(id: String, stage: String) -> Result<Execution, AppError> {
+    crate::ssr::respond(async |services, caller| services.executions.restart_stage(&caller, &id, &stage).await).await
+}

@@ -96,6 +96,9 @@ pub struct Stage {
     pub requisite_stage_ref_ids: Vec<String>,
     /// The stage's configuration; `${...}` replaced by their values once the stage started.
     pub context: Value,
+    /// The configuration as written (expressions unevaluated), for restarts.
+    #[serde(default)]
+    pub config: Value,
     /// What the stage produced, readable by later stages as `stage("Name").outputs`.
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,

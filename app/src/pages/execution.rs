@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::pipelines::{CancelExecution, JudgeStage, SkipWait, get_execution};
+use crate::api::pipelines::{CancelExecution, JudgeStage, PauseExecution, RestartStage, ResumeExecution, SkipWait, get_execution};
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
 use crate::components::live::watch;
@@ -67,6 +67,8 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
     watch(Subscribe { execution: Some(initial.id.clone()), application: None, after: 0 }, move |event| current.set(event.execution));
     let selected = RwSignal::new(None::<String>);
     let cancel = ServerAction::<CancelExecution>::new();
+    let pause = ServerAction::<PauseExecution>::new();
+    let resume = ServerAction::<ResumeExecution>::new();
 
     let columns = move || {
         let execution = current.get();
@@ -86,6 +88,7 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
         {move || {
             let execution = current.get();
             let status = execution.status;
+            let (pause_id, resume_id, cancel_id) = (execution.id.clone(), execution.id.clone(), execution.id.clone());
             view! {
                 <header class="execution-head">
                     <h1>{execution.name.clone()}</h1>
@@ -93,9 +96,21 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                     <span class="muted">
                         "triggered by " {execution.trigger.user.clone()} " (" {execution.trigger.kind.clone()} ") at " {format_utc(execution.build_time)}
                     </span>
+                    {(status == Status::Running).then(|| view! {
+                        <ActionForm action=pause attr:class="inline">
+                            <input type="hidden" name="id" value=pause_id/>
+                            <button type="submit" class="secondary">"Pause"</button>
+                        </ActionForm>
+                    })}
+                    {(status == Status::Paused).then(|| view! {
+                        <ActionForm action=resume attr:class="inline">
+                            <input type="hidden" name="id" value=resume_id/>
+                            <button type="submit">"Resume"</button>
+                        </ActionForm>
+                    })}
                     {(!status.is_complete()).then(|| view! {
                         <ActionForm action=cancel attr:class="inline">
-                            <input type="hidden" name="id" value=execution.id.clone()/>
+                            <input type="hidden" name="id" value=cancel_id/>
                             <button type="submit" class="secondary">"Cancel execution"</button>
                         </ActionForm>
                     })}
@@ -187,6 +202,8 @@ fn JudgmentPanel(execution: String, stage: Stage) -> impl IntoView {
 #[component]
 fn StageDetails(execution: String, stage: Stage) -> impl IntoView {
     let skip = ServerAction::<SkipWait>::new();
+    let restart = ServerAction::<RestartStage>::new();
+    let (skip_id, restart_id, skip_stage, restart_stage) = (execution.clone(), execution, stage.id.clone(), stage.id.clone());
     let pretty = |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();
     let outputs = serde_json::to_value(&stage.outputs).unwrap_or_default();
     view! {
@@ -203,11 +220,22 @@ fn StageDetails(execution: String, stage: Stage) -> impl IntoView {
             </dl>
             {(stage.kind == "wait" && stage.status == Status::Running).then(|| view! {
                 <ActionForm action=skip attr:class="inline">
-                    <input type="hidden" name="id" value=execution.clone()/>
-                    <input type="hidden" name="stage" value=stage.id.clone()/>
+                    <input type="hidden" name="id" value=skip_id/>
+                    <input type="hidden" name="stage" value=skip_stage/>
                     <button type="submit" class="secondary">"Skip remaining wait"</button>
                 </ActionForm>
             })}
+            {matches!(stage.status, Status::Terminal | Status::FailedContinue | Status::Stopped).then(|| view! {
+                <ActionForm action=restart attr:class="inline">
+                    <input type="hidden" name="id" value=restart_id/>
+                    <input type="hidden" name="stage" value=restart_stage/>
+                    <button type="submit">"Restart stage"</button>
+                </ActionForm>
+            })}
+            {move || match restart.value().get() {
+                Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+                _ => ().into_any(),
+            }}
             <h3>"Outputs"</h3>
             <pre>{pretty(&outputs)}</pre>
             <h3>"Context"</h3>

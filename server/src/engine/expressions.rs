@@ -196,6 +196,7 @@ mod tests {
                 status: Status::Succeeded,
                 requisite_stage_ref_ids: vec![],
                 context: json!({"judgmentInput": "blue"}),
+                config: Value::Null,
                 outputs: [("replicas".to_string(), json!(3))].into_iter().collect(),
                 tasks: vec![],
                 start_time: None,

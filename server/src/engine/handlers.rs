@@ -19,10 +19,15 @@ use super::tasks::{self, TaskResult};
 use super::window;
 
 pub fn handle(message: &Message, execution: &mut Execution, now: i64) -> Vec<Next> {
+    if let Message::RestartStage { stage, .. } = message {
+        return restart_stage(execution, stage, now);
+    }
     if execution.status.is_complete() {
         return Vec::new();
     }
     match message {
+        Message::ResumeExecution { .. } => resume_execution(execution),
+        Message::RestartStage { .. } => unreachable!("handled above"),
         Message::StartExecution { .. } => start_execution(execution, now),
         Message::StartStage { stage, .. } => start_stage(execution, stage, now),
         Message::RunTask { stage, task, .. } => run_task(execution, stage, *task, now),
@@ -263,6 +268,72 @@ fn complete_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
     };
     execution.end_time = Some(now);
     Vec::new()
+}
+
+/// While PAUSED, StartStage and RunTask do nothing (their messages are dropped); resuming
+/// recreates what is needed from the state: a RunTask for each running stage's current task, a
+/// StartStage for each stage ready to start, or the completion when nothing is left.
+fn resume_execution(execution: &mut Execution) -> Vec<Next> {
+    if execution.status != Status::Paused {
+        return Vec::new();
+    }
+    execution.status = Status::Running;
+    let id = execution.id.clone();
+    let mut next = Vec::new();
+    for stage in &execution.stages {
+        match stage.status {
+            Status::Running => {
+                let task = stage.tasks.iter().position(|t| !t.status.is_complete()).unwrap_or(0);
+                next.push(Next::now(Message::RunTask { execution: id.clone(), stage: stage.id.clone(), task }));
+            }
+            Status::NotStarted if upstream_done(execution, stage) => {
+                next.push(Next::now(Message::StartStage { execution: id.clone(), stage: stage.id.clone() }));
+            }
+            _ => {}
+        }
+    }
+    if next.is_empty() {
+        next.push(Next::now(Message::CompleteExecution { execution: id }));
+    }
+    next
+}
+
+/// Resets a finished stage and every stage downstream of it to NOT_STARTED with their
+/// configuration as written (expressions are evaluated again), reopens the execution, and
+/// starts the stage.
+fn restart_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next> {
+    let Some(stage) = execution.stage(stage_id) else { return Vec::new() };
+    if !stage.status.is_complete() || execution.canceled {
+        return Vec::new();
+    }
+    let mut reset = vec![stage.ref_id.clone()];
+    let mut index = 0;
+    while index < reset.len() {
+        let ref_id = reset[index].clone();
+        for downstream in execution.stages.iter().filter(|s| s.requisite_stage_ref_ids.contains(&ref_id)) {
+            if !reset.contains(&downstream.ref_id) {
+                reset.push(downstream.ref_id.clone());
+            }
+        }
+        index += 1;
+    }
+    for stage in execution.stages.iter_mut().filter(|s| reset.contains(&s.ref_id)) {
+        stage.status = Status::NotStarted;
+        if !stage.config.is_null() {
+            stage.context = stage.config.clone();
+        }
+        stage.outputs.clear();
+        stage.tasks.clear();
+        stage.start_time = None;
+        stage.end_time = None;
+        stage.error = None;
+        stage.warnings.clear();
+    }
+    // Branches canceled by the failure are not restarted; the execution runs again.
+    execution.status = Status::Running;
+    execution.end_time = None;
+    execution.start_time.get_or_insert(now);
+    vec![Next::now(Message::StartStage { execution: execution.id.clone(), stage: stage_id.to_string() })]
 }
 
 fn cancel_execution(execution: &mut Execution, now: i64) -> Vec<Next> {

@@ -11,6 +11,10 @@ pub enum Message {
     CompleteStage { execution: String, stage: String },
     CompleteExecution { execution: String },
     CancelExecution { execution: String },
+    /// Picks a paused execution up where it stopped.
+    ResumeExecution { execution: String },
+    /// Runs a finished stage (and everything after it) again.
+    RestartStage { execution: String, stage: String },
 }
 
 impl Message {
@@ -21,7 +25,9 @@ impl Message {
             | Self::RunTask { execution, .. }
             | Self::CompleteStage { execution, .. }
             | Self::CompleteExecution { execution }
-            | Self::CancelExecution { execution } => execution,
+            | Self::CancelExecution { execution }
+            | Self::ResumeExecution { execution }
+            | Self::RestartStage { execution, .. } => execution,
         }
     }
 }

@@ -172,6 +172,7 @@ fn stage_from_config(config: &app::model::pipeline::StageConfig) -> Stage {
         status: Status::NotStarted,
         requisite_stage_ref_ids: config.requisite_stage_ref_ids.clone(),
         context: serde_json::to_value(config).unwrap_or_default(),
+        config: serde_json::to_value(config).unwrap_or_default(),
         outputs: BTreeMap::new(),
         tasks: Vec::new(),
         start_time: None,
@@ -337,6 +338,46 @@ impl ExecutionService for Executions {
                 context.insert("judgedAt".into(), json!(crate::store::now_millis()));
             }
             Ok(vec![Next::now(Message::RunTask { execution: execution_id, stage: stage_id.to_string(), task: 0 })])
+        })
+        .await
+    }
+
+    async fn pause(&self, caller: &Caller, id: &str) -> Result<Execution> {
+        self.change(caller, id, |execution| {
+            if execution.status != Status::Running {
+                return Err(AppError::conflict("status", format!("only a RUNNING execution can be paused; this one is {}", execution.status.as_str())));
+            }
+            execution.status = Status::Paused;
+            Ok(Vec::new())
+        })
+        .await
+    }
+
+    async fn resume(&self, caller: &Caller, id: &str) -> Result<Execution> {
+        let resumed = self
+            .change(caller, id, |execution| {
+                if execution.status != Status::Paused {
+                    return Err(AppError::conflict("status", format!("only a PAUSED execution can be resumed; this one is {}", execution.status.as_str())));
+                }
+                Ok(vec![Next::now(Message::ResumeExecution { execution: execution.id.clone() })])
+            })
+            .await?;
+        Ok(resumed)
+    }
+
+    async fn restart_stage(&self, caller: &Caller, id: &str, stage_id: &str) -> Result<Execution> {
+        self.change(caller, id, |execution| {
+            let execution_id = execution.id.clone();
+            if execution.canceled {
+                return Err(AppError::conflict("status", "a canceled execution cannot be restarted"));
+            }
+            let stage = execution
+                .stage(stage_id)
+                .ok_or_else(|| AppError::not_found(format!("stage {stage_id} not found in execution {execution_id}")))?;
+            if !stage.status.is_complete() {
+                return Err(AppError::conflict("stageId", format!("stage {} is {}, not finished", stage.name, stage.status.as_str())));
+            }
+            Ok(vec![Next::now(Message::RestartStage { execution: execution_id, stage: stage_id.to_string() })])
         })
         .await
     }

@@ -19,6 +19,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
         .routes(routes!(judge))
         .routes(routes!(skip_wait))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(restart_stage))
         .routes(routes!(evaluate))
 }
 
@@ -85,6 +88,34 @@ pub async fn judge(
     Json(judgment): Json<Judgment>,
 ) -> Result<Json<Execution>, ApiError> {
     Ok(Json(services.executions.judge(&caller, &id, &stage, judgment).await?))
+}
+
+/// Holds a running execution: running tasks stop being looked at and nothing new starts until
+/// it is resumed (needs EXECUTE).
+#[utoipa::path(put, path = "/executions/{id}/pause", tag = "executions", params(("id" = String, Path, description = "execution id")),
+    responses((status = 200, description = "the execution"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn pause(State(services): State<Services>, Authenticated(caller): Authenticated, Path(id): Path<String>) -> Result<Json<Execution>, ApiError> {
+    Ok(Json(services.executions.pause(&caller, &id).await?))
+}
+
+/// Picks a paused execution up where it stopped (needs EXECUTE).
+#[utoipa::path(put, path = "/executions/{id}/resume", tag = "executions", params(("id" = String, Path, description = "execution id")),
+    responses((status = 200, description = "the execution"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn resume(State(services): State<Services>, Authenticated(caller): Authenticated, Path(id): Path<String>) -> Result<Json<Execution>, ApiError> {
+    Ok(Json(services.executions.resume(&caller, &id).await?))
+}
+
+/// Runs a finished (typically failed) stage and everything after it again, with its
+/// expressions evaluated anew (needs EXECUTE).
+#[utoipa::path(put, path = "/executions/{id}/stages/{stageId}/restart", tag = "executions",
+    params(("id" = String, Path, description = "execution id"), ("stageId" = String, Path, description = "stage id")),
+    responses((status = 200, description = "the execution"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn restart_stage(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path((id, stage)): Path<(String, String)>,
+) -> Result<Json<Execution>, ApiError> {
+    Ok(Json(services.executions.restart_stage(&caller, &id, &stage).await?))
 }
 
 /// Ends a running wait stage now (needs EXECUTE).

@@ -337,3 +337,58 @@ async fn a_stage_waits_for_its_execution_window() {
     h.drain().await;
     assert_eq!(h.get(&started.id).await.status, Status::Succeeded, "09:00: it ran");
 }
+
+both_databases!(pause_holds_and_resume_continues, a_failed_stage_restarts_with_fresh_expressions);
+
+async fn pause_holds_and_resume_continues(db: Db) {
+    let h = harness(db).await;
+    h.save("pausable", json!([wait("1", 5, &[]), variables("2", "After", json!([{"key": "done", "value": true}]), &["1"])])).await;
+    let started = h.start("pausable", &[]).await;
+    h.drain().await;
+    h.executions.pause(&h.admin, &started.id).await.unwrap();
+    h.clock.advance(10_000);
+    h.drain().await;
+    let paused = h.get(&started.id).await;
+    assert_eq!(paused.status, Status::Paused);
+    assert_eq!(status_of(&paused, "1"), Status::Running, "nothing moves while paused");
+    assert!(h.executions.pause(&h.admin, &started.id).await.is_err(), "pausing twice is refused");
+    h.executions.resume(&h.admin, &started.id).await.unwrap();
+    h.drain().await;
+    let done = h.get(&started.id).await;
+    assert_eq!(done.status, Status::Succeeded);
+    assert_eq!(status_of(&done, "2"), Status::Succeeded);
+}
+
+async fn a_failed_stage_restarts_with_fresh_expressions(db: Db) {
+    let h = harness(db).await;
+    // The check passes only when the judgment chose "go"; the first judgment chooses "wait".
+    h.save("flaky", json!([
+        {"refId": "1", "name": "Gate", "type": "manualJudgment"},
+        {"refId": "2", "name": "Check", "type": "checkPreconditions", "requisiteStageRefIds": ["1"],
+         "preconditions": [{"type": "expression", "context": {"expression": "${judgment('Gate') == 'go'}"}, "failPipeline": true}]},
+        variables("3", "After", json!([{"key": "ok", "value": true}]), &["2"]),
+    ])).await;
+    let started = h.start("flaky", &[]).await;
+    h.drain().await;
+    let judgment = Judgment { judgment_status: JudgmentStatus::Continue, judgment_input: Some("wait".into()) };
+    h.executions.judge(&h.admin, &started.id, "1", judgment).await.unwrap();
+    h.drain().await;
+    let failed = h.get(&started.id).await;
+    assert_eq!(failed.status, Status::Terminal);
+    assert!(h.executions.restart_stage(&h.admin, &started.id, "3").await.is_err(), "a stage that never ran cannot be restarted");
+
+    // Restarting the judgment runs it, the check and the stage after it again.
+    h.executions.restart_stage(&h.admin, &started.id, "1").await.unwrap();
+    h.drain().await;
+    let reopened = h.get(&started.id).await;
+    assert_eq!(reopened.status, Status::Running);
+    assert_eq!(status_of(&reopened, "1"), Status::Running);
+    assert_eq!(status_of(&reopened, "2"), Status::NotStarted);
+    assert!(reopened.stages[1].error.is_none());
+    let judgment = Judgment { judgment_status: JudgmentStatus::Continue, judgment_input: Some("go".into()) };
+    h.executions.judge(&h.admin, &started.id, "1", judgment).await.unwrap();
+    h.drain().await;
+    let done = h.get(&started.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{:?}", done.stages[1].error);
+    assert_eq!(done.stages[1].context["preconditions"][0]["context"]["expression"], json!(true), "evaluated anew");
+}
