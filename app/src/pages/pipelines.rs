@@ -24,6 +24,7 @@ pub fn PipelinesPage() -> impl IntoView {
     let params = use_params_map();
     let application = move || params.read().get("name").unwrap_or_default();
     let saved = RwSignal::new(0u32);
+    let editing = RwSignal::new(String::from(EXAMPLE));
     let pipelines = Resource::new(move || (application(), saved.get()), |(application, _)| list_pipelines(application));
     let recent = Resource::new(application, recent_executions);
 
@@ -38,17 +39,17 @@ pub fn PipelinesPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let pipelines = pipelines.await?;
                         let recent = recent.await?;
-                        Ok::<_, crate::error::AppError>(view! { <PipelineList application=application() pipelines recent/> })
+                        Ok::<_, crate::error::AppError>(view! { <PipelineList application=application() pipelines recent editing/> })
                     })}
                 </ErrorBoundary>
             </Transition>
-            <PipelineEditor application=application() on_saved=move || saved.update(|n| *n += 1)/>
+            <PipelineEditor application=application() json=editing on_saved=move || saved.update(|n| *n += 1)/>
         </section>
     }
 }
 
 #[component]
-fn PipelineList(application: String, pipelines: Vec<Pipeline>, recent: RecentRuns) -> impl IntoView {
+fn PipelineList(application: String, pipelines: Vec<Pipeline>, recent: RecentRuns, editing: RwSignal<String>) -> impl IntoView {
     let runs = RwSignal::new(recent.executions);
     watch(Subscribe { application: Some(application.clone()), execution: None, after: recent.seq }, move |event| {
         runs.update(|runs| upsert(runs, event.execution));
@@ -58,7 +59,7 @@ fn PipelineList(application: String, pipelines: Vec<Pipeline>, recent: RecentRun
     }
     view! {
         <div class="pipelines">
-            {pipelines.into_iter().map(|pipeline| view! { <PipelineRow application=application.clone() pipeline runs/> }).collect_view()}
+            {pipelines.into_iter().map(|pipeline| view! { <PipelineRow application=application.clone() pipeline runs editing/> }).collect_view()}
         </div>
     }
     .into_any()
@@ -72,7 +73,8 @@ fn upsert(runs: &mut Vec<Execution>, execution: Execution) {
 }
 
 #[component]
-fn PipelineRow(application: String, pipeline: Pipeline, runs: RwSignal<Vec<Execution>>) -> impl IntoView {
+fn PipelineRow(application: String, pipeline: Pipeline, runs: RwSignal<Vec<Execution>>, editing: RwSignal<String>) -> impl IntoView {
+    let as_json = serde_json::to_string_pretty(&pipeline).unwrap_or_default();
     let starting = RwSignal::new(false);
     let id = pipeline.id.clone();
     let name = pipeline.name.clone();
@@ -82,6 +84,7 @@ fn PipelineRow(application: String, pipeline: Pipeline, runs: RwSignal<Vec<Execu
             <header>
                 <h2>{name.clone()}</h2>
                 {pipeline.disabled.then(|| view! { <span class="badge status-canceled">"disabled"</span> })}
+                <button type="button" class="secondary" on:click=move |_| editing.set(as_json.clone())>"Edit JSON"</button>
                 <button type="button" on:click=move |_| starting.set(true) disabled=pipeline.disabled>"Start"</button>
             </header>
             <Show when=move || starting.get()>
@@ -149,11 +152,12 @@ fn StartDialog(application: String, pipeline: Pipeline, on_close: impl Fn() + Cl
 
 /// Pipeline JSON in a text area: paste Spinnaker's shape, save, see errors next to it.
 #[component]
-fn PipelineEditor(application: String, on_saved: impl Fn() + Send + Sync + 'static) -> impl IntoView {
-    let json = RwSignal::new(String::from(EXAMPLE));
+fn PipelineEditor(application: String, json: RwSignal<String>, on_saved: impl Fn() + Send + Sync + 'static) -> impl IntoView {
     let save = Action::new(|(application, json): &(String, String)| save_pipeline(application.clone(), json.clone()));
     Effect::new(move |_| {
-        if let Some(Ok(_)) = save.value().get() {
+        if let Some(Ok(saved)) = save.value().get() {
+            // Keep editing what was saved: its id and new revision make the next save an update.
+            json.set(serde_json::to_string_pretty(&saved).unwrap_or_default());
             on_saved();
         }
     });
