@@ -2,6 +2,7 @@
 //! Routes are registered through `utoipa_axum`, so the router and the OpenAPI document come
 //! from the same list: a route cannot exist undocumented (the auth tests walk the document).
 
+pub mod accounts;
 pub mod applications;
 pub mod audit;
 pub mod error;
@@ -37,6 +38,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(pipelines::router())
         .merge(executions::router())
+        .merge(accounts::router())
 }
 
 /// The caller of a request that the auth layer let through; handlers take it as an argument.

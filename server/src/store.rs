@@ -7,6 +7,7 @@
 //! copy of every query instead of two that drift apart, while each backend keeps its native
 //! driver and options (no `sqlx::Any` type erasure). Each backend has its own migrations folder.
 
+pub mod accounts;
 pub mod applications;
 pub mod audit;
 pub mod credentials;

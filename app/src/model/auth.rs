@@ -130,6 +130,28 @@ impl Permissions {
     }
 }
 
+/// What a cloud account grants (Spinnaker's shape): READ to see what runs there, WRITE to
+/// deploy to it and change it. An account with no permissions is open to every signed-in user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AccountPermissions {
+    #[serde(rename = "READ", default)]
+    pub read: BTreeSet<String>,
+    #[serde(rename = "WRITE", default)]
+    pub write: BTreeSet<String>,
+}
+
+/// A cloud account and who may use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub name: String,
+    pub cloud_provider: String,
+    pub permissions: AccountPermissions,
+}
+
 /// What a caller wants to do to an application or account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]

@@ -8,7 +8,7 @@
 
 use app::error::AppError;
 use app::model::Application;
-use app::model::auth::{Access, Caller, Permissions};
+use app::model::auth::{Access, AccountPermissions, Caller, Permissions};
 
 pub fn may_access(caller: &Caller, permissions: &Permissions, access: Access) -> bool {
     if caller.admin || permissions.is_open() {
@@ -30,6 +30,27 @@ pub fn require_application(caller: &Caller, application: &Application, access: A
             "{} needs {access:?} permission on application {}",
             caller.name, application.name
         )))
+    }
+}
+
+/// Accounts: READ sees what runs there, WRITE deploys to it (and implies READ); no permissions
+/// set means open to every signed-in user; admins bypass.
+pub fn may_use_account(caller: &Caller, permissions: &AccountPermissions, access: Access) -> bool {
+    if caller.admin || (permissions.read.is_empty() && permissions.write.is_empty()) {
+        return true;
+    }
+    let holds = |roles: &std::collections::BTreeSet<String>| caller.roles.iter().any(|role| roles.contains(role));
+    match access {
+        Access::Read => holds(&permissions.read) || holds(&permissions.write),
+        Access::Write | Access::Execute => holds(&permissions.write),
+    }
+}
+
+pub fn require_account(caller: &Caller, account: &str, permissions: &AccountPermissions, access: Access) -> Result<(), AppError> {
+    if may_use_account(caller, permissions, access) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!("{} needs {access:?} permission on account {account}", caller.name)))
     }
 }
 
@@ -61,6 +82,19 @@ mod tests {
         for access in [Access::Read, Access::Write, Access::Execute] {
             assert!(may_access(&caller(&[], false), &open, access));
         }
+    }
+
+    #[test]
+    fn accounts_grant_read_and_write() {
+        let set = |roles: &[&str]| roles.iter().map(|r| r.to_string()).collect();
+        let prod = AccountPermissions { read: set(&["dev"]), write: set(&["ops"]) };
+        assert!(may_use_account(&caller(&["dev"], false), &prod, Access::Read));
+        assert!(!may_use_account(&caller(&["dev"], false), &prod, Access::Write));
+        assert!(may_use_account(&caller(&["ops"], false), &prod, Access::Read), "WRITE implies READ");
+        assert!(may_use_account(&caller(&["ops"], false), &prod, Access::Write));
+        assert!(!may_use_account(&caller(&[], false), &prod, Access::Read));
+        assert!(may_use_account(&caller(&[], false), &AccountPermissions::default(), Access::Write));
+        assert!(require_account(&caller(&["dev"], false), "prod", &prod, Access::Write).is_err());
     }
 
     #[test]

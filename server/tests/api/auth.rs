@@ -32,6 +32,7 @@ const SELF_SERVICE: &[(&str, &str)] = &[
     ("get", "/api/v1/applications"),
     ("post", "/api/v1/applications"),
     ("get", "/api/v1/executions"),
+    ("get", "/api/v1/accounts"),
 ];
 
 /// Routes that answer without credentials.
@@ -51,6 +52,7 @@ fn sample_body(schema: &str) -> Value {
         "SignIn" => json!({"username": "nobody", "password": "nothing at all"}),
         "EvaluateRequest" => json!({"expression": "1 + 1"}),
         "Judgment" => json!({"judgmentStatus": "continue"}),
+        "AccountPermissions" => json!({"WRITE": ["ops"]}),
         "StartRequest" => json!({}),
         other => panic!("add a sample body for request schema {other} to sample_body()"),
     }
@@ -69,6 +71,7 @@ fn concrete_path(template: &str, execution: &str) -> String {
         .replace("{pipelineName}", "walk")
         .replace("{revision}", "1")
         .replace("{stageId}", "1")
+        .replace("{account}", "local")
 }
 
 struct Operation {
@@ -322,6 +325,20 @@ async fn application_permissions_filter_and_guard(db: Db) {
 
     let bad = app.client.put(app.url("/api/v1/applications/guarded/permissions")).json(&json!({"ADMIN": []})).send().await.unwrap();
     assert_error(bad, 400, "invalid", Some("ADMIN")).await;
+
+    // Accounts: only admins grant; readers see only the accounts they may read.
+    let grant = json!({"READ": ["dev"], "WRITE": ["ops"]});
+    assert_eq!(developer.put(app.url("/api/v1/accounts/local/permissions")).json(&grant).send().await.unwrap().status(), 403);
+    let granted: Value = app.client.put(app.url("/api/v1/accounts/local/permissions")).json(&grant).send().await.unwrap().json().await.unwrap();
+    assert_eq!(granted["permissions"]["WRITE"], json!(["ops"]));
+    let accounts = |client: reqwest::Client| {
+        let app = &app;
+        async move { client.get(app.url("/api/v1/accounts")).send().await.unwrap().json::<Vec<Value>>().await.unwrap().len() }
+    };
+    assert_eq!(accounts(developer.clone()).await, 1);
+    assert_eq!(accounts(outsider.clone()).await, 0);
+    let unknown = app.client.put(app.url("/api/v1/accounts/nowhere/permissions")).json(&grant).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
 }
 
 async fn mutations_are_audited(db: Db) {
