@@ -3,6 +3,7 @@
 //! - `message`: the commands (StartExecution, StartStage, RunTask, CompleteStage, ...).
 //! - `handlers`: what each command does to an execution (pure, tested alone).
 //! - `tasks`: what each stage type does; a task that must wait asks to be run again later.
+//! - `webhook`: the webhook stage's call and status polling.
 //! - `expressions`: `${...}` evaluation (CEL).
 //! - `worker`: claims a message, runs its handler, commits state + acknowledgement + next
 //!   messages + event in one transaction, then tells live subscribers.
@@ -14,6 +15,7 @@ pub mod handlers;
 pub mod message;
 pub mod service;
 pub mod tasks;
+pub mod webhook;
 pub mod window;
 pub mod worker;
 

@@ -153,6 +153,7 @@ pub enum StageKind {
     ManualJudgment(ManualJudgmentStage),
     CheckPreconditions(CheckPreconditionsStage),
     EvaluateVariables(EvaluateVariablesStage),
+    Webhook(WebhookStage),
 }
 
 impl StageKind {
@@ -162,12 +163,13 @@ impl StageKind {
             Self::ManualJudgment(_) => "manualJudgment",
             Self::CheckPreconditions(_) => "checkPreconditions",
             Self::EvaluateVariables(_) => "evaluateVariables",
+            Self::Webhook(_) => "webhook",
         }
     }
 }
 
 /// The stage types this version knows, for error messages and the editor.
-pub const STAGE_TYPES: &[&str] = &["wait", "manualJudgment", "checkPreconditions", "evaluateVariables"];
+pub const STAGE_TYPES: &[&str] = &["wait", "manualJudgment", "checkPreconditions", "evaluateVariables", "webhook"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -251,6 +253,50 @@ pub struct Variable {
     pub value: Value,
 }
 
+/// Calls a URL, and optionally polls a status URL until it reports success (Spinnaker's
+/// webhook stage, same field names). Connection errors and 5xx answers are retried with backoff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookStage {
+    pub url: String,
+    #[serde(default = "post")]
+    pub method: String,
+    #[serde(default)]
+    pub custom_headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    #[serde(default)]
+    pub wait_for_completion: bool,
+    /// `getMethod` (poll `url`), `locationHeader` (poll the answer's Location) or
+    /// `webhookResponse` (poll the URL found at `statusUrlJsonPath` in the answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url_resolution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url_json_path: Option<String>,
+    /// Where the status is in the status answer, e.g. `$.status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_json_path: Option<String>,
+    /// Comma-separated status values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_statuses: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canceled_statuses: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_statuses: Option<String>,
+    /// Answers that fail the stage at once, without retries.
+    #[serde(default)]
+    pub fail_fast_status_codes: Vec<u16>,
+    /// Answers retried like 5xx.
+    #[serde(default)]
+    pub retry_status_codes: Vec<u16>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn post() -> String {
+    "POST".to_string()
+}
+
 /// What is wrong with a pipeline; `stage` is the refId when a stage is at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -317,6 +363,18 @@ impl Pipeline {
                 for expression in expressions_in(&text).map_err(|message| Invalid::stage(&stage.ref_id, "expression", message))? {
                     parse_expression(expression)
                         .map_err(|message| Invalid::stage(&stage.ref_id, "expression", format!("${{{expression}}} does not parse: {message}")))?;
+                }
+            }
+            if let StageKind::Webhook(webhook) = &stage.kind {
+                let scheme_ok = webhook.url.starts_with("http://") || webhook.url.starts_with("https://") || webhook.url.starts_with("${");
+                if !scheme_ok {
+                    return Err(Invalid::stage(&stage.ref_id, "url", "url must start with http:// or https://"));
+                }
+                if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&webhook.method.to_ascii_uppercase().as_str()) {
+                    return Err(Invalid::stage(&stage.ref_id, "method", format!("unsupported method {:?}", webhook.method)));
+                }
+                if webhook.wait_for_completion && webhook.success_statuses.is_none() {
+                    return Err(Invalid::stage(&stage.ref_id, "successStatuses", "waitForCompletion needs successStatuses"));
                 }
             }
             if let StageKind::Wait(WaitStage { wait_time: NumberOrExpression::Expression(text), .. }) = &stage.kind {

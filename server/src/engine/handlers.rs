@@ -1,6 +1,7 @@
 //! The engine's decisions: given a message and the execution as stored, change the execution
-//! and say which messages come next. Pure (no I/O, time passed in), so every rule is testable
-//! alone; the worker runs each call inside one transaction with the message's acknowledgement,
+//! and say which messages come next. No I/O of their own (time is passed in; only the tasks a
+//! RunTask runs may call out, through `Effects`), so every rule is testable alone; the worker
+//! commits each call's result in one transaction with the message's acknowledgement,
 //! so a redelivered message finds the state already moved on and does nothing (idempotence).
 //!
 //! Failure options, as Spinnaker's UI offers them: `failPipeline` (default) fails the pipeline
@@ -15,10 +16,10 @@ use serde_json::Value;
 
 use super::expressions::Scope;
 use super::message::{Message, Next};
-use super::tasks::{self, TaskResult};
+use super::tasks::{self, Effects, TaskResult};
 use super::window;
 
-pub fn handle(message: &Message, execution: &mut Execution, now: i64) -> Vec<Next> {
+pub async fn handle(message: &Message, execution: &mut Execution, now: i64, effects: &Effects) -> Vec<Next> {
     if let Message::RestartStage { stage, .. } = message {
         return restart_stage(execution, stage, now);
     }
@@ -30,7 +31,7 @@ pub fn handle(message: &Message, execution: &mut Execution, now: i64) -> Vec<Nex
         Message::RestartStage { .. } => unreachable!("handled above"),
         Message::StartExecution { .. } => start_execution(execution, now),
         Message::StartStage { stage, .. } => start_stage(execution, stage, now),
-        Message::RunTask { stage, task, .. } => run_task(execution, stage, *task, now),
+        Message::RunTask { stage, task, .. } => run_task(execution, stage, *task, now, effects).await,
         Message::CompleteStage { stage, .. } => complete_stage(execution, stage, now),
         Message::CompleteExecution { .. } => complete_execution(execution, now),
         Message::CancelExecution { .. } => cancel_execution(execution, now),
@@ -165,7 +166,7 @@ fn start_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next>
     vec![Next::now(Message::RunTask { execution: id, stage: stage_id.to_string(), task: 0 })]
 }
 
-fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: i64) -> Vec<Next> {
+async fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: i64, effects: &Effects) -> Vec<Next> {
     if execution.canceled || execution.status != Status::Running {
         return Vec::new();
     }
@@ -180,9 +181,13 @@ fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: i64) -
             return fail_stage(execution, stage_id, format!("timed out after {timeout} ms"), now);
         }
     }
-    let result = tasks::run(execution, stage, now);
-    let soft = tasks::failure_is_soft(stage);
+    let stage = stage.clone();
+    let (result, patch) = tasks::run(execution, &stage, index, now, effects).await;
+    let soft = tasks::failure_is_soft(&stage);
     let stage = execution.stage_mut(stage_id).expect("found above");
+    if let Value::Object(context) = &mut stage.context {
+        context.extend(patch);
+    }
     let task = &mut stage.tasks[index];
     task.status = Status::Running;
     task.start_time.get_or_insert(now);

@@ -5,7 +5,15 @@ use std::collections::BTreeMap;
 
 use app::model::execution::{Execution, Stage};
 use app::model::pipeline::{NumberOrExpression, PreconditionKind, StageKind};
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use super::webhook;
+
+/// What tasks may use to reach outside: the HTTP client (webhooks).
+#[derive(Clone, Default)]
+pub struct Effects {
+    pub http: reqwest::Client,
+}
 
 /// How often a waiting task is looked at again, at most.
 pub const POLL_MS: i64 = 1_000;
@@ -25,17 +33,26 @@ pub fn task_names(kind: &str) -> &'static [&'static str] {
         "manualJudgment" => &["waitForJudgment"],
         "checkPreconditions" => &["checkPreconditions"],
         "evaluateVariables" => &["evaluateVariables"],
+        "webhook" => &["createWebhook", "monitorWebhook"],
         _ => &[],
     }
 }
 
-/// Runs task `index` of `stage`. `now` is the clock's time.
-pub fn run(execution: &Execution, stage: &Stage, now: i64) -> TaskResult {
-    let kind = match stage_kind(stage) {
-        Ok(kind) => kind,
-        Err(error) => return TaskResult::Failed { error },
-    };
+/// Runs task `index` of `stage`; returns its result and keys to set in the stage's context.
+/// `now` is the clock's time.
+pub async fn run(execution: &Execution, stage: &Stage, index: usize, now: i64, effects: &Effects) -> (TaskResult, Map<String, Value>) {
+    match stage_kind(stage) {
+        Ok(StageKind::Webhook(hook)) if index == 0 => webhook::call(&effects.http, &hook, &stage.context).await,
+        Ok(StageKind::Webhook(hook)) => webhook::monitor(&effects.http, &hook, &stage.context).await,
+        Ok(kind) => (run_local(execution, stage, kind, now), Map::new()),
+        Err(error) => (TaskResult::Failed { error }, Map::new()),
+    }
+}
+
+/// Tasks that only look at the execution.
+fn run_local(execution: &Execution, stage: &Stage, kind: StageKind, now: i64) -> TaskResult {
     match kind {
+        StageKind::Webhook(_) => unreachable!("webhooks are run by `run`"),
         StageKind::Wait(wait) => {
             let seconds = match wait.wait_time {
                 NumberOrExpression::Number(seconds) => seconds as i64,

@@ -18,6 +18,7 @@ use tokio::sync::{Notify, broadcast};
 use super::clock::Clock;
 use super::handlers;
 use super::message::{Message, Next};
+use super::tasks::Effects;
 use crate::store::executions::{Claimed, Outgoing, StepOutcome};
 use crate::store::{self, Store, now_millis};
 
@@ -52,12 +53,13 @@ pub struct Engine {
     events: broadcast::Sender<ExecutionEvent>,
     wake: Arc<Notify>,
     lease_ms: i64,
+    effects: Effects,
 }
 
 impl Engine {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         let (events, _) = broadcast::channel(1024);
-        Self { store, clock, events, wake: Arc::new(Notify::new()), lease_ms: LEASE_MS }
+        Self { store, clock, events, wake: Arc::new(Notify::new()), lease_ms: LEASE_MS, effects: Effects::default() }
     }
 
     /// Sets how long a claimed message stays ours; must exceed the longest step.
@@ -128,7 +130,7 @@ impl Engine {
         let mut previous = execution.clone();
         while let Some(message) = pending.pop_front() {
             tracing::debug!(?message, "handling");
-            let next = handlers::handle(&message, &mut execution, now);
+            let next = handlers::handle(&message, &mut execution, now, &self.effects).await;
             if execution != previous {
                 snapshots.push(execution.clone());
                 previous = execution.clone();

@@ -392,3 +392,128 @@ async fn a_failed_stage_restarts_with_fresh_expressions(db: Db) {
     assert_eq!(done.status, Status::Succeeded, "{:?}", done.stages[1].error);
     assert_eq!(done.stages[1].context["preconditions"][0]["context"]["expression"], json!(true), "evaluated anew");
 }
+
+/// A local HTTP receiver standing in for the systems webhooks call: it records what it gets
+/// and answers per path (a real server over a real socket).
+mod receiver {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Json;
+    use axum::extract::{Path, State};
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+    use serde_json::{Value, json};
+
+    #[derive(Clone, Default)]
+    pub struct Received {
+        pub calls: Arc<Mutex<Vec<(String, HeaderMap, Value)>>>,
+    }
+
+    impl Received {
+        fn count(&self, path: &str) -> usize {
+            self.calls.lock().unwrap().iter().filter(|(p, _, _)| p == path).count()
+        }
+        pub fn bodies(&self, path: &str) -> Vec<(HeaderMap, Value)> {
+            self.calls.lock().unwrap().iter().filter(|(p, _, _)| p == path).map(|(_, h, b)| (h.clone(), b.clone())).collect()
+        }
+    }
+
+    async fn hook(State(r): State<Received>, headers: HeaderMap, Json(body): Json<Value>) -> impl IntoResponse {
+        r.calls.lock().unwrap().push(("/hook".into(), headers, body));
+        (StatusCode::CREATED, [(header::LOCATION, "/status/job")], Json(json!({"statusUrl": "/status/job", "id": "job"})))
+    }
+
+    async fn flaky(State(r): State<Received>, headers: HeaderMap) -> impl IntoResponse {
+        r.calls.lock().unwrap().push(("/flaky".into(), headers, Value::Null));
+        if r.count("/flaky") <= 2 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }
+    }
+
+    async fn status(State(r): State<Received>, Path(job): Path<String>) -> Json<Value> {
+        let path = format!("/status/{job}");
+        r.calls.lock().unwrap().push((path.clone(), HeaderMap::new(), Value::Null));
+        let polls = r.count(&path);
+        let status = match job.as_str() {
+            "broken" => "FAILED",
+            _ if polls <= 2 => "RUNNING",
+            _ => "DONE",
+        };
+        Json(json!({"job": {"status": status}}))
+    }
+
+    pub async fn start() -> (String, Received) {
+        let received = Received::default();
+        let app = axum::Router::new()
+            .route("/hook", post(hook))
+            .route("/flaky", post(flaky))
+            .route("/missing", post(|| async { StatusCode::NOT_FOUND }))
+            .route("/status/{job}", get(status))
+            .with_state(received.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (address, received)
+    }
+}
+
+both_databases!(webhooks_call_retry_and_wait_for_completion);
+
+async fn webhooks_call_retry_and_wait_for_completion(db: Db) {
+    let h = harness(db).await;
+    let (base, received) = receiver::start().await;
+    let hook = |ref_id: &str, path: &str, extra: Value| {
+        let mut stage = json!({"refId": ref_id, "name": format!("Hook {ref_id}"), "type": "webhook", "url": format!("{base}{path}"),
+            "method": "POST", "customHeaders": {"X-Team": "shop"}, "payload": {"env": "${parameters.env}", "by": "${trigger.user}"}});
+        for (key, value) in extra.as_object().unwrap() {
+            stage[key] = value.clone();
+        }
+        stage
+    };
+    let waiting = json!({"waitForCompletion": true, "statusUrlResolution": "webhookResponse", "statusUrlJsonPath": "$.statusUrl",
+        "statusJsonPath": "$.job.status", "successStatuses": "DONE", "terminalStatuses": "FAILED"});
+    let config = json!({"name": "hooks", "parameterConfig": [{"name": "env", "default": "prod"}], "stages": [hook("1", "/hook", waiting.clone())]});
+    h.pipelines.save(&h.admin, "shop", config).await.unwrap();
+    let started = h.start("hooks", &[]).await;
+    for _ in 0..10 {
+        h.drain().await;
+        h.clock.advance(1_000);
+    }
+    let done = h.get(&started.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{:?}", done.stages[0].error);
+    assert_eq!(done.stages[0].outputs["webhook"]["statusCode"], json!(201));
+    assert_eq!(done.stages[0].outputs["webhookStatus"], json!("DONE"));
+    let calls = received.bodies("/hook");
+    assert_eq!(calls.len(), 1, "called once");
+    assert_eq!(calls[0].1, json!({"env": "prod", "by": "tester"}), "the payload's expressions were evaluated");
+    assert_eq!(calls[0].0["x-team"], "shop");
+    assert_eq!(received.bodies("/status/job").len(), 3, "polled until DONE");
+
+    let save_with_env = |name: &str, stages: Value| {
+        let config = json!({"name": name, "parameterConfig": [{"name": "env", "default": "prod"}], "stages": stages});
+        let h = &h;
+        async move { h.pipelines.save(&h.admin, "shop", config).await.unwrap() }
+    };
+    save_with_env("flaky", json!([hook("1", "/flaky", json!({}))])).await;
+    let flaky = h.start("flaky", &[]).await;
+    for _ in 0..10 {
+        h.drain().await;
+        h.clock.advance(2_000);
+    }
+    let flaky = h.get(&flaky.id).await;
+    assert_eq!(flaky.status, Status::Succeeded, "{:?}", flaky.stages[0].error);
+    assert_eq!(flaky.stages[0].context["webhookAttempts"], json!(3), "two 503s retried");
+
+    save_with_env("missing", json!([hook("1", "/missing", json!({}))])).await;
+    let missing = h.run("missing").await;
+    assert_eq!(missing.status, Status::Terminal);
+    assert!(missing.stages[0].error.as_deref().unwrap().contains("404"));
+
+    let mut broken = waiting.clone();
+    broken["statusUrlResolution"] = json!("getMethod");
+    let mut stage = hook("1", "/status/broken", broken);
+    stage["method"] = json!("GET");
+    save_with_env("broken", json!([stage])).await;
+    let broken = h.run("broken").await;
+    assert_eq!(broken.status, Status::Terminal);
+    assert!(broken.stages[0].error.as_deref().unwrap().contains("status FAILED"), "{:?}", broken.stages[0].error);
+}

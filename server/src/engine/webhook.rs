@@ -1,0 +1,170 @@
+//! The webhook stage's two tasks: call the URL (retrying connection errors and 5xx with
+//! backoff), then, with `waitForCompletion`, poll a status URL until its status is one of
+//! `successStatuses` (or `terminalStatuses`/`canceledStatuses`). A step commits after its call,
+//! so a crash between the two repeats the call: webhooks are at-least-once, as in Spinnaker.
+
+use std::time::Duration;
+
+use app::model::pipeline::WebhookStage;
+use serde_json::{Map, Value, json};
+
+use super::tasks::TaskResult;
+
+/// Attempts of the first call before the stage fails.
+pub const MAX_ATTEMPTS: i64 = 5;
+const MAX_BACKOFF_MS: i64 = 30_000;
+const POLL_MS: i64 = 1_000;
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A task's result and the keys to set in the stage's context.
+pub type Run = (TaskResult, Map<String, Value>);
+
+fn backoff(attempt: i64) -> i64 {
+    (500 * 2i64.pow(attempt.clamp(0, 10) as u32)).min(MAX_BACKOFF_MS)
+}
+
+/// Reads `$.a.b[0].c` (a small JSONPath subset: fields and indexes).
+pub fn json_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = value;
+    let path = path.trim().trim_start_matches('$');
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (field, indexes) = part.split_once('[').map_or((part, ""), |(f, rest)| (f, rest));
+        if !field.is_empty() {
+            current = current.get(field)?;
+        }
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            current = current.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    Some(current)
+}
+
+fn listed(list: &Option<String>, status: &str) -> bool {
+    list.as_deref().is_some_and(|list| list.split(',').any(|s| s.trim().eq_ignore_ascii_case(status)))
+}
+
+async fn send(http: &reqwest::Client, method: &str, url: &str, webhook: &WebhookStage, body: Option<&Value>) -> Result<(u16, Option<String>, Value), String> {
+    let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|e| e.to_string())?;
+    let mut request = http.request(method, url).timeout(TIMEOUT);
+    for (name, value) in &webhook.custom_headers {
+        request = request.header(name, value);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.map_err(|error| format!("cannot reach {url}: {error}"))?;
+    let status = response.status().as_u16();
+    let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Ok((status, location, body))
+}
+
+/// Task 1: call the webhook.
+pub async fn call(http: &reqwest::Client, webhook: &WebhookStage, context: &Value) -> Run {
+    let attempt = context.get("webhookAttempts").and_then(Value::as_i64).unwrap_or(0) + 1;
+    let mut patch = Map::new();
+    patch.insert("webhookAttempts".into(), json!(attempt));
+    let retry = |patch: Map<String, Value>, why: String| {
+        if attempt >= MAX_ATTEMPTS {
+            (TaskResult::Failed { error: format!("{why} (gave up after {attempt} attempts)") }, patch)
+        } else {
+            (TaskResult::Running { retry_after_ms: backoff(attempt) }, patch)
+        }
+    };
+    let (status, location, body) = match send(http, &webhook.method, &webhook.url, webhook, webhook.payload.as_ref()).await {
+        Ok(answer) => answer,
+        Err(error) => return retry(patch, error),
+    };
+    if webhook.fail_fast_status_codes.contains(&status) {
+        return (TaskResult::Failed { error: format!("webhook answered {status} (a fail-fast status): {body}") }, patch);
+    }
+    if status >= 500 || webhook.retry_status_codes.contains(&status) {
+        return retry(patch, format!("webhook answered {status}: {body}"));
+    }
+    if !(200..300).contains(&status) {
+        return (TaskResult::Failed { error: format!("webhook answered {status}: {body}") }, patch);
+    }
+    let mut output = json!({"statusCode": status, "body": body});
+    if webhook.wait_for_completion {
+        let status_url = match webhook.status_url_resolution.as_deref().unwrap_or("getMethod") {
+            "locationHeader" => location.map(|l| absolute(&webhook.url, &l)),
+            "webhookResponse" => webhook
+                .status_url_json_path
+                .as_deref()
+                .and_then(|path| json_path(&body, path))
+                .and_then(Value::as_str)
+                .map(|u| absolute(&webhook.url, u)),
+            _ => Some(webhook.url.clone()),
+        };
+        let Some(status_url) = status_url else {
+            return (TaskResult::Failed { error: "the webhook's answer gives no status URL to poll".into() }, patch);
+        };
+        patch.insert("webhookStatusUrl".into(), json!(status_url));
+        output["statusUrl"] = json!(status_url);
+    }
+    let outputs = [("webhook".to_string(), output)].into_iter().collect();
+    (TaskResult::Succeeded { outputs }, patch)
+}
+
+/// A relative status URL is resolved against the webhook's.
+fn absolute(base: &str, url: &str) -> String {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return url.to_string();
+    }
+    let origin_end = base.find("://").map(|i| i + 3).and_then(|i| base[i..].find('/').map(|j| i + j)).unwrap_or(base.len());
+    format!("{}/{}", &base[..origin_end], url.trim_start_matches('/'))
+}
+
+/// Task 2: poll the status URL, when waiting for completion.
+pub async fn monitor(http: &reqwest::Client, webhook: &WebhookStage, context: &Value) -> Run {
+    let patch = Map::new();
+    if !webhook.wait_for_completion {
+        return (TaskResult::Succeeded { outputs: Default::default() }, patch);
+    }
+    let Some(url) = context.get("webhookStatusUrl").and_then(Value::as_str) else {
+        return (TaskResult::Failed { error: "no status URL recorded".into() }, patch);
+    };
+    let (status, _, body) = match send(http, "GET", url, webhook, None).await {
+        Ok(answer) => answer,
+        Err(_) => return (TaskResult::Running { retry_after_ms: POLL_MS * 5 }, patch),
+    };
+    if status >= 500 {
+        return (TaskResult::Running { retry_after_ms: POLL_MS * 5 }, patch);
+    }
+    let path = webhook.status_json_path.as_deref().unwrap_or("$.status");
+    let reported = match json_path(&body, path) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => return (TaskResult::Running { retry_after_ms: POLL_MS }, patch),
+    };
+    let mut outputs = std::collections::BTreeMap::new();
+    outputs.insert("webhookStatus".to_string(), json!(reported));
+    if listed(&webhook.success_statuses, &reported) {
+        (TaskResult::Succeeded { outputs }, patch)
+    } else if listed(&webhook.canceled_statuses, &reported) {
+        (TaskResult::Failed { error: format!("the webhook's job was canceled (status {reported})") }, patch)
+    } else if listed(&webhook.terminal_statuses, &reported) {
+        (TaskResult::Failed { error: format!("the webhook's job failed (status {reported})") }, patch)
+    } else {
+        (TaskResult::Running { retry_after_ms: POLL_MS }, patch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_and_urls() {
+        let body = json!({"a": {"b": [{"c": "x"}]}, "status": "DONE"});
+        assert_eq!(json_path(&body, "$.a.b[0].c"), Some(&json!("x")));
+        assert_eq!(json_path(&body, "$.status"), Some(&json!("DONE")));
+        assert_eq!(json_path(&body, "$.missing"), None);
+        assert_eq!(absolute("http://h:1/hook", "/status/1"), "http://h:1/status/1");
+        assert_eq!(absolute("http://h:1/hook", "https://o/x"), "https://o/x");
+        assert!(listed(&Some("SUCCEEDED, done".into()), "DONE"));
+        assert_eq!(backoff(1), 1000);
+        assert_eq!(backoff(10), MAX_BACKOFF_MS);
+    }
+}
