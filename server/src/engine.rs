@@ -4,11 +4,13 @@
 //! - `handlers`: what each command does to an execution (pure, tested alone).
 //! - `tasks`: what each stage type does; a task that must wait asks to be run again later.
 //! - `webhook`: the webhook stage's call and status polling.
+//! - `child`: the pipeline stage, which runs another pipeline and waits for it.
 //! - `expressions`: `${...}` evaluation (CEL).
 //! - `worker`: claims a message, runs its handler, commits state + acknowledgement + next
 //!   messages + event in one transaction, then tells live subscribers.
 //! - `service`: pipelines and executions as REST and the UI use them.
 
+pub mod child;
 pub mod clock;
 pub mod expressions;
 pub mod handlers;

@@ -154,6 +154,7 @@ pub enum StageKind {
     CheckPreconditions(CheckPreconditionsStage),
     EvaluateVariables(EvaluateVariablesStage),
     Webhook(WebhookStage),
+    Pipeline(PipelineStage),
 }
 
 impl StageKind {
@@ -164,12 +165,13 @@ impl StageKind {
             Self::CheckPreconditions(_) => "checkPreconditions",
             Self::EvaluateVariables(_) => "evaluateVariables",
             Self::Webhook(_) => "webhook",
+            Self::Pipeline(_) => "pipeline",
         }
     }
 }
 
 /// The stage types this version knows, for error messages and the editor.
-pub const STAGE_TYPES: &[&str] = &["wait", "manualJudgment", "checkPreconditions", "evaluateVariables", "webhook"];
+pub const STAGE_TYPES: &[&str] = &["wait", "manualJudgment", "checkPreconditions", "evaluateVariables", "webhook", "pipeline"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -289,6 +291,22 @@ pub struct WebhookStage {
     /// Answers retried like 5xx.
     #[serde(default)]
     pub retry_status_codes: Vec<u16>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Runs another pipeline (of this or another application) with parameters and, by default,
+/// waits for it: the stage fails if it fails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineStage {
+    pub application: String,
+    /// The pipeline's id or name.
+    pub pipeline: String,
+    #[serde(default)]
+    pub pipeline_parameters: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    pub wait_for_completion: bool,
     #[serde(flatten)]
     pub extra: Extra,
 }

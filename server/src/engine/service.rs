@@ -68,6 +68,14 @@ impl PipelineService for Pipelines {
         }
         let mut pipeline = parse_pipeline(&config).map_err(invalid)?;
         pipeline.validate(&expressions::check).map_err(invalid)?;
+        // Whoever saves a pipeline that runs another must be allowed to run that one.
+        for stage in &pipeline.stages {
+            if let StageKind::Pipeline(child) = &stage.kind {
+                if !child.application.contains("${") {
+                    authorize(&self.store, caller, &child.application, Access::Execute).await?;
+                }
+            }
+        }
         let existing = if pipeline.id.is_empty() { None } else { self.store.get_pipeline(application, &pipeline.id).await.ok() };
         let expected = match &existing {
             None => {
@@ -158,6 +166,27 @@ impl Executions {
     }
 }
 
+/// A new run of `pipeline`, BUFFERED when it must wait for another.
+pub fn new_execution(pipeline: &Pipeline, id: String, trigger: Trigger, waiting: bool, now: i64) -> Execution {
+    Execution {
+        id,
+        application: pipeline.application.clone(),
+        pipeline_config_id: pipeline.id.clone(),
+        name: pipeline.name.clone(),
+        status: if waiting { Status::Buffered } else { Status::NotStarted },
+        trigger,
+        stages: pipeline.stages.iter().map(stage_from_config).collect(),
+        build_time: now,
+        start_time: None,
+        end_time: None,
+        canceled: false,
+        canceled_by: None,
+        cancellation_reason: None,
+        limit_concurrent: pipeline.limit_concurrent,
+        keep_waiting_pipelines: pipeline.keep_waiting_pipelines,
+    }
+}
+
 fn new_execution_id(now: i64) -> String {
     // Time first, so ids sort by creation.
     format!("{now:013x}{}", &token::new_id()[..8])
@@ -224,23 +253,8 @@ impl ExecutionService for Executions {
                 self.cancel(caller, &older.id, Some(reason)).await?;
             }
         }
-        let execution = Execution {
-            id: new_execution_id(now),
-            application: pipeline.application.clone(),
-            pipeline_config_id: pipeline.id.clone(),
-            name: pipeline.name.clone(),
-            status: if waiting { Status::Buffered } else { Status::NotStarted },
-            trigger: Trigger { kind: "manual".into(), user: caller.name.clone(), parameters, extra: BTreeMap::new() },
-            stages: pipeline.stages.iter().map(stage_from_config).collect(),
-            build_time: now,
-            start_time: None,
-            end_time: None,
-            canceled: false,
-            canceled_by: None,
-            cancellation_reason: None,
-            limit_concurrent: pipeline.limit_concurrent,
-            keep_waiting_pipelines: pipeline.keep_waiting_pipelines,
-        };
+        let trigger = Trigger { kind: "manual".into(), user: caller.name.clone(), parameters, extra: BTreeMap::new() };
+        let execution = new_execution(&pipeline, new_execution_id(now), trigger, waiting, now);
         let start = (!waiting).then(|| self.engine.outgoing(&[Next::now(Message::StartExecution { execution: execution.id.clone() })]));
         let seq = self.store().insert_execution(&execution, start.and_then(|mut o| o.pop())).await?;
         self.engine.publish(seq, &execution);

@@ -7,12 +7,15 @@ use app::model::execution::{Execution, Stage};
 use app::model::pipeline::{NumberOrExpression, PreconditionKind, StageKind};
 use serde_json::{Map, Value};
 
-use super::webhook;
+use super::{child, webhook};
+use crate::store::Store;
 
-/// What tasks may use to reach outside: the HTTP client (webhooks).
-#[derive(Clone, Default)]
+/// What tasks may use to reach outside: the HTTP client (webhooks) and the store (to start
+/// and watch child pipelines).
+#[derive(Clone)]
 pub struct Effects {
     pub http: reqwest::Client,
+    pub store: Store,
 }
 
 /// How often a waiting task is looked at again, at most.
@@ -34,6 +37,7 @@ pub fn task_names(kind: &str) -> &'static [&'static str] {
         "checkPreconditions" => &["checkPreconditions"],
         "evaluateVariables" => &["evaluateVariables"],
         "webhook" => &["createWebhook", "monitorWebhook"],
+        "pipeline" => &["startPipeline", "monitorPipeline"],
         _ => &[],
     }
 }
@@ -44,6 +48,8 @@ pub async fn run(execution: &Execution, stage: &Stage, index: usize, now: i64, e
     match stage_kind(stage) {
         Ok(StageKind::Webhook(hook)) if index == 0 => webhook::call(&effects.http, &hook, &stage.context).await,
         Ok(StageKind::Webhook(hook)) => webhook::monitor(&effects.http, &hook, &stage.context).await,
+        Ok(StageKind::Pipeline(config)) if index == 0 => child::start(&effects.store, execution, stage, &config, now).await,
+        Ok(StageKind::Pipeline(config)) => child::wait(&effects.store, stage, &config).await,
         Ok(kind) => (run_local(execution, stage, kind, now), Map::new()),
         Err(error) => (TaskResult::Failed { error }, Map::new()),
     }
@@ -52,7 +58,7 @@ pub async fn run(execution: &Execution, stage: &Stage, index: usize, now: i64, e
 /// Tasks that only look at the execution.
 fn run_local(execution: &Execution, stage: &Stage, kind: StageKind, now: i64) -> TaskResult {
     match kind {
-        StageKind::Webhook(_) => unreachable!("webhooks are run by `run`"),
+        StageKind::Webhook(_) | StageKind::Pipeline(_) => unreachable!("run by `run`"),
         StageKind::Wait(wait) => {
             let seconds = match wait.wait_time {
                 NumberOrExpression::Number(seconds) => seconds as i64,

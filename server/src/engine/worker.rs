@@ -59,7 +59,8 @@ pub struct Engine {
 impl Engine {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         let (events, _) = broadcast::channel(1024);
-        Self { store, clock, events, wake: Arc::new(Notify::new()), lease_ms: LEASE_MS, effects: Effects::default() }
+        let effects = Effects { http: reqwest::Client::new(), store: store.clone() };
+        Self { store, clock, events, wake: Arc::new(Notify::new()), lease_ms: LEASE_MS, effects }
     }
 
     /// Sets how long a claimed message stays ours; must exceed the longest step.

@@ -517,3 +517,52 @@ async fn webhooks_call_retry_and_wait_for_completion(db: Db) {
     assert_eq!(broken.status, Status::Terminal);
     assert!(broken.stages[0].error.as_deref().unwrap().contains("status FAILED"), "{:?}", broken.stages[0].error);
 }
+
+both_databases!(a_pipeline_stage_runs_another_and_follows_its_fate);
+
+async fn a_pipeline_stage_runs_another_and_follows_its_fate(db: Db) {
+    let h = harness(db).await;
+    let child = json!({"name": "child", "parameterConfig": [{"name": "size", "required": true}], "stages": [
+        {"refId": "1", "name": "Echo", "type": "evaluateVariables", "variables": [{"key": "size", "value": "${parameters.size}"},
+            {"key": "parent", "value": "${trigger.parentExecution.name}"}]},
+        {"refId": "2", "name": "Gate", "type": "manualJudgment", "requisiteStageRefIds": ["1"]}
+    ]});
+    h.pipelines.save(&h.admin, "shop", child).await.unwrap();
+    h.save("parent", json!([{"refId": "1", "name": "Run child", "type": "pipeline", "application": "shop", "pipeline": "child",
+        "pipelineParameters": {"size": "${'large'}"}}])).await;
+
+    let parent = h.start("parent", &[]).await;
+    h.drain().await;
+    h.clock.advance(1_000);
+    h.drain().await;
+    let running = h.get(&parent.id).await;
+    assert_eq!(status_of(&running, "1"), Status::Running, "waits for the child");
+    let child_id = running.stages[0].context["executionId"].as_str().unwrap().to_string();
+    let child = h.get(&child_id).await;
+    assert_eq!(child.trigger.kind, "pipeline");
+    assert_eq!(child.trigger.extra["parentExecution"]["id"], json!(parent.id));
+    assert_eq!(child.stages[0].outputs["size"], json!("large"));
+    assert_eq!(child.stages[0].outputs["parent"], json!("parent"));
+
+    h.executions.judge(&h.admin, &child_id, "2", Judgment { judgment_status: JudgmentStatus::Continue, judgment_input: None }).await.unwrap();
+    h.drain().await;
+    h.clock.advance(1_000);
+    h.drain().await;
+    assert_eq!(h.get(&parent.id).await.status, Status::Succeeded);
+
+    // A child that fails fails the parent, with the reason in plain words.
+    let failing = h.start("parent", &[]).await;
+    h.drain().await;
+    let child_id = h.get(&failing.id).await.stages[0].context["executionId"].as_str().unwrap().to_string();
+    h.executions.judge(&h.admin, &child_id, "2", Judgment { judgment_status: JudgmentStatus::Stop, judgment_input: None }).await.unwrap();
+    h.drain().await;
+    h.clock.advance(1_000);
+    h.drain().await;
+    let failed = h.get(&failing.id).await;
+    assert_eq!(failed.status, Status::Terminal);
+    assert!(failed.stages[0].error.as_deref().unwrap().contains("ended TERMINAL"));
+
+    h.save("orphan", json!([{"refId": "1", "type": "pipeline", "application": "shop", "pipeline": "nope"}])).await;
+    let orphan = h.run("orphan").await;
+    assert!(orphan.stages[0].error.as_deref().unwrap().contains("not found"));
+}

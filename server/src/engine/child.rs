@@ -1,0 +1,94 @@
+//! The pipeline stage's two tasks: start a run of another pipeline, then wait for it. The
+//! child's id is derived from the parent's and the stage's, so starting it again after a crash
+//! finds it instead of starting a second one.
+
+use std::collections::BTreeMap;
+
+use app::model::execution::{Execution, Stage, Status, Trigger};
+use app::model::pipeline::PipelineStage;
+use serde_json::{Map, Value, json};
+
+use super::message::Message;
+use super::service::new_execution;
+use super::tasks::TaskResult;
+use super::webhook::Run;
+use crate::store::executions::Outgoing;
+use crate::store::{self, Store};
+
+const POLL_MS: i64 = 1_000;
+
+fn child_id(parent: &Execution, stage: &Stage) -> String {
+    format!("{}-{}", parent.id, stage.id)
+}
+
+fn failed(error: String) -> Run {
+    (TaskResult::Failed { error }, Map::new())
+}
+
+pub async fn start(store: &Store, parent: &Execution, stage: &Stage, config: &PipelineStage, now: i64) -> Run {
+    let id = child_id(parent, stage);
+    let mut patch = Map::new();
+    patch.insert("executionId".into(), json!(id));
+    let outputs: BTreeMap<String, Value> = [("executionId".to_string(), json!(id))].into_iter().collect();
+    match store.load_execution(&id).await {
+        Ok(Some(_)) => return (TaskResult::Succeeded { outputs }, patch),
+        Ok(None) => {}
+        Err(error) => return (TaskResult::Running { retry_after_ms: POLL_MS }, { tracing::warn!(%error, "child lookup failed"); Map::new() }),
+    }
+    let pipeline = match store.get_pipeline(&config.application, &config.pipeline).await {
+        Ok(pipeline) => pipeline,
+        Err(store::Error::NotFound(_)) => return failed(format!("pipeline {:?} not found in application {:?}", config.pipeline, config.application)),
+        Err(error) => return failed(format!("cannot read pipeline {}: {error}", config.pipeline)),
+    };
+    if pipeline.disabled {
+        return failed(format!("pipeline {} is disabled", pipeline.name));
+    }
+    let parameters = match pipeline.resolve_parameters(&config.pipeline_parameters) {
+        Ok(parameters) => parameters,
+        Err(invalid) => return failed(format!("pipeline {}: {}", pipeline.name, invalid.message)),
+    };
+    let waiting = match store.active_executions(&pipeline.id).await {
+        Ok(active) => pipeline.limit_concurrent && active > 0,
+        Err(_) => return (TaskResult::Running { retry_after_ms: POLL_MS }, Map::new()),
+    };
+    let mut extra = BTreeMap::new();
+    extra.insert("parentExecution".to_string(), json!({"id": parent.id, "application": parent.application, "name": parent.name}));
+    extra.insert("parentStage".to_string(), json!(stage.id));
+    let trigger = Trigger { kind: "pipeline".into(), user: parent.trigger.user.clone(), parameters, extra };
+    let child = new_execution(&pipeline, id.clone(), trigger, waiting, now);
+    let start = (!waiting).then(|| Outgoing {
+        execution_id: id.clone(),
+        body: serde_json::to_string(&Message::StartExecution { execution: id.clone() }).expect("messages serialize"),
+        deliver_at: now,
+    });
+    match store.insert_execution(&child, start).await {
+        Ok(_) => (TaskResult::Succeeded { outputs }, patch),
+        Err(store::Error::Database(error)) if store::is_unique_violation(&error) => (TaskResult::Succeeded { outputs }, patch),
+        Err(error) => {
+            tracing::warn!(%error, "starting a child pipeline failed; retrying");
+            (TaskResult::Running { retry_after_ms: POLL_MS }, Map::new())
+        }
+    }
+}
+
+pub async fn wait(store: &Store, stage: &Stage, config: &PipelineStage) -> Run {
+    if !config.wait_for_completion {
+        return (TaskResult::Succeeded { outputs: BTreeMap::new() }, Map::new());
+    }
+    let Some(id) = stage.context.get("executionId").and_then(Value::as_str) else {
+        return failed("the child pipeline's id was not recorded".into());
+    };
+    let child = match store.load_execution(id).await {
+        Ok(Some((child, _))) => child,
+        Ok(None) => return failed(format!("child execution {id} disappeared")),
+        Err(_) => return (TaskResult::Running { retry_after_ms: POLL_MS }, Map::new()),
+    };
+    match child.status {
+        Status::Succeeded => {
+            let outputs: BTreeMap<String, Value> = [("childStatus".to_string(), json!("SUCCEEDED"))].into_iter().collect();
+            (TaskResult::Succeeded { outputs }, Map::new())
+        }
+        status if status.is_complete() => failed(format!("pipeline {} ended {} (execution {id})", child.name, status.as_str())),
+        _ => (TaskResult::Running { retry_after_ms: POLL_MS }, Map::new()),
+    }
+}
