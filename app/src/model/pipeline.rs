@@ -291,6 +291,13 @@ pub struct WebhookStage {
     /// Answers retried like 5xx.
     #[serde(default)]
     pub retry_status_codes: Vec<u16>,
+    /// Called when the stage is canceled while it runs (best effort).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_payload: Option<Value>,
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -92,3 +92,30 @@ pub async fn wait(store: &Store, stage: &Stage, config: &PipelineStage) -> Run {
         _ => (TaskResult::Running { retry_after_ms: POLL_MS }, Map::new()),
     }
 }
+
+/// The cancel hook: a canceled parent cancels the child run it waits for.
+pub async fn cancel(store: &Store, stage: &Stage) {
+    let Some(id) = stage.context.get("executionId").and_then(Value::as_str) else { return };
+    for _ in 0..10 {
+        let Ok(Some((mut child, version))) = store.load_execution(id).await else { return };
+        if child.status.is_complete() || child.canceled {
+            return;
+        }
+        child.canceled = true;
+        child.canceled_by = Some("parent pipeline".into());
+        child.cancellation_reason = Some(format!("its parent stage {} was canceled", stage.name));
+        let message = Outgoing {
+            execution_id: id.to_string(),
+            body: serde_json::to_string(&Message::CancelExecution { execution: id.to_string() }).expect("messages serialize"),
+            deliver_at: crate::store::now_millis(),
+        };
+        match store.commit_step(None, Some((&child, version)), &[], &[message]).await {
+            Ok(crate::store::executions::StepOutcome::Committed(_)) => return,
+            Ok(crate::store::executions::StepOutcome::Conflict) => continue,
+            Err(error) => {
+                tracing::warn!(%error, child = id, "could not cancel a child pipeline");
+                return;
+            }
+        }
+    }
+}

@@ -32,9 +32,9 @@ pub async fn handle(message: &Message, execution: &mut Execution, now: i64, effe
         Message::StartExecution { .. } => start_execution(execution, now),
         Message::StartStage { stage, .. } => start_stage(execution, stage, now),
         Message::RunTask { stage, task, .. } => run_task(execution, stage, *task, now, effects).await,
-        Message::CompleteStage { stage, .. } => complete_stage(execution, stage, now),
+        Message::CompleteStage { stage, .. } => complete_stage(execution, stage, now, effects).await,
         Message::CompleteExecution { .. } => complete_execution(execution, now),
-        Message::CancelExecution { .. } => cancel_execution(execution, now),
+        Message::CancelExecution { .. } => cancel_execution(execution, now, effects).await,
     }
 }
 
@@ -43,7 +43,9 @@ fn start_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
         return Vec::new();
     }
     if execution.canceled {
-        return cancel_execution(execution, now);
+        execution.status = Status::Canceled;
+        execution.end_time = Some(now);
+        return Vec::new();
     }
     execution.status = Status::Running;
     execution.start_time = Some(now);
@@ -223,7 +225,7 @@ fn finished(execution: &Execution) -> bool {
     })
 }
 
-fn complete_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next> {
+async fn complete_stage(execution: &mut Execution, stage_id: &str, now: i64, effects: &Effects) -> Vec<Next> {
     let id = execution.id.clone();
     let Some(stage) = execution.stage_mut(stage_id) else { return Vec::new() };
     if !stage.status.is_complete() {
@@ -235,10 +237,7 @@ fn complete_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Ne
 
     if status == Status::Terminal {
         // Fail fast: what still runs elsewhere is canceled.
-        for other in execution.stages.iter_mut().filter(|s| s.status == Status::Running) {
-            other.status = Status::Canceled;
-            other.end_time = Some(now);
-        }
+        cancel_running_stages(execution, now, effects).await;
         return vec![Next::now(Message::CompleteExecution { execution: id })];
     }
     let mut next: Vec<Next> = Vec::new();
@@ -341,8 +340,11 @@ fn restart_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Nex
     vec![Next::now(Message::StartStage { execution: execution.id.clone(), stage: stage_id.to_string() })]
 }
 
-fn cancel_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
-    execution.canceled = true;
+/// Cancels every running stage, calling its cancel hook first.
+async fn cancel_running_stages(execution: &mut Execution, now: i64, effects: &Effects) {
+    for stage in execution.stages.iter().filter(|s| s.status == Status::Running) {
+        tasks::cancel(stage, effects).await;
+    }
     for stage in execution.stages.iter_mut().filter(|s| s.status == Status::Running) {
         stage.status = Status::Canceled;
         stage.end_time = Some(now);
@@ -351,6 +353,11 @@ fn cancel_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
             task.end_time = Some(now);
         }
     }
+}
+
+async fn cancel_execution(execution: &mut Execution, now: i64, effects: &Effects) -> Vec<Next> {
+    execution.canceled = true;
+    cancel_running_stages(execution, now, effects).await;
     execution.status = Status::Canceled;
     execution.end_time = Some(now);
     Vec::new()

@@ -55,6 +55,16 @@ pub async fn run(execution: &Execution, stage: &Stage, index: usize, now: i64, e
     }
 }
 
+/// A running stage's cancel hook: stop what it started elsewhere (a child pipeline, a job
+/// behind a webhook). Stages that only wait have nothing to undo.
+pub async fn cancel(stage: &Stage, effects: &Effects) {
+    match stage_kind(stage) {
+        Ok(StageKind::Pipeline(_)) => child::cancel(&effects.store, stage).await,
+        Ok(StageKind::Webhook(hook)) => webhook::cancel(&effects.http, &hook).await,
+        _ => {}
+    }
+}
+
 /// Tasks that only look at the execution.
 fn run_local(execution: &Execution, stage: &Stage, kind: StageKind, now: i64) -> TaskResult {
     match kind {

@@ -168,3 +168,15 @@ mod tests {
         assert_eq!(backoff(10), MAX_BACKOFF_MS);
     }
 }
+
+/// The cancel hook: call `cancelEndpoint`, if the stage has one. Failures are logged only: the
+/// stage is canceled either way.
+pub async fn cancel(http: &reqwest::Client, webhook: &WebhookStage) {
+    let Some(url) = &webhook.cancel_endpoint else { return };
+    let method = webhook.cancel_method.as_deref().unwrap_or("POST");
+    match send(http, method, url, webhook, webhook.cancel_payload.as_ref()).await {
+        Ok((status, _, _)) if (200..300).contains(&status) => {}
+        Ok((status, _, body)) => tracing::warn!(url, status, %body, "webhook cancel endpoint refused"),
+        Err(error) => tracing::warn!(url, %error, "webhook cancel endpoint unreachable"),
+    }
+}

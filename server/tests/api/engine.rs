@@ -566,3 +566,31 @@ async fn a_pipeline_stage_runs_another_and_follows_its_fate(db: Db) {
     let orphan = h.run("orphan").await;
     assert!(orphan.stages[0].error.as_deref().unwrap().contains("not found"));
 }
+
+#[tokio::test]
+async fn canceling_a_parent_cancels_its_child_and_calls_cancel_hooks() {
+    let h = harness(Db::Sqlite).await;
+    let (base, received) = receiver::start().await;
+    h.save("child", json!([wait("1", 3600, &[])])).await;
+    h.save("parent", json!([
+        {"refId": "1", "name": "Run child", "type": "pipeline", "application": "shop", "pipeline": "child"},
+        {"refId": "2", "name": "Job", "type": "webhook", "url": format!("{base}/status/job"), "method": "GET",
+         "waitForCompletion": true, "statusJsonPath": "$.job.status", "successStatuses": "NEVER",
+         "cancelEndpoint": format!("{base}/hook"), "cancelPayload": {"cancel": "job"}}
+    ])).await;
+    let parent = h.start("parent", &[]).await;
+    h.drain().await;
+    let running = h.get(&parent.id).await;
+    let child_id = running.stages[0].context["executionId"].as_str().unwrap().to_string();
+    assert_eq!(h.get(&child_id).await.status, Status::Running);
+
+    h.executions.cancel(&h.admin, &parent.id, Some("stop everything".into())).await.unwrap();
+    h.drain().await;
+    assert_eq!(h.get(&parent.id).await.status, Status::Canceled);
+    let child = h.get(&child_id).await;
+    assert_eq!(child.status, Status::Canceled, "the child run is canceled with its parent");
+    assert_eq!(child.canceled_by.as_deref(), Some("parent pipeline"));
+    let cancels = received.bodies("/hook");
+    assert_eq!(cancels.len(), 1, "the webhook's cancel endpoint was called");
+    assert_eq!(cancels[0].1, json!({"cancel": "job"}));
+}
