@@ -48,8 +48,8 @@ pub async fn start(
 /// An execution, as Gate's `GET /pipelines/{id}` (needs READ).
 #[utoipa::path(get, path = "/pipelines/{id}", tag = "gate", params(("id" = String, Path, description = "execution id")),
     responses((status = 200, description = "the execution"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn read(State(services): State<Services>, Authenticated(caller): Authenticated, Path(id): Path<String>) -> Result<Json<Execution>, ApiError> {
-    Ok(Json(services.executions.get(&caller, &id).await?))
+pub async fn read(services: State<Services>, caller: Authenticated, id: Path<String>) -> Result<Json<Execution>, ApiError> {
+    super::executions::read(services, caller, id).await
 }
 
 /// Judges a manual judgment, as Gate's `PATCH /pipelines/{id}/stages/{stageId}` (needs EXECUTE).
@@ -57,10 +57,10 @@ pub async fn read(State(services): State<Services>, Authenticated(caller): Authe
     params(("id" = String, Path, description = "execution id"), ("stageId" = String, Path, description = "stage id")),
     responses((status = 200, description = "the execution"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn judge(
-    State(services): State<Services>,
-    Authenticated(caller): Authenticated,
-    Path((id, stage)): Path<(String, String)>,
-    Json(judgment): Json<Judgment>,
+    services: State<Services>,
+    caller: Authenticated,
+    path: Path<(String, String)>,
+    judgment: Json<Judgment>,
 ) -> Result<Json<Execution>, ApiError> {
-    Ok(Json(services.executions.judge(&caller, &id, &stage, judgment).await?))
+    super::executions::judge(services, caller, path, judgment).await
 }
