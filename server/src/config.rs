@@ -23,6 +23,8 @@ pub enum Command {
     Serve(ServeConfig),
     /// Apply database migrations and exit.
     Migrate(DatabaseConfig),
+    /// Run the demo application the local cloud deploys (version, colour, health, metrics).
+    DemoApp(crate::demo_app::DemoAppConfig),
     /// Manage users from the command line (works while the server runs).
     User {
         #[command(flatten)]

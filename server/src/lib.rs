@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod demo_app;
 pub mod engine;
 pub mod http;
 pub mod metrics;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store::Store::open(&database.database_url).await?;
             tracing::info!(database = %database.database_url, "migrations applied");
         }
+        Command::DemoApp(config) => demo_app::run(config).await?,
         Command::User { database, command } => {
             let store = store::Store::open(&database.database_url).await?;
             auth::cli::run(&store, command).await?;

@@ -3,6 +3,7 @@
 mod applications;
 mod auth;
 mod binary;
+mod demo_app;
 mod durability;
 mod engine;
 mod helpers;
