@@ -1,6 +1,7 @@
 //! gennaker's server: the axum application behind the `gennaker` binary.
 
 pub mod auth;
+pub mod cloud;
 pub mod config;
 pub mod demo_app;
 pub mod engine;

@@ -1,0 +1,4 @@
+//! The embedded `local` cloud: instances are processes on this machine, load balancers are
+//! reverse proxies inside gennaker.
+
+pub mod balancer;
