@@ -104,12 +104,29 @@ impl Server {
                 }))
             })
             .collect();
+        // Expired sessions are refused on read; this only keeps the table small.
+        let store = self.state.store.clone();
+        let mut sweeper_stopped = stopped.clone();
+        let sweeper = tokio::spawn(async move {
+            loop {
+                match store.delete_expired_sessions(crate::store::now_millis()).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::debug!(removed, "expired sessions removed"),
+                    Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+                }
+                tokio::select! {
+                    _ = sweeper_stopped.changed() => return,
+                    () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                }
+            }
+        });
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         drop(stop);
         for worker in workers {
             let _ = worker.await;
         }
+        let _ = sweeper.await;
         self.state.store.close().await;
         served
     }
