@@ -2,3 +2,4 @@
 //! reverse proxies inside gennaker.
 
 pub mod balancer;
+pub mod processes;

@@ -10,4 +10,5 @@ mod engine;
 mod helpers;
 mod pipelines;
 mod platform;
+mod processes;
 mod secrets;
