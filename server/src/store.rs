@@ -12,6 +12,7 @@ pub mod applications;
 pub mod audit;
 pub mod credentials;
 pub mod executions;
+pub mod local_resources;
 pub mod pipelines;
 pub mod secrets;
 pub mod users;

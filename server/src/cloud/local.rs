@@ -2,4 +2,5 @@
 //! reverse proxies inside gennaker.
 
 pub mod balancer;
+pub mod cloud;
 pub mod processes;

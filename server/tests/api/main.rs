@@ -8,6 +8,7 @@ mod demo_app;
 mod durability;
 mod engine;
 mod helpers;
+mod local_cloud;
 mod pipelines;
 mod platform;
 mod processes;

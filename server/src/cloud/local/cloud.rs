@@ -1,0 +1,354 @@
+//! The `local` provider: server groups are supervised processes, load balancers are reverse
+//! proxies on their listener ports, security groups' ingress rules guard those listeners. The
+//! desired state is kept in the store (`local_resources`), so `LocalCloud::restore` after a
+//! restart brings every server group, balancer and rule back. A background loop keeps the
+//! balancers' targets in step with the instances (which change as crashed ones are replaced).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::cluster::{
+    Artifact, Capacity, HealthState, Instance, LoadBalancer, Location, Protocol, SecurityGroup, ServerGroup,
+};
+use app::model::names::ServerGroupName;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use super::balancer::{Balancer, HealthCheck, Target};
+use super::processes::{InstanceSpec, ProcessGroup};
+use crate::cloud::cidr::Cidr;
+use crate::cloud::provider::{Error, Provider, Result, ServerGroupSpec, Snapshot};
+use crate::store::Store;
+
+pub const ACCOUNT: &str = "local";
+pub const REGION: &str = "local";
+const SYNC_EVERY: Duration = Duration::from_millis(250);
+
+/// A server group as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServerGroupRecord {
+    spec: ServerGroupSpec,
+    disabled: bool,
+    created_time: i64,
+}
+
+struct RunningGroup {
+    record: ServerGroupRecord,
+    processes: ProcessGroup,
+}
+
+struct RunningBalancer {
+    config: LoadBalancer,
+    balancer: Balancer,
+}
+
+#[derive(Default)]
+struct State {
+    server_groups: BTreeMap<String, RunningGroup>,
+    balancers: BTreeMap<String, RunningBalancer>,
+    security_groups: BTreeMap<String, SecurityGroup>,
+}
+
+pub struct LocalCloud {
+    store: Store,
+    state: Arc<Mutex<State>>,
+    sync: tokio::task::JoinHandle<()>,
+}
+
+fn location() -> Location {
+    Location { cloud_provider: "local".into(), account: ACCOUNT.into(), region: REGION.into() }
+}
+
+fn store_error(error: crate::store::Error) -> Error {
+    Error::Provider(format!("the local cloud's state could not be saved: {error}"))
+}
+
+fn instance_spec(artifact: &Artifact) -> Result<InstanceSpec> {
+    match artifact {
+        Artifact::Command { command, version } => {
+            let mut env = BTreeMap::new();
+            env.insert("DEMO_VERSION".to_string(), version.clone());
+            Ok(InstanceSpec { command: command.clone(), env })
+        }
+        other => Err(Error::Invalid(format!("the local cloud runs commands, not {other:?}"))),
+    }
+}
+
+/// The load balancer's HTTP listener port.
+fn listener_address(config: &LoadBalancer) -> Result<SocketAddr> {
+    let listener = config
+        .listeners
+        .iter()
+        .find(|l| l.protocol == Protocol::Http)
+        .ok_or_else(|| Error::Invalid(format!("load balancer {} needs an http listener", config.name)))?;
+    Ok(SocketAddr::from(([127, 0, 0, 1], listener.port)))
+}
+
+fn health_check(config: &LoadBalancer) -> Option<HealthCheck> {
+    config.health_check.as_ref().map(|check| HealthCheck {
+        path: check.path.clone(),
+        interval: Duration::from_millis(check.interval_ms.max(50)),
+        timeout: Duration::from_millis(check.timeout_ms.max(10)),
+        healthy_threshold: check.healthy_threshold.max(1),
+        unhealthy_threshold: check.unhealthy_threshold.max(1),
+    })
+}
+
+/// Points every balancer at the instances of the server groups attached to it, and applies the
+/// ingress rules of its security groups to its listener.
+fn sync_balancers(state: &State) {
+    for (name, running) in &state.balancers {
+        let targets = state
+            .server_groups
+            .values()
+            .filter(|group| group.record.spec.load_balancers.contains(name))
+            .flat_map(|group| {
+                let enabled = !group.record.disabled;
+                group.processes.instances().into_iter().map(move |i| Target { address: i.address, enabled })
+            })
+            .collect();
+        running.balancer.set_targets(targets);
+        let port = running.balancer.address().port();
+        let ingress = (!running.config.security_groups.is_empty()).then(|| {
+            running
+                .config
+                .security_groups
+                .iter()
+                .filter_map(|sg| state.security_groups.get(sg))
+                .flat_map(|sg| sg.ingress.iter())
+                .filter(|rule| rule.start_port <= port && port <= rule.end_port)
+                .filter_map(|rule| rule.cidr.parse::<Cidr>().ok())
+                .collect()
+        });
+        running.balancer.set_ingress(ingress);
+    }
+}
+
+impl LocalCloud {
+    /// Starts the local cloud with the state stored from before (none on a first start).
+    pub async fn restore(store: Store) -> Result<Self> {
+        let state = Arc::new(Mutex::new(State::default()));
+        let sync_state = state.clone();
+        let sync = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SYNC_EVERY).await;
+                sync_balancers(&*sync_state.lock().await);
+            }
+        });
+        let cloud = Self { store: store.clone(), state, sync };
+        for (_, body) in store.local_resources("securityGroup").await.map_err(store_error)? {
+            let security_group: SecurityGroup = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
+            cloud.state.lock().await.security_groups.insert(security_group.name.clone(), security_group);
+        }
+        for (_, body) in store.local_resources("loadBalancer").await.map_err(store_error)? {
+            let config: LoadBalancer = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
+            cloud.start_balancer(config).await?;
+        }
+        for (_, body) in store.local_resources("serverGroup").await.map_err(store_error)? {
+            let record: ServerGroupRecord = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
+            let processes = ProcessGroup::start(&record.spec.name, instance_spec(&record.spec.artifact)?, record.spec.capacity.desired as usize);
+            cloud.state.lock().await.server_groups.insert(record.spec.name.clone(), RunningGroup { record, processes });
+        }
+        sync_balancers(&*cloud.state.lock().await);
+        Ok(cloud)
+    }
+
+    async fn start_balancer(&self, config: LoadBalancer) -> Result<()> {
+        let address = listener_address(&config)?;
+        let balancer = Balancer::start(address, health_check(&config))
+            .await
+            .map_err(|error| Error::Provider(format!("cannot listen on {address}: {error}")))?;
+        self.state.lock().await.balancers.insert(config.name.clone(), RunningBalancer { config, balancer });
+        Ok(())
+    }
+
+    async fn save_group(&self, record: &ServerGroupRecord) -> Result<()> {
+        let body = serde_json::to_string(record).expect("records serialize");
+        self.store.put_local_resource("serverGroup", &record.spec.name, &body).await.map_err(store_error)
+    }
+
+    async fn update_group(&self, name: &str, change: impl FnOnce(&mut ServerGroupRecord)) -> Result<ServerGroupRecord> {
+        let record = {
+            let mut state = self.state.lock().await;
+            let group = state.server_groups.get_mut(name).ok_or_else(|| Error::NotFound(format!("server group {name}")))?;
+            change(&mut group.record);
+            group.processes.resize(group.record.spec.capacity.desired as usize);
+            let record = group.record.clone();
+            sync_balancers(&state);
+            record
+        };
+        self.save_group(&record).await?;
+        Ok(record)
+    }
+
+    /// Stops every balancer and instance (the stored state stays for the next start).
+    pub async fn shutdown(self) {
+        self.sync.abort();
+        let state = std::mem::take(&mut *self.state.lock().await);
+        for (_, running) in state.balancers {
+            running.balancer.stop().await;
+        }
+        for (_, group) in state.server_groups {
+            group.processes.stop().await;
+        }
+    }
+
+    fn view(group: &RunningGroup, healthy: &BTreeMap<SocketAddr, bool>) -> ServerGroup {
+        let instances = group
+            .processes
+            .instances()
+            .into_iter()
+            .map(|i| Instance {
+                name: i.name,
+                health_state: match (group.record.disabled, healthy.get(&i.address)) {
+                    (true, _) => HealthState::OutOfService,
+                    (false, Some(true)) => HealthState::Up,
+                    (false, Some(false)) => HealthState::Starting,
+                    (false, None) => HealthState::Unknown,
+                },
+                launch_time: i.launch_time,
+                address: i.address.to_string(),
+            })
+            .collect();
+        let spec = &group.record.spec;
+        ServerGroup {
+            name: spec.name.clone(),
+            location: location(),
+            capacity: spec.capacity,
+            artifact: spec.artifact.clone(),
+            disabled: group.record.disabled,
+            load_balancers: spec.load_balancers.clone(),
+            security_groups: spec.security_groups.clone(),
+            instances,
+            created_time: group.record.created_time,
+            metadata: BTreeMap::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for LocalCloud {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn observe(&self, account: &str, region: &str) -> Result<Snapshot> {
+        if account != ACCOUNT || region != REGION {
+            return Ok(Snapshot::default());
+        }
+        let state = self.state.lock().await;
+        let healthy: BTreeMap<SocketAddr, bool> = state.balancers.values().flat_map(|b| b.balancer.health()).collect();
+        Ok(Snapshot {
+            server_groups: state.server_groups.values().map(|group| Self::view(group, &healthy)).collect(),
+            load_balancers: state.balancers.values().map(|b| b.config.clone()).collect(),
+            security_groups: state.security_groups.values().cloned().collect(),
+        })
+    }
+
+    async fn create_server_group(&self, spec: ServerGroupSpec) -> Result<ServerGroup> {
+        ServerGroupName::parse(&spec.name).map_err(|e| Error::Invalid(e.to_string()))?;
+        if !spec.capacity.is_consistent() {
+            return Err(Error::Invalid(format!("capacity must satisfy min <= desired <= max: {:?}", spec.capacity)));
+        }
+        {
+            let state = self.state.lock().await;
+            if let Some(existing) = state.server_groups.get(&spec.name) {
+                // Idempotent: a retried create finds what the first one made.
+                let healthy = state.balancers.values().flat_map(|b| b.balancer.health()).collect();
+                return Ok(Self::view(existing, &healthy));
+            }
+            for name in &spec.load_balancers {
+                if !state.balancers.contains_key(name) {
+                    return Err(Error::Invalid(format!("load balancer {name} does not exist")));
+                }
+            }
+        }
+        let record = ServerGroupRecord { spec: spec.clone(), disabled: false, created_time: crate::store::now_millis() };
+        self.save_group(&record).await?;
+        let processes = ProcessGroup::start(&spec.name, instance_spec(&spec.artifact)?, spec.capacity.desired as usize);
+        let mut state = self.state.lock().await;
+        state.server_groups.insert(spec.name.clone(), RunningGroup { record, processes });
+        sync_balancers(&state);
+        let healthy = state.balancers.values().flat_map(|b| b.balancer.health()).collect();
+        Ok(Self::view(&state.server_groups[&spec.name], &healthy))
+    }
+
+    async fn resize(&self, name: &str, capacity: Capacity) -> Result<()> {
+        if !capacity.is_consistent() {
+            return Err(Error::Invalid(format!("capacity must satisfy min <= desired <= max: {capacity:?}")));
+        }
+        self.update_group(name, |record| record.spec.capacity = capacity).await.map(drop)
+    }
+
+    async fn enable(&self, name: &str) -> Result<()> {
+        self.update_group(name, |record| record.disabled = false).await.map(drop)
+    }
+
+    async fn disable(&self, name: &str) -> Result<()> {
+        self.update_group(name, |record| record.disabled = true).await.map(drop)
+    }
+
+    async fn destroy(&self, name: &str) -> Result<()> {
+        let removed = {
+            let mut state = self.state.lock().await;
+            let removed = state.server_groups.remove(name);
+            sync_balancers(&state);
+            removed
+        };
+        self.store.delete_local_resource("serverGroup", name).await.map_err(store_error)?;
+        if let Some(group) = removed {
+            group.processes.stop().await;
+        }
+        Ok(())
+    }
+
+    async fn upsert_load_balancer(&self, config: LoadBalancer) -> Result<LoadBalancer> {
+        app::model::names::ClusterName::parse(&config.name).map_err(|e| Error::Invalid(e.to_string()))?;
+        listener_address(&config)?;
+        let previous = self.state.lock().await.balancers.remove(&config.name);
+        if let Some(previous) = previous {
+            previous.balancer.stop().await;
+        }
+        self.start_balancer(config.clone()).await?;
+        let body = serde_json::to_string(&config).expect("load balancers serialize");
+        self.store.put_local_resource("loadBalancer", &config.name, &body).await.map_err(store_error)?;
+        sync_balancers(&*self.state.lock().await);
+        Ok(config)
+    }
+
+    async fn delete_load_balancer(&self, name: &str) -> Result<()> {
+        let removed = self.state.lock().await.balancers.remove(name);
+        self.store.delete_local_resource("loadBalancer", name).await.map_err(store_error)?;
+        if let Some(running) = removed {
+            running.balancer.stop().await;
+        }
+        Ok(())
+    }
+
+    async fn upsert_security_group(&self, security_group: SecurityGroup) -> Result<SecurityGroup> {
+        for rule in &security_group.ingress {
+            rule.cidr.parse::<Cidr>().map_err(|e| Error::Invalid(e.to_string()))?;
+            if rule.start_port > rule.end_port {
+                return Err(Error::Invalid(format!("port range {}-{} is empty", rule.start_port, rule.end_port)));
+            }
+        }
+        let body = serde_json::to_string(&security_group).expect("security groups serialize");
+        self.store.put_local_resource("securityGroup", &security_group.name, &body).await.map_err(store_error)?;
+        let mut state = self.state.lock().await;
+        state.security_groups.insert(security_group.name.clone(), security_group.clone());
+        sync_balancers(&state);
+        Ok(security_group)
+    }
+
+    async fn delete_security_group(&self, name: &str) -> Result<()> {
+        self.store.delete_local_resource("securityGroup", name).await.map_err(store_error)?;
+        let mut state = self.state.lock().await;
+        state.security_groups.remove(name);
+        sync_balancers(&state);
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! The provider trait every cloud implements (local now; AWS and Kubernetes later). Operations
+//! are idempotent: creating what exists, or destroying what is gone, succeeds without change,
+//! so an engine task may safely run one again after a crash. Provider types are converted to
+//! gennaker's (`app::model::cluster`) at the edge.
+
+use app::model::cluster::{Artifact, Capacity, LoadBalancer, Location, SecurityGroup, ServerGroup};
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// The provider refused or failed; its reason, as it gave it.
+    #[error("{0}")]
+    Provider(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What to create.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerGroupSpec {
+    /// `application-stack-detail-vNNN`.
+    pub name: String,
+    pub location: Location,
+    pub capacity: Capacity,
+    pub artifact: Artifact,
+    pub load_balancers: Vec<String>,
+    pub security_groups: Vec<String>,
+}
+
+/// Everything a provider runs in one account and region.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub server_groups: Vec<ServerGroup>,
+    pub load_balancers: Vec<LoadBalancer>,
+    pub security_groups: Vec<SecurityGroup>,
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    async fn observe(&self, account: &str, region: &str) -> Result<Snapshot>;
+    async fn create_server_group(&self, spec: ServerGroupSpec) -> Result<ServerGroup>;
+    async fn resize(&self, name: &str, capacity: Capacity) -> Result<()>;
+    async fn enable(&self, name: &str) -> Result<()>;
+    async fn disable(&self, name: &str) -> Result<()>;
+    async fn destroy(&self, name: &str) -> Result<()>;
+    async fn upsert_load_balancer(&self, load_balancer: LoadBalancer) -> Result<LoadBalancer>;
+    async fn delete_load_balancer(&self, name: &str) -> Result<()>;
+    async fn upsert_security_group(&self, security_group: SecurityGroup) -> Result<SecurityGroup>;
+    async fn delete_security_group(&self, name: &str) -> Result<()>;
+}
