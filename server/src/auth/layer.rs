@@ -100,7 +100,8 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
     request.extensions_mut().insert(ClientAddress(address));
 
     let headers = request.headers();
-    let caller = match (bearer(headers), session_token(headers)) {
+    let (bearer_token, session) = (bearer(headers).map(str::to_string), session_token(headers).map(str::to_string));
+    let caller = match (bearer_token.as_deref(), session.as_deref()) {
         (Some(token), _) => match layer.auth.token_caller(token).await {
             Ok(Some(caller)) => Some(caller),
             Ok(None) => return ApiError(AppError::unauthenticated("invalid or expired API token")).into_response(),
@@ -131,8 +132,7 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
 
     // Cookies ride along on cross-site requests; tokens do not. So only requests that a browser
     // could be tricked into sending (cookie, or a sign-in from a foreign page) must be same-origin.
-    let cookie_bound = bearer(request.headers()).is_none()
-        && (session_token(request.headers()).is_some() || request.headers().contains_key(header::ORIGIN));
+    let cookie_bound = bearer_token.is_none() && (session.is_some() || request.headers().contains_key(header::ORIGIN));
     // WebSockets are not bound by CORS: a foreign page could open one with the user's cookie
     // and read events (cross-site WebSocket hijacking), so the upgrade must be same-origin too.
     let websocket = path == "/api/v1/ws";

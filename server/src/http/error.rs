@@ -55,7 +55,7 @@ impl From<JsonRejection> for ApiError {
 
 /// The field a serde error is about: the one in backticks for unknown/missing fields, else the
 /// path serde_path_to_error put before the message (`capacity.min: invalid type ...`).
-fn field_of(text: &str) -> Option<String> {
+pub(crate) fn field_of(text: &str) -> Option<String> {
     for marker in ["unknown field `", "missing field `"] {
         if let Some(start) = text.find(marker) {
             let rest = &text[start + marker.len()..];

@@ -123,8 +123,7 @@ pub fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> 
     }
     serde_json::from_slice(body).map_err(|error| {
         let message = error.to_string();
-        let field = message.split('`').nth(1).map(str::to_string);
-        ApiError(AppError::Invalid { field, message })
+        ApiError(AppError::Invalid { field: super::error::field_of(&message), message })
     })
 }
 

@@ -95,6 +95,9 @@ async fn runs_start_finish_and_answer_in_both_shapes(db: Db) {
 
     let missing = app.post_json(start, &json!({})).await;
     assert_error(missing, 400, "invalid", Some("parameters.env")).await;
+    let wrong_type = app.post_json(start, &json!({"parameters": {"env": 5}})).await;
+    let body = assert_error(wrong_type, 400, "invalid", None).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("invalid type"), "{body}");
     let outside = app.post_json(start, &json!({"parameters": {"env": "qa"}})).await;
     assert_error(outside, 400, "invalid", Some("parameters.env")).await;
 
