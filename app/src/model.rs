@@ -6,6 +6,7 @@
 
 pub mod application;
 pub mod auth;
+pub mod cloud_stages;
 pub mod cluster;
 pub mod execution;
 pub mod names;

@@ -15,6 +15,9 @@ use crate::model::auth::{
     ApiToken, AuditEntry, Caller, CreatedApiToken, NewApiToken, NewUser, Permissions, SecretInfo,
     SecretWrite, SignIn, User, UserPatch,
 };
+use crate::model::cluster::{
+    LoadBalancer, LoadBalancerRequest, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup, TaskRequest,
+};
 use crate::model::execution::{Execution, ExecutionQuery, Judgment, StartRequest};
 use crate::model::pipeline::{Pipeline, PipelineRevision};
 use crate::model::{Application, ApplicationPatch, NewApplication};
@@ -112,6 +115,34 @@ pub trait ExecutionService: Send + Sync + 'static {
     async fn evaluate(&self, caller: &Caller, id: &str, expression: &str) -> Result<serde_json::Value>;
 }
 
+#[async_trait]
+pub trait ClusterService: Send + Sync + 'static {
+    /// The application's clusters from the cache, by account and region.
+    async fn clusters(&self, caller: &Caller, application: &str) -> Result<Vec<RegionClusters>>;
+    /// One server group with its instances.
+    async fn server_group(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<ServerGroup>;
+    async fn load_balancers(&self, caller: &Caller, application: &str) -> Result<Vec<LoadBalancer>>;
+    /// Creates or replaces a load balancer (account WRITE).
+    async fn upsert_load_balancer(&self, caller: &Caller, request: LoadBalancerRequest) -> Result<LoadBalancer>;
+    /// Refused (409) while server groups still use it.
+    async fn delete_load_balancer(&self, caller: &Caller, account: &str, region: &str, name: &str) -> Result<()>;
+    async fn security_groups(&self, caller: &Caller, application: &str) -> Result<Vec<SecurityGroup>>;
+    async fn upsert_security_group(&self, caller: &Caller, request: SecurityGroupRequest) -> Result<SecurityGroup>;
+    /// Refused (409) while load balancers or server groups still use it.
+    async fn delete_security_group(&self, caller: &Caller, account: &str, region: &str, name: &str) -> Result<()>;
+}
+
+/// Ad-hoc tasks (Spinnaker's orchestrations): executions of the given stages, outside any
+/// pipeline, run and tracked by the engine.
+#[async_trait]
+pub trait TaskService: Send + Sync + 'static {
+    async fn submit(&self, caller: &Caller, request: TaskRequest) -> Result<Execution>;
+    async fn get(&self, caller: &Caller, id: &str) -> Result<Execution>;
+    /// The application's tasks, newest first.
+    async fn list(&self, caller: &Caller, application: &str, limit: u32) -> Result<Vec<Execution>>;
+    async fn cancel(&self, caller: &Caller, id: &str) -> Result<Execution>;
+}
+
 /// One handle per resource; cheap to clone.
 #[derive(Clone)]
 pub struct Services {
@@ -121,6 +152,8 @@ pub struct Services {
     pub audit: Arc<dyn AuditService>,
     pub pipelines: Arc<dyn PipelineService>,
     pub executions: Arc<dyn ExecutionService>,
+    pub clusters: Arc<dyn ClusterService>,
+    pub tasks: Arc<dyn TaskService>,
 }
 
 /// Answers a server function's error with its HTTP status (400, 404, ...) instead of the

@@ -1,11 +1,15 @@
 //! Clouds gennaker manages, behind one `provider::Provider` trait (observe, create, resize,
-//! enable, disable, destroy, load balancers, security groups). Caching agents, REST and deploy
-//! stages on top of it come next. Parts:
+//! enable, disable, destroy, load balancers, security groups, jobs). Parts:
+//! - `clouds`: the configured providers and their accounts, and the caching agents;
+//! - `cache`: the cluster cache REST and the UI read, and its live events;
 //! - `cidr`: the address ranges of security group ingress rules;
 //! - `local::balancer`: the local cloud's load balancer, a real reverse proxy;
 //! - `local::processes`: its instances, supervised child processes;
+//! - `local::jobs`: its one-off processes (Run Job);
 //! - `local::cloud`: the local provider tying them together, its state kept in the store.
 
+pub mod cache;
 pub mod cidr;
+pub mod clouds;
 pub mod local;
 pub mod provider;

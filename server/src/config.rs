@@ -108,6 +108,20 @@ pub struct ServeConfig {
     /// random password is printed once.
     #[arg(long, env = "GENNAKER_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<SecretString>,
+
+    /// On a first start (no applications yet), create the demo: application `demo`, load
+    /// balancer `demo-web` on `--demo-port`, server group `demo-web-v000` running v1 and a
+    /// red/black pipeline `Deploy demo`.
+    #[arg(long, env = "GENNAKER_DEMO", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub demo: bool,
+
+    /// The demo load balancer's port on 127.0.0.1.
+    #[arg(long, env = "GENNAKER_DEMO_PORT", default_value_t = 8081)]
+    pub demo_port: u16,
+
+    /// How often (ms) the caching agents observe each cloud account and region.
+    #[arg(long, env = "GENNAKER_CACHE_INTERVAL_MS", default_value_t = 1_000)]
+    pub cache_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -147,6 +161,9 @@ impl ServeConfig {
             admin_password: Some(SecretString::from(TEST_ADMIN_PASSWORD)),
             workers: 2,
             engine_lease_ms: 30_000,
+            demo: false,
+            demo_port: 8081,
+            cache_interval_ms: 250,
         }
     }
 

@@ -4,6 +4,9 @@
 //! - `handlers`: what each command does to an execution (pure, tested alone).
 //! - `tasks`: what each stage type does; a task that must wait asks to be run again later.
 //! - `webhook`: the webhook stage's call and status polling.
+//! - `deploy`: the deploy stage and its strategies (red/black, highlander, rolling, canary).
+//! - `server_groups`: resize, enable, disable, destroy, rollback, clone, find image, the
+//!   cluster-wide stages and run job.
 //! - `child`: the pipeline stage, which runs another pipeline and waits for it.
 //! - `expressions`: `${...}` evaluation (CEL).
 //! - `worker`: claims a message, runs its handler, commits state + acknowledgement + next
@@ -12,9 +15,11 @@
 
 pub mod child;
 pub mod clock;
+pub mod deploy;
 pub mod expressions;
 pub mod handlers;
 pub mod message;
+pub mod server_groups;
 pub mod service;
 pub mod tasks;
 pub mod webhook;

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod applications;
 pub mod audit;
+pub mod clusters;
 pub mod error;
 pub mod executions;
 pub mod gate;
@@ -14,6 +15,7 @@ pub mod pipelines;
 pub mod secrets;
 pub mod session;
 pub mod tokens;
+pub mod tasks;
 pub mod users;
 
 use app::error::AppError;
@@ -39,6 +41,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(pipelines::router())
         .merge(executions::router())
         .merge(accounts::router())
+        .merge(clusters::router())
+        .merge(tasks::router())
 }
 
 /// The caller of a request that the auth layer let through; handlers take it as an argument.

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cloud;
 pub mod config;
+pub mod demo;
 pub mod demo_app;
 pub mod engine;
 pub mod http;
@@ -14,6 +15,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod ws;
+pub mod ws_clusters;
 
 use config::{Cli, Command};
 

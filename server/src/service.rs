@@ -3,6 +3,8 @@
 
 pub mod applications;
 pub mod audit;
+pub mod clusters;
+pub mod tasks;
 
 use std::sync::Arc;
 
@@ -25,13 +27,18 @@ pub struct Built {
 pub fn build(store: Store, auth_config: AuthConfig, secret_key: SecretKey, engine: Engine) -> Built {
     let auth = Auth::new(store.clone(), auth_config);
     let secrets = Arc::new(Secrets::new(store.clone(), secret_key));
+    let executions: Arc<dyn app::ssr::ExecutionService> = Arc::new(Executions::new(engine.clone()));
+    let clusters = Arc::new(clusters::Clusters::new(store.clone(), engine.clouds().clone()));
+    let tasks = Arc::new(tasks::Tasks::new(engine, executions.clone()));
     let services = Services {
         applications: Arc::new(applications::Applications::new(store.clone())),
         auth: auth.clone(),
         secrets: secrets.clone(),
         audit: Arc::new(audit::Audit::new(store.clone())),
         pipelines: Arc::new(Pipelines::new(store)),
-        executions: Arc::new(Executions::new(engine)),
+        executions,
+        clusters,
+        tasks,
     };
     Built { services, auth, secrets }
 }

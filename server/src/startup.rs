@@ -18,7 +18,12 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
+use app::model::cluster::Location;
+
 use crate::auth::bootstrap;
+use crate::cloud::clouds::Clouds;
+use crate::cloud::local::cloud::{self as local, LocalCloud};
+use crate::cloud::provider::Provider;
 use crate::auth::layer::{self, AuthLayer};
 use crate::auth::service::AuthConfig;
 use crate::config::ServeConfig;
@@ -37,6 +42,8 @@ pub struct Server {
     router: Router,
     pub state: AppState,
     workers: usize,
+    local_cloud: Arc<LocalCloud>,
+    cache_interval: Duration,
 }
 
 impl Server {
@@ -62,7 +69,11 @@ impl Server {
             session_ttl: Duration::from_secs(config.session_hours.max(1) * 3600),
             secure_cookies: config.secure_cookies,
         };
-        let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms);
+        let local_cloud = Arc::new(LocalCloud::restore(store.clone()).await?);
+        let local_location = Location { cloud_provider: "local".into(), account: local::ACCOUNT.into(), region: local::REGION.into() };
+        let clouds = Clouds::new(vec![(local_cloud.clone() as Arc<dyn Provider>, vec![local_location])]);
+        clouds.refresh_all().await;
+        let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms).with_clouds(clouds.clone());
         let built = service::build(store.clone(), auth_config, secret_key, engine.clone());
         let (api, document) = OpenApiRouter::new()
             .nest("/api/v1", http::api_router())
@@ -77,14 +88,25 @@ impl Server {
             secrets: built.secrets,
             engine,
         };
+        let store_for_demo = store.clone();
         let auth_layer = AuthLayer {
             auth: built.auth,
             store,
             public_metrics: config.public_metrics,
             public_files: Arc::new(public_files(&site_root)),
         };
+        if config.demo {
+            crate::demo::create_if_first_start(&store_for_demo, &clouds, config.demo_port).await?;
+        }
         let router = router(state.clone(), api, auth_layer, config);
-        Ok(Self { listener, router, state, workers: config.workers.max(1) })
+        Ok(Self {
+            listener,
+            router,
+            state,
+            workers: config.workers.max(1),
+            local_cloud,
+            cache_interval: Duration::from_millis(config.cache_interval_ms.max(50)),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -120,6 +142,7 @@ impl Server {
                 }
             }
         });
+        let agents = self.state.engine.clouds().start_agents(self.cache_interval, stopped.clone());
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         drop(stop);
@@ -127,6 +150,11 @@ impl Server {
             let _ = worker.await;
         }
         let _ = sweeper.await;
+        for agent in agents {
+            let _ = agent.await;
+        }
+        // Instances stop with gennaker and start again with it (their state is stored).
+        self.local_cloud.shutdown().await;
         self.state.store.close().await;
         served
     }
@@ -147,6 +175,7 @@ fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config:
         .merge(api)
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/api/v1/ws", get(crate::ws::upgrade))
+        .route("/api/v1/ws/clusters", get(crate::ws_clusters::upgrade))
         .route("/api/v1/{*rest}", any(error::unknown_route))
         .leptos_routes_with_context(
             &state,

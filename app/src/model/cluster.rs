@@ -65,6 +65,9 @@ pub struct Instance {
     /// Where it can be reached, e.g. `127.0.0.1:41023` on the local cloud.
     #[serde(default)]
     pub address: String,
+    /// The process id, on the local cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +155,168 @@ pub struct SecurityGroup {
     #[serde(default)]
     pub description: String,
     pub ingress: Vec<IngressRule>,
+}
+
+/// How many of a server group's instances are in each health state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceCounts {
+    pub total: u32,
+    pub up: u32,
+    pub down: u32,
+    pub starting: u32,
+    pub out_of_service: u32,
+    pub unknown: u32,
+}
+
+impl InstanceCounts {
+    pub fn of(instances: &[Instance]) -> Self {
+        let mut counts = Self { total: instances.len() as u32, ..Self::default() };
+        for instance in instances {
+            match instance.health_state {
+                HealthState::Up => counts.up += 1,
+                HealthState::Down => counts.down += 1,
+                HealthState::Starting => counts.starting += 1,
+                HealthState::OutOfService => counts.out_of_service += 1,
+                HealthState::Unknown => counts.unknown += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// A server group as the clusters view lists it: everything but the instances themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerGroupSummary {
+    pub name: String,
+    pub cluster: String,
+    #[serde(flatten)]
+    pub location: Location,
+    pub capacity: Capacity,
+    pub artifact: Artifact,
+    pub disabled: bool,
+    pub load_balancers: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub instance_counts: InstanceCounts,
+    pub created_time: EpochMillis,
+}
+
+impl ServerGroupSummary {
+    pub fn of(server_group: &ServerGroup, cluster: &str) -> Self {
+        Self {
+            name: server_group.name.clone(),
+            cluster: cluster.to_string(),
+            location: server_group.location.clone(),
+            capacity: server_group.capacity,
+            artifact: server_group.artifact.clone(),
+            disabled: server_group.disabled,
+            load_balancers: server_group.load_balancers.clone(),
+            security_groups: server_group.security_groups.clone(),
+            instance_counts: InstanceCounts::of(&server_group.instances),
+            created_time: server_group.created_time,
+        }
+    }
+}
+
+/// One cluster's server groups, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSummary {
+    pub name: String,
+    pub server_groups: Vec<ServerGroupSummary>,
+}
+
+/// An application's clusters in one account and region (`GET /api/v1/applications/{app}/clusters`
+/// answers a list of these, ordered by account then region).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionClusters {
+    pub cloud_provider: String,
+    pub account: String,
+    pub region: String,
+    pub clusters: Vec<ClusterSummary>,
+}
+
+/// Pushed on `/api/v1/ws/clusters` whenever anything of the application changes in the cache:
+/// its whole clusters view, so a client never has to merge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterEvent {
+    pub application: String,
+    pub regions: Vec<RegionClusters>,
+}
+
+/// The first message a client sends on `/api/v1/ws/clusters`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterSubscribe {
+    pub application: String,
+}
+
+fn local() -> String {
+    "local".to_string()
+}
+
+/// The body of `POST /api/v1/loadBalancers` (create or replace). The name follows the naming
+/// convention: `application[-stack[-detail]]`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoadBalancerRequest {
+    #[serde(default = "local")]
+    pub cloud_provider: String,
+    #[serde(default = "local")]
+    pub account: String,
+    #[serde(default = "local")]
+    pub region: String,
+    pub application: String,
+    #[serde(default)]
+    pub stack: String,
+    #[serde(default)]
+    pub detail: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Object>))]
+    pub listeners: Vec<Listener>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+}
+
+/// The body of `POST /api/v1/securityGroups` (create or replace); named like a load balancer.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecurityGroupRequest {
+    #[serde(default = "local")]
+    pub cloud_provider: String,
+    #[serde(default = "local")]
+    pub account: String,
+    #[serde(default = "local")]
+    pub region: String,
+    pub application: String,
+    #[serde(default)]
+    pub stack: String,
+    #[serde(default)]
+    pub detail: String,
+    #[serde(default)]
+    pub description: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Object>))]
+    pub ingress: Vec<IngressRule>,
+}
+
+/// The body of `POST /api/v1/tasks`: an ad-hoc task, Spinnaker's orchestration shape. Each job
+/// is a stage configuration (`{"type":"resizeServerGroup", ...}`); they run one after another.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskRequest {
+    pub application: String,
+    #[serde(default)]
+    pub description: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Object>))]
+    pub job: Vec<serde_json::Value>,
 }
 
 #[cfg(test)]

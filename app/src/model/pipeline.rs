@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::cloud_stages::*;
 use super::time::EpochMillis;
 
 /// JSON fields a type does not model, kept as they came.
@@ -155,6 +156,18 @@ pub enum StageKind {
     EvaluateVariables(EvaluateVariablesStage),
     Webhook(WebhookStage),
     Pipeline(PipelineStage),
+    Deploy(DeployStage),
+    ResizeServerGroup(ResizeServerGroupStage),
+    EnableServerGroup(ServerGroupStage),
+    DisableServerGroup(ServerGroupStage),
+    DestroyServerGroup(ServerGroupStage),
+    RollbackServerGroup(RollbackServerGroupStage),
+    CloneServerGroup(CloneServerGroupStage),
+    FindImage(FindImageStage),
+    ShrinkCluster(ShrinkClusterStage),
+    DisableCluster(DisableClusterStage),
+    ScaleDownCluster(ScaleDownClusterStage),
+    RunJob(RunJobStage),
 }
 
 impl StageKind {
@@ -166,12 +179,63 @@ impl StageKind {
             Self::EvaluateVariables(_) => "evaluateVariables",
             Self::Webhook(_) => "webhook",
             Self::Pipeline(_) => "pipeline",
+            Self::Deploy(_) => "deploy",
+            Self::ResizeServerGroup(_) => "resizeServerGroup",
+            Self::EnableServerGroup(_) => "enableServerGroup",
+            Self::DisableServerGroup(_) => "disableServerGroup",
+            Self::DestroyServerGroup(_) => "destroyServerGroup",
+            Self::RollbackServerGroup(_) => "rollbackServerGroup",
+            Self::CloneServerGroup(_) => "cloneServerGroup",
+            Self::FindImage(_) => "findImage",
+            Self::ShrinkCluster(_) => "shrinkCluster",
+            Self::DisableCluster(_) => "disableCluster",
+            Self::ScaleDownCluster(_) => "scaleDownCluster",
+            Self::RunJob(_) => "runJob",
         }
     }
 }
 
 /// The stage types this version knows, for error messages and the editor.
-pub const STAGE_TYPES: &[&str] = &["wait", "manualJudgment", "checkPreconditions", "evaluateVariables", "webhook", "pipeline"];
+pub const STAGE_TYPES: &[&str] = &[
+    "wait",
+    "manualJudgment",
+    "checkPreconditions",
+    "evaluateVariables",
+    "webhook",
+    "pipeline",
+    "deploy",
+    "resizeServerGroup",
+    "enableServerGroup",
+    "disableServerGroup",
+    "destroyServerGroup",
+    "rollbackServerGroup",
+    "cloneServerGroup",
+    "findImage",
+    "shrinkCluster",
+    "disableCluster",
+    "scaleDownCluster",
+    "runJob",
+];
+
+impl StageKind {
+    /// The cloud accounts the stage changes (checked for WRITE permission when a run starts).
+    pub fn accounts(&self) -> Vec<&str> {
+        match self {
+            Self::Deploy(deploy) => deploy.clusters.iter().map(|c| c.account.as_str()).collect(),
+            Self::ResizeServerGroup(stage) => vec![stage.target.account.as_str()],
+            Self::EnableServerGroup(stage) | Self::DisableServerGroup(stage) | Self::DestroyServerGroup(stage) => {
+                vec![stage.target.account.as_str()]
+            }
+            Self::RollbackServerGroup(stage) => vec![stage.target.account.as_str()],
+            Self::CloneServerGroup(stage) => vec![stage.target.account.as_str()],
+            Self::ShrinkCluster(stage) => vec![stage.cluster.account.as_str()],
+            Self::DisableCluster(stage) => vec![stage.cluster.account.as_str()],
+            Self::ScaleDownCluster(stage) => vec![stage.cluster.account.as_str()],
+            Self::RunJob(stage) => vec![stage.account.as_str()],
+            _ => Vec::new(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -402,6 +466,7 @@ impl Pipeline {
                     return Err(Invalid::stage(&stage.ref_id, "successStatuses", "waitForCompletion needs successStatuses"));
                 }
             }
+            stage.kind.validate_cloud().map_err(|(field, message)| Invalid::stage(&stage.ref_id, field, message))?;
             if let StageKind::Wait(WaitStage { wait_time: NumberOrExpression::Expression(text), .. }) = &stage.kind {
                 if !text.contains("${") {
                     return Err(Invalid::stage(&stage.ref_id, "waitTime", "waitTime must be a number of seconds or an expression"));

@@ -135,7 +135,7 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
     let cookie_bound = bearer_token.is_none() && (session.is_some() || request.headers().contains_key(header::ORIGIN));
     // WebSockets are not bound by CORS: a foreign page could open one with the user's cookie
     // and read events (cross-site WebSocket hijacking), so the upgrade must be same-origin too.
-    let websocket = path == "/api/v1/ws";
+    let websocket = path == "/api/v1/ws" || path == "/api/v1/ws/clusters";
     if (is_mutation(&method) || websocket) && cookie_bound && !same_origin(request.headers()) {
         return ApiError(AppError::forbidden("cross-site request refused: Origin does not match this server"))
             .into_response();

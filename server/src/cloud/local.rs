@@ -3,4 +3,5 @@
 
 pub mod balancer;
 pub mod cloud;
+pub mod jobs;
 pub mod processes;

@@ -4,6 +4,8 @@
 //! gennaker's (`app::model::cluster`) at the edge.
 
 use app::model::cluster::{Artifact, Capacity, LoadBalancer, Location, SecurityGroup, ServerGroup};
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,28 @@ pub struct ServerGroupSpec {
     pub artifact: Artifact,
     pub load_balancers: Vec<String>,
     pub security_groups: Vec<String>,
+    /// Kept with the server group; deploys put their client token here, so a deploy retried
+    /// after a crash finds the server group it already created.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A one-off process (Run Job).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    /// Idempotence: a second start with the same token does nothing.
+    pub token: String,
+    pub location: Location,
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    Running,
+    Exited { code: i32, output: String },
+    /// Never started here, or lost (gennaker restarted while it ran).
+    Unknown,
 }
 
 /// Everything a provider runs in one account and region.
@@ -53,4 +77,7 @@ pub trait Provider: Send + Sync + 'static {
     async fn delete_load_balancer(&self, name: &str) -> Result<()>;
     async fn upsert_security_group(&self, security_group: SecurityGroup) -> Result<SecurityGroup>;
     async fn delete_security_group(&self, name: &str) -> Result<()>;
+    async fn run_job(&self, spec: JobSpec) -> Result<()>;
+    async fn job_status(&self, token: &str) -> Result<JobStatus>;
+    async fn cancel_job(&self, token: &str) -> Result<()>;
 }

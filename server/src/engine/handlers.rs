@@ -343,7 +343,7 @@ fn restart_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Nex
 /// Cancels every running stage, calling its cancel hook first.
 async fn cancel_running_stages(execution: &mut Execution, now: i64, effects: &Effects) {
     for stage in execution.stages.iter().filter(|s| s.status == Status::Running) {
-        tasks::cancel(stage, effects).await;
+        tasks::cancel(&execution.id, stage, effects).await;
     }
     for stage in execution.stages.iter_mut().filter(|s| s.status == Status::Running) {
         stage.status = Status::Canceled;

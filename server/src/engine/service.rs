@@ -31,12 +31,12 @@ impl Pipelines {
     }
 }
 
-async fn authorize(store: &Store, caller: &Caller, application: &str, access: Access) -> Result<()> {
+pub async fn authorize(store: &Store, caller: &Caller, application: &str, access: Access) -> Result<()> {
     let application = store.get_application(&application.to_ascii_lowercase()).await?;
     policy::require_application(caller, &application, access)
 }
 
-fn invalid(error: app::model::pipeline::Invalid) -> AppError {
+pub fn invalid(error: app::model::pipeline::Invalid) -> AppError {
     AppError::Invalid { field: Some(error.field), message: error.message }
 }
 
@@ -166,6 +166,25 @@ impl Executions {
     }
 }
 
+/// Whoever runs stages that change a cloud account needs WRITE on it. An account written as an
+/// expression is only known at run time, so it needs WRITE on every account.
+pub async fn require_accounts(store: &Store, caller: &Caller, pipeline: &Pipeline) -> Result<()> {
+    let mut accounts: std::collections::BTreeSet<&str> = pipeline.stages.iter().flat_map(|stage| stage.kind.accounts()).collect();
+    if accounts.iter().any(|account| account.contains("${")) {
+        accounts.retain(|account| !account.contains("${"));
+        accounts.extend(crate::http::accounts::KNOWN_ACCOUNTS.iter().map(|(name, _)| *name));
+    }
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let mut permissions = store.account_permissions().await?;
+    for account in accounts {
+        let granted = permissions.remove(account).unwrap_or_default();
+        policy::require_account(caller, account, &granted, Access::Write)?;
+    }
+    Ok(())
+}
+
 /// A new run of `pipeline`, BUFFERED when it must wait for another.
 pub fn new_execution(pipeline: &Pipeline, id: String, trigger: Trigger, waiting: bool, now: i64) -> Execution {
     Execution {
@@ -187,12 +206,12 @@ pub fn new_execution(pipeline: &Pipeline, id: String, trigger: Trigger, waiting:
     }
 }
 
-fn new_execution_id(now: i64) -> String {
+pub fn new_execution_id(now: i64) -> String {
     // Time first, so ids sort by creation.
     format!("{now:013x}{}", &token::new_id()[..8])
 }
 
-fn stage_from_config(config: &app::model::pipeline::StageConfig) -> Stage {
+pub fn stage_from_config(config: &app::model::pipeline::StageConfig) -> Stage {
     Stage {
         id: config.ref_id.clone(),
         ref_id: config.ref_id.clone(),
@@ -243,6 +262,7 @@ impl ExecutionService for Executions {
             return Err(AppError::invalid("pipeline", format!("pipeline {} is disabled", pipeline.name)));
         }
         let parameters = pipeline.resolve_parameters(&request.parameters).map_err(invalid)?;
+        require_accounts(self.store(), caller, &pipeline).await?;
         let now = self.engine.now();
         let waiting = pipeline.limit_concurrent && self.store().active_executions(&pipeline.id).await? > 0;
         if waiting && !pipeline.keep_waiting_pipelines {
@@ -285,8 +305,13 @@ impl ExecutionService for Executions {
         if let Some(application) = &query.application {
             authorize(self.store(), caller, application, Access::Read).await?;
         }
+        let only_pipelines = pipeline_id.is_none();
         let filter = ExecutionFilter { application: query.application.clone(), pipeline_id, statuses, limit };
-        let executions = self.store().list_executions(&filter).await?;
+        let mut executions = self.store().list_executions(&filter).await?;
+        if only_pipelines {
+            // Ad-hoc tasks have their own list (`/api/v1/tasks`).
+            executions.retain(|execution| !execution.pipeline_config_id.is_empty());
+        }
         let mut readable = Vec::with_capacity(executions.len());
         let mut permissions: BTreeMap<String, bool> = BTreeMap::new();
         for execution in executions {

@@ -7,15 +7,17 @@ use app::model::execution::{Execution, Stage};
 use app::model::pipeline::{NumberOrExpression, PreconditionKind, StageKind};
 use serde_json::{Map, Value};
 
-use super::{child, webhook};
+use super::{child, deploy, server_groups, webhook};
+use crate::cloud::clouds::Clouds;
 use crate::store::Store;
 
-/// What tasks may use to reach outside: the HTTP client (webhooks) and the store (to start
-/// and watch child pipelines).
+/// What tasks may use to reach outside: the HTTP client (webhooks), the store (to start
+/// and watch child pipelines) and the clouds (deploy and the other cloud stages).
 #[derive(Clone)]
 pub struct Effects {
     pub http: reqwest::Client,
     pub store: Store,
+    pub clouds: Clouds,
 }
 
 /// How often a waiting task is looked at again, at most.
@@ -38,7 +40,8 @@ pub fn task_names(kind: &str) -> &'static [&'static str] {
         "evaluateVariables" => &["evaluateVariables"],
         "webhook" => &["createWebhook", "monitorWebhook"],
         "pipeline" => &["startPipeline", "monitorPipeline"],
-        _ => &[],
+        "deploy" => deploy::TASK_NAMES,
+        other => server_groups::task_names(other).unwrap_or(&[]),
     }
 }
 
@@ -50,6 +53,10 @@ pub async fn run(execution: &Execution, stage: &Stage, index: usize, now: i64, e
         Ok(StageKind::Webhook(hook)) => webhook::monitor(&effects.http, &hook, &stage.context).await,
         Ok(StageKind::Pipeline(config)) if index == 0 => child::start(&effects.store, execution, stage, &config, now).await,
         Ok(StageKind::Pipeline(config)) => child::wait(&effects.store, stage, &config).await,
+        Ok(StageKind::Deploy(config)) => deploy::run(execution, stage, &config, index, now, effects).await,
+        Ok(kind) if server_groups::task_names(kind.type_name()).is_some() => {
+            server_groups::run(execution, stage, &kind, index, now, effects).await
+        }
         Ok(kind) => (run_local(execution, stage, kind, now), Map::new()),
         Err(error) => (TaskResult::Failed { error }, Map::new()),
     }
@@ -57,8 +64,9 @@ pub async fn run(execution: &Execution, stage: &Stage, index: usize, now: i64, e
 
 /// A running stage's cancel hook: stop what it started elsewhere (a child pipeline, a job
 /// behind a webhook). Stages that only wait have nothing to undo.
-pub async fn cancel(stage: &Stage, effects: &Effects) {
+pub async fn cancel(execution_id: &str, stage: &Stage, effects: &Effects) {
     match stage_kind(stage) {
+        Ok(kind @ StageKind::RunJob(_)) => server_groups::cancel(execution_id, stage, &kind, effects).await,
         Ok(StageKind::Pipeline(_)) => child::cancel(&effects.store, stage).await,
         Ok(StageKind::Webhook(hook)) => webhook::cancel(&effects.http, &hook).await,
         _ => {}
@@ -68,7 +76,20 @@ pub async fn cancel(stage: &Stage, effects: &Effects) {
 /// Tasks that only look at the execution.
 fn run_local(execution: &Execution, stage: &Stage, kind: StageKind, now: i64) -> TaskResult {
     match kind {
-        StageKind::Webhook(_) | StageKind::Pipeline(_) => unreachable!("run by `run`"),
+        StageKind::Webhook(_)
+        | StageKind::Pipeline(_)
+        | StageKind::Deploy(_)
+        | StageKind::ResizeServerGroup(_)
+        | StageKind::EnableServerGroup(_)
+        | StageKind::DisableServerGroup(_)
+        | StageKind::DestroyServerGroup(_)
+        | StageKind::RollbackServerGroup(_)
+        | StageKind::CloneServerGroup(_)
+        | StageKind::FindImage(_)
+        | StageKind::ShrinkCluster(_)
+        | StageKind::DisableCluster(_)
+        | StageKind::ScaleDownCluster(_)
+        | StageKind::RunJob(_) => unreachable!("run by `run`"),
         StageKind::Wait(wait) => {
             let seconds = match wait.wait_time {
                 NumberOrExpression::Number(seconds) => seconds as i64,

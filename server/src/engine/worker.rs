@@ -19,6 +19,7 @@ use super::clock::Clock;
 use super::handlers;
 use super::message::{Message, Next};
 use super::tasks::Effects;
+use crate::cloud::clouds::Clouds;
 use crate::store::executions::{Claimed, Outgoing, StepOutcome};
 use crate::store::{self, Store, now_millis};
 
@@ -59,8 +60,18 @@ pub struct Engine {
 impl Engine {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         let (events, _) = broadcast::channel(1024);
-        let effects = Effects { http: reqwest::Client::new(), store: store.clone() };
+        let effects = Effects { http: reqwest::Client::new(), store: store.clone(), clouds: Clouds::default() };
         Self { store, clock, events, wake: Arc::new(Notify::new()), lease_ms: LEASE_MS, effects }
+    }
+
+    /// The clouds the deploy and server group stages act on (none by default).
+    pub fn with_clouds(mut self, clouds: Clouds) -> Self {
+        self.effects.clouds = clouds;
+        self
+    }
+
+    pub fn clouds(&self) -> &Clouds {
+        &self.effects.clouds
     }
 
     /// Sets how long a claimed message stays ours; must exceed the longest step.

@@ -20,6 +20,8 @@ use utoipa::{Modify, OpenApi};
         (name = "pipelines", description = "Pipeline configurations and their revisions"),
         (name = "executions", description = "Runs of pipelines: start, watch, cancel, judge"),
         (name = "gate", description = "Spinnaker Gate's shapes, for existing scripts"),
+        (name = "clusters", description = "Clusters, server groups, load balancers and security groups (from the cache)"),
+        (name = "tasks", description = "Ad-hoc tasks: resize, enable, disable, destroy, rollback, clone"),
     )
 )]
 pub struct ApiDoc;

@@ -54,6 +54,9 @@ fn sample_body(schema: &str) -> Value {
         "Judgment" => json!({"judgmentStatus": "continue"}),
         "AccountPermissions" => json!({"WRITE": ["ops"]}),
         "StartRequest" => json!({}),
+        "LoadBalancerRequest" => json!({"application": "guarded", "listeners": [{"port": 1, "protocol": "http"}]}),
+        "SecurityGroupRequest" => json!({"application": "guarded", "ingress": []}),
+        "TaskRequest" => json!({"application": "guarded", "job": [{"type": "disableServerGroup", "serverGroupName": "guarded-v000"}]}),
         other => panic!("add a sample body for request schema {other} to sample_body()"),
     }
 }
@@ -72,6 +75,8 @@ fn concrete_path(template: &str, execution: &str) -> String {
         .replace("{revision}", "1")
         .replace("{stageId}", "1")
         .replace("{account}", "local")
+        .replace("{application}", "guarded")
+        .replace("{region}", "local")
 }
 
 struct Operation {

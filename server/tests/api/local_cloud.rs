@@ -31,6 +31,7 @@ fn demo(name: &str, version: &str, desired: u32) -> ServerGroupSpec {
         },
         load_balancers: vec!["shop-web".into()],
         security_groups: vec![],
+        metadata: Default::default(),
     }
 }
 

@@ -4,6 +4,7 @@ mod applications;
 mod balancer;
 mod auth;
 mod binary;
+mod clusters;
 mod demo_app;
 mod durability;
 mod engine;

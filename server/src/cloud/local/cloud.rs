@@ -20,12 +20,16 @@ use tokio::sync::Mutex;
 use super::balancer::{Balancer, HealthCheck, Target};
 use super::processes::{InstanceSpec, ProcessGroup};
 use crate::cloud::cidr::Cidr;
-use crate::cloud::provider::{Error, Provider, Result, ServerGroupSpec, Snapshot};
+use super::jobs::Jobs;
+use crate::cloud::provider::{Error, JobSpec, JobStatus, Provider, Result, ServerGroupSpec, Snapshot};
 use crate::store::Store;
 
 pub const ACCOUNT: &str = "local";
 pub const REGION: &str = "local";
 const SYNC_EVERY: Duration = Duration::from_millis(250);
+/// How long a destroyed server group's instances keep serving requests already in flight
+/// after its balancers stopped sending it new ones (a deregistration delay).
+const DRAIN: Duration = Duration::from_millis(500);
 
 /// A server group as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +61,7 @@ pub struct LocalCloud {
     store: Store,
     state: Arc<Mutex<State>>,
     sync: tokio::task::JoinHandle<()>,
+    jobs: Jobs,
 }
 
 fn location() -> Location {
@@ -139,14 +144,18 @@ impl LocalCloud {
                 sync_balancers(&*sync_state.lock().await);
             }
         });
-        let cloud = Self { store: store.clone(), state, sync };
+        let cloud = Self { store: store.clone(), state, sync, jobs: Jobs::default() };
         for (_, body) in store.local_resources("securityGroup").await.map_err(store_error)? {
             let security_group: SecurityGroup = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
             cloud.state.lock().await.security_groups.insert(security_group.name.clone(), security_group);
         }
         for (_, body) in store.local_resources("loadBalancer").await.map_err(store_error)? {
             let config: LoadBalancer = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
-            cloud.start_balancer(config).await?;
+            // A port taken by another program must not keep gennaker from starting: the
+            // balancer stays stored and is tried again on the next start.
+            if let Err(error) = cloud.start_balancer(config).await {
+                tracing::error!(%error, "a stored load balancer could not start");
+            }
         }
         for (_, body) in store.local_resources("serverGroup").await.map_err(store_error)? {
             let record: ServerGroupRecord = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
@@ -161,7 +170,7 @@ impl LocalCloud {
         let address = listener_address(&config)?;
         let balancer = Balancer::start(address, health_check(&config))
             .await
-            .map_err(|error| Error::Provider(format!("cannot listen on {address}: {error}")))?;
+            .map_err(|error| Error::Invalid(format!("load balancer {} cannot listen on {address}: {error}", config.name)))?;
         self.state.lock().await.balancers.insert(config.name.clone(), RunningBalancer { config, balancer });
         Ok(())
     }
@@ -186,7 +195,7 @@ impl LocalCloud {
     }
 
     /// Stops every balancer and instance (the stored state stays for the next start).
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         self.sync.abort();
         let state = std::mem::take(&mut *self.state.lock().await);
         for (_, running) in state.balancers {
@@ -212,6 +221,7 @@ impl LocalCloud {
                 },
                 launch_time: i.launch_time,
                 address: i.address.to_string(),
+                pid: i.pid,
             })
             .collect();
         let spec = &group.record.spec;
@@ -225,7 +235,7 @@ impl LocalCloud {
             security_groups: spec.security_groups.clone(),
             instances,
             created_time: group.record.created_time,
-            metadata: BTreeMap::new(),
+            metadata: spec.metadata.clone(),
         }
     }
 }
@@ -293,6 +303,16 @@ impl Provider for LocalCloud {
     }
 
     async fn destroy(&self, name: &str) -> Result<()> {
+        let was_disabled = {
+            let mut state = self.state.lock().await;
+            let was_disabled = state.server_groups.get_mut(name).map(|group| std::mem::replace(&mut group.record.disabled, true));
+            sync_balancers(&state);
+            was_disabled
+        };
+        if was_disabled == Some(false) {
+            // Drain: let requests in flight finish before the instances go.
+            tokio::time::sleep(DRAIN).await;
+        }
         let removed = {
             let mut state = self.state.lock().await;
             let removed = state.server_groups.remove(name);
@@ -349,6 +369,22 @@ impl Provider for LocalCloud {
         let mut state = self.state.lock().await;
         state.security_groups.remove(name);
         sync_balancers(&state);
+        Ok(())
+    }
+
+    async fn run_job(&self, spec: JobSpec) -> Result<()> {
+        if spec.location.account != ACCOUNT || spec.location.region != REGION {
+            return Err(Error::Invalid(format!("the local cloud has only account {ACCOUNT} and region {REGION}")));
+        }
+        self.jobs.start(&spec.token, &spec.command, &spec.env)
+    }
+
+    async fn job_status(&self, token: &str) -> Result<JobStatus> {
+        Ok(self.jobs.status(token))
+    }
+
+    async fn cancel_job(&self, token: &str) -> Result<()> {
+        self.jobs.cancel(token);
         Ok(())
     }
 }

@@ -62,15 +62,7 @@ impl Group {
             *counter
         };
         let name = format!("{}-{number}", self.name);
-        let (program, args): (std::path::PathBuf, Vec<String>) = match self.spec.command.split_first() {
-            Some((first, rest)) if first == "demo-app" => {
-                let mut args = vec!["demo-app".to_string()];
-                args.extend(rest.iter().cloned());
-                (std::env::current_exe()?, args)
-            }
-            Some((first, rest)) => (first.into(), rest.to_vec()),
-            None => return Err(std::io::Error::other("an instance needs a command")),
-        };
+        let (program, args) = super::jobs::program(&self.spec.command)?;
         let child = Command::new(program)
             .args(args)
             .envs(&self.spec.env)

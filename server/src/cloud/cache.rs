@@ -1,0 +1,271 @@
+//! The cluster cache: the last snapshot of every (provider, account, region), and each
+//! application's clusters view computed from them. Caching agents (`Clouds::start_agents`)
+//! refresh it on an interval and right after every mutating task; REST and the UI read only
+//! from here, never from a provider, so a slow cloud never slows a page. When an application's
+//! view changes, a `ClusterEvent` with the whole new view goes to live subscribers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use app::model::cluster::{
+    ClusterEvent, ClusterSummary, LoadBalancer, Location, RegionClusters, SecurityGroup, ServerGroup, ServerGroupSummary,
+};
+use app::model::names::{ClusterName, Name};
+use tokio::sync::broadcast;
+
+use super::provider::Snapshot;
+
+#[derive(Default)]
+struct State {
+    snapshots: BTreeMap<Location, Arc<Snapshot>>,
+    /// Each application's clusters, by account and region.
+    views: HashMap<String, Arc<Vec<RegionClusters>>>,
+    /// A digest of each application's instances (names, health, addresses): a replaced
+    /// instance leaves the counts in the view as they were, but subscribers showing instances
+    /// must hear of it.
+    instances: HashMap<String, u64>,
+}
+
+fn instance_digests(snapshots: &BTreeMap<Location, Arc<Snapshot>>) -> HashMap<String, u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hashers: HashMap<String, std::collections::hash_map::DefaultHasher> = HashMap::new();
+    for snapshot in snapshots.values() {
+        for group in &snapshot.server_groups {
+            let Some(application) = application_of(&group.name) else { continue };
+            let hasher = hashers.entry(application).or_default();
+            group.name.hash(hasher);
+            for instance in &group.instances {
+                (&instance.name, instance.health_state, &instance.address).hash(hasher);
+            }
+        }
+    }
+    hashers.into_iter().map(|(application, hasher)| (application, hasher.finish())).collect()
+}
+
+#[derive(Clone)]
+pub struct ClusterCache {
+    state: Arc<RwLock<State>>,
+    events: broadcast::Sender<ClusterEvent>,
+}
+
+impl Default for ClusterCache {
+    fn default() -> Self {
+        Self { state: Arc::default(), events: broadcast::channel(256).0 }
+    }
+}
+
+/// The application a resource name belongs to (`demo` for `demo-web-v001` and `demo-web`).
+pub fn application_of(name: &str) -> Option<String> {
+    Name::parse(name).ok().map(|name| name.cluster().application.clone())
+}
+
+fn cluster_of(name: &str) -> Option<ClusterName> {
+    Name::parse(name).ok().map(|name| name.cluster().clone())
+}
+
+/// Every application's view of the snapshots.
+fn views(snapshots: &BTreeMap<Location, Arc<Snapshot>>) -> HashMap<String, Arc<Vec<RegionClusters>>> {
+    let mut by_application: HashMap<String, Vec<RegionClusters>> = HashMap::new();
+    for (location, snapshot) in snapshots {
+        let mut clusters: BTreeMap<(String, String), Vec<ServerGroupSummary>> = BTreeMap::new();
+        for server_group in &snapshot.server_groups {
+            let Some(cluster) = cluster_of(&server_group.name) else { continue };
+            let cluster_name = cluster.to_string();
+            clusters
+                .entry((cluster.application, cluster_name.clone()))
+                .or_default()
+                .push(ServerGroupSummary::of(server_group, &cluster_name));
+        }
+        let mut regions: BTreeMap<String, RegionClusters> = BTreeMap::new();
+        for ((application, name), mut server_groups) in clusters {
+            server_groups.sort_by(|a, b| a.created_time.cmp(&b.created_time).then_with(|| a.name.cmp(&b.name)));
+            regions
+                .entry(application)
+                .or_insert_with(|| RegionClusters {
+                    cloud_provider: location.cloud_provider.clone(),
+                    account: location.account.clone(),
+                    region: location.region.clone(),
+                    clusters: Vec::new(),
+                })
+                .clusters
+                .push(ClusterSummary { name, server_groups });
+        }
+        for (application, region) in regions {
+            by_application.entry(application).or_default().push(region);
+        }
+    }
+    by_application.into_iter().map(|(application, regions)| (application, Arc::new(regions))).collect()
+}
+
+impl ClusterCache {
+    /// Replaces the snapshot of one location and tells subscribers of every application whose
+    /// view changed.
+    pub fn update(&self, location: Location, snapshot: Snapshot) {
+        let changed: Vec<ClusterEvent> = {
+            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+            if state.snapshots.get(&location).is_some_and(|old| **old == snapshot) {
+                return;
+            }
+            state.snapshots.insert(location, Arc::new(snapshot));
+            let new_views = views(&state.snapshots);
+            let new_instances = instance_digests(&state.snapshots);
+            let mut changed = Vec::new();
+            for (application, view) in &new_views {
+                if state.views.get(application) != Some(view) || state.instances.get(application) != new_instances.get(application) {
+                    changed.push(ClusterEvent { application: application.clone(), regions: (**view).clone() });
+                }
+            }
+            for application in state.views.keys().filter(|a| !new_views.contains_key(*a)) {
+                changed.push(ClusterEvent { application: application.clone(), regions: Vec::new() });
+            }
+            state.views = new_views;
+            state.instances = new_instances;
+            changed
+        };
+        for event in changed {
+            // No subscriber is fine.
+            let _ = self.events.send(event);
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ClusterEvent> {
+        self.events.subscribe()
+    }
+
+    /// The application's clusters, by account and region (empty when it has none).
+    pub fn clusters(&self, application: &str) -> Arc<Vec<RegionClusters>> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state.views.get(application).cloned().unwrap_or_default()
+    }
+
+    pub fn snapshot(&self, location: &Location) -> Option<Arc<Snapshot>> {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).snapshots.get(location).cloned()
+    }
+
+    pub fn server_group(&self, account: &str, region: &str, name: &str) -> Option<ServerGroup> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state
+            .snapshots
+            .iter()
+            .filter(|(location, _)| location.account == account && location.region == region)
+            .flat_map(|(_, snapshot)| snapshot.server_groups.iter())
+            .find(|server_group| server_group.name == name)
+            .cloned()
+    }
+
+    /// Load balancers named for the application.
+    pub fn load_balancers(&self, application: &str) -> Vec<LoadBalancer> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state
+            .snapshots
+            .values()
+            .flat_map(|snapshot| snapshot.load_balancers.iter())
+            .filter(|lb| application_of(&lb.name).as_deref() == Some(application))
+            .cloned()
+            .collect()
+    }
+
+    /// Security groups named for the application, or used by its load balancers or server
+    /// groups.
+    pub fn security_groups(&self, application: &str) -> Vec<SecurityGroup> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let mut found = Vec::new();
+        for snapshot in state.snapshots.values() {
+            let mut used: Vec<&str> = Vec::new();
+            for lb in snapshot.load_balancers.iter().filter(|lb| application_of(&lb.name).as_deref() == Some(application)) {
+                used.extend(lb.security_groups.iter().map(String::as_str));
+            }
+            for sg in snapshot.server_groups.iter().filter(|sg| application_of(&sg.name).as_deref() == Some(application)) {
+                used.extend(sg.security_groups.iter().map(String::as_str));
+            }
+            found.extend(
+                snapshot
+                    .security_groups
+                    .iter()
+                    .filter(|sg| application_of(&sg.name).as_deref() == Some(application) || used.contains(&sg.name.as_str()))
+                    .cloned(),
+            );
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model::cluster::{Artifact, Capacity, HealthState, Instance};
+
+    use super::*;
+
+    fn location() -> Location {
+        Location { cloud_provider: "local".into(), account: "local".into(), region: "local".into() }
+    }
+
+    fn server_group(name: &str, created_time: i64, health: &[HealthState]) -> ServerGroup {
+        ServerGroup {
+            name: name.into(),
+            location: location(),
+            capacity: Capacity { min: 1, max: 3, desired: health.len() as u32 },
+            artifact: Artifact::Command { command: vec!["demo-app".into()], version: "v1".into() },
+            disabled: false,
+            load_balancers: vec![],
+            security_groups: vec![],
+            instances: health
+                .iter()
+                .enumerate()
+                .map(|(i, h)| Instance { name: format!("{name}-{i}"), health_state: *h, launch_time: 0, address: String::new(), pid: None })
+                .collect(),
+            created_time,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn views_group_by_application_and_cluster_and_events_name_what_changed() {
+        let cache = ClusterCache::default();
+        let mut events = cache.subscribe();
+        let snapshot = Snapshot {
+            server_groups: vec![
+                server_group("demo-web-v002", 20, &[HealthState::Up, HealthState::Starting]),
+                server_group("demo-web-v001", 10, &[HealthState::Up]),
+                server_group("shop-v000", 5, &[]),
+            ],
+            ..Snapshot::default()
+        };
+        cache.update(location(), snapshot.clone());
+        let demo = cache.clusters("demo");
+        assert_eq!(demo.len(), 1);
+        assert_eq!(demo[0].clusters[0].name, "demo-web");
+        let names: Vec<&str> = demo[0].clusters[0].server_groups.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["demo-web-v001", "demo-web-v002"], "oldest first");
+        assert_eq!(demo[0].clusters[0].server_groups[1].instance_counts.starting, 1);
+        let mut applications: Vec<String> = (0..2).map(|_| events.try_recv().unwrap().application).collect();
+        applications.sort();
+        assert_eq!(applications, ["demo", "shop"]);
+
+        // The same snapshot again: nothing to say.
+        cache.update(location(), snapshot.clone());
+        assert!(events.try_recv().is_err());
+
+        // Only demo changed.
+        let mut changed = snapshot;
+        changed.server_groups[0].instances[1].health_state = HealthState::Up;
+        cache.update(location(), changed.clone());
+        let event = events.try_recv().unwrap();
+        assert_eq!(event.application, "demo");
+        assert_eq!(event.regions[0].clusters[0].server_groups[1].instance_counts.up, 2);
+        assert!(events.try_recv().is_err());
+
+        // An instance replaced by another in the same state: the counts stay, the event comes.
+        changed.server_groups[1].instances[0].name = "demo-web-v001-replacement".into();
+        cache.update(location(), changed.clone());
+        assert_eq!(events.try_recv().unwrap().application, "demo");
+        assert!(events.try_recv().is_err());
+
+        // shop's last server group goes: its subscribers hear it is empty.
+        changed.server_groups.retain(|s| s.name != "shop-v000");
+        cache.update(location(), changed);
+        let event = events.try_recv().unwrap();
+        assert_eq!((event.application.as_str(), event.regions.len()), ("shop", 0));
+        assert!(cache.clusters("shop").is_empty());
+    }
+}

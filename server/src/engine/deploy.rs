@@ -1,0 +1,306 @@
+//! The deploy stage and its strategies, with Orca's semantics. Three tasks, each over every
+//! cluster of the stage:
+//! 1. `createServerGroup`: the next version of the cluster (`...-v001` after `...-v000`),
+//!    created with a client token in its metadata so a retry finds it instead of creating a
+//!    second one. Rolling red/black starts it empty; canary at the canary size.
+//! 2. `waitForUpInstances`: every instance healthy in its load balancers. Rolling red/black
+//!    grows the new server group step by step (`targetPercentages`), waiting for health at each,
+//!    so traffic shifts to it gradually while the old one still serves.
+//! 3. `applyStrategy`: `redblack`/`rollingredblack` disable the cluster's other server groups
+//!    (after `delayBeforeCleanup`), optionally scale them down (after
+//!    `delayBeforeScaleDownSec`) and destroy the oldest beyond `maxRemainingAsgs`;
+//!    `highlander` destroys them; `canary` and `none` leave them serving.
+//!
+//! Traffic only ever moves to instances the balancer has seen healthy, and a server group
+//! leaves service by being disabled (draining) before it is scaled down or destroyed, so a
+//! deploy drops no request. `rollback.onFailure`: when the new server group never becomes
+//! healthy (or a later step fails), it is destroyed and the server groups it was to replace
+//! are enabled again.
+
+use std::collections::BTreeMap;
+
+use app::model::cluster::{Capacity, Location};
+use app::model::execution::{Execution, Stage};
+use app::model::names::ClusterName;
+use app::model::pipeline::{ClusterDeploy, DeployStage};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::server_groups::{
+    CLIENT_TOKEN, Step, cluster_groups, created_with, failed, found_artifact, is_healthy, location, next_name, observe, refresh,
+};
+use super::tasks::{Effects, TaskResult};
+use crate::cloud::provider::ServerGroupSpec;
+
+pub const TASK_NAMES: &[&str] = &["createServerGroup", "waitForUpInstances", "applyStrategy"];
+/// Where the stage keeps its progress.
+const PROGRESS: &str = "deployProgress";
+const DEFAULT_HEALTHY_TIMEOUT_SEC: u64 = 600;
+const DEFAULT_PERCENTAGES: &[u32] = &[50, 100];
+
+/// What the stage did so far for one cluster.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Progress {
+    server_group: String,
+    /// The cluster's other server groups that were enabled when the deploy began.
+    previously_enabled: Vec<String>,
+    /// Rolling red/black: how many target percentages are reached.
+    #[serde(default)]
+    step: usize,
+    #[serde(default)]
+    wait_started: Option<i64>,
+    #[serde(default)]
+    strategy_started: Option<i64>,
+    #[serde(default)]
+    disabled_others: bool,
+    #[serde(default)]
+    scaled_down: bool,
+}
+
+fn cluster_location(cluster: &ClusterDeploy) -> Location {
+    location(&cluster.cloud_provider, &cluster.account, &cluster.region)
+}
+
+fn cluster_name(cluster: &ClusterDeploy) -> Result<ClusterName, String> {
+    ClusterName::new(&cluster.application, &cluster.stack, &cluster.free_form_details).map_err(|e| e.to_string())
+}
+
+fn progress_of(stage: &Stage) -> Vec<Progress> {
+    stage.context.get(PROGRESS).cloned().and_then(|value| serde_json::from_value(value).ok()).unwrap_or_default()
+}
+
+fn with_progress(result: TaskResult, progress: &[Progress]) -> Step {
+    let mut patch = Map::new();
+    patch.insert(PROGRESS.into(), serde_json::to_value(progress).expect("progress serializes"));
+    (result, patch)
+}
+
+fn strategy(cluster: &ClusterDeploy) -> &str {
+    match cluster.strategy.as_str() {
+        "" => "none",
+        other => other,
+    }
+}
+
+fn percentages(cluster: &ClusterDeploy) -> &[u32] {
+    if cluster.target_percentages.is_empty() { DEFAULT_PERCENTAGES } else { &cluster.target_percentages }
+}
+
+/// The capacity the new server group starts with.
+fn initial_capacity(cluster: &ClusterDeploy) -> Capacity {
+    match strategy(cluster) {
+        "rollingredblack" => Capacity { min: 0, max: cluster.capacity.max, desired: 0 },
+        "canary" => {
+            let size = cluster.canary_capacity.unwrap_or(1);
+            Capacity { min: size, max: size, desired: size }
+        }
+        _ => cluster.capacity,
+    }
+}
+
+pub async fn run(execution: &Execution, stage: &Stage, deploy: &DeployStage, index: usize, now: i64, effects: &Effects) -> Step {
+    let result = match index {
+        0 => create(execution, stage, deploy, effects).await,
+        1 => wait_for_health(stage, deploy, now, effects).await,
+        _ => apply_strategy(stage, deploy, now, effects).await,
+    };
+    match result {
+        Ok(step) => step,
+        Err(error) => {
+            let mut progress = progress_of(stage);
+            let rolled_back = roll_back_on_failure(deploy, &mut progress, effects).await;
+            failed(format!("{error}{rolled_back}"))
+        }
+    }
+}
+
+async fn create(execution: &Execution, stage: &Stage, deploy: &DeployStage, effects: &Effects) -> Result<Step, String> {
+    let mut progress = Vec::new();
+    let mut created: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (index, cluster) in deploy.clusters.iter().enumerate() {
+        let location = cluster_location(cluster);
+        let (provider, snapshot) = observe(effects, &location).await?;
+        let name = cluster_name(cluster)?;
+        let token = format!("{}/{}/{index}", execution.id, stage.id);
+        let others: Vec<String> = cluster_groups(&snapshot, &name.to_string())
+            .iter()
+            .filter(|group| group.metadata.get(CLIENT_TOKEN) != Some(&token))
+            .filter(|group| !group.disabled)
+            .map(|group| group.name.clone())
+            .collect();
+        let server_group = match created_with(&snapshot, &token) {
+            Some(existing) => existing.name.clone(),
+            None => {
+                let artifact = match &cluster.artifact {
+                    Some(spec) => spec.to_artifact()?,
+                    None => found_artifact(execution).ok_or("the cluster has no artifact and no Find Image stage found one")?,
+                };
+                let spec = ServerGroupSpec {
+                    name: next_name(&snapshot, &name)?,
+                    location: location.clone(),
+                    capacity: initial_capacity(cluster),
+                    artifact,
+                    load_balancers: cluster.load_balancers.clone(),
+                    security_groups: cluster.security_groups.clone(),
+                    metadata: BTreeMap::from([(CLIENT_TOKEN.to_string(), token)]),
+                };
+                provider.create_server_group(spec).await.map_err(|e| format!("cannot create a server group in {name}: {e}"))?.name
+            }
+        };
+        refresh(effects, &location).await;
+        created.entry(cluster.region.clone()).or_default().push(server_group.clone());
+        progress.push(Progress { server_group, previously_enabled: others, ..Progress::default() });
+    }
+    let mut outputs = BTreeMap::new();
+    outputs.insert("deploy.server.groups".to_string(), serde_json::to_value(&created).expect("names serialize"));
+    let names: Vec<&String> = created.values().flatten().collect();
+    if let [only] = names.as_slice() {
+        outputs.insert("serverGroupName".to_string(), Value::String((*only).clone()));
+    }
+    Ok(with_progress(TaskResult::Succeeded { outputs }, &progress))
+}
+
+async fn wait_for_health(stage: &Stage, deploy: &DeployStage, now: i64, effects: &Effects) -> Result<Step, String> {
+    let mut progress = progress_of(stage);
+    if progress.len() != deploy.clusters.len() {
+        return Err("the deploy lost track of its server groups; restart the stage".into());
+    }
+    let mut all_ready = true;
+    for (cluster, progress) in deploy.clusters.iter().zip(progress.iter_mut()) {
+        let location = cluster_location(cluster);
+        let (provider, snapshot) = observe(effects, &location).await?;
+        let group = snapshot
+            .server_groups
+            .iter()
+            .find(|group| group.name == progress.server_group)
+            .ok_or_else(|| format!("server group {} disappeared", progress.server_group))?;
+        let started = *progress.wait_started.get_or_insert(now);
+        let timeout_ms = cluster.wait_for_healthy_timeout_sec.unwrap_or(DEFAULT_HEALTHY_TIMEOUT_SEC) as i64 * 1000;
+
+        let wanted = if strategy(cluster) == "rollingredblack" {
+            let steps = percentages(cluster);
+            let Some(percent) = steps.get(progress.step) else { continue };
+            (u64::from(cluster.capacity.desired) * u64::from(*percent)).div_ceil(100) as u32
+        } else {
+            group.capacity.desired
+        };
+        if group.capacity.desired != wanted {
+            let capacity = Capacity { min: cluster.capacity.min.min(wanted), max: cluster.capacity.max.max(wanted), desired: wanted };
+            provider.resize(&group.name, capacity).await.map_err(|e| format!("resize {}: {e}", group.name))?;
+            refresh(effects, &location).await;
+            all_ready = false;
+            continue;
+        }
+        if group.instances.len() as u32 == wanted && is_healthy(group, wanted) {
+            if strategy(cluster) == "rollingredblack" && progress.step < percentages(cluster).len() {
+                progress.step += 1;
+                progress.wait_started = Some(now);
+                all_ready &= progress.step == percentages(cluster).len();
+            }
+            continue;
+        }
+        all_ready = false;
+        if now - started > timeout_ms {
+            let up = group.instances.iter().filter(|i| i.health_state == app::model::cluster::HealthState::Up).count();
+            return Err(format!(
+                "{} did not become healthy within {} s ({up} of {wanted} instances up)",
+                group.name,
+                timeout_ms / 1000
+            ));
+        }
+    }
+    let result = if all_ready { TaskResult::Succeeded { outputs: BTreeMap::new() } } else { TaskResult::Running { retry_after_ms: super::server_groups::CLOUD_POLL_MS } };
+    Ok(with_progress(result, &progress))
+}
+
+async fn apply_strategy(stage: &Stage, deploy: &DeployStage, now: i64, effects: &Effects) -> Result<Step, String> {
+    let mut progress = progress_of(stage);
+    if progress.len() != deploy.clusters.len() {
+        return Err("the deploy lost track of its server groups; restart the stage".into());
+    }
+    let mut waiting_ms: Option<i64> = None;
+    let mut wait = |ms: i64| waiting_ms = Some(waiting_ms.map_or(ms, |w: i64| w.min(ms)).max(1));
+    for (cluster, progress) in deploy.clusters.iter().zip(progress.iter_mut()) {
+        let strategy = strategy(cluster);
+        if !matches!(strategy, "redblack" | "rollingredblack" | "highlander") {
+            continue;
+        }
+        let location = cluster_location(cluster);
+        let (provider, snapshot) = observe(effects, &location).await?;
+        let started = *progress.strategy_started.get_or_insert(now);
+        let name = cluster_name(cluster)?.to_string();
+        let others: Vec<_> = cluster_groups(&snapshot, &name).into_iter().filter(|group| group.name != progress.server_group).collect();
+
+        if strategy == "highlander" {
+            for group in &others {
+                provider.destroy(&group.name).await.map_err(|e| format!("destroy {}: {e}", group.name))?;
+            }
+            refresh(effects, &location).await;
+            continue;
+        }
+        if !progress.disabled_others {
+            let delay = cluster.delay_before_cleanup.unwrap_or(0) as i64 * 1000;
+            if now - started < delay {
+                wait(delay - (now - started));
+                continue;
+            }
+            for group in others.iter().filter(|group| !group.disabled) {
+                provider.disable(&group.name).await.map_err(|e| format!("disable {}: {e}", group.name))?;
+            }
+            progress.disabled_others = true;
+            progress.strategy_started = Some(now);
+            refresh(effects, &location).await;
+        }
+        let disabled_at = progress.strategy_started.unwrap_or(now);
+        if cluster.scale_down && !progress.scaled_down {
+            let delay = cluster.delay_before_scale_down_sec.unwrap_or(0) as i64 * 1000;
+            if now - disabled_at < delay {
+                wait(delay - (now - disabled_at));
+                continue;
+            }
+            for group in others.iter().filter(|group| group.capacity.desired > 0) {
+                let capacity = Capacity { min: 0, max: group.capacity.max, desired: 0 };
+                provider.resize(&group.name, capacity).await.map_err(|e| format!("scale down {}: {e}", group.name))?;
+            }
+            progress.scaled_down = true;
+        }
+        if let Some(keep) = cluster.max_remaining_asgs {
+            // `others` is newest first; the new server group counts as one kept.
+            for group in others.iter().skip(keep.saturating_sub(1) as usize) {
+                provider.destroy(&group.name).await.map_err(|e| format!("destroy {}: {e}", group.name))?;
+            }
+        }
+        refresh(effects, &location).await;
+    }
+    let result = match waiting_ms {
+        Some(ms) => TaskResult::Running { retry_after_ms: ms },
+        None => TaskResult::Succeeded { outputs: BTreeMap::new() },
+    };
+    Ok(with_progress(result, &progress))
+}
+
+/// With `rollback.onFailure`: enables again what the deploy disabled and destroys what it
+/// created. Says what it did, to append to the error.
+async fn roll_back_on_failure(deploy: &DeployStage, progress: &mut [Progress], effects: &Effects) -> String {
+    let mut done = Vec::new();
+    for (cluster, progress) in deploy.clusters.iter().zip(progress.iter_mut()) {
+        if !cluster.rollback.on_failure || progress.server_group.is_empty() {
+            continue;
+        }
+        let location = cluster_location(cluster);
+        let Ok(provider) = effects.clouds.provider(&cluster.cloud_provider) else { continue };
+        for name in &progress.previously_enabled {
+            match provider.enable(name).await {
+                Ok(()) => done.push(format!("enabled {name}")),
+                Err(error) => done.push(format!("could not enable {name}: {error}")),
+            }
+        }
+        match provider.destroy(&progress.server_group).await {
+            Ok(()) => done.push(format!("destroyed {}", progress.server_group)),
+            Err(error) => done.push(format!("could not destroy {}: {error}", progress.server_group)),
+        }
+        refresh(effects, &location).await;
+    }
+    if done.is_empty() { String::new() } else { format!("; rolled back: {}", done.join(", ")) }
+}

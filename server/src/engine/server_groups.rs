@@ -1,0 +1,582 @@
+//! The tasks of the stages that act on existing server groups: resize, enable, disable,
+//! destroy, rollback, clone, find image, the cluster-wide shrink/disable/scale down, and run
+//! job. Each stage first *determines* what it acts on (a `target` like `current_asg_dynamic`
+//! resolved to a name, a new capacity computed) and keeps that in its context; only the next
+//! task calls the provider. So a task retried after a crash acts on the same server group with
+//! the same numbers, and never on "the newest" of a cluster it has itself just changed.
+
+use std::collections::BTreeMap;
+
+use app::model::cluster::{Artifact, Capacity, HealthState, Location, ServerGroup};
+use app::model::execution::{Execution, Stage};
+use app::model::names::{ClusterName, ServerGroupName};
+use app::model::pipeline::{
+    ClusterTarget, ResizeAction, RunJobStage, SelectionStrategy, ServerGroupTarget, StageKind, TargetSelector,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::tasks::{Effects, TaskResult};
+use crate::cloud::provider::{JobSpec, JobStatus, Provider, ServerGroupSpec, Snapshot};
+
+/// How often a task waiting on the cloud looks again.
+pub const CLOUD_POLL_MS: i64 = 500;
+/// Where a stage keeps what it determined.
+const RESOLVED: &str = "resolved";
+/// The metadata key holding the client token of the task that created a server group.
+pub const CLIENT_TOKEN: &str = "gennaker.clientToken";
+
+pub type Step = (TaskResult, Map<String, Value>);
+
+pub fn failed(error: impl Into<String>) -> Step {
+    (TaskResult::Failed { error: error.into() }, Map::new())
+}
+
+pub fn running() -> Step {
+    (TaskResult::Running { retry_after_ms: CLOUD_POLL_MS }, Map::new())
+}
+
+pub fn succeeded(outputs: BTreeMap<String, Value>) -> Step {
+    (TaskResult::Succeeded { outputs }, Map::new())
+}
+
+/// Succeeded, remembering `resolved` in the stage's context for the next tasks.
+fn determined<T: Serialize>(resolved: &T, outputs: BTreeMap<String, Value>) -> Step {
+    let mut patch = Map::new();
+    patch.insert(RESOLVED.into(), serde_json::to_value(resolved).expect("resolutions serialize"));
+    (TaskResult::Succeeded { outputs }, patch)
+}
+
+fn resolution<T: for<'de> Deserialize<'de>>(stage: &Stage) -> Result<T, String> {
+    let value = stage.context.get(RESOLVED).cloned().ok_or("the stage lost what it determined; restart it")?;
+    serde_json::from_value(value).map_err(|error| format!("the stage's determined target is unreadable: {error}"))
+}
+
+pub fn location(cloud_provider: &str, account: &str, region: &str) -> Location {
+    Location { cloud_provider: cloud_provider.into(), account: account.into(), region: region.into() }
+}
+
+/// The provider serving `location`, and a fresh snapshot of it (tasks decide on fresh state,
+/// not on the cache).
+pub async fn observe(effects: &Effects, location: &Location) -> Result<(std::sync::Arc<dyn Provider>, Snapshot), String> {
+    let provider = effects.clouds.check_location(location).map_err(|e| e.to_string())?;
+    let snapshot = provider.observe(&location.account, &location.region).await.map_err(|e| e.to_string())?;
+    Ok((provider, snapshot))
+}
+
+/// Tells the cache at once what a task changed.
+pub async fn refresh(effects: &Effects, location: &Location) {
+    if let Err(error) = effects.clouds.refresh(location).await {
+        tracing::warn!(%error, "cache refresh after a task failed");
+    }
+}
+
+/// The cluster's server groups, newest first.
+pub fn cluster_groups<'a>(snapshot: &'a Snapshot, cluster: &str) -> Vec<&'a ServerGroup> {
+    let mut groups: Vec<&ServerGroup> = snapshot
+        .server_groups
+        .iter()
+        .filter(|group| ServerGroupName::parse(&group.name).is_ok_and(|name| name.cluster.to_string() == cluster))
+        .collect();
+    groups.sort_by(|a, b| b.created_time.cmp(&a.created_time).then_with(|| b.name.cmp(&a.name)));
+    groups
+}
+
+/// All instances there and healthy. Instances of a server group without load balancers have
+/// no health check: running is as healthy as they get.
+pub fn is_healthy(group: &ServerGroup, desired: u32) -> bool {
+    group.instances.len() as u32 >= desired
+        && group.instances.iter().all(|instance| {
+            instance.health_state == HealthState::Up
+                || (group.load_balancers.is_empty() && instance.health_state == HealthState::Unknown)
+        })
+}
+
+/// Resolves a stage's target to a server group name.
+pub fn resolve_target(snapshot: &Snapshot, target: &ServerGroupTarget) -> Result<String, String> {
+    if let Some(name) = &target.server_group_name {
+        return snapshot
+            .server_groups
+            .iter()
+            .any(|group| &group.name == name)
+            .then(|| name.clone())
+            .ok_or_else(|| format!("server group {name} does not exist in {}/{}", target.account, target.region));
+    }
+    let (Some(cluster), Some(selector)) = (&target.cluster, target.target) else {
+        return Err("name a serverGroupName, or a cluster and a target".into());
+    };
+    let groups = cluster_groups(snapshot, cluster);
+    let chosen = match selector {
+        TargetSelector::CurrentAsgDynamic => groups.first(),
+        TargetSelector::AncestorAsgDynamic => groups.get(1),
+        TargetSelector::OldestAsgDynamic => groups.last(),
+        TargetSelector::LargestAsgDynamic => groups.iter().max_by_key(|group| (group.capacity.desired, group.created_time)),
+    };
+    chosen
+        .map(|group| group.name.clone())
+        .ok_or_else(|| format!("cluster {cluster} has no server group matching {selector:?} ({} server groups)", groups.len()))
+}
+
+fn find<'a>(snapshot: &'a Snapshot, name: &str) -> Result<&'a ServerGroup, String> {
+    snapshot.server_groups.iter().find(|group| group.name == name).ok_or_else(|| format!("server group {name} does not exist"))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Resolved {
+    server_group_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    capacity: Option<Capacity>,
+    /// Rollback: the server group put back in service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    restore: Option<String>,
+    /// Clone: the new server group's spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clone: Option<ServerGroupSpec>,
+}
+
+fn name_output(name: &str) -> BTreeMap<String, Value> {
+    BTreeMap::from([("serverGroupName".to_string(), Value::String(name.to_string()))])
+}
+
+fn target_location(target: &ServerGroupTarget) -> Location {
+    location(&target.cloud_provider, &target.account, &target.region)
+}
+
+/// The task names of the stage types this module runs.
+pub fn task_names(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "resizeServerGroup" => &["determineTarget", "resizeServerGroup", "waitForCapacity"],
+        "enableServerGroup" => &["determineTarget", "enableServerGroup", "waitForUpInstances"],
+        "disableServerGroup" => &["determineTarget", "disableServerGroup"],
+        "destroyServerGroup" => &["determineTarget", "destroyServerGroup"],
+        "rollbackServerGroup" => &["determineRollback", "enableRestoreServerGroup", "waitForUpInstances", "disableServerGroup"],
+        "cloneServerGroup" => &["determineClone", "cloneServerGroup", "waitForUpInstances", "disableSource"],
+        "findImage" => &["findImage"],
+        "shrinkCluster" => &["determineServerGroups", "destroyServerGroups"],
+        "disableCluster" => &["determineServerGroups", "disableServerGroups"],
+        "scaleDownCluster" => &["determineServerGroups", "scaleDownServerGroups"],
+        "runJob" => &["runJob", "waitForJob"],
+        _ => return None,
+    })
+}
+
+/// Runs task `index` of a stage this module owns.
+pub async fn run(execution: &Execution, stage: &Stage, kind: &StageKind, index: usize, now: i64, effects: &Effects) -> Step {
+    let outcome = match kind {
+        StageKind::ResizeServerGroup(resize) => match index {
+            0 => determine_resize(effects, resize).await,
+            1 => act(effects, stage, &resize.target, Action::Resize).await,
+            _ => wait_healthy(effects, stage, &resize.target).await,
+        },
+        StageKind::EnableServerGroup(config) => match index {
+            0 => determine_target(effects, &config.target).await,
+            1 => act(effects, stage, &config.target, Action::Enable).await,
+            _ => wait_healthy(effects, stage, &config.target).await,
+        },
+        StageKind::DisableServerGroup(config) => match index {
+            0 => determine_target(effects, &config.target).await,
+            _ => act(effects, stage, &config.target, Action::Disable).await,
+        },
+        StageKind::DestroyServerGroup(config) => match index {
+            0 => determine_target(effects, &config.target).await,
+            _ => act(effects, stage, &config.target, Action::Destroy).await,
+        },
+        StageKind::RollbackServerGroup(rollback) => match index {
+            0 => determine_rollback(effects, rollback).await,
+            1 => restore(effects, stage, &rollback.target).await,
+            2 => wait_restored(effects, stage, &rollback.target).await,
+            _ => act(effects, stage, &rollback.target, Action::Disable).await,
+        },
+        StageKind::CloneServerGroup(clone) => match index {
+            0 => determine_clone(execution, stage, effects, clone).await,
+            1 => create_clone(effects, stage, &clone.target).await,
+            2 => wait_clone(effects, stage, &clone.target).await,
+            _ if clone.disable_source => act(effects, stage, &clone.target, Action::Disable).await,
+            _ => Ok(succeeded(BTreeMap::new())),
+        },
+        StageKind::FindImage(find) => find_image(effects, &find.cluster, find.selection_strategy, find.only_enabled).await,
+        StageKind::ShrinkCluster(shrink) => match index {
+            0 => {
+                let rank_by_size = shrink.retain_larger_over_newer;
+                determine_cluster(effects, &shrink.cluster, shrink.shrink_to_size, rank_by_size, |group| {
+                    shrink.allow_delete_active || group.disabled
+                })
+                .await
+            }
+            _ => act_on_cluster(effects, stage, &shrink.cluster, Action::Destroy).await,
+        },
+        StageKind::DisableCluster(disable) => match index {
+            0 => {
+                let keep = disable.remaining_enabled_server_groups;
+                determine_cluster_enabled(effects, &disable.cluster, keep, disable.prefer_larger_over_newer).await
+            }
+            _ => act_on_cluster(effects, stage, &disable.cluster, Action::Disable).await,
+        },
+        StageKind::ScaleDownCluster(scale) => match index {
+            0 => {
+                let keep = scale.remaining_full_size_server_groups;
+                determine_cluster(effects, &scale.cluster, keep, scale.prefer_larger_over_newer, |group| {
+                    (scale.allow_scale_down_active || group.disabled) && group.capacity.desired > 0
+                })
+                .await
+            }
+            _ => act_on_cluster(effects, stage, &scale.cluster, Action::ScaleToZero).await,
+        },
+        StageKind::RunJob(job) => match index {
+            0 => start_job(execution, stage, effects, job).await,
+            _ => wait_job(execution, stage, effects, job, now).await,
+        },
+        _ => Err(format!("stage type {} has no cloud tasks", kind.type_name())),
+    };
+    outcome.unwrap_or_else(failed)
+}
+
+/// Cancels what a running stage started that can be stopped (a job).
+pub async fn cancel(execution_id: &str, stage: &Stage, kind: &StageKind, effects: &Effects) {
+    if let StageKind::RunJob(job) = kind {
+        if let Ok(provider) = effects.clouds.provider(&job.cloud_provider) {
+            let _ = provider.cancel_job(&job_token(execution_id, stage)).await;
+        }
+    }
+}
+
+async fn determine_target(effects: &Effects, target: &ServerGroupTarget) -> Result<Step, String> {
+    let (_, snapshot) = observe(effects, &target_location(target)).await?;
+    let name = resolve_target(&snapshot, target)?;
+    Ok(determined(&Resolved { server_group_name: name.clone(), capacity: None, restore: None, clone: None }, name_output(&name)))
+}
+
+async fn determine_resize(effects: &Effects, resize: &app::model::pipeline::ResizeServerGroupStage) -> Result<Step, String> {
+    let (_, snapshot) = observe(effects, &target_location(&resize.target)).await?;
+    let name = resolve_target(&snapshot, &resize.target)?;
+    let current = find(&snapshot, &name)?.capacity;
+    let capacity = match resize.action {
+        ResizeAction::ScaleExact => resize.capacity.ok_or("scale_exact needs a capacity")?,
+        ResizeAction::ScaleUp | ResizeAction::ScaleDown => {
+            let by = match (resize.scale_num, resize.scale_pct) {
+                (Some(number), _) => number,
+                // Percent of the current desired size, rounded up so 10% of 3 is 1, not 0.
+                (None, Some(percent)) => (u64::from(current.desired) * u64::from(percent)).div_ceil(100) as u32,
+                (None, None) => return Err("scale_up and scale_down need scaleNum or scalePct".into()),
+            };
+            let desired = if resize.action == ResizeAction::ScaleUp { current.desired + by } else { current.desired.saturating_sub(by) };
+            Capacity { min: current.min.min(desired), max: current.max.max(desired), desired }
+        }
+    };
+    if !capacity.is_consistent() {
+        return Err(format!("capacity must satisfy min <= desired <= max, got {capacity:?}"));
+    }
+    let mut outputs = name_output(&name);
+    outputs.insert("capacity".into(), serde_json::to_value(capacity).expect("capacities serialize"));
+    Ok(determined(&Resolved { server_group_name: name, capacity: Some(capacity), restore: None, clone: None }, outputs))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Resize,
+    Enable,
+    Disable,
+    Destroy,
+    ScaleToZero,
+}
+
+async fn apply(provider: &dyn Provider, snapshot: &Snapshot, name: &str, action: Action, capacity: Option<Capacity>) -> Result<(), String> {
+    let result = match action {
+        Action::Resize => provider.resize(name, capacity.ok_or("no capacity was determined")?).await,
+        Action::Enable => provider.enable(name).await,
+        Action::Disable => provider.disable(name).await,
+        // Destroying what is already gone is done.
+        Action::Destroy if !snapshot.server_groups.iter().any(|group| group.name == name) => Ok(()),
+        Action::Destroy => provider.destroy(name).await,
+        Action::ScaleToZero => {
+            let current = find(snapshot, name)?.capacity;
+            provider.resize(name, Capacity { min: 0, max: current.max, desired: 0 }).await
+        }
+    };
+    result.map_err(|error| format!("{action:?} {name}: {error}"))
+}
+
+async fn act(effects: &Effects, stage: &Stage, target: &ServerGroupTarget, action: Action) -> Result<Step, String> {
+    let resolved: Resolved = resolution(stage)?;
+    let location = target_location(target);
+    let (provider, snapshot) = observe(effects, &location).await?;
+    apply(provider.as_ref(), &snapshot, &resolved.server_group_name, action, resolved.capacity).await?;
+    refresh(effects, &location).await;
+    Ok(succeeded(BTreeMap::new()))
+}
+
+/// Waits until the resolved server group has its desired instances, healthy when enabled.
+async fn wait_healthy(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
+    let resolved: Resolved = resolution(stage)?;
+    wait_for(effects, &target_location(target), &resolved.server_group_name).await
+}
+
+async fn wait_for(effects: &Effects, location: &Location, name: &str) -> Result<Step, String> {
+    let (_, snapshot) = observe(effects, location).await?;
+    let group = find(&snapshot, name)?;
+    let ready = if group.disabled {
+        group.instances.len() as u32 == group.capacity.desired
+    } else {
+        group.instances.len() as u32 == group.capacity.desired && is_healthy(group, group.capacity.desired)
+    };
+    Ok(if ready { succeeded(BTreeMap::new()) } else { running() })
+}
+
+async fn determine_rollback(effects: &Effects, rollback: &app::model::pipeline::RollbackServerGroupStage) -> Result<Step, String> {
+    let (_, snapshot) = observe(effects, &target_location(&rollback.target)).await?;
+    let mut target = rollback.target.clone();
+    if target.server_group_name.is_none() && target.target.is_none() {
+        target.target = Some(TargetSelector::CurrentAsgDynamic);
+    }
+    let current = resolve_target(&snapshot, &target)?;
+    let restore = match &rollback.restore_server_group_name {
+        Some(name) => find(&snapshot, name)?.name.clone(),
+        None => {
+            let cluster = ServerGroupName::parse(&current).map_err(|e| e.to_string())?.cluster.to_string();
+            let groups = cluster_groups(&snapshot, &cluster);
+            let position = groups.iter().position(|group| group.name == current).unwrap_or(0);
+            groups
+                .get(position + 1)
+                .map(|group| group.name.clone())
+                .ok_or_else(|| format!("{current} is the oldest server group of {cluster}: nothing to roll back to"))?
+        }
+    };
+    if restore == current {
+        return Err(format!("cannot roll {current} back to itself"));
+    }
+    let capacity = find(&snapshot, &current)?.capacity;
+    let mut outputs = name_output(&current);
+    outputs.insert("restoreServerGroupName".into(), Value::String(restore.clone()));
+    Ok(determined(&Resolved { server_group_name: current, capacity: Some(capacity), restore: Some(restore), clone: None }, outputs))
+}
+
+/// Puts the restore server group back: at least the rolled-back one's size, enabled.
+async fn restore(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
+    let resolved: Resolved = resolution(stage)?;
+    let restore = resolved.restore.ok_or("no server group to restore was determined")?;
+    let location = target_location(target);
+    let (provider, snapshot) = observe(effects, &location).await?;
+    let current = find(&snapshot, &restore)?.capacity;
+    let wanted = resolved.capacity.unwrap_or(current);
+    if current.desired < wanted.desired {
+        let capacity = Capacity { min: current.min.min(wanted.desired), max: current.max.max(wanted.desired), desired: wanted.desired };
+        provider.resize(&restore, capacity).await.map_err(|e| format!("resize {restore}: {e}"))?;
+    }
+    provider.enable(&restore).await.map_err(|e| format!("enable {restore}: {e}"))?;
+    refresh(effects, &location).await;
+    Ok(succeeded(BTreeMap::new()))
+}
+
+async fn wait_restored(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
+    let resolved: Resolved = resolution(stage)?;
+    let restore = resolved.restore.ok_or("no server group to restore was determined")?;
+    wait_for(effects, &target_location(target), &restore).await
+}
+
+/// The next free version of a cluster, after every existing one.
+pub fn next_name(snapshot: &Snapshot, cluster: &ClusterName) -> Result<String, String> {
+    let highest = cluster_groups(snapshot, &cluster.to_string())
+        .iter()
+        .filter_map(|group| ServerGroupName::parse(&group.name).ok())
+        .map(|name| name.version)
+        .max();
+    let version = highest.map_or(0, |v| (v + 1) % (app::model::names::MAX_VERSION + 1));
+    ServerGroupName::new(cluster.clone(), version).map(|name| name.to_string()).map_err(|e| e.to_string())
+}
+
+/// The group already created with `token`, if any (a retried create).
+pub fn created_with<'a>(snapshot: &'a Snapshot, token: &str) -> Option<&'a ServerGroup> {
+    snapshot.server_groups.iter().find(|group| group.metadata.get(CLIENT_TOKEN).is_some_and(|t| t == token))
+}
+
+async fn determine_clone(
+    execution: &Execution,
+    stage: &Stage,
+    effects: &Effects,
+    clone: &app::model::pipeline::CloneServerGroupStage,
+) -> Result<Step, String> {
+    let (_, snapshot) = observe(effects, &target_location(&clone.target)).await?;
+    let source_name = resolve_target(&snapshot, &clone.target)?;
+    let source = find(&snapshot, &source_name)?;
+    let cluster = ServerGroupName::parse(&source_name).map_err(|e| e.to_string())?.cluster;
+    let token = format!("{}/{}", execution.id, stage.id);
+    let name = match created_with(&snapshot, &token) {
+        Some(existing) => existing.name.clone(),
+        None => next_name(&snapshot, &cluster)?,
+    };
+    let artifact = match &clone.artifact {
+        Some(spec) => spec.to_artifact()?,
+        None => source.artifact.clone(),
+    };
+    let spec = ServerGroupSpec {
+        name: name.clone(),
+        location: source.location.clone(),
+        capacity: clone.capacity.unwrap_or(source.capacity),
+        artifact,
+        load_balancers: source.load_balancers.clone(),
+        security_groups: source.security_groups.clone(),
+        metadata: BTreeMap::from([(CLIENT_TOKEN.to_string(), token)]),
+    };
+    let mut outputs = name_output(&name);
+    outputs.insert("sourceServerGroupName".into(), Value::String(source_name.clone()));
+    Ok(determined(&Resolved { server_group_name: source_name, capacity: None, restore: None, clone: Some(spec) }, outputs))
+}
+
+async fn create_clone(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
+    let resolved: Resolved = resolution(stage)?;
+    let spec = resolved.clone.ok_or("no clone was determined")?;
+    let location = target_location(target);
+    let (provider, snapshot) = observe(effects, &location).await?;
+    let token = spec.metadata.get(CLIENT_TOKEN).cloned().unwrap_or_default();
+    if created_with(&snapshot, &token).is_none() {
+        provider.create_server_group(spec.clone()).await.map_err(|e| format!("create {}: {e}", spec.name))?;
+    }
+    refresh(effects, &location).await;
+    Ok(succeeded(BTreeMap::new()))
+}
+
+async fn wait_clone(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
+    let resolved: Resolved = resolution(stage)?;
+    let spec = resolved.clone.ok_or("no clone was determined")?;
+    wait_for(effects, &target_location(target), &spec.name).await
+}
+
+fn cluster_location(cluster: &ClusterTarget) -> Location {
+    location(&cluster.cloud_provider, &cluster.account, &cluster.region)
+}
+
+/// The artifact a cluster runs, chosen by `strategy`; a later deploy without an artifact uses
+/// it (`outputs.artifact`).
+async fn find_image(effects: &Effects, cluster: &ClusterTarget, strategy: SelectionStrategy, only_enabled: bool) -> Result<Step, String> {
+    let (_, snapshot) = observe(effects, &cluster_location(cluster)).await?;
+    let groups: Vec<&ServerGroup> =
+        cluster_groups(&snapshot, &cluster.cluster).into_iter().filter(|group| !only_enabled || !group.disabled).collect();
+    let chosen = match strategy {
+        SelectionStrategy::Newest => groups.first().copied(),
+        SelectionStrategy::Oldest => groups.last().copied(),
+        SelectionStrategy::Largest => groups.iter().max_by_key(|group| (group.capacity.desired, group.created_time)).copied(),
+        SelectionStrategy::Fail if groups.len() > 1 => {
+            return Err(format!("cluster {} has {} server groups and selectionStrategy is FAIL", cluster.cluster, groups.len()));
+        }
+        SelectionStrategy::Fail => groups.first().copied(),
+    };
+    let group = chosen.ok_or_else(|| {
+        format!("cluster {} has no {}server group in {}/{}", cluster.cluster, if only_enabled { "enabled " } else { "" }, cluster.account, cluster.region)
+    })?;
+    let artifact = serde_json::to_value(&group.artifact).expect("artifacts serialize");
+    let mut outputs = name_output(&group.name);
+    outputs.insert("artifact".into(), artifact.clone());
+    outputs.insert(
+        "deploymentDetails".into(),
+        serde_json::json!([{ "artifact": artifact, "serverGroupName": group.name, "account": cluster.account, "region": cluster.region }]),
+    );
+    if let Artifact::Command { version, .. } = &group.artifact {
+        outputs.insert("imageVersion".into(), Value::String(version.clone()));
+    }
+    Ok(succeeded(outputs))
+}
+
+/// The artifact the nearest finished Find Image stage found, for a deploy without one.
+pub fn found_artifact(execution: &Execution) -> Option<Artifact> {
+    execution
+        .stages
+        .iter()
+        .filter(|stage| stage.kind == "findImage" && stage.status == app::model::execution::Status::Succeeded)
+        .max_by_key(|stage| stage.end_time)
+        .and_then(|stage| stage.outputs.get("artifact"))
+        .and_then(|artifact| serde_json::from_value(artifact.clone()).ok())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClusterResolved {
+    server_groups: Vec<String>,
+}
+
+/// Ranks the cluster's server groups (newest first, or largest first), keeps the first `keep`
+/// and picks those of the rest `eligible` says may be acted on.
+async fn determine_cluster(
+    effects: &Effects,
+    cluster: &ClusterTarget,
+    keep: u32,
+    rank_by_size: bool,
+    eligible: impl Fn(&ServerGroup) -> bool,
+) -> Result<Step, String> {
+    let (_, snapshot) = observe(effects, &cluster_location(cluster)).await?;
+    let mut groups = cluster_groups(&snapshot, &cluster.cluster);
+    if rank_by_size {
+        groups.sort_by(|a, b| b.capacity.desired.cmp(&a.capacity.desired).then_with(|| b.created_time.cmp(&a.created_time)));
+    }
+    let chosen: Vec<String> = groups.iter().skip(keep as usize).filter(|group| eligible(group)).map(|group| group.name.clone()).collect();
+    let outputs = BTreeMap::from([("serverGroups".to_string(), serde_json::json!(chosen))]);
+    Ok(determined(&ClusterResolved { server_groups: chosen }, outputs))
+}
+
+/// Disable Cluster ranks only the enabled server groups.
+async fn determine_cluster_enabled(effects: &Effects, cluster: &ClusterTarget, keep: u32, rank_by_size: bool) -> Result<Step, String> {
+    let (_, snapshot) = observe(effects, &cluster_location(cluster)).await?;
+    let mut groups: Vec<&ServerGroup> = cluster_groups(&snapshot, &cluster.cluster).into_iter().filter(|group| !group.disabled).collect();
+    if rank_by_size {
+        groups.sort_by(|a, b| b.capacity.desired.cmp(&a.capacity.desired).then_with(|| b.created_time.cmp(&a.created_time)));
+    }
+    let chosen: Vec<String> = groups.iter().skip(keep as usize).map(|group| group.name.clone()).collect();
+    let outputs = BTreeMap::from([("serverGroups".to_string(), serde_json::json!(chosen))]);
+    Ok(determined(&ClusterResolved { server_groups: chosen }, outputs))
+}
+
+async fn act_on_cluster(effects: &Effects, stage: &Stage, cluster: &ClusterTarget, action: Action) -> Result<Step, String> {
+    let resolved: ClusterResolved = resolution(stage)?;
+    let location = cluster_location(cluster);
+    let (provider, snapshot) = observe(effects, &location).await?;
+    for name in &resolved.server_groups {
+        if matches!(action, Action::Destroy) || snapshot.server_groups.iter().any(|group| &group.name == name) {
+            apply(provider.as_ref(), &snapshot, name, action, None).await?;
+        }
+    }
+    refresh(effects, &location).await;
+    Ok(succeeded(BTreeMap::new()))
+}
+
+fn job_token(execution_id: &str, stage: &Stage) -> String {
+    format!("{execution_id}/{}", stage.id)
+}
+
+async fn start_job(execution: &Execution, stage: &Stage, effects: &Effects, job: &RunJobStage) -> Result<Step, String> {
+    let location = location(&job.cloud_provider, &job.account, &job.region);
+    let provider = effects.clouds.check_location(&location).map_err(|e| e.to_string())?;
+    let spec = JobSpec { token: job_token(&execution.id, stage), location, command: job.command.clone(), env: job.env.clone() };
+    provider.run_job(spec).await.map_err(|e| e.to_string())?;
+    Ok(succeeded(BTreeMap::new()))
+}
+
+/// Most output kept in the stage's outputs (the end of it).
+const OUTPUT_KEPT: usize = 16 * 1024;
+
+async fn wait_job(execution: &Execution, stage: &Stage, effects: &Effects, job: &RunJobStage, _now: i64) -> Result<Step, String> {
+    let provider = effects.clouds.provider(&job.cloud_provider).map_err(|e| e.to_string())?;
+    match provider.job_status(&job_token(&execution.id, stage)).await.map_err(|e| e.to_string())? {
+        JobStatus::Running => Ok(running()),
+        JobStatus::Unknown => Err("the job is gone (gennaker restarted while it ran); restart the stage to run it again".into()),
+        JobStatus::Exited { code, output } => {
+            let mut outputs = BTreeMap::new();
+            outputs.insert("exitCode".to_string(), Value::from(code));
+            let start = output.len().saturating_sub(OUTPUT_KEPT);
+            let start = (start..output.len()).find(|&at| output.is_char_boundary(at)).unwrap_or(output.len());
+            outputs.insert("output".to_string(), Value::String(output[start..].to_string()));
+            if let Some((_, properties)) = output.split_once("SPINNAKER_PROPERTIES\n") {
+                for line in properties.lines() {
+                    if let Some((key, value)) = line.split_once('=') {
+                        outputs.insert(key.trim().to_string(), Value::String(value.trim().to_string()));
+                    }
+                }
+            }
+            if code == 0 {
+                Ok(succeeded(outputs))
+            } else {
+                let tail: String = output.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+                Ok((TaskResult::Failed { error: format!("the job exited with code {code}: {tail}") }, Map::new()))
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `/api/v1` cluster management: an application's clusters (from the cache), one server group
+//! with its instances, and load balancers and security groups (Spinnaker's shapes: `POST
+//! /loadBalancers` with `application`, `stack`, `listeners`, `healthCheck`).
+
+use app::error::ErrorBody;
+use app::model::cluster::{LoadBalancer, LoadBalancerRequest, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup};
+use app::ssr::Services;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, Authenticated, Json};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(clusters))
+        .routes(routes!(server_group))
+        .routes(routes!(load_balancers))
+        .routes(routes!(upsert_load_balancer))
+        .routes(routes!(delete_load_balancer))
+        .routes(routes!(security_groups))
+        .routes(routes!(upsert_security_group))
+        .routes(routes!(delete_security_group))
+}
+
+/// The application's clusters by account and region, each server group with its capacity,
+/// instance counts by health, load balancers, security groups, artifact, created time and
+/// whether it is disabled (from the cache; needs READ).
+#[utoipa::path(get, path = "/applications/{application}/clusters", tag = "clusters",
+    params(("application" = String, Path, description = "application name")),
+    responses((status = 200, description = "clusters by account and region"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn clusters(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path(application): Path<String>,
+) -> Result<Json<Vec<RegionClusters>>, ApiError> {
+    Ok(Json(services.clusters.clusters(&caller, &application).await?))
+}
+
+/// One server group with its instances (health, address, launch time).
+#[utoipa::path(get, path = "/applications/{application}/serverGroups/{account}/{region}/{name}", tag = "clusters",
+    params(("application" = String, Path, description = "application name"), ("account" = String, Path, description = "account"),
+        ("region" = String, Path, description = "region"), ("name" = String, Path, description = "server group name")),
+    responses((status = 200, description = "the server group"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn server_group(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path((application, account, region, name)): Path<(String, String, String, String)>,
+) -> Result<Json<ServerGroup>, ApiError> {
+    Ok(Json(services.clusters.server_group(&caller, &application, &account, &region, &name).await?))
+}
+
+/// The application's load balancers.
+#[utoipa::path(get, path = "/applications/{application}/loadBalancers", tag = "clusters",
+    params(("application" = String, Path, description = "application name")),
+    responses((status = 200, description = "load balancers"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn load_balancers(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path(application): Path<String>,
+) -> Result<Json<Vec<LoadBalancer>>, ApiError> {
+    Ok(Json(services.clusters.load_balancers(&caller, &application).await?))
+}
+
+/// Creates or replaces a load balancer, named `application[-stack[-detail]]` (application
+/// WRITE and account WRITE).
+#[utoipa::path(post, path = "/loadBalancers", tag = "clusters", request_body = LoadBalancerRequest,
+    responses((status = 200, description = "the load balancer"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn upsert_load_balancer(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Json(request): Json<LoadBalancerRequest>,
+) -> Result<Json<LoadBalancer>, ApiError> {
+    Ok(Json(services.clusters.upsert_load_balancer(&caller, request).await?))
+}
+
+/// Deletes a load balancer no server group uses (409 otherwise).
+#[utoipa::path(delete, path = "/loadBalancers/{account}/{region}/{name}", tag = "clusters",
+    params(("account" = String, Path, description = "account"), ("region" = String, Path, description = "region"), ("name" = String, Path, description = "name")),
+    responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_load_balancer(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path((account, region, name)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    services.clusters.delete_load_balancer(&caller, &account, &region, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The application's security groups (named for it, or used by its load balancers or server
+/// groups).
+#[utoipa::path(get, path = "/applications/{application}/securityGroups", tag = "clusters",
+    params(("application" = String, Path, description = "application name")),
+    responses((status = 200, description = "security groups"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn security_groups(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path(application): Path<String>,
+) -> Result<Json<Vec<SecurityGroup>>, ApiError> {
+    Ok(Json(services.clusters.security_groups(&caller, &application).await?))
+}
+
+/// Creates or replaces a security group: ingress rules of CIDR, protocol and port range.
+#[utoipa::path(post, path = "/securityGroups", tag = "clusters", request_body = SecurityGroupRequest,
+    responses((status = 200, description = "the security group"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn upsert_security_group(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Json(request): Json<SecurityGroupRequest>,
+) -> Result<Json<SecurityGroup>, ApiError> {
+    Ok(Json(services.clusters.upsert_security_group(&caller, request).await?))
+}
+
+/// Deletes a security group nothing uses (409 otherwise).
+#[utoipa::path(delete, path = "/securityGroups/{account}/{region}/{name}", tag = "clusters",
+    params(("account" = String, Path, description = "account"), ("region" = String, Path, description = "region"), ("name" = String, Path, description = "name")),
+    responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_security_group(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path((account, region, name)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    services.clusters.delete_security_group(&caller, &account, &region, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
