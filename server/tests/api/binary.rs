@@ -28,7 +28,8 @@ fn drain(reader: impl std::io::Read + Send + 'static, output: Arc<Mutex<Vec<Stri
         for line in BufReader::new(reader).lines().map_while(Result::ok) {
             if let Some(sender) = &address {
                 let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-                if let Some(found) = event["address"].as_str() {
+                // The listening line's address is a URL; instances log bare addresses.
+                if let Some(found) = event["address"].as_str().filter(|a| a.starts_with("http")) {
                     let _ = sender.send(found.to_string());
                 }
             }

@@ -5,6 +5,7 @@ mod balancer;
 mod auth;
 mod binary;
 mod clusters;
+mod demo;
 mod demo_app;
 mod durability;
 mod engine;

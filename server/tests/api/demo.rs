@@ -1,0 +1,99 @@
+//! The demo with the real binary, as the README's run command starts it: on a first start the
+//! demo application serves v1 behind its balancer; its red/black pipeline moves it to v2; a
+//! restart of gennaker keeps every server group, balancer and security group, and serving
+//! resumes.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::binary::{sign_in, start_binary, stop_with_sigterm};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until the balancer answers `version`.
+async fn serves(port: u16, version: &str) {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(response) = client.get(format!("http://127.0.0.1:{port}/")).send().await {
+            if let Ok(body) = response.json::<Value>().await {
+                if body["version"] == version {
+                    return;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "127.0.0.1:{port} never answered {version}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_deploys_v2_and_everything_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("gennaker-demo-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = format!("sqlite://{}/demo.db", dir.display());
+    let port = free_port().to_string();
+    let env = [("GENNAKER_DEMO", "true"), ("GENNAKER_DEMO_PORT", port.as_str())];
+    let port: u16 = port.parse().unwrap();
+
+    let running = start_binary(&database, &env);
+    serves(port, "v1").await;
+    let client = reqwest::Client::new();
+    let address = running.address.clone();
+    let cookie = sign_in(&client, &address, "admin").await;
+    let call = |method: reqwest::Method, path: &str| {
+        client.request(method, format!("{address}{path}")).header("cookie", &cookie).header("origin", &address)
+    };
+    let started: Value = call(reqwest::Method::POST, "/api/v1/applications/demo/pipelines/Deploy%20demo/executions")
+        .json(&json!({"parameters": {"version": "v2"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["id"].as_str().unwrap_or_else(|| panic!("{started}")).to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let execution = loop {
+        let execution: Value = call(reqwest::Method::GET, &format!("/api/v1/executions/{id}")).send().await.unwrap().json().await.unwrap();
+        if !["NOT_STARTED", "RUNNING"].contains(&execution["status"].as_str().unwrap()) {
+            break execution;
+        }
+        assert!(Instant::now() < deadline, "the demo deploy did not finish: {execution:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution:#}");
+    serves(port, "v2").await;
+    let rule = json!({"application": "demo", "stack": "lan", "ingress": [{"cidr": "127.0.0.0/8", "protocol": "tcp", "startPort": 1, "endPort": 65535}]});
+    assert_eq!(call(reqwest::Method::POST, "/api/v1/securityGroups").json(&rule).send().await.unwrap().status(), 200);
+
+    let stopped = stop_with_sigterm(running);
+    assert!(reqwest::get(format!("http://127.0.0.1:{port}/")).await.is_err(), "the balancer stops with gennaker");
+    drop(stopped);
+
+    // Same database, demo flag still on: nothing is created twice, everything comes back.
+    let running = start_binary(&database, &env);
+    serves(port, "v2").await;
+    let address = running.address.clone();
+    let cookie = sign_in(&client, &address, "admin").await;
+    let get = |path: &str| client.get(format!("{address}{path}")).header("cookie", &cookie).send();
+    let view: Vec<Value> = get("/api/v1/applications/demo/clusters").await.unwrap().json().await.unwrap();
+    let groups: Vec<(String, bool)> = view[0]["clusters"][0]["serverGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|group| (group["name"].as_str().unwrap().to_string(), group["disabled"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(groups, [("demo-web-v000".to_string(), true), ("demo-web-v001".to_string(), false)]);
+    let balancers: Vec<Value> = get("/api/v1/applications/demo/loadBalancers").await.unwrap().json().await.unwrap();
+    assert_eq!(balancers.len(), 1);
+    let security_groups: Vec<Value> = get("/api/v1/applications/demo/securityGroups").await.unwrap().json().await.unwrap();
+    assert_eq!(security_groups[0]["name"], "demo-lan");
+    let pipelines: Vec<Value> = get("/api/v1/applications/demo/pipelines").await.unwrap().json().await.unwrap();
+    assert_eq!(pipelines.len(), 1, "the demo pipeline is not created twice");
+    drop(stop_with_sigterm(running));
+    let _ = std::fs::remove_dir_all(&dir);
+}
