@@ -148,6 +148,10 @@ pub struct ClusterDeploy {
     /// each step, ending at 100 (default `[50, 100]`).
     #[serde(default)]
     pub target_percentages: Vec<u32>,
+    /// Rolling red/black: a pipeline run (and waited for) after each step, before traffic moves
+    /// on; if it fails, the deploy fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_before_cleanup: Option<PipelineBeforeCleanup>,
     /// Canary: the canary server group's instance count (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary_capacity: Option<u32>,
@@ -158,6 +162,17 @@ pub struct ClusterDeploy {
     pub rollback: RollbackOptions,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineBeforeCleanup {
+    pub application: String,
+    /// The pipeline's id or name.
+    #[serde(alias = "pipeline")]
+    pub pipeline_id: String,
+    #[serde(default)]
+    pub pipeline_parameters: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,8 +4,9 @@
 //!    created with a client token in its metadata so a retry finds it instead of creating a
 //!    second one. Rolling red/black starts it empty; canary at the canary size.
 //! 2. `waitForUpInstances`: every instance healthy in its load balancers. Rolling red/black
-//!    grows the new server group step by step (`targetPercentages`), waiting for health at each,
-//!    so traffic shifts to it gradually while the old one still serves.
+//!    grows the new server group step by step (`targetPercentages`), waiting for health at each
+//!    and running `pipelineBeforeCleanup` if set, so traffic shifts to it gradually while the
+//!    old one still serves.
 //! 3. `applyStrategy`: `redblack`/`rollingredblack` disable the cluster's other server groups
 //!    (after `delayBeforeCleanup`), optionally scale them down (after
 //!    `delayBeforeScaleDownSec`) and destroy the oldest beyond `maxRemainingAsgs`;
@@ -50,6 +51,9 @@ struct Progress {
     step: usize,
     #[serde(default)]
     wait_started: Option<i64>,
+    /// Rolling red/black: the run of `pipelineBeforeCleanup` for the current step.
+    #[serde(default)]
+    step_pipeline: Option<String>,
     #[serde(default)]
     strategy_started: Option<i64>,
     #[serde(default)]
@@ -102,7 +106,7 @@ fn initial_capacity(cluster: &ClusterDeploy) -> Capacity {
 pub async fn run(execution: &Execution, stage: &Stage, deploy: &DeployStage, index: usize, now: i64, effects: &Effects) -> Step {
     let result = match index {
         0 => create(execution, stage, deploy, effects).await,
-        1 => wait_for_health(stage, deploy, now, effects).await,
+        1 => wait_for_health(execution, stage, deploy, now, effects).await,
         _ => apply_strategy(stage, deploy, now, effects).await,
     };
     match result {
@@ -161,7 +165,7 @@ async fn create(execution: &Execution, stage: &Stage, deploy: &DeployStage, effe
     Ok(with_progress(TaskResult::Succeeded { outputs }, &progress))
 }
 
-async fn wait_for_health(stage: &Stage, deploy: &DeployStage, now: i64, effects: &Effects) -> Result<Step, String> {
+async fn wait_for_health(execution: &Execution, stage: &Stage, deploy: &DeployStage, now: i64, effects: &Effects) -> Result<Step, String> {
     let mut progress = progress_of(stage);
     if progress.len() != deploy.clusters.len() {
         return Err("the deploy lost track of its server groups; restart the stage".into());
@@ -193,6 +197,14 @@ async fn wait_for_health(stage: &Stage, deploy: &DeployStage, now: i64, effects:
             continue;
         }
         if group.instances.len() as u32 == wanted && is_healthy(group, wanted) {
+            if strategy(cluster) == "rollingredblack" {
+                if let Some(before_cleanup) = &cluster.pipeline_before_cleanup {
+                    if !step_pipeline_done(execution, stage, progress, before_cleanup, now, effects).await? {
+                        all_ready = false;
+                        continue;
+                    }
+                }
+            }
             if strategy(cluster) == "rollingredblack" && progress.step < percentages(cluster).len() {
                 progress.step += 1;
                 progress.wait_started = Some(now);
@@ -212,6 +224,51 @@ async fn wait_for_health(stage: &Stage, deploy: &DeployStage, now: i64, effects:
     }
     let result = if all_ready { TaskResult::Succeeded { outputs: BTreeMap::new() } } else { TaskResult::Running { retry_after_ms: super::server_groups::CLOUD_POLL_MS } };
     Ok(with_progress(result, &progress))
+}
+
+/// Runs `pipelineBeforeCleanup` once for the current rolling step and says whether it has
+/// succeeded; its failure fails the deploy. The child run's id derives from the step, so a
+/// retried task finds the run it started.
+async fn step_pipeline_done(
+    execution: &Execution,
+    stage: &Stage,
+    progress: &mut Progress,
+    before_cleanup: &app::model::pipeline::PipelineBeforeCleanup,
+    now: i64,
+    effects: &Effects,
+) -> Result<bool, String> {
+    let config = app::model::pipeline::PipelineStage {
+        application: before_cleanup.application.clone(),
+        pipeline: before_cleanup.pipeline_id.clone(),
+        pipeline_parameters: before_cleanup.pipeline_parameters.clone(),
+        wait_for_completion: true,
+        extra: Default::default(),
+    };
+    let mut step_stage = stage.clone();
+    step_stage.id = format!("{}-step{}", stage.id, progress.step + 1);
+    match &progress.step_pipeline {
+        None => match super::child::start(&effects.store, execution, &step_stage, &config, now).await {
+            (TaskResult::Succeeded { outputs }, _) => {
+                progress.step_pipeline = outputs.get("executionId").and_then(Value::as_str).map(str::to_string);
+                Ok(false)
+            }
+            (TaskResult::Failed { error }, _) => Err(format!("pipelineBeforeCleanup: {error}")),
+            (TaskResult::Running { .. }, _) => Ok(false),
+        },
+        Some(id) => {
+            if let Value::Object(context) = &mut step_stage.context {
+                context.insert("executionId".into(), Value::String(id.clone()));
+            }
+            match super::child::wait(&effects.store, &step_stage, &config).await {
+                (TaskResult::Succeeded { .. }, _) => {
+                    progress.step_pipeline = None;
+                    Ok(true)
+                }
+                (TaskResult::Failed { error }, _) => Err(format!("pipelineBeforeCleanup at step {}: {error}", progress.step + 1)),
+                (TaskResult::Running { .. }, _) => Ok(false),
+            }
+        }
+    }
 }
 
 async fn apply_strategy(stage: &Stage, deploy: &DeployStage, now: i64, effects: &Effects) -> Result<Step, String> {

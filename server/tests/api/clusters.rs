@@ -142,9 +142,17 @@ async fn answering_versions(port: u16, n: usize) -> BTreeMap<String, u64> {
 /// Deploys v1, then v2 under load with `strategy`; checks no request failed and only v2 is left
 /// answering. Returns the server groups afterwards.
 async fn move_to_v2(strategy: &str, cluster: Value) -> Vec<(String, bool, u64)> {
+    move_to_v2_with(strategy, cluster, &[]).await.1
+}
+
+async fn move_to_v2_with(strategy: &str, cluster: Value, other_pipelines: &[Value]) -> (TestApp, Vec<(String, bool, u64)>) {
     let app = spawn_app(Db::Sqlite).await;
     let application = format!("mv{}", strategy.replace("redblack", "rb"));
     app.create_application(&application).await;
+    for pipeline in other_pipelines {
+        let saved = app.post_json(&format!("/api/v1/applications/{application}/pipelines"), pipeline).await;
+        assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    }
     let port = free_port();
     let balancer = create_balancer(&app, &application, port).await;
     assert_eq!(balancer["name"], format!("{application}-web"));
@@ -169,7 +177,8 @@ async fn move_to_v2(strategy: &str, cluster: Value) -> Vec<(String, bool, u64)> 
     assert_eq!(after.keys().collect::<Vec<_>>(), ["v2"], "{strategy}: only v2 answers afterwards: {after:?}");
     let outputs = &second["stages"][0]["outputs"];
     assert_eq!(outputs["serverGroupName"], format!("{application}-web-v001"), "{outputs}");
-    server_groups(&app, &application).await
+    let groups = server_groups(&app, &application).await;
+    (app, groups)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,8 +195,15 @@ async fn highlander_moves_traffic_with_no_failed_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_redblack_moves_traffic_with_no_failed_request() {
-    let groups = move_to_v2("rollingredblack", json!({"targetPercentages": [50, 100], "scaleDown": true})).await;
+    let check = json!({"name": "check", "limitConcurrent": false, "stages": [{"refId": "1", "type": "evaluateVariables", "variables": [{"key": "ok", "value": true}]}]});
+    let cluster = json!({"targetPercentages": [50, 100], "scaleDown": true,
+        "pipelineBeforeCleanup": {"application": "mvrollingrb", "pipelineId": "check"}});
+    let (app, groups) = move_to_v2_with("rollingredblack", cluster, &[check]).await;
     assert_eq!(groups, [("mvrollingrb-web-v000".to_string(), true, 0), ("mvrollingrb-web-v001".to_string(), false, 2)]);
+    // The check ran after each of the two steps of both deploys.
+    let checks: Vec<Value> = app.get("/api/v1/executions?application=mvrollingrb&pipeline=check&limit=50").await.json().await.unwrap();
+    assert_eq!(checks.len(), 4, "{checks:#?}");
+    assert!(checks.iter().all(|run| run["status"] == "SUCCEEDED" && run["trigger"]["parentExecution"]["id"].is_string()));
 }
 
 /// An unhealthy v2: the deploy fails, v1 keeps serving every request, and `rollback.onFailure`
@@ -216,6 +232,45 @@ async fn an_unhealthy_deploy_fails_and_is_rolled_back_while_v1_serves() {
     assert!(failures.is_empty(), "{} of {total} requests failed: {failures:?}", failures.len());
     assert_eq!(versions.keys().collect::<Vec<_>>(), ["v1"], "{versions:?}");
     assert_eq!(server_groups(&app, "sick").await, [("sick-web-v000".to_string(), false, 2)]);
+}
+
+/// A manual canary: one canary instance beside the current server group, a check, then the
+/// promotion (resize the canary to full size, disable the rest) as the README describes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_is_deployed_beside_the_current_group_then_promoted() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("bird").await;
+    let port = free_port();
+    create_balancer(&app, "bird", port).await;
+    save_deploy_pipeline(&app, "bird", json!({"strategy": "redblack"})).await;
+    assert_eq!(run(&app, "bird", "deploy", json!({"version": "v1"})).await["status"], "SUCCEEDED");
+
+    let target = json!({"cluster": "bird-web", "target": "current_asg_dynamic"});
+    let with = |body: Value| {
+        let mut stage = target.clone();
+        stage.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+        stage
+    };
+    let canary = json!({"refId": "1", "type": "deploy", "name": "Canary", "clusters": [{"application": "bird", "stack": "web",
+        "capacity": {"min": 2, "max": 2, "desired": 2}, "canaryCapacity": 1, "strategy": "canary", "loadBalancers": ["bird-web"],
+        "artifact": {"command": demo_command(&[]), "version": "${parameters.version}"}}]});
+    let pipeline = json!({"name": "canary", "parameterConfig": [{"name": "version", "default": "v2"}], "stages": [
+        canary,
+        {"refId": "2", "requisiteStageRefIds": ["1"], "type": "checkPreconditions", "name": "Canary healthy",
+         "preconditions": [{"type": "expression", "context": {"expression": "${stage('Canary').outputs.serverGroupName == 'bird-web-v001'}"}}]},
+        with(json!({"refId": "3", "requisiteStageRefIds": ["2"], "type": "resizeServerGroup", "name": "Promote",
+            "action": "scale_exact", "capacity": {"min": 2, "max": 2, "desired": 2}})),
+        {"refId": "4", "requisiteStageRefIds": ["3"], "type": "disableCluster", "name": "Retire", "cluster": "bird-web", "remainingEnabledServerGroups": 1},
+    ]});
+    let saved = app.post_json("/api/v1/applications/bird/pipelines", &pipeline).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let load = Load::start(port);
+    let execution = run(&app, "bird", "canary", json!({})).await;
+    let (total, failures, versions) = load.finish().await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution:#}");
+    assert!(failures.is_empty(), "{} of {total} failed: {failures:?}", failures.len());
+    assert!(versions.contains_key("v1") && versions.contains_key("v2"), "{versions:?}");
+    assert_eq!(server_groups(&app, "bird").await, [("bird-web-v000".to_string(), true, 2), ("bird-web-v001".to_string(), false, 2)]);
 }
 
 async fn submit_task(app: &TestApp, application: &str, job: Value) -> Value {
