@@ -1,5 +1,6 @@
 // Playwright runs the freshly built server (../target/debug/gennaker) on its own port with a new
-// SQLite database, and drives Debian's Chromium (never a downloaded browser).
+// SQLite database, and drives Debian's Chromium (never a downloaded browser). `--demo` makes the
+// server create the `demo` application on its first start, its balancer on the next port.
 import { defineConfig } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -39,7 +40,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `${binary} serve --listen 127.0.0.1:${port} --database-url sqlite://${dataDir}/gennaker.db`,
+    command: `${binary} serve --listen 127.0.0.1:${port} --database-url sqlite://${dataDir}/gennaker.db --demo --demo-port ${port + 1}`,
     url: `http://127.0.0.1:${port}/readyz`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -3,4 +3,8 @@
 
 pub mod applications;
 pub mod auth;
+pub mod clusters;
 pub mod pipelines;
+#[cfg(any(feature = "ssr", test))]
+mod server_group_tasks;
+pub mod tasks;

@@ -1,8 +1,11 @@
 //! Widgets used by more than one page.
 
 pub mod error_message;
+pub mod fields;
 pub mod layout;
 pub mod live;
+pub mod live_clusters;
+pub mod socket;
 pub mod stage_bar;
 pub mod tabs;
 

@@ -17,7 +17,8 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::layout::Header;
 use crate::pages::{
-    ApplicationPage, ApplicationsPage, AuditPage, ExecutionPage, NotFound, PipelinesPage, SignInPage, TokensPage,
+    ApplicationPage, ApplicationsPage, AuditPage, ClustersPage, ExecutionPage, FirewallsPage, LoadBalancersPage, NotFound,
+    PipelinesPage, SignInPage, TasksPage, TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -64,8 +65,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=ApplicationsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications") view=ApplicationsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name") view=ApplicationPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/applications/:name/clusters") view=ClustersPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name/pipelines") view=PipelinesPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name/executions/:id") view=ExecutionPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/applications/:name/loadBalancers") view=LoadBalancersPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/applications/:name/firewalls") view=FirewallsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/applications/:name/tasks") view=TasksPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/account/tokens") view=TokensPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::InOrder/>

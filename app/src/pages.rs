@@ -3,17 +3,25 @@
 mod application;
 mod applications;
 mod audit;
+mod clusters;
 mod execution;
+mod firewalls;
+mod load_balancers;
 mod not_found;
 mod pipelines;
 mod sign_in;
+mod tasks;
 mod tokens;
 
 pub use application::ApplicationPage;
 pub use applications::ApplicationsPage;
 pub use audit::AuditPage;
+pub use clusters::ClustersPage;
 pub use execution::ExecutionPage;
+pub use firewalls::FirewallsPage;
+pub use load_balancers::LoadBalancersPage;
 pub use not_found::NotFound;
 pub use pipelines::PipelinesPage;
 pub use sign_in::SignInPage;
+pub use tasks::TasksPage;
 pub use tokens::TokensPage;

@@ -1,10 +1,19 @@
-//! The tabs of an application's pages.
+//! The tabs of an application's pages, in Spinnaker's Deck order.
 
 use leptos::prelude::*;
 
+/// `current` is the key of the page shown: `overview`, `clusters`, `pipelines`,
+/// `loadBalancers`, `firewalls` or `tasks`.
 #[component]
 pub fn ApplicationTabs(application: String, current: &'static str) -> impl IntoView {
-    let tabs = [("overview", "Overview", String::new()), ("pipelines", "Pipelines", "/pipelines".to_string())];
+    let tabs = [
+        ("overview", "Overview", ""),
+        ("clusters", "Clusters", "/clusters"),
+        ("pipelines", "Pipelines", "/pipelines"),
+        ("loadBalancers", "Load Balancers", "/loadBalancers"),
+        ("firewalls", "Firewalls", "/firewalls"),
+        ("tasks", "Tasks", "/tasks"),
+    ];
     view! {
         <nav class="tabs" aria-label="Application">
             {tabs.into_iter().map(|(key, label, suffix)| {

@@ -467,10 +467,10 @@ impl Pipeline {
                 }
             }
             stage.kind.validate_cloud().map_err(|(field, message)| Invalid::stage(&stage.ref_id, field, message))?;
-            if let StageKind::Wait(WaitStage { wait_time: NumberOrExpression::Expression(text), .. }) = &stage.kind {
-                if !text.contains("${") {
-                    return Err(Invalid::stage(&stage.ref_id, "waitTime", "waitTime must be a number of seconds or an expression"));
-                }
+            if let StageKind::Wait(WaitStage { wait_time: NumberOrExpression::Expression(text), .. }) = &stage.kind
+                && !text.contains("${")
+            {
+                return Err(Invalid::stage(&stage.ref_id, "waitTime", "waitTime must be a number of seconds or an expression"));
             }
         }
         if let Some(cycle) = find_cycle(&self.stages) {

@@ -1,4 +1,4 @@
-//! An application's page: its details. Clusters, pipelines and tasks join as they land.
+//! An application's Overview tab: its details. The other tabs show what it runs and how it ships.
 
 use leptos::prelude::*;
 use leptos_meta::Title;

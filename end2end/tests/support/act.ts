@@ -1,5 +1,5 @@
 // Doing things as a user: sign in, navigate, wait for hydration, fill and submit forms.
-import { expect, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, type APIRequestContext, type Locator, type Page } from '@playwright/test';
 import { createForm } from './find';
 
 export const ADMIN_PASSWORD = 'e2e admin password';
@@ -42,4 +42,25 @@ export function failOnConsoleErrors(page: Page, allow: RegExp[] = []) {
   });
   page.on('pageerror', (error) => problems.push(error.message));
   return () => expect(problems, 'console errors').toEqual([]);
+}
+
+/** Fills the details panel's Resize form and submits it. */
+export async function resizeServerGroup(panel: Locator, name: string, capacity: { min: number; max: number; desired: number }) {
+  const form = panel.getByRole('form', { name: `Resize ${name}` });
+  await form.getByLabel('Min').fill(String(capacity.min));
+  await form.getByLabel('Max').fill(String(capacity.max));
+  await form.getByLabel('Desired').fill(String(capacity.desired));
+  await form.getByRole('button', { name: 'Resize' }).click();
+}
+
+/** Starts a pipeline from the Pipelines tab with its default parameters; returns the dialog. */
+export async function startPipeline(page: Page, name: string) {
+  await page.getByRole('region', { name: `Pipeline ${name}` }).getByRole('button', { name: 'Start' }).click();
+  const dialog = page.getByRole('dialog', { name: `Start ${name}` });
+  await dialog.getByRole('button', { name: 'Run' }).click();
+}
+
+/** Marks the window, so `neverReloaded` (check.ts) can tell that the page was not reloaded since. */
+export async function markWindow(page: Page) {
+  await page.evaluate(() => ((window as any).__noReload = true));
 }

@@ -1,0 +1,86 @@
+//! Server functions for the Clusters, Load Balancers and Firewalls tabs: what runs where, and
+//! the load balancers and security groups around it. Actions on server groups are ad-hoc tasks:
+//! see [`submit_server_group_task`].
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::error::AppError;
+use crate::model::cluster::{LoadBalancer, LoadBalancerRequest, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup};
+use crate::model::execution::Execution;
+
+#[server]
+pub async fn list_clusters(application: String) -> Result<Vec<RegionClusters>, AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.clusters(&caller, &application).await).await
+}
+
+#[server]
+pub async fn get_server_group(application: String, account: String, region: String, name: String) -> Result<ServerGroup, AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.server_group(&caller, &application, &account, &region, &name).await).await
+}
+
+/// The fields of the details panel's action forms, as a browser posts them: `action` is
+/// `resize`, `enable`, `disable`, `rollback` (with `restore`), `clone` (optionally `min`, `max`,
+/// `desired`) or `destroy` (with `confirm`, the server group's name typed again).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServerGroupForm {
+    pub application: String,
+    pub cloud_provider: String,
+    pub account: String,
+    pub region: String,
+    pub server_group: String,
+    pub action: String,
+    #[serde(default)]
+    pub min: Option<String>,
+    #[serde(default)]
+    pub max: Option<String>,
+    #[serde(default)]
+    pub desired: Option<String>,
+    #[serde(default)]
+    pub restore: Option<String>,
+    #[serde(default)]
+    pub confirm: Option<String>,
+}
+
+/// One of the details panel's actions on a server group, submitted as a one-job task. Plain
+/// form fields (flattened), so the panel's forms also work without WASM.
+#[server]
+pub async fn submit_server_group_task(#[server(flatten)] form: ServerGroupForm) -> Result<Execution, AppError> {
+    crate::ssr::respond(async |services, caller| {
+        let request = super::server_group_tasks::task_request(&form)?;
+        services.tasks.submit(&caller, request).await
+    })
+    .await
+}
+
+#[server]
+pub async fn list_load_balancers(application: String) -> Result<Vec<LoadBalancer>, AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.load_balancers(&caller, &application).await).await
+}
+
+/// Creates or replaces a load balancer (the name comes from application, stack and detail).
+#[server(input = Json)]
+pub async fn upsert_load_balancer(request: LoadBalancerRequest) -> Result<LoadBalancer, AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.upsert_load_balancer(&caller, request).await).await
+}
+
+#[server]
+pub async fn delete_load_balancer(account: String, region: String, name: String) -> Result<(), AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.delete_load_balancer(&caller, &account, &region, &name).await).await
+}
+
+#[server]
+pub async fn list_security_groups(application: String) -> Result<Vec<SecurityGroup>, AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.security_groups(&caller, &application).await).await
+}
+
+/// Creates or replaces a security group and its ingress rules.
+#[server(input = Json)]
+pub async fn upsert_security_group(request: SecurityGroupRequest) -> Result<SecurityGroup, AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.upsert_security_group(&caller, request).await).await
+}
+
+#[server]
+pub async fn delete_security_group(account: String, region: String, name: String) -> Result<(), AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.delete_security_group(&caller, &account, &region, &name).await).await
+}

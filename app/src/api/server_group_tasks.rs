@@ -1,0 +1,156 @@
+//! Turns a details panel form (plain text fields, as a browser posts them) into the ad-hoc task
+//! that does what it asks: one job, shaped like the Orca stage it runs (`resizeServerGroup`,
+//! `enableServerGroup`, ...). Numbers and confirmations are checked here, naming the field at
+//! fault, so a mistyped form is explained next to it before anything is submitted.
+
+use serde_json::{Value, json};
+
+use super::clusters::ServerGroupForm;
+use crate::error::{AppError, Result};
+use crate::model::cluster::{Capacity, TaskRequest};
+
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|value| !value.is_empty())
+}
+
+fn number(field: &'static str, value: &Option<String>) -> Result<u32> {
+    let text = given(value).ok_or_else(|| AppError::invalid(field, format!("{field} is required")))?;
+    text.parse().map_err(|_| AppError::invalid(field, format!("{field} must be a whole number of instances, got {text:?}")))
+}
+
+/// All three of `min`, `max` and `desired`, or (when `optional`) none of them.
+fn capacity(form: &ServerGroupForm, optional: bool) -> Result<Option<Capacity>> {
+    if optional && [&form.min, &form.max, &form.desired].iter().all(|value| given(value).is_none()) {
+        return Ok(None);
+    }
+    let capacity = Capacity { min: number("min", &form.min)?, max: number("max", &form.max)?, desired: number("desired", &form.desired)? };
+    if !capacity.is_consistent() {
+        return Err(AppError::invalid(
+            "capacity",
+            format!("capacity must satisfy min <= desired <= max, got min {}, desired {}, max {}", capacity.min, capacity.desired, capacity.max),
+        ));
+    }
+    Ok(Some(capacity))
+}
+
+/// The task the form asks for, described as Deck describes its tasks.
+pub fn task_request(form: &ServerGroupForm) -> Result<TaskRequest> {
+    let server_group = form.server_group.as_str();
+    // The stage's name is what the Tasks tab lists under the task.
+    let job = |kind: &str, name: &str| {
+        json!({
+            "type": kind,
+            "name": name,
+            "cloudProvider": form.cloud_provider,
+            "account": form.account,
+            "region": form.region,
+            "serverGroupName": server_group,
+        })
+    };
+    let with = |mut job: Value, key: &str, value: Value| {
+        job[key] = value;
+        job
+    };
+    let (description, job) = match form.action.as_str() {
+        "resize" => {
+            let capacity = capacity(form, false)?.unwrap_or_default();
+            let job = with(job("resizeServerGroup", "Resize"), "action", json!("scale_exact"));
+            (
+                format!("Resize {server_group} to min {}, max {}, desired {}", capacity.min, capacity.max, capacity.desired),
+                with(job, "capacity", json!(capacity)),
+            )
+        }
+        "enable" => (format!("Enable {server_group}"), job("enableServerGroup", "Enable")),
+        "disable" => (format!("Disable {server_group}"), job("disableServerGroup", "Disable")),
+        "rollback" => {
+            let restore = given(&form.restore).ok_or_else(|| AppError::invalid("restore", "choose the server group to restore"))?;
+            if restore == server_group {
+                return Err(AppError::invalid("restore", "restore another server group of the cluster than the one rolled back"));
+            }
+            (format!("Roll back {server_group} to {restore}"), with(job("rollbackServerGroup", "Roll back"), "restoreServerGroupName", json!(restore)))
+        }
+        "clone" => match capacity(form, true)? {
+            Some(capacity) => (format!("Clone {server_group}"), with(job("cloneServerGroup", "Clone"), "capacity", json!(capacity))),
+            None => (format!("Clone {server_group}"), job("cloneServerGroup", "Clone")),
+        },
+        "destroy" => {
+            if given(&form.confirm) != Some(server_group) {
+                return Err(AppError::invalid("confirm", format!("type {server_group} to confirm that it is to be destroyed")));
+            }
+            (format!("Destroy {server_group}"), job("destroyServerGroup", "Destroy"))
+        }
+        other => return Err(AppError::invalid("action", format!("unknown server group action {other:?}"))),
+    };
+    Ok(TaskRequest { application: form.application.clone(), description, job: vec![job] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(server_group: &str, action: &str) -> ServerGroupForm {
+        ServerGroupForm {
+            application: "demo".into(),
+            cloud_provider: "local".into(),
+            account: "local".into(),
+            region: "local".into(),
+            server_group: server_group.into(),
+            action: action.into(),
+            ..ServerGroupForm::default()
+        }
+    }
+
+    fn sized(action: &str, min: &str, max: &str, desired: &str) -> ServerGroupForm {
+        ServerGroupForm { min: Some(min.into()), max: Some(max.into()), desired: Some(desired.into()), ..form("demo-web-v000", action) }
+    }
+
+    #[test]
+    fn resize_is_an_exact_scale_to_the_capacity() {
+        let request = task_request(&sized("resize", "1", "3", "3")).unwrap();
+        assert_eq!(request.application, "demo");
+        assert_eq!(request.description, "Resize demo-web-v000 to min 1, max 3, desired 3");
+        assert_eq!(
+            request.job,
+            vec![json!({
+                "type": "resizeServerGroup", "name": "Resize", "cloudProvider": "local", "account": "local", "region": "local",
+                "serverGroupName": "demo-web-v000", "action": "scale_exact", "capacity": {"min": 1, "max": 3, "desired": 3},
+            })]
+        );
+    }
+
+    #[test]
+    fn bad_numbers_name_their_field() {
+        assert_eq!(task_request(&sized("resize", "1", "three", "3")).unwrap_err().field(), Some("max"));
+        assert_eq!(task_request(&sized("resize", "2", "3", "1")).unwrap_err().field(), Some("capacity"));
+        assert_eq!(task_request(&form("demo-web-v000", "resize")).unwrap_err().field(), Some("min"));
+    }
+
+    #[test]
+    fn clone_capacity_is_all_or_nothing() {
+        let request = task_request(&sized("clone", "", " ", "")).unwrap();
+        assert!(request.job[0].get("capacity").is_none());
+        assert_eq!(task_request(&sized("clone", "1", "", "")).unwrap_err().field(), Some("max"));
+    }
+
+    #[test]
+    fn destroy_needs_the_name_typed_again() {
+        let mut destroy = ServerGroupForm { confirm: Some("demo-web-v00".into()), ..form("demo-web-v000", "destroy") };
+        assert_eq!(task_request(&destroy).unwrap_err().field(), Some("confirm"));
+        destroy.confirm = Some("demo-web-v000".into());
+        assert_eq!(task_request(&destroy).unwrap().job[0]["type"], "destroyServerGroup");
+    }
+
+    #[test]
+    fn rollback_restores_another_server_group() {
+        let rollback = |name: &str| ServerGroupForm { restore: Some("demo-web-v000".into()), ..form(name, "rollback") };
+        let request = task_request(&rollback("demo-web-v001")).unwrap();
+        assert_eq!(request.job[0]["serverGroupName"], "demo-web-v001");
+        assert_eq!(request.job[0]["restoreServerGroupName"], "demo-web-v000");
+        assert_eq!(task_request(&rollback("demo-web-v000")).unwrap_err().field(), Some("restore"));
+    }
+
+    #[test]
+    fn unknown_actions_are_refused() {
+        assert_eq!(task_request(&form("demo-web-v000", "explode")).unwrap_err().field(), Some("action"));
+    }
+}

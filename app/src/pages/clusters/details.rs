@@ -1,0 +1,119 @@
+//! The details panel of the selected server group: where it runs, what, at which capacity,
+//! behind which load balancers, its instances with their health, and the actions on it. It is
+//! fetched again whenever the live view says the server group changed, so instance health
+//! follows without a reload; the action forms are built once, so a live change never wipes
+//! what someone is typing.
+
+use leptos::prelude::*;
+
+use super::actions::ServerGroupActions;
+use super::server_group_box::{HealthBar, artifact_version};
+use super::{Selection, find_group};
+use crate::api::clusters::get_server_group;
+use crate::components::error_message::error_list;
+use crate::model::cluster::{HealthState, RegionClusters, ServerGroup};
+use crate::model::time::format_utc;
+
+fn health_words(state: HealthState) -> (&'static str, &'static str) {
+    match state {
+        HealthState::Up => ("up", "Up"),
+        HealthState::Starting => ("starting", "Starting"),
+        HealthState::OutOfService => ("out-of-service", "Out of service"),
+        HealthState::Down => ("down", "Down"),
+        HealthState::Unknown => ("unknown", "Unknown"),
+    }
+}
+
+#[component]
+pub fn ServerGroupPanel(application: String, selection: Selection, regions: RwSignal<Vec<RegionClusters>>, close_href: Signal<String>) -> impl IntoView {
+    let summary = Memo::new({
+        let selection = selection.clone();
+        move |_| regions.with(|regions| find_group(regions, &selection.account, &selection.region, &selection.name).cloned())
+    });
+    let exists = Memo::new(move |_| summary.read().is_some());
+    let disabled = Signal::derive(move || summary.read().as_ref().is_some_and(|group| group.disabled));
+    // Every other server group of the same cluster, newest first: the candidates to roll back to.
+    let others = Memo::new({
+        let selection = selection.clone();
+        move |_| {
+            let Some(cluster) = summary.read().as_ref().map(|group| group.cluster.clone()) else { return Vec::new() };
+            regions.with(|regions| {
+                let mut others: Vec<_> = regions
+                    .iter()
+                    .filter(|r| r.account == selection.account && r.region == selection.region)
+                    .flat_map(|r| &r.clusters)
+                    .filter(|c| c.name == cluster)
+                    .flat_map(|c| &c.server_groups)
+                    .filter(|group| group.name != selection.name)
+                    .map(|group| (group.created_time, group.name.clone()))
+                    .collect();
+                others.sort_by(|a, b| b.cmp(a));
+                others.into_iter().map(|(_, name)| name).collect::<Vec<_>>()
+            })
+        }
+    });
+    let key = (application.clone(), selection.account.clone(), selection.region.clone(), selection.name.clone());
+    let details = Resource::new(move || (key.clone(), summary.get()), |((application, account, region, name), _)| {
+        get_server_group(application, account, region, name)
+    });
+    let name = selection.name.clone();
+
+    view! {
+        <aside class="details-panel" aria-label=format!("Server group {name}")>
+            <header>
+                <h2>{name.clone()}</h2>
+                <a class="close" href=move || close_href.get() aria-label="Close details">"✕"</a>
+            </header>
+            <Show when=move || exists.get() fallback={
+                let name = name.clone();
+                move || view! { <p class="empty">{name.clone()} " is no longer there."</p> }
+            }>
+                <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                    <ErrorBoundary fallback=error_list>
+                        {move || Suspend::new(async move { details.await.map(|group| view! { <Facts group/> }) })}
+                    </ErrorBoundary>
+                </Transition>
+                {
+                    let application = application.clone();
+                    summary.get_untracked().map(|current| view! { <ServerGroupActions application current disabled others/> })
+                }
+            </Show>
+        </aside>
+    }
+}
+
+#[component]
+fn Facts(group: ServerGroup) -> impl IntoView {
+    let counts = crate::model::cluster::InstanceCounts::of(&group.instances);
+    let list = |items: &[String]| if items.is_empty() { "—".to_string() } else { items.join(", ") };
+    let capacity = group.capacity;
+    view! {
+        <dl class="details">
+            <dt>"Status"</dt><dd>{if group.disabled { "disabled" } else { "enabled" }}</dd>
+            <dt>"Location"</dt><dd>{format!("{} / {} / {}", group.location.cloud_provider, group.location.account, group.location.region)}</dd>
+            <dt>"Artifact"</dt><dd>{artifact_version(&group.artifact)}</dd>
+            <dt>"Capacity"</dt><dd>{format!("min {}, desired {}, max {}", capacity.min, capacity.desired, capacity.max)}</dd>
+            <dt>"Load balancers"</dt><dd>{list(&group.load_balancers)}</dd>
+            <dt>"Firewalls"</dt><dd>{list(&group.security_groups)}</dd>
+            <dt>"Created"</dt><dd>{format_utc(group.created_time)}</dd>
+        </dl>
+        <HealthBar counts/>
+        <table class="list instances" aria-label=format!("Instances of {}", group.name)>
+            <thead><tr><th>"Instance"</th><th>"Health"</th><th>"Address"</th><th>"Launched"</th></tr></thead>
+            <tbody>
+                {group.instances.iter().map(|instance| {
+                    let (class, words) = health_words(instance.health_state);
+                    view! {
+                        <tr>
+                            <td><code>{instance.name.clone()}</code></td>
+                            <td><span class=format!("health health-{class}")>{words}</span></td>
+                            <td><code>{instance.address.clone()}</code></td>
+                            <td>{format_utc(instance.launch_time)}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        {group.instances.is_empty().then(|| view! { <p class="empty">"No instances."</p> })}
+    }
+}

@@ -1,0 +1,75 @@
+//! One server group in the clusters view: version, artifact version, desired size, and a bar of
+//! its instances' health (up green, then starting, out of service, down, unknown) with counts.
+//! Disabled ones are greyed and say so in words too. The box is a link that opens the details.
+
+use leptos::prelude::*;
+
+use crate::model::cluster::{Artifact, InstanceCounts, ServerGroupSummary};
+use crate::model::names::ServerGroupName;
+
+/// What a server group runs, in a few characters: the version of a command, else the image.
+pub fn artifact_version(artifact: &Artifact) -> String {
+    match artifact {
+        Artifact::Command { version, .. } => version.clone(),
+        Artifact::DockerImage { reference } => reference.clone(),
+        Artifact::MachineImage { image_id } => image_id.clone(),
+    }
+}
+
+/// `v001` of `demo-web-v001`.
+fn version(name: &str) -> String {
+    ServerGroupName::parse(name).map(|name| format!("v{:03}", name.version)).unwrap_or_default()
+}
+
+#[component]
+pub fn ServerGroupBox(name: String, summary: Memo<Option<ServerGroupSummary>>, selected: Signal<bool>, href: Signal<String>) -> impl IntoView {
+    let disabled = move || summary.read().as_ref().is_some_and(|group| group.disabled);
+    view! {
+        <a class="server-group" class:disabled=disabled href=move || href.get()
+            aria-current=move || selected.get().then_some("true") data-testid=format!("server-group-{name}")>
+            {move || summary.get().map(|group| {
+                let state = if group.disabled { "disabled" } else { "enabled" };
+                view! {
+                    <span class="sg-head">
+                        <strong class="sg-version">{version(&group.name)}</strong>
+                        <span class="sg-state" data-testid="server-group-state">{state}</span>
+                    </span>
+                    <span class="sg-name">{group.name.clone()}</span>
+                    <span class="sg-artifact" title="Artifact version">{artifact_version(&group.artifact)}</span>
+                    <span class="sg-size">
+                        <span><span data-testid="instance-count">{group.instance_counts.total}</span> " instances"</span>
+                        <span>"desired " {group.capacity.desired}</span>
+                    </span>
+                    <HealthBar counts=group.instance_counts/>
+                }
+            })}
+        </a>
+    }
+}
+
+/// Instance health as a bar of coloured segments, each as wide as its count, and the counts
+/// in words for those who do not see the colours.
+#[component]
+pub fn HealthBar(counts: InstanceCounts) -> impl IntoView {
+    let parts = [
+        ("up", "up", counts.up),
+        ("starting", "starting", counts.starting),
+        ("out-of-service", "out of service", counts.out_of_service),
+        ("down", "down", counts.down),
+        ("unknown", "unknown", counts.unknown),
+    ];
+    let shown: Vec<_> = parts.into_iter().filter(|(_, _, count)| *count > 0).collect();
+    let words = if shown.is_empty() {
+        "no instances".to_string()
+    } else {
+        shown.iter().map(|(_, label, count)| format!("{count} {label}")).collect::<Vec<_>>().join(", ")
+    };
+    view! {
+        <span class="health-bar" role="img" aria-label=format!("Health: {words}")>
+            {shown.into_iter().map(|(class, label, count)| view! {
+                <span class=format!("health-{class}") style=format!("flex-grow: {count}") title=format!("{count} {label}")></span>
+            }).collect_view()}
+        </span>
+        <span class="health-counts">{words}</span>
+    }
+}
