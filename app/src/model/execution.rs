@@ -119,6 +119,7 @@ pub struct Stage {
 pub struct Execution {
     pub id: String,
     pub application: String,
+    /// The pipeline this is a run of; empty for an ad-hoc task (`/api/v1/tasks`).
     pub pipeline_config_id: String,
     pub name: String,
     pub status: Status,
