@@ -12,6 +12,7 @@ pub mod execution;
 pub mod names;
 pub mod pipeline;
 pub mod time;
+pub mod trigger;
 
 pub use application::{Application, ApplicationPatch, NewApplication};
 pub use cluster::{

@@ -17,6 +17,7 @@ pub mod session;
 pub mod tokens;
 pub mod tasks;
 pub mod users;
+pub mod webhooks;
 
 use app::error::AppError;
 use app::model::auth::Caller;
@@ -43,6 +44,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(accounts::router())
         .merge(clusters::router())
         .merge(tasks::router())
+        .merge(webhooks::router())
 }
 
 /// The caller of a request that the auth layer let through; handlers take it as an argument.

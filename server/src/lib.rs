@@ -14,6 +14,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod triggers;
 pub mod ws;
 pub mod ws_clusters;
 

@@ -23,12 +23,18 @@ pub async fn handle(message: &Message, execution: &mut Execution, now: i64, effe
     if let Message::RestartStage { stage, .. } = message {
         return restart_stage(execution, stage, now);
     }
+    if let Message::AfterCompletion { .. } = message {
+        if execution.status.is_complete() {
+            crate::triggers::pipeline::fire(&effects.store, execution, now).await;
+        }
+        return Vec::new();
+    }
     if execution.status.is_complete() {
         return Vec::new();
     }
     match message {
         Message::ResumeExecution { .. } => resume_execution(execution),
-        Message::RestartStage { .. } => unreachable!("handled above"),
+        Message::RestartStage { .. } | Message::AfterCompletion { .. } => unreachable!("handled above"),
         Message::StartExecution { .. } => start_execution(execution, now),
         Message::StartStage { stage, .. } => start_stage(execution, stage, now),
         Message::RunTask { stage, task, .. } => run_task(execution, stage, *task, now, effects).await,
@@ -271,7 +277,7 @@ fn complete_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
         Status::Succeeded
     };
     execution.end_time = Some(now);
-    Vec::new()
+    vec![Next::now(Message::AfterCompletion { execution: execution.id.clone() })]
 }
 
 /// While PAUSED, StartStage and RunTask do nothing (their messages are dropped); resuming
@@ -360,5 +366,5 @@ async fn cancel_execution(execution: &mut Execution, now: i64, effects: &Effects
     cancel_running_stages(execution, now, effects).await;
     execution.status = Status::Canceled;
     execution.end_time = Some(now);
-    Vec::new()
+    vec![Next::now(Message::AfterCompletion { execution: execution.id.clone() })]
 }

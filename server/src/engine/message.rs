@@ -15,6 +15,8 @@ pub enum Message {
     ResumeExecution { execution: String },
     /// Runs a finished stage (and everything after it) again.
     RestartStage { execution: String, stage: String },
+    /// After a run ended: start what its end triggers (pipeline triggers).
+    AfterCompletion { execution: String },
 }
 
 impl Message {
@@ -27,7 +29,8 @@ impl Message {
             | Self::CompleteExecution { execution }
             | Self::CancelExecution { execution }
             | Self::ResumeExecution { execution }
-            | Self::RestartStage { execution, .. } => execution,
+            | Self::RestartStage { execution, .. }
+            | Self::AfterCompletion { execution } => execution,
         }
     }
 }

@@ -68,6 +68,7 @@ impl PipelineService for Pipelines {
         }
         let mut pipeline = parse_pipeline(&config).map_err(invalid)?;
         pipeline.validate(&expressions::check).map_err(invalid)?;
+        crate::triggers::webhook::validate(&self.store, caller, &mut pipeline).await?;
         // Whoever saves a pipeline that runs another must be allowed to run that one.
         for stage in &pipeline.stages {
             if let StageKind::Pipeline(child) = &stage.kind {

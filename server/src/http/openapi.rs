@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "executions", description = "Runs of pipelines: start, watch, cancel, judge"),
         (name = "gate", description = "Spinnaker Gate's shapes, for existing scripts"),
         (name = "clusters", description = "Clusters, server groups, load balancers and security groups (from the cache)"),
+        (name = "triggers", description = "Webhooks and git push hooks that start pipelines"),
         (name = "tasks", description = "Ad-hoc tasks: resize, enable, disable, destroy, rollback, clone"),
     )
 )]

@@ -34,6 +34,16 @@ impl Store {
         rows.into_iter().map(PipelineRow::into_model).collect()
     }
 
+    /// Every pipeline whose stored configuration contains `fragment` (a cheap pre-filter for
+    /// triggers, e.g. `"type":"webhook"`; callers parse and check what they get).
+    pub async fn pipelines_mentioning(&self, fragment: &str) -> Result<Vec<Pipeline>> {
+        let sql = format!("SELECT {COLUMNS} FROM pipelines WHERE config LIKE $1 ORDER BY application, name");
+        // `_` and SQLite's case-insensitivity only widen the match; the caller checks exactly.
+        let pattern = format!("%{}%", fragment.replace('%', ""));
+        let rows: Vec<PipelineRow> = on_pool!(self, pool => sqlx::query_as(&sql).bind(&pattern).fetch_all(pool).await)?;
+        rows.into_iter().map(PipelineRow::into_model).collect()
+    }
+
     /// By id, or by name within the application.
     pub async fn get_pipeline(&self, application: &str, name_or_id: &str) -> Result<Pipeline> {
         let sql = format!("SELECT {COLUMNS} FROM pipelines WHERE application = $1 AND (id = $2 OR name = $2)");

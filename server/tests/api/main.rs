@@ -15,3 +15,4 @@ mod pipelines;
 mod platform;
 mod processes;
 mod secrets;
+mod triggers;

@@ -1,0 +1,32 @@
+//! Triggers: what starts a pipeline besides a person. Parts:
+//! - `launch`: starts a triggered run as the trigger's `runAsUser` (permission checks, the
+//!   concurrency rules and a deterministic id where the trigger has one, so a trigger delivered
+//!   twice starts one run);
+//! - `webhook`: `POST /api/v1/webhooks/{source}` and the git push hooks: signature checks,
+//!   payload constraints, which pipelines a call starts;
+//! - `pipeline`: pipelines started when another pipeline's run ends.
+//!
+//! Cron, Docker registry and Jenkins polling come next (issue 6).
+
+pub mod launch;
+pub mod pipeline;
+pub mod webhook;
+
+/// Pipelines whose `triggers` may hold a trigger of `kind` (the store pre-filters by text).
+pub async fn triggered_pipelines(store: &crate::store::Store, kind: &str) -> Result<Vec<(app::model::pipeline::Pipeline, Vec<app::model::trigger::TriggerConfig>)>, crate::store::Error> {
+    let pipelines = store.pipelines_mentioning(&format!("\"type\":\"{kind}\"")).await?;
+    Ok(pipelines
+        .into_iter()
+        .filter(|pipeline| !pipeline.disabled)
+        .map(|pipeline| {
+            let triggers = pipeline
+                .triggers
+                .iter()
+                .filter_map(|trigger| serde_json::from_value::<app::model::trigger::TriggerConfig>(trigger.clone()).ok())
+                .filter(|trigger| trigger.enabled)
+                .collect::<Vec<_>>();
+            (pipeline, triggers)
+        })
+        .filter(|(_, triggers)| !triggers.is_empty())
+        .collect())
+}
