@@ -10,6 +10,7 @@ pub mod cloud_stages;
 pub mod cluster;
 pub mod execution;
 pub mod names;
+pub mod notification;
 pub mod pipeline;
 pub mod time;
 pub mod trigger;

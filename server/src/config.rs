@@ -122,6 +122,45 @@ pub struct ServeConfig {
     /// How often (ms) the caching agents observe each cloud account and region.
     #[arg(long, env = "GENNAKER_CACHE_INTERVAL_MS", default_value_t = 1_000)]
     pub cache_interval_ms: u64,
+
+    #[command(flatten)]
+    pub notify: NotifyConfig,
+}
+
+/// Where notifications go out: links back to gennaker, SMTP for email, an SMS API.
+#[derive(Debug, Clone, Args, Default)]
+pub struct NotifyConfig {
+    /// The URL people open gennaker at, for links in notifications (default: the listen address).
+    #[arg(long, env = "GENNAKER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// SMTP server for email notifications (none: email is off).
+    #[arg(long, env = "GENNAKER_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, env = "GENNAKER_SMTP_PORT", default_value_t = 25)]
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `tls`.
+    #[arg(long, env = "GENNAKER_SMTP_TLS", default_value = "starttls")]
+    pub smtp_tls: String,
+    #[arg(long, env = "GENNAKER_SMTP_FROM", default_value = "gennaker@localhost")]
+    pub smtp_from: String,
+    #[arg(long, env = "GENNAKER_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// The name of the secret (secrets store) holding the SMTP password.
+    #[arg(long, env = "GENNAKER_SMTP_PASSWORD_SECRET")]
+    pub smtp_password_secret: Option<String>,
+    /// A Twilio-compatible API for SMS notifications, e.g. https://api.twilio.com.
+    #[arg(long, env = "GENNAKER_SMS_API_URL")]
+    pub sms_api_url: Option<String>,
+    #[arg(long, env = "GENNAKER_SMS_ACCOUNT_SID", default_value = "")]
+    pub sms_account_sid: String,
+    /// The name of the secret holding the SMS API's auth token.
+    #[arg(long, env = "GENNAKER_SMS_TOKEN_SECRET", default_value = "sms-token")]
+    pub sms_token_secret: String,
+    #[arg(long, env = "GENNAKER_SMS_FROM", default_value = "")]
+    pub sms_from: String,
+    /// The first retry delay (ms) of a failed notification; it doubles up to 5 attempts.
+    #[arg(long, env = "GENNAKER_NOTIFY_RETRY_MS", default_value_t = 1_000)]
+    pub notify_retry_ms: i64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -164,6 +203,7 @@ impl ServeConfig {
             demo: false,
             demo_port: 8081,
             cache_interval_ms: 250,
+            notify: NotifyConfig { smtp_port: 25, smtp_tls: "none".into(), smtp_from: "gennaker@localhost".into(), notify_retry_ms: 50, ..NotifyConfig::default() },
         }
     }
 

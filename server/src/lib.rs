@@ -8,6 +8,7 @@ pub mod demo_app;
 pub mod engine;
 pub mod http;
 pub mod metrics;
+pub mod notify;
 pub mod secrets;
 pub mod service;
 pub mod startup;

@@ -75,6 +75,8 @@ impl Server {
         clouds.refresh_all().await;
         let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms).with_clouds(clouds.clone());
         let built = service::build(store.clone(), auth_config, secret_key, engine.clone());
+        // The workers' engine delivers notifications, with secrets for addresses and passwords.
+        let engine = engine.with_notifier(notifier(&config.notify, address, built.secrets.clone()));
         let (api, document) = OpenApiRouter::new()
             .nest("/api/v1", http::api_router())
             .merge(http::gate::router())
@@ -188,6 +190,30 @@ fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config:
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+fn notifier(config: &crate::config::NotifyConfig, address: SocketAddr, secrets: Arc<crate::secrets::Secrets>) -> crate::notify::Notifier {
+    use crate::notify::{Notifier, SmsSettings, SmtpSettings};
+    Notifier {
+        secrets: Some(secrets),
+        public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
+        smtp: config.smtp_host.clone().map(|host| SmtpSettings {
+            host,
+            port: config.smtp_port,
+            tls: config.smtp_tls.clone(),
+            from: config.smtp_from.clone(),
+            username: config.smtp_username.clone(),
+            password_secret: config.smtp_password_secret.clone(),
+        }),
+        sms: config.sms_api_url.clone().map(|api_url| SmsSettings {
+            api_url,
+            account_sid: config.sms_account_sid.clone(),
+            token_secret: config.sms_token_secret.clone(),
+            from: config.sms_from.clone(),
+        }),
+        retry_base_ms: config.notify_retry_ms,
+        ..Notifier::default()
+    }
 }
 
 /// The site root's top-level files (favicon.ico and the like): public, like `/pkg/`.

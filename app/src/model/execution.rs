@@ -136,6 +136,12 @@ pub struct Execution {
     pub cancellation_reason: Option<String>,
     pub limit_concurrent: bool,
     pub keep_waiting_pipelines: bool,
+    /// The pipeline's notifications when the run started (`pipeline.notifications`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notification_configs: Vec<Value>,
+    /// What happened to each notification sent for this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<super::notification::NotificationRecord>,
 }
 
 impl Execution {

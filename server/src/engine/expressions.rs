@@ -212,6 +212,8 @@ mod tests {
             cancellation_reason: None,
             limit_concurrent: true,
             keep_waiting_pipelines: false,
+            notification_configs: Vec::new(),
+            notifications: Vec::new(),
         }
     }
 

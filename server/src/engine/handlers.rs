@@ -18,10 +18,15 @@ use super::expressions::Scope;
 use super::message::{Message, Next};
 use super::tasks::{self, Effects, TaskResult};
 use super::window;
+use crate::notify;
 
 pub async fn handle(message: &Message, execution: &mut Execution, now: i64, effects: &Effects) -> Vec<Next> {
     if let Message::RestartStage { stage, .. } = message {
         return restart_stage(execution, stage, now);
+    }
+    if let Message::Notify { .. } = message {
+        // The worker delivers notifications itself (see `Engine::notify`).
+        return Vec::new();
     }
     if let Message::AfterCompletion { .. } = message {
         if execution.status.is_complete() {
@@ -34,7 +39,7 @@ pub async fn handle(message: &Message, execution: &mut Execution, now: i64, effe
     }
     match message {
         Message::ResumeExecution { .. } => resume_execution(execution),
-        Message::RestartStage { .. } | Message::AfterCompletion { .. } => unreachable!("handled above"),
+        Message::RestartStage { .. } | Message::AfterCompletion { .. } | Message::Notify { .. } => unreachable!("handled above"),
         Message::StartExecution { .. } => start_execution(execution, now),
         Message::StartStage { stage, .. } => start_stage(execution, stage, now),
         Message::RunTask { stage, task, .. } => run_task(execution, stage, *task, now, effects).await,
@@ -56,13 +61,17 @@ fn start_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
     execution.status = Status::Running;
     execution.start_time = Some(now);
     let id = execution.id.clone();
-    let initial: Vec<Next> = execution
+    let mut initial: Vec<Next> = execution
         .stages
         .iter()
         .filter(|stage| stage.requisite_stage_ref_ids.is_empty())
         .map(|stage| Next::now(Message::StartStage { execution: id.clone(), stage: stage.id.clone() }))
         .collect();
-    if initial.is_empty() { vec![Next::now(Message::CompleteExecution { execution: id })] } else { initial }
+    if initial.is_empty() {
+        initial.push(Next::now(Message::CompleteExecution { execution: id }));
+    }
+    initial.extend(notify::messages(execution, "pipeline.starting", None));
+    initial
 }
 
 fn upstream_done(execution: &Execution, stage: &Stage) -> bool {
@@ -171,14 +180,19 @@ fn start_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next>
         .enumerate()
         .map(|(index, name)| Task { id: (index + 1).to_string(), name: (*name).to_string(), status: Status::NotStarted, start_time: None, end_time: None })
         .collect();
-    vec![Next::now(Message::RunTask { execution: id, stage: stage_id.to_string(), task: 0 })]
+    let stage = stage.clone();
+    let mut next = vec![Next::now(Message::RunTask { execution: id, stage: stage_id.to_string(), task: 0 })];
+    next.extend(notify::messages(execution, "stage.starting", Some(&stage)));
+    if stage.kind == "manualJudgment" {
+        next.extend(notify::messages(execution, "manualJudgment", Some(&stage)));
+    }
+    next
 }
 
 async fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: i64, effects: &Effects) -> Vec<Next> {
     if execution.canceled || execution.status != Status::Running {
         return Vec::new();
     }
-    let id = execution.id.clone();
     let Some(stage) = execution.stage(stage_id) else { return Vec::new() };
     let Some(task) = stage.tasks.get(index) else { return Vec::new() };
     if stage.status != Status::Running || task.status.is_complete() {
@@ -199,6 +213,27 @@ async fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: 
     let task = &mut stage.tasks[index];
     task.status = Status::Running;
     task.start_time.get_or_insert(now);
+    if stage.kind == "manualJudgment" && !matches!(result, TaskResult::Running { .. }) {
+        let event = match stage.context.get("judgmentStatus").and_then(Value::as_str) {
+            Some("continue") => Some("manualJudgmentContinue"),
+            Some("stop") => Some("manualJudgmentStop"),
+            _ => None,
+        };
+        if let Some(event) = event {
+            let stage = stage.clone();
+            let mut next = run_task_outcome(execution, stage_id, index, result, soft, now);
+            next.extend(notify::messages(execution, event, Some(&stage)));
+            return next;
+        }
+    }
+    run_task_outcome(execution, stage_id, index, result, soft, now)
+}
+
+/// Applies a task's result to its stage and says what comes next.
+fn run_task_outcome(execution: &mut Execution, stage_id: &str, index: usize, result: TaskResult, soft: bool, now: i64) -> Vec<Next> {
+    let id = execution.id.clone();
+    let Some(stage) = execution.stage_mut(stage_id) else { return Vec::new() };
+    let task = &mut stage.tasks[index];
     match result {
         TaskResult::Running { retry_after_ms } => {
             vec![Next::after(Message::RunTask { execution: id, stage: stage_id.to_string(), task: index }, retry_after_ms.max(1))]
@@ -240,13 +275,17 @@ async fn complete_stage(execution: &mut Execution, stage_id: &str, now: i64, eff
     stage.end_time.get_or_insert(now);
     let status = stage.status;
     let ref_id = stage.ref_id.clone();
+    let stage = stage.clone();
+    let events = notify::outcome_event("stage", status).map(|event| notify::messages(execution, &event, Some(&stage))).unwrap_or_default();
 
     if status == Status::Terminal {
         // Fail fast: what still runs elsewhere is canceled.
         cancel_running_stages(execution, now, effects).await;
-        return vec![Next::now(Message::CompleteExecution { execution: id })];
+        let mut next = vec![Next::now(Message::CompleteExecution { execution: id })];
+        next.extend(events);
+        return next;
     }
-    let mut next: Vec<Next> = Vec::new();
+    let mut next: Vec<Next> = events;
     if status.lets_downstream_run() {
         next = execution
             .stages
@@ -277,7 +316,11 @@ fn complete_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
         Status::Succeeded
     };
     execution.end_time = Some(now);
-    vec![Next::now(Message::AfterCompletion { execution: execution.id.clone() })]
+    let mut next = vec![Next::now(Message::AfterCompletion { execution: execution.id.clone() })];
+    if let Some(event) = notify::outcome_event("pipeline", execution.status) {
+        next.extend(notify::messages(execution, &event, None));
+    }
+    next
 }
 
 /// While PAUSED, StartStage and RunTask do nothing (their messages are dropped); resuming

@@ -17,6 +17,9 @@ pub enum Message {
     RestartStage { execution: String, stage: String },
     /// After a run ended: start what its end triggers (pipeline triggers).
     AfterCompletion { execution: String },
+    /// Deliver one notification: `index` into the run's notifications, or (`own`) into the
+    /// stage's; `stage` is the stage the event is about.
+    Notify { execution: String, event: String, stage: Option<String>, own: bool, index: usize, attempt: u32 },
 }
 
 impl Message {
@@ -30,7 +33,8 @@ impl Message {
             | Self::CancelExecution { execution }
             | Self::ResumeExecution { execution }
             | Self::RestartStage { execution, .. }
-            | Self::AfterCompletion { execution } => execution,
+            | Self::AfterCompletion { execution }
+            | Self::Notify { execution, .. } => execution,
         }
     }
 }

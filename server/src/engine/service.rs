@@ -69,6 +69,7 @@ impl PipelineService for Pipelines {
         let mut pipeline = parse_pipeline(&config).map_err(invalid)?;
         pipeline.validate(&expressions::check).map_err(invalid)?;
         crate::triggers::webhook::validate(&self.store, caller, &mut pipeline).await?;
+        crate::notify::validate(&self.store, &pipeline).await?;
         // Whoever saves a pipeline that runs another must be allowed to run that one.
         for stage in &pipeline.stages {
             if let StageKind::Pipeline(child) = &stage.kind {
@@ -204,6 +205,8 @@ pub fn new_execution(pipeline: &Pipeline, id: String, trigger: Trigger, waiting:
         cancellation_reason: None,
         limit_concurrent: pipeline.limit_concurrent,
         keep_waiting_pipelines: pipeline.keep_waiting_pipelines,
+        notification_configs: pipeline.notifications.clone(),
+        notifications: Vec::new(),
     }
 }
 

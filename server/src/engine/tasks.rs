@@ -18,6 +18,7 @@ pub struct Effects {
     pub http: reqwest::Client,
     pub store: Store,
     pub clouds: Clouds,
+    pub notifier: crate::notify::Notifier,
 }
 
 /// How often a waiting task is looked at again, at most.

@@ -60,13 +60,19 @@ pub struct Engine {
 impl Engine {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         let (events, _) = broadcast::channel(1024);
-        let effects = Effects { http: reqwest::Client::new(), store: store.clone(), clouds: Clouds::default() };
+        let effects = Effects { http: reqwest::Client::new(), store: store.clone(), clouds: Clouds::default(), notifier: Default::default() };
         Self { store, clock, events, wake: Arc::new(Notify::new()), lease_ms: LEASE_MS, effects }
     }
 
     /// The clouds the deploy and server group stages act on (none by default).
     pub fn with_clouds(mut self, clouds: Clouds) -> Self {
         self.effects.clouds = clouds;
+        self
+    }
+
+    /// How notifications are delivered (chat and webhook channels only, by default).
+    pub fn with_notifier(mut self, notifier: crate::notify::Notifier) -> Self {
+        self.effects.notifier = notifier;
         self
     }
 
@@ -128,7 +134,49 @@ impl Engine {
         self.handle(&claimed, &message, now).await
     }
 
+    /// Delivers a notification once, then records the outcome on the execution, reloading and
+    /// retrying the record (never the delivery) when the execution changed meanwhile.
+    async fn notify(&self, claimed: &Claimed, message: &Message, now: i64) -> Result<Outcome, Error> {
+        let Message::Notify { execution: id, event, stage, own, index, attempt } = message else { return Ok(Outcome::Idle) };
+        let Some((execution, _)) = self.store.load_execution(id).await? else {
+            self.store.commit_step(Some(claimed), None, &[], &[]).await?;
+            return Ok(Outcome::Handled);
+        };
+        let outcome = crate::notify::attempt(&execution, event, stage.as_deref(), *own, *index, *attempt, now, &self.effects.notifier).await;
+        let (record, retry) = match outcome {
+            crate::notify::Attempt::Skipped => (None, Vec::new()),
+            crate::notify::Attempt::Done(record) => (Some(record), Vec::new()),
+            crate::notify::Attempt::Retry(next) => (None, vec![next]),
+        };
+        let outgoing = self.outgoing(&retry);
+        for _ in 0..50 {
+            let Some((mut execution, version)) = self.store.load_execution(id).await? else { return Ok(Outcome::Handled) };
+            let changed = match &record {
+                Some(record) => {
+                    execution.notifications.push(record.clone());
+                    Some((&execution, version))
+                }
+                None => None,
+            };
+            let snapshots: Vec<Execution> = changed.iter().map(|(e, _)| (*e).clone()).collect();
+            match self.store.commit_step(Some(claimed), changed, &snapshots, &outgoing).await? {
+                StepOutcome::Committed(seqs) => {
+                    for (seq, snapshot) in seqs.iter().zip(&snapshots) {
+                        self.publish(*seq, snapshot);
+                    }
+                    return Ok(Outcome::Handled);
+                }
+                StepOutcome::Conflict => tokio::task::yield_now().await,
+            }
+        }
+        tracing::warn!(execution = %id, "could not record a notification's outcome");
+        Ok(Outcome::Conflict)
+    }
+
     async fn handle(&self, claimed: &Claimed, message: &Message, now: i64) -> Result<Outcome, Error> {
+        if matches!(message, Message::Notify { .. }) {
+            return self.notify(claimed, message, now).await;
+        }
         let Some((mut execution, version)) = self.store.load_execution(message.execution()).await? else {
             tracing::warn!(?message, "message for an unknown execution dropped");
             self.store.commit_step(Some(claimed), None, &[], &[]).await?;

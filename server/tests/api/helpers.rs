@@ -80,9 +80,20 @@ pub async fn spawn_app(db: Db) -> TestApp {
 }
 
 pub async fn spawn_app_on(database_url: &str) -> TestApp {
+    spawn_configured(database_url, |_| {}).await
+}
+
+/// A fresh app with its configuration changed first (SMTP settings, say).
+pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let database_url = fresh_database(db).await;
+    spawn_configured(&database_url, configure).await
+}
+
+async fn spawn_configured(database_url: &str, configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
     // Logs go through the test harness, so they show only for failing tests.
     let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("info,sqlx=warn").try_init();
     let mut config = ServeConfig::for_tests(database_url);
+    configure(&mut config);
     // The site built by scripts/build, as the binary would find it beside itself.
     config.site_root = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site"));
     let server = Server::build(&config).await.expect("the application builds");

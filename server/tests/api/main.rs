@@ -11,6 +11,7 @@ mod durability;
 mod engine;
 mod helpers;
 mod local_cloud;
+mod notifications;
 mod pipelines;
 mod platform;
 mod processes;

@@ -1,0 +1,126 @@
+//! Sending one notification through its channel. Chat channels get their own JSON shapes
+//! (Slack-compatible `{"text"}`, a Teams MessageCard, Google Chat `{"text"}`), the generic
+//! webhook a JSON document describing the event, SMS a Twilio-compatible form post, email a
+//! plain-text message over SMTP (lettre). Errors are the peer's answer, in words; addresses that
+//! come from the secrets store never appear in them.
+
+use app::model::execution::{Execution, Stage};
+use app::model::notification::{Channel, NotificationConfig};
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use super::{Notifier, execution_link, subject};
+
+async fn reveal(notifier: &Notifier, name: &str) -> Result<String, String> {
+    let secrets = notifier.secrets.as_ref().ok_or("secrets are not available here")?;
+    secrets.reveal(name).await.map(|value| value.expose_secret().to_string()).map_err(|_| format!("secret {name} is not in the secrets store"))
+}
+
+/// Where it goes: the address, or the secret holding it.
+async fn address(notifier: &Notifier, config: &NotificationConfig) -> Result<String, String> {
+    match &config.secret_name {
+        Some(name) => reveal(notifier, name).await,
+        None => Ok(config.address.clone()),
+    }
+}
+
+async fn post_json(notifier: &Notifier, url: &str, body: serde_json::Value, from_secret: bool) -> Result<(), String> {
+    let target = if from_secret { "the secret URL" } else { url };
+    let response = notifier.http.post(url).json(&body).send().await.map_err(|error| {
+        // reqwest errors carry the URL; a secret one must not reach the execution.
+        if from_secret { format!("cannot reach {target}") } else { format!("cannot reach {target}: {error}") }
+    })?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        let status = response.status();
+        let answer: String = response.text().await.unwrap_or_default().chars().take(200).collect();
+        Err(format!("{target} answered {status}: {answer}"))
+    }
+}
+
+pub async fn send(
+    notifier: &Notifier,
+    config: &NotificationConfig,
+    execution: &Execution,
+    event: &str,
+    stage: Option<&Stage>,
+    text: &str,
+) -> Result<(), String> {
+    let to = address(notifier, config).await?;
+    let from_secret = config.secret_name.is_some();
+    match config.channel {
+        Channel::Slack | Channel::Googlechat => post_json(notifier, &to, json!({ "text": text }), from_secret).await,
+        Channel::Teams => {
+            let card = json!({
+                "@type": "MessageCard",
+                "@context": "https://schema.org/extensions",
+                "summary": subject(execution, event),
+                "title": subject(execution, event),
+                "text": text,
+                "potentialAction": [{"@type": "OpenUri", "name": "Open in gennaker",
+                    "targets": [{"os": "default", "uri": execution_link(&notifier.public_url, execution)}]}],
+            });
+            post_json(notifier, &to, card, from_secret).await
+        }
+        Channel::Webhook => {
+            let document = json!({
+                "event": event,
+                "message": text,
+                "link": execution_link(&notifier.public_url, execution),
+                "execution": {"id": execution.id, "application": execution.application, "name": execution.name,
+                    "status": execution.status, "trigger": {"type": execution.trigger.kind, "user": execution.trigger.user}},
+                "stage": stage.map(|s| json!({"id": s.id, "name": s.name, "type": s.kind, "status": s.status, "error": s.error})),
+            });
+            post_json(notifier, &to, document, from_secret).await
+        }
+        Channel::Sms => {
+            let sms = notifier.sms.as_ref().ok_or("SMS is not configured (--sms-api-url, --sms-account-sid, --sms-token-secret, --sms-from)")?;
+            let token = reveal(notifier, &sms.token_secret).await?;
+            let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", sms.api_url.trim_end_matches('/'), sms.account_sid);
+            let response = notifier
+                .http
+                .post(&url)
+                .basic_auth(&sms.account_sid, Some(token))
+                .form(&[("To", to.as_str()), ("From", sms.from.as_str()), ("Body", text)])
+                .send()
+                .await
+                .map_err(|error| format!("cannot reach the SMS API: {error}"))?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                let status = response.status();
+                Err(format!("the SMS API answered {status}: {}", response.text().await.unwrap_or_default().chars().take(200).collect::<String>()))
+            }
+        }
+        Channel::Email => send_email(notifier, &to, &subject(execution, event), text).await,
+    }
+}
+
+async fn send_email(notifier: &Notifier, to: &str, subject: &str, text: &str) -> Result<(), String> {
+    let smtp = notifier.smtp.as_ref().ok_or("email is not configured (--smtp-host)")?;
+    let message = lettre::Message::builder()
+        .from(smtp.from.parse().map_err(|error| format!("--smtp-from {:?}: {error}", smtp.from))?)
+        .to(to.parse().map_err(|error| format!("address {to:?}: {error}"))?)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(text.to_string())
+        .map_err(|error| format!("cannot build the email: {error}"))?;
+    let builder = match smtp.tls.as_str() {
+        "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?,
+        "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| e.to_string())?,
+        _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+    };
+    let mut builder = builder.port(smtp.port).timeout(Some(std::time::Duration::from_secs(10)));
+    if let Some(username) = &smtp.username {
+        let password = match &smtp.password_secret {
+            Some(name) => reveal(notifier, name).await?,
+            None => String::new(),
+        };
+        builder = builder.credentials(Credentials::new(username.clone(), password));
+    }
+    builder.build().send(message).await.map(drop).map_err(|error| format!("SMTP {}:{}: {error}", smtp.host, smtp.port))
+}
