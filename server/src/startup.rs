@@ -145,6 +145,24 @@ impl Server {
             }
         });
         let agents = self.state.engine.clouds().start_agents(self.cache_interval, stopped.clone());
+        // Cron triggers: one instance (the poll lease holder) looks every second.
+        let scheduler = {
+            let (engine, mut stopped) = (self.state.engine.clone(), stopped.clone());
+            let owner = crate::auth::token::new_id();
+            tokio::spawn(async move {
+                loop {
+                    match crate::triggers::cron::tick(engine.store(), &owner, engine.now()).await {
+                        Ok(0) => {}
+                        Ok(_) => engine.wake(),
+                        Err(error) => tracing::warn!(%error, "cron triggers could not be checked"),
+                    }
+                    tokio::select! {
+                        _ = stopped.changed() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            })
+        };
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         drop(stop);
@@ -155,6 +173,7 @@ impl Server {
         for agent in agents {
             let _ = agent.await;
         }
+        let _ = scheduler.await;
         // Instances stop with gennaker and start again with it (their state is stored).
         self.local_cloud.shutdown().await;
         self.state.store.close().await;

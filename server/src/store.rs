@@ -15,6 +15,7 @@ pub mod executions;
 pub mod local_resources;
 pub mod pipelines;
 pub mod secrets;
+pub mod trigger_state;
 pub mod users;
 
 use std::path::Path;

@@ -4,10 +4,12 @@
 //!   twice starts one run);
 //! - `webhook`: `POST /api/v1/webhooks/{source}` and the git push hooks: signature checks,
 //!   payload constraints, which pipelines a call starts;
-//! - `pipeline`: pipelines started when another pipeline's run ends.
+//! - `pipeline`: pipelines started when another pipeline's run ends;
+//! - `cron`: schedules, checked every second by the instance holding the `cron` poll lease.
 //!
-//! Cron, Docker registry and Jenkins polling come next (issue 6).
+//! Docker registry and Jenkins polling come next (issue 6).
 
+pub mod cron;
 pub mod launch;
 pub mod pipeline;
 pub mod webhook;

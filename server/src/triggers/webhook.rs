@@ -291,9 +291,13 @@ pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) ->
                     full_match(pattern, "").map_err(|error| AppError::invalid(format!("{field}.branch"), error))?;
                 }
             }
-            TriggerKind::Cron(cron) if cron.id.is_empty() => {
-                if let Value::Object(map) = raw {
-                    map.insert("id".into(), json!(crate::auth::token::new_id()));
+            TriggerKind::Cron(cron) => {
+                super::cron::parse(&cron.cron_expression, cron.time_zone.as_deref())
+                    .map_err(|error| AppError::invalid(format!("{field}.cronExpression"), error))?;
+                if cron.id.is_empty() {
+                    if let Value::Object(map) = raw {
+                        map.insert("id".into(), json!(crate::auth::token::new_id()));
+                    }
                 }
             }
             _ => {}

@@ -160,3 +160,48 @@ both_databases!(
     git_pushes_start_pipelines_watching_the_branch,
     a_pipeline_trigger_chains_runs_with_the_parents_outputs,
 );
+
+/// Cron triggers under a test clock: the first look only notes the time, an occurrence starts
+/// one run, and after an outage only the latest missed occurrence runs, once.
+async fn cron_fires_on_schedule_and_a_missed_run_runs_once(db: Db) {
+    use app::model::auth::{Caller, Credential};
+    use app::ssr::{ApplicationService, PipelineService};
+    use server::store::executions::ExecutionFilter;
+    use server::triggers::cron::tick;
+
+    let store = server::store::Store::open(&server::config::DatabaseUrl(crate::helpers::fresh_database(db).await)).await.unwrap();
+    let admin = Caller { name: "tester".into(), roles: vec![], admin: true, via: Credential::System };
+    let new = app::model::NewApplication { name: "timed".into(), description: String::new(), email: String::new() };
+    server::service::applications::Applications::new(store.clone()).create(&admin, new).await.unwrap();
+    let pipelines = server::engine::service::Pipelines::new(store.clone());
+    let bad = json!({"name": "broken", "triggers": [{"type": "cron", "cronExpression": "0 0 25 * * ?"}]});
+    let refused = pipelines.save(&admin, "timed", bad).await.unwrap_err();
+    assert!(matches!(&refused, app::error::AppError::Invalid { field: Some(field), .. } if field == "triggers[0].cronExpression"), "{refused:?}");
+    let hourly = json!({"name": "hourly", "limitConcurrent": false, "triggers": [{"type": "cron", "cronExpression": "0 0 * * * ?"}], "stages": []});
+    let saved = pipelines.save(&admin, "timed", hourly).await.unwrap();
+    assert!(saved.triggers[0]["id"].as_str().is_some_and(|id| !id.is_empty()), "cron triggers get a stable id");
+
+    let at = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis();
+    let runs = || async {
+        let filter = ExecutionFilter { pipeline_id: Some(saved.id.clone()), limit: 50, ..Default::default() };
+        store.list_executions(&filter).await.unwrap()
+    };
+    assert_eq!(tick(&store, "one", at("2030-01-01T10:30:00Z")).await.unwrap(), 0, "the first look only notes the time");
+    assert_eq!(tick(&store, "one", at("2030-01-01T10:59:59Z")).await.unwrap(), 0);
+    assert_eq!(tick(&store, "one", at("2030-01-01T11:00:00Z")).await.unwrap(), 1);
+    assert_eq!(tick(&store, "one", at("2030-01-01T11:00:01Z")).await.unwrap(), 0);
+    assert!(!store.take_poll_lease("cron", "two", at("2030-01-01T11:00:02Z"), 10_000).await.unwrap(), "one instance polls");
+    let first = runs().await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].trigger.kind, "cron");
+    // Down from 11:00:01 to 15:10: one run, for 15:00, not four.
+    assert_eq!(tick(&store, "one", at("2030-01-01T15:10:00Z")).await.unwrap(), 1);
+    let all = runs().await;
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].trigger.extra["scheduledTime"], json!(at("2030-01-01T15:00:00Z")));
+    // A second instance after the first one's lease ran out carries on without repeating.
+    assert_eq!(tick(&store, "two", at("2030-01-01T15:10:30Z")).await.unwrap(), 0);
+    assert_eq!(runs().await.len(), 2);
+}
+
+both_databases!(cron_fires_on_schedule_and_a_missed_run_runs_once);
