@@ -123,6 +123,10 @@ pub struct ServeConfig {
     #[arg(long, env = "GENNAKER_CACHE_INTERVAL_MS", default_value_t = 1_000)]
     pub cache_interval_ms: u64,
 
+    /// How often (ms) Docker registries are polled for new tags.
+    #[arg(long, env = "GENNAKER_DOCKER_POLL_MS", default_value_t = 15_000)]
+    pub docker_poll_ms: u64,
+
     #[command(flatten)]
     pub notify: NotifyConfig,
 }
@@ -203,6 +207,7 @@ impl ServeConfig {
             demo: false,
             demo_port: 8081,
             cache_interval_ms: 250,
+            docker_poll_ms: 15_000,
             notify: NotifyConfig { smtp_port: 25, smtp_tls: "none".into(), smtp_from: "gennaker@localhost".into(), notify_retry_ms: 50, ..NotifyConfig::default() },
         }
     }

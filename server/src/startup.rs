@@ -44,6 +44,7 @@ pub struct Server {
     workers: usize,
     local_cloud: Arc<LocalCloud>,
     cache_interval: Duration,
+    docker_poll: Duration,
 }
 
 impl Server {
@@ -108,6 +109,7 @@ impl Server {
             workers: config.workers.max(1),
             local_cloud,
             cache_interval: Duration::from_millis(config.cache_interval_ms.max(50)),
+            docker_poll: Duration::from_millis(config.docker_poll_ms.max(1_000)),
         })
     }
 
@@ -145,6 +147,25 @@ impl Server {
             }
         });
         let agents = self.state.engine.clouds().start_agents(self.cache_interval, stopped.clone());
+        // Docker triggers: the poll lease holder lists the watched repositories' tags.
+        let docker_poller = {
+            let (engine, mut stopped, every) = (self.state.engine.clone(), stopped.clone(), self.docker_poll);
+            let owner = crate::auth::token::new_id();
+            let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("a plain client builds");
+            tokio::spawn(async move {
+                loop {
+                    match crate::triggers::docker::poll(engine.store(), &http, &owner, engine.now()).await {
+                        Ok(0) => {}
+                        Ok(_) => engine.wake(),
+                        Err(error) => tracing::warn!(%error, "Docker triggers could not be polled"),
+                    }
+                    tokio::select! {
+                        _ = stopped.changed() => return,
+                        () = tokio::time::sleep(every) => {}
+                    }
+                }
+            })
+        };
         // Cron triggers: one instance (the poll lease holder) looks every second.
         let scheduler = {
             let (engine, mut stopped) = (self.state.engine.clone(), stopped.clone());
@@ -174,6 +195,7 @@ impl Server {
             let _ = agent.await;
         }
         let _ = scheduler.await;
+        let _ = docker_poller.await;
         // Instances stop with gennaker and start again with it (their state is stored).
         self.local_cloud.shutdown().await;
         self.state.store.close().await;

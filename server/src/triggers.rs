@@ -5,11 +5,13 @@
 //! - `webhook`: `POST /api/v1/webhooks/{source}` and the git push hooks: signature checks,
 //!   payload constraints, which pipelines a call starts;
 //! - `pipeline`: pipelines started when another pipeline's run ends;
-//! - `cron`: schedules, checked every second by the instance holding the `cron` poll lease.
+//! - `cron`: schedules, checked every second by the instance holding the `cron` poll lease;
+//! - `docker`: new tags and digests in Docker registries, polled by the `docker` lease holder.
 //!
-//! Docker registry and Jenkins polling come next (issue 6).
+//! Jenkins polling comes next (issue 6).
 
 pub mod cron;
+pub mod docker;
 pub mod launch;
 pub mod pipeline;
 pub mod webhook;

@@ -291,6 +291,14 @@ pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) ->
                     full_match(pattern, "").map_err(|error| AppError::invalid(format!("{field}.branch"), error))?;
                 }
             }
+            TriggerKind::Docker(docker) => {
+                if docker.registry.trim().is_empty() || docker.repository.trim().is_empty() {
+                    return Err(AppError::invalid(format!("{field}.repository"), "a Docker trigger needs a registry and a repository"));
+                }
+                if let Some(pattern) = &docker.tag {
+                    full_match(pattern, "").map_err(|error| AppError::invalid(format!("{field}.tag"), error))?;
+                }
+            }
             TriggerKind::Cron(cron) => {
                 super::cron::parse(&cron.cron_expression, cron.time_zone.as_deref())
                     .map_err(|error| AppError::invalid(format!("{field}.cronExpression"), error))?;

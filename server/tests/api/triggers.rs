@@ -205,3 +205,130 @@ async fn cron_fires_on_schedule_and_a_missed_run_runs_once(db: Db) {
 }
 
 both_databases!(cron_fires_on_schedule_and_a_missed_run_runs_once);
+
+/// A real registry: Debian's `docker-registry` (installed by `scripts/docker-registry`) with a
+/// config of its own on a free port, its storage in a temporary folder.
+struct Registry {
+    child: std::process::Child,
+    address: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn registry() -> Registry {
+    let binary = "/usr/bin/docker-registry";
+    assert!(std::path::Path::new(binary).exists(), "no {binary}: run scripts/docker-registry");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("gennaker-registry-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+        dir.join("data").display()
+    );
+    std::fs::write(dir.join("config.yml"), config).unwrap();
+    let child = std::process::Command::new(binary)
+        .args(["serve", dir.join("config.yml").to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker-registry starts");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "docker-registry did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Registry { child, address: format!("127.0.0.1:{port}"), dir }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Pushes an image over the registry v2 API (a blob upload per blob, then the manifest), as
+/// `curl` would; `content` makes the image, and so its digest, differ.
+async fn push(registry: &Registry, repository: &str, tag: &str, content: &str) {
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", registry.address);
+    let config = json!({"architecture": "amd64", "os": "linux", "config": {"Labels": {"content": content}}, "rootfs": {"type": "layers", "diff_ids": []}}).to_string();
+    let layer = format!("layer of {content}");
+    for blob in [config.as_bytes(), layer.as_bytes()] {
+        let started = http.post(format!("{base}/v2/{repository}/blobs/uploads/")).send().await.unwrap();
+        assert_eq!(started.status(), 202);
+        let location = started.headers()["location"].to_str().unwrap().to_string();
+        let location = if location.starts_with("http") { location } else { format!("{base}{location}") };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let done = http.put(format!("{location}{separator}digest={}", sha256(blob))).body(blob.to_vec()).send().await.unwrap();
+        assert_eq!(done.status(), 201, "{}", done.text().await.unwrap());
+    }
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": sha256(config.as_bytes())},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer.len(), "digest": sha256(layer.as_bytes())}]});
+    let put = http
+        .put(format!("{base}/v2/{repository}/manifests/{tag}"))
+        .header("content-type", "application/vnd.docker.distribution.manifest.v2+json")
+        .body(manifest.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201, "{}", put.text().await.unwrap());
+}
+
+/// New tags in a real registry start the pipeline exactly once, across a restart (a new store
+/// connection and poller) in between; a re-push of the same digest does not; a new digest of
+/// a tag does.
+async fn docker_pushes_start_the_pipeline_once_each(db: Db) {
+    use app::model::auth::{Caller, Credential};
+    use app::ssr::{ApplicationService, PipelineService};
+    use server::store::executions::ExecutionFilter;
+    use server::triggers::docker::poll;
+
+    let registry = registry();
+    let database = crate::helpers::fresh_database(db).await;
+    let store = server::store::Store::open(&server::config::DatabaseUrl(database.clone())).await.unwrap();
+    let admin = Caller { name: "tester".into(), roles: vec![], admin: true, via: Credential::System };
+    let new = app::model::NewApplication { name: "images".into(), description: String::new(), email: String::new() };
+    server::service::applications::Applications::new(store.clone()).create(&admin, new).await.unwrap();
+    let pipeline = json!({"name": "on-image", "limitConcurrent": false,
+        "triggers": [{"type": "docker", "registry": registry.address, "repository": "shop/web", "tag": "v[0-9.]+"}], "stages": []});
+    let saved = server::engine::service::Pipelines::new(store.clone()).save(&admin, "images", pipeline).await.unwrap();
+    let http = reqwest::Client::new();
+    let runs = |store: server::store::Store| {
+        let id = saved.id.clone();
+        async move { store.list_executions(&ExecutionFilter { pipeline_id: Some(id), limit: 50, ..Default::default() }).await.unwrap() }
+    };
+    let mut now = 1_900_000_000_000;
+
+    push(&registry, "shop/web", "v1", "one").await;
+    assert_eq!(poll(&store, &http, "first", now).await.unwrap(), 0, "the first look only takes note of what is there");
+    push(&registry, "shop/web", "v2", "two").await;
+    push(&registry, "shop/web", "latest", "two").await;
+    now += 1_000;
+    assert_eq!(poll(&store, &http, "first", now).await.unwrap(), 1, "v2 is new; latest does not match the tag pattern");
+    let started = runs(store.clone()).await;
+    assert_eq!(started[0].trigger.extra["tag"], "v2");
+    assert!(started[0].trigger.extra["digest"].as_str().unwrap().starts_with("sha256:"));
+    now += 1_000;
+    assert_eq!(poll(&store, &http, "first", now).await.unwrap(), 0, "nothing new");
+
+    // gennaker restarts (a new store connection, a new poller once the old lease ran out).
+    drop(store);
+    let store = server::store::Store::open(&server::config::DatabaseUrl(database)).await.unwrap();
+    push(&registry, "shop/web", "v3", "three").await;
+    push(&registry, "shop/web", "v2", "two").await;
+    now += 120_000;
+    assert_eq!(poll(&store, &http, "second", now).await.unwrap(), 1, "v3 only: v2 was pushed again with the same digest");
+    push(&registry, "shop/web", "v2", "two, rebuilt").await;
+    now += 1_000;
+    assert_eq!(poll(&store, &http, "second", now).await.unwrap(), 1, "a new digest of v2");
+    let tags: Vec<String> = runs(store.clone()).await.iter().map(|run| run.trigger.extra["tag"].as_str().unwrap().to_string()).collect();
+    assert_eq!(tags, ["v2", "v3", "v2"]);
+}
+
+both_databases!(docker_pushes_start_the_pipeline_once_each);
