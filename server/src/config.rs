@@ -127,6 +127,11 @@ pub struct ServeConfig {
     #[arg(long, env = "GENNAKER_DOCKER_POLL_MS", default_value_t = 15_000)]
     pub docker_poll_ms: u64,
 
+    /// A Jenkins master Jenkins triggers may name: `name=url` (repeatable, or comma-separated
+    /// in the variable).
+    #[arg(long = "jenkins-master", env = "GENNAKER_JENKINS_MASTERS", value_delimiter = ',')]
+    pub jenkins_masters: Vec<String>,
+
     #[command(flatten)]
     pub notify: NotifyConfig,
 }
@@ -208,6 +213,7 @@ impl ServeConfig {
             demo_port: 8081,
             cache_interval_ms: 250,
             docker_poll_ms: 15_000,
+            jenkins_masters: Vec::new(),
             notify: NotifyConfig { smtp_port: 25, smtp_tls: "none".into(), smtp_from: "gennaker@localhost".into(), notify_retry_ms: 50, ..NotifyConfig::default() },
         }
     }

@@ -45,6 +45,7 @@ pub struct Server {
     local_cloud: Arc<LocalCloud>,
     cache_interval: Duration,
     docker_poll: Duration,
+    jenkins_masters: std::collections::BTreeMap<String, String>,
 }
 
 impl Server {
@@ -110,6 +111,12 @@ impl Server {
             local_cloud,
             cache_interval: Duration::from_millis(config.cache_interval_ms.max(50)),
             docker_poll: Duration::from_millis(config.docker_poll_ms.max(1_000)),
+            jenkins_masters: config
+                .jenkins_masters
+                .iter()
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(name, url)| (name.trim().to_string(), url.trim().to_string()))
+                .collect(),
         })
     }
 
@@ -148,8 +155,10 @@ impl Server {
         });
         let agents = self.state.engine.clouds().start_agents(self.cache_interval, stopped.clone());
         // Docker triggers: the poll lease holder lists the watched repositories' tags.
+        // Jenkins triggers likewise, on the same interval.
         let docker_poller = {
             let (engine, mut stopped, every) = (self.state.engine.clone(), stopped.clone(), self.docker_poll);
+            let masters = self.jenkins_masters.clone();
             let owner = crate::auth::token::new_id();
             let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("a plain client builds");
             tokio::spawn(async move {
@@ -158,6 +167,11 @@ impl Server {
                         Ok(0) => {}
                         Ok(_) => engine.wake(),
                         Err(error) => tracing::warn!(%error, "Docker triggers could not be polled"),
+                    }
+                    match crate::triggers::jenkins::poll(engine.store(), &http, &masters, &owner, engine.now()).await {
+                        Ok(0) => {}
+                        Ok(_) => engine.wake(),
+                        Err(error) => tracing::warn!(%error, "Jenkins triggers could not be polled"),
                     }
                     tokio::select! {
                         _ = stopped.changed() => return,

@@ -6,12 +6,12 @@
 //!   payload constraints, which pipelines a call starts;
 //! - `pipeline`: pipelines started when another pipeline's run ends;
 //! - `cron`: schedules, checked every second by the instance holding the `cron` poll lease;
-//! - `docker`: new tags and digests in Docker registries, polled by the `docker` lease holder.
-//!
-//! Jenkins polling comes next (issue 6).
+//! - `docker`: new tags and digests in Docker registries, polled by the `docker` lease holder;
+//! - `jenkins`: new successful builds of Jenkins jobs, polled by the `jenkins` lease holder.
 
 pub mod cron;
 pub mod docker;
+pub mod jenkins;
 pub mod launch;
 pub mod pipeline;
 pub mod webhook;

@@ -299,6 +299,9 @@ pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) ->
                     full_match(pattern, "").map_err(|error| AppError::invalid(format!("{field}.tag"), error))?;
                 }
             }
+            TriggerKind::Jenkins(jenkins) if jenkins.master.trim().is_empty() || jenkins.job.trim().is_empty() => {
+                return Err(AppError::invalid(format!("{field}.job"), "a Jenkins trigger needs a master and a job"));
+            }
             TriggerKind::Cron(cron) => {
                 super::cron::parse(&cron.cron_expression, cron.time_zone.as_deref())
                     .map_err(|error| AppError::invalid(format!("{field}.cronExpression"), error))?;

@@ -332,3 +332,67 @@ async fn docker_pushes_start_the_pipeline_once_each(db: Db) {
 }
 
 both_databases!(docker_pushes_start_the_pipeline_once_each);
+
+/// Jenkins triggers against a small HTTP server that answers Jenkins' JSON API for one job and
+/// serves a build's property file. No Jenkins can run here (it is not in the registries this
+/// machine reaches), so this server stands in for it, speaking the same URLs and JSON.
+async fn jenkins_builds_start_the_pipeline_once_each(db: Db) {
+    use std::sync::{Arc, Mutex};
+
+    use app::model::auth::{Caller, Credential};
+    use app::ssr::{ApplicationService, PipelineService};
+    use axum::extract::State;
+    use axum::routing::get;
+    use server::store::executions::ExecutionFilter;
+    use server::triggers::jenkins::poll;
+
+    let builds: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let job = |State(builds): State<Arc<Mutex<Vec<Value>>>>| async move { axum::Json(json!({"builds": *builds.lock().unwrap()})) };
+    let router = axum::Router::new()
+        .route("/job/team/job/shop/api/json", get(job))
+        .route("/job/team/job/shop/{number}/artifact/build.properties", get(|axum::extract::Path(number): axum::extract::Path<u64>| async move {
+            format!("VERSION=1.0.{number}\nCOMMIT=abc{number}\n")
+        }))
+        .with_state(builds.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let build = |number: u64, result: Option<&str>, building: bool| {
+        json!({"number": number, "result": result, "building": building, "url": format!("{base}/job/team/job/shop/{number}/"), "timestamp": 1_700_000_000_000u64 + number})
+    };
+
+    let store = server::store::Store::open(&server::config::DatabaseUrl(crate::helpers::fresh_database(db).await)).await.unwrap();
+    let admin = Caller { name: "tester".into(), roles: vec![], admin: true, via: Credential::System };
+    let new = app::model::NewApplication { name: "ci".into(), description: String::new(), email: String::new() };
+    server::service::applications::Applications::new(store.clone()).create(&admin, new).await.unwrap();
+    let pipeline = json!({"name": "after-ci", "limitConcurrent": false,
+        "triggers": [{"type": "jenkins", "master": "ci", "job": "team/job/shop", "propertyFile": "build.properties"}], "stages": []});
+    let saved = server::engine::service::Pipelines::new(store.clone()).save(&admin, "ci", pipeline).await.unwrap();
+    let masters = std::collections::BTreeMap::from([("ci".to_string(), base.clone())]);
+    let http = reqwest::Client::new();
+    let runs = || async {
+        store.list_executions(&ExecutionFilter { pipeline_id: Some(saved.id.clone()), limit: 50, ..Default::default() }).await.unwrap()
+    };
+    let mut now = 1_900_000_000_000;
+
+    builds.lock().unwrap().push(build(1, Some("SUCCESS"), false));
+    assert_eq!(poll(&store, &http, &masters, "one", now).await.unwrap(), 0, "the first look only takes note");
+    builds.lock().unwrap().extend([build(2, Some("FAILURE"), false), build(3, None, true)]);
+    now += 1_000;
+    assert_eq!(poll(&store, &http, &masters, "one", now).await.unwrap(), 0, "a failed build and one still building start nothing");
+    builds.lock().unwrap()[2] = build(3, Some("SUCCESS"), false);
+    builds.lock().unwrap().push(build(4, Some("SUCCESS"), false));
+    now += 1_000;
+    assert_eq!(poll(&store, &http, &masters, "one", now).await.unwrap(), 2, "builds 3 and 4");
+    now += 120_000;
+    assert_eq!(poll(&store, &http, &masters, "two", now).await.unwrap(), 0, "another poller repeats nothing");
+    let started = runs().await;
+    let numbers: Vec<u64> = started.iter().map(|run| run.trigger.extra["buildInfo"]["number"].as_u64().unwrap()).collect();
+    assert_eq!(numbers.len(), 2);
+    assert!(numbers.contains(&3) && numbers.contains(&4), "{numbers:?}");
+    let four = started.iter().find(|run| run.trigger.extra["buildNumber"] == 4).unwrap();
+    assert_eq!(four.trigger.extra["properties"]["VERSION"], "1.0.4");
+    assert_eq!(four.trigger.kind, "jenkins");
+}
+
+both_databases!(jenkins_builds_start_the_pipeline_once_each);
