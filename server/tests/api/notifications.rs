@@ -212,4 +212,54 @@ async fn a_failing_pipeline_sends_an_email_with_the_execution_link() {
     assert_eq!(execution["notifications"][0]["status"], "sent");
 }
 
+/// SMS through a Twilio-compatible API: a receiver here answers Twilio's path and form (no
+/// Twilio can run here; this stands in for it and records the form and the credentials).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_goes_through_a_twilio_compatible_api() {
+    use axum::extract::Form;
+    use axum::http::HeaderMap;
+    use std::collections::BTreeMap;
+
+    let got: Arc<Mutex<Vec<(String, BTreeMap<String, String>, String)>>> = Arc::default();
+    let record = got.clone();
+    let router = Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Messages.json",
+        post(move |Path(sid): Path<String>, headers: HeaderMap, Form(form): Form<BTreeMap<String, String>>| {
+            let record = record.clone();
+            async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                record.lock().unwrap().push((sid, form, auth));
+                (StatusCode::CREATED, axum::Json(json!({"sid": "SM1", "status": "queued"})))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = spawn_app_with(Db::Sqlite, |config| {
+        config.notify.sms_api_url = Some(base.clone());
+        config.notify.sms_account_sid = "AC123".into();
+        config.notify.sms_token_secret = "sms-token".into();
+        config.notify.sms_from = "+15550000".into();
+    })
+    .await;
+    assert!(app.post_json("/api/v1/secrets", &json!({"name": "sms-token", "value": "tok"})).await.status().is_success());
+    app.create_application("texts").await;
+    let pipeline = json!({"name": "quiet", "notifications": [{"type": "sms", "address": "+15551234", "when": ["pipeline.complete"]}], "stages": []});
+    assert_eq!(app.post_json("/api/v1/applications/texts/pipelines", &pipeline).await.status(), 200);
+    let execution = run(&app, "texts", "quiet").await;
+    assert_eq!(execution["status"], "SUCCEEDED");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no SMS");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (sid, form, auth) = got.lock().unwrap()[0].clone();
+    assert_eq!(sid, "AC123");
+    assert_eq!((form["To"].as_str(), form["From"].as_str()), ("+15551234", "+15550000"));
+    assert!(form["Body"].contains("texts / quiet succeeded"), "{form:?}");
+    use base64::Engine as _;
+    assert_eq!(auth, format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("AC123:tok")));
+}
+
 both_databases!(chat_and_webhook_notifications_arrive_and_failures_are_recorded, a_manual_judgment_sends_its_link_to_chat);
