@@ -20,6 +20,10 @@ pub struct Application {
     /// Roles granted READ, WRITE and EXECUTE; all empty means open to every signed-in user.
     #[serde(default)]
     pub permissions: Permissions,
+    /// Notification defaults (`NotificationConfig`s), added to every run of its pipelines.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Object>))]
+    pub notifications: Vec<serde_json::Value>,
 }
 
 /// The body of `POST /api/v1/applications`.
@@ -43,6 +47,10 @@ pub struct ApplicationPatch {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Replaces the notification defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<Object>>))]
+    pub notifications: Option<Vec<serde_json::Value>>,
 }
 
 /// What is wrong with an application's fields; `field` is the JSON name.
@@ -70,9 +78,17 @@ impl NewApplication {
 
 impl ApplicationPatch {
     pub fn validated(self) -> Result<Self, Invalid> {
+        if let Some(notifications) = &self.notifications {
+            for raw in notifications {
+                let config: super::notification::NotificationConfig = serde_json::from_value(raw.clone())
+                    .map_err(|error| Invalid { field: "notifications", message: error.to_string() })?;
+                config.check().map_err(|(_, message)| Invalid { field: "notifications", message })?;
+            }
+        }
         Ok(Self {
             description: self.description.as_deref().map(validate_description).transpose()?,
             email: self.email.as_deref().map(validate_email).transpose()?,
+            notifications: self.notifications,
         })
     }
 }

@@ -55,7 +55,8 @@ pub async fn start(store: &Store, parent: &Execution, stage: &Stage, config: &Pi
     extra.insert("parentExecution".to_string(), json!({"id": parent.id, "application": parent.application, "name": parent.name}));
     extra.insert("parentStage".to_string(), json!(stage.id));
     let trigger = Trigger { kind: "pipeline".into(), user: parent.trigger.user.clone(), parameters, extra };
-    let child = new_execution(&pipeline, id.clone(), trigger, waiting, now);
+    let mut child = new_execution(&pipeline, id.clone(), trigger, waiting, now);
+    super::service::add_application_notifications(store, &mut child).await;
     let start = (!waiting).then(|| Outgoing {
         execution_id: id.clone(),
         body: serde_json::to_string(&Message::StartExecution { execution: id.clone() }).expect("messages serialize"),

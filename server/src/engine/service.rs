@@ -187,6 +187,13 @@ pub async fn require_accounts(store: &Store, caller: &Caller, pipeline: &Pipelin
     Ok(())
 }
 
+/// Adds the application's notification defaults to a new run.
+pub async fn add_application_notifications(store: &Store, execution: &mut Execution) {
+    if let Ok(application) = store.get_application(&execution.application).await {
+        execution.notification_configs.extend(application.notifications);
+    }
+}
+
 /// A new run of `pipeline`, BUFFERED when it must wait for another.
 pub fn new_execution(pipeline: &Pipeline, id: String, trigger: Trigger, waiting: bool, now: i64) -> Execution {
     Execution {
@@ -278,7 +285,8 @@ impl ExecutionService for Executions {
             }
         }
         let trigger = Trigger { kind: "manual".into(), user: caller.name.clone(), parameters, extra: BTreeMap::new() };
-        let execution = new_execution(&pipeline, new_execution_id(now), trigger, waiting, now);
+        let mut execution = new_execution(&pipeline, new_execution_id(now), trigger, waiting, now);
+        add_application_notifications(self.store(), &mut execution).await;
         let start = (!waiting).then(|| self.engine.outgoing(&[Next::now(Message::StartExecution { execution: execution.id.clone() })]));
         let seq = self.store().insert_execution(&execution, start.and_then(|mut o| o.pop())).await?;
         self.engine.publish(seq, &execution);

@@ -14,6 +14,8 @@ struct ApplicationRow {
     update_ts: i64,
     /// JSON of `Permissions`.
     permissions: String,
+    /// JSON list of notification configurations.
+    notifications: String,
 }
 
 impl ApplicationRow {
@@ -31,11 +33,12 @@ impl ApplicationRow {
             create_ts: self.create_ts,
             update_ts: self.update_ts,
             permissions,
+            notifications: serde_json::from_str(&self.notifications).unwrap_or_default(),
         }
     }
 }
 
-const COLUMNS: &str = "name, description, email, create_ts, update_ts, permissions";
+const COLUMNS: &str = "name, description, email, create_ts, update_ts, permissions, notifications";
 
 impl Store {
     pub async fn list_applications(&self) -> Result<Vec<Application>> {
@@ -57,7 +60,7 @@ impl Store {
     pub async fn insert_application(&self, new: &NewApplication) -> Result<Application> {
         let now = now_millis();
         let sql = format!(
-            "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $4, '{{}}') RETURNING {COLUMNS}"
+            "INSERT INTO applications ({COLUMNS}) VALUES ($1, $2, $3, $4, $4, '{{}}', '[]') RETURNING {COLUMNS}"
         );
         let inserted: Result<ApplicationRow, sqlx::Error> = on_pool!(self, pool => {
             sqlx::query_as(&sql)
@@ -81,14 +84,17 @@ impl Store {
     pub async fn update_application(&self, name: &str, patch: &ApplicationPatch) -> Result<Application> {
         let sql = format!(
             "UPDATE applications SET description = COALESCE($2, description), \
-             email = COALESCE($3, email), update_ts = $4 WHERE name = $1 RETURNING {COLUMNS}"
+             email = COALESCE($3, email), notifications = COALESCE($5, notifications), update_ts = $4 \
+             WHERE name = $1 RETURNING {COLUMNS}"
         );
+        let notifications = patch.notifications.as_ref().map(|list| serde_json::to_string(list).expect("JSON serializes"));
         let row: Option<ApplicationRow> = on_pool!(self, pool => {
             sqlx::query_as(&sql)
                 .bind(name)
                 .bind(&patch.description)
                 .bind(&patch.email)
                 .bind(now_millis())
+                .bind(&notifications)
                 .fetch_optional(pool)
                 .await
         })?;

@@ -65,7 +65,8 @@ pub async fn launch(store: &Store, pipeline: &Pipeline, firing: Firing, now: i64
     }
     let waiting = pipeline.limit_concurrent && store.active_executions(&pipeline.id).await? > 0;
     let trigger = Trigger { kind: firing.kind.into(), user: caller.name.clone(), parameters, extra: firing.extra };
-    let execution = new_execution(pipeline, id.clone(), trigger, waiting, now);
+    let mut execution = new_execution(pipeline, id.clone(), trigger, waiting, now);
+    crate::engine::service::add_application_notifications(store, &mut execution).await;
     let start = (!waiting).then(|| Outgoing {
         execution_id: id.clone(),
         body: serde_json::to_string(&Message::StartExecution { execution: id.clone() }).expect("messages serialize"),

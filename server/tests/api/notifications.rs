@@ -262,4 +262,32 @@ async fn an_sms_goes_through_a_twilio_compatible_api() {
     assert_eq!(auth, format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("AC123:tok")));
 }
 
-both_databases!(chat_and_webhook_notifications_arrive_and_failures_are_recorded, a_manual_judgment_sends_its_link_to_chat);
+/// The application's notification defaults join every run of its pipelines.
+async fn application_defaults_apply_to_every_pipeline(db: Db) {
+    let app = spawn_app(db).await;
+    let (base, received) = receiver().await;
+    app.create_application("team").await;
+    let bad = json!({"notifications": [{"type": "slack", "address": "nope", "when": ["pipeline.complete"]}]});
+    assert_error(app.patch_json("/api/v1/applications/team", &bad).await, 400, "invalid", Some("notifications")).await;
+    let defaults = json!({"notifications": [{"type": "webhook", "address": format!("{base}/ok/team"), "when": ["pipeline.complete"]}]});
+    let patched: Value = app.patch_json("/api/v1/applications/team", &defaults).await.json().await.unwrap();
+    assert_eq!(patched["notifications"][0]["type"], "webhook");
+    for name in ["one", "two"] {
+        let pipeline = json!({"name": name, "stages": []});
+        assert_eq!(app.post_json("/api/v1/applications/team/pipelines", &pipeline).await.status(), 200);
+        assert_eq!(run(&app, "team", name).await["status"], "SUCCEEDED");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got(&received, "ok/team").len() < 2 {
+        assert!(Instant::now() < deadline, "defaults did not notify: {:?}", got(&received, "ok/team"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let names: Vec<String> = got(&received, "ok/team").iter().map(|hook| hook["execution"]["name"].as_str().unwrap().to_string()).collect();
+    assert!(names.contains(&"one".to_string()) && names.contains(&"two".to_string()), "{names:?}");
+}
+
+both_databases!(
+    chat_and_webhook_notifications_arrive_and_failures_are_recorded,
+    a_manual_judgment_sends_its_link_to_chat,
+    application_defaults_apply_to_every_pipeline,
+);
