@@ -21,3 +21,12 @@ pub async fn create_application(name: String, description: String, email: String
     let new = crate::model::NewApplication { name, description, email };
     crate::ssr::respond(async |services, caller| services.applications.create(&caller, new).await).await
 }
+
+/// Replaces the application's notification defaults with the JSON list typed on its page.
+#[server]
+pub async fn update_notification_defaults(name: String, json: String) -> Result<Application, AppError> {
+    let notifications: Vec<serde_json::Value> = serde_json::from_str(if json.trim().is_empty() { "[]" } else { &json })
+        .map_err(|error| AppError::Invalid { field: Some("notifications".into()), message: format!("not a JSON list: {error}") })?;
+    let patch = crate::model::ApplicationPatch { notifications: Some(notifications), ..Default::default() };
+    crate::ssr::respond(async |services, caller| services.applications.update(&caller, &name, patch).await).await
+}

@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::applications::get_application;
+use crate::api::applications::{UpdateNotificationDefaults, get_application};
+use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
 use crate::components::tabs::ApplicationTabs;
 use crate::model::time::format_utc;
@@ -13,7 +14,8 @@ use crate::model::time::format_utc;
 pub fn ApplicationPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("name").unwrap_or_default();
-    let application = Resource::new(name, get_application);
+    let save = ServerAction::<UpdateNotificationDefaults>::new();
+    let application = Resource::new(move || (name(), save.version().get()), |(name, _)| get_application(name));
 
     view! {
         <Title text=move || format!("{} · gennaker", name())/>
@@ -31,10 +33,30 @@ pub fn ApplicationPage() -> impl IntoView {
                                 <dt>"Created"</dt><dd>{format_utc(application.create_ts)}</dd>
                                 <dt>"Updated"</dt><dd>{format_utc(application.update_ts)}</dd>
                             </dl>
+                            <h2>"Notification defaults"</h2>
+                            <p class="hint">
+                                "Added to every run of this application's pipelines: a JSON list like "
+                                <code>{r#"[{"type":"slack","secretName":"team-chat","when":["pipeline.failed"]}]"#}</code>
+                                ". Types: email, slack, teams, googlechat, sms, webhook."
+                            </p>
+                            <ActionForm action=save attr:class="form" attr:aria-label="Notification defaults">
+                                <input type="hidden" name="name" value=application.name.clone()/>
+                                <label>"Notifications (JSON)"
+                                    <textarea name="json" rows="6" spellcheck="false">
+                                        {serde_json::to_string_pretty(&application.notifications).unwrap_or_default()}
+                                    </textarea>
+                                </label>
+                                <button type="submit">"Save notification defaults"</button>
+                            </ActionForm>
                         })
                     })}
                 </ErrorBoundary>
             </Transition>
+            {move || match save.value().get() {
+                Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+                Some(Ok(_)) => view! { <p class="notice" role="status">"Notification defaults saved."</p> }.into_any(),
+                None => ().into_any(),
+            }}
         </section>
     }
 }
