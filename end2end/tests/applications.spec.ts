@@ -57,3 +57,20 @@ test('the form works without JavaScript (plain form post)', async ({ browser }) 
   await seesApplication(page, name);
   await context.close();
 });
+
+test('notification defaults are edited on the Overview page, with errors next to the form', async ({ page, baseURL }) => {
+  const name = unique('notify');
+  const created = await page.request.post('/api/v1/applications', { headers: { origin: baseURL! }, data: { name } });
+  expect(created.status()).toBe(201);
+  await openHydrated(page, `/applications/${name}`);
+  const form = page.getByRole('form', { name: 'Notification defaults' });
+  const field = form.getByLabel('Notifications (JSON)');
+  await field.fill('[{"type": "slack", "address": "not a url", "when": ["pipeline.failed"]}]');
+  await form.getByRole('button', { name: 'Save notification defaults' }).click();
+  await expect(page.getByRole('alert')).toContainText('notifications');
+  await field.fill('[{"type": "webhook", "address": "http://127.0.0.1:9/hook", "when": ["pipeline.failed"]}]');
+  await form.getByRole('button', { name: 'Save notification defaults' }).click();
+  await expect(page.getByRole('status')).toContainText('Notification defaults saved');
+  const saved = await (await page.request.get(`/api/v1/applications/${name}`)).json();
+  expect(saved.notifications[0].type).toBe('webhook');
+});

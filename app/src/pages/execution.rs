@@ -1,7 +1,11 @@
 //! One execution: its stage graph (columns by depth, so parallel branches and joins show), each
 //! stage's status, timing, context, outputs and errors in plain sight, cancel, skip a wait, and
-//! for a waiting manual judgment its instructions, choices and Continue / Stop buttons. Updated
-//! live over the event socket.
+//! for a waiting manual judgment its instructions, choices and Continue / Stop buttons; what
+//! triggered the run (see [`trigger`]) and the notifications sent for it. Updated live over the
+//! event socket.
+
+mod notifications;
+mod trigger;
 
 use std::collections::BTreeMap;
 
@@ -9,6 +13,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use self::notifications::NotificationLog;
+use self::trigger::TriggerDetails;
 use crate::api::pipelines::{CancelExecution, JudgeStage, PauseExecution, RestartStage, ResumeExecution, SkipWait, get_execution};
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
@@ -66,6 +72,8 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
     let current = RwSignal::new(initial.clone());
     watch(Subscribe { execution: Some(initial.id.clone()), application: None, after: 0 }, move |event| current.set(event.execution));
     let selected = RwSignal::new(None::<String>);
+    // A memo: the log is redrawn when a notification is recorded, not on every stage change.
+    let notifications = Memo::new(move |_| current.with(|execution| execution.notifications.clone()));
     let cancel = ServerAction::<CancelExecution>::new();
     let pause = ServerAction::<PauseExecution>::new();
     let resume = ServerAction::<ResumeExecution>::new();
@@ -115,9 +123,6 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                         </ActionForm>
                     })}
                 </header>
-                {(!execution.trigger.parameters.is_empty()).then(|| view! {
-                    <p class="muted">"Parameters: " {execution.trigger.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")}</p>
-                })}
                 {execution.cancellation_reason.clone().map(|reason| view! { <p class="muted">"Canceled by " {execution.canceled_by.clone()} ": " {reason}</p> })}
             }
         }}
@@ -156,6 +161,11 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                 .or_else(|| execution.stages.iter().find(|s| s.status == Status::Running))
                 .cloned();
             stage.map(|stage| view! { <StageDetails execution=execution.id.clone() stage/> })
+        }}
+        <TriggerDetails trigger=initial.trigger.clone()/>
+        {move || {
+            let records = notifications.get();
+            (!records.is_empty()).then(|| view! { <NotificationLog records/> })
         }}
     }
 }

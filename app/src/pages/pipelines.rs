@@ -1,14 +1,24 @@
 //! An application's Pipelines tab: each pipeline with its recent runs as stage bars, updated
-//! live; a Start dialog built from the pipeline's parameters; and a JSON editor that shows
-//! validation errors next to it.
+//! live; a Start dialog built from the pipeline's parameters; and the pipeline editor (see
+//! [`editor`]): Triggers and Notifications forms beside the JSON, errors next to their fields.
+
+mod document;
+mod editor;
+mod inputs;
+mod items;
+mod notifications;
+mod triggers;
 
 use std::collections::BTreeMap;
 
+use leptos::html::H2;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use crate::api::pipelines::{RecentRuns, list_pipelines, recent_executions, save_pipeline, start_pipeline};
+use self::document::pretty;
+use self::editor::PipelineEditor;
+use crate::api::pipelines::{RecentRuns, list_pipelines, recent_executions, start_pipeline};
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
 use crate::components::live::watch;
@@ -27,6 +37,14 @@ pub fn PipelinesPage() -> impl IntoView {
     let editing = RwSignal::new(String::from(EXAMPLE));
     let pipelines = Resource::new(move || (application(), saved.get()), |(application, _)| list_pipelines(application));
     let recent = Resource::new(application, recent_executions);
+    let heading = NodeRef::<H2>::new();
+    // Picking a pipeline to edit fills the editor and moves the focus to it.
+    let edit = Callback::new(move |json: String| {
+        editing.set(json);
+        if let Some(heading) = heading.get_untracked() {
+            let _ = heading.focus();
+        }
+    });
 
     view! {
         <Title text=move || format!("{} pipelines · gennaker", application())/>
@@ -39,27 +57,27 @@ pub fn PipelinesPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let pipelines = pipelines.await?;
                         let recent = recent.await?;
-                        Ok::<_, crate::error::AppError>(view! { <PipelineList application=application() pipelines recent editing/> })
+                        Ok::<_, crate::error::AppError>(view! { <PipelineList application=application() pipelines recent edit/> })
                     })}
                 </ErrorBoundary>
             </Transition>
-            <PipelineEditor application=application() json=editing on_saved=move || saved.update(|n| *n += 1)/>
+            <PipelineEditor application=application() json=editing heading on_saved=move || saved.update(|n| *n += 1)/>
         </section>
     }
 }
 
 #[component]
-fn PipelineList(application: String, pipelines: Vec<Pipeline>, recent: RecentRuns, editing: RwSignal<String>) -> impl IntoView {
+fn PipelineList(application: String, pipelines: Vec<Pipeline>, recent: RecentRuns, edit: Callback<String>) -> impl IntoView {
     let runs = RwSignal::new(recent.executions);
     watch(Subscribe { application: Some(application.clone()), execution: None, after: recent.seq }, move |event| {
         runs.update(|runs| upsert(runs, event.execution));
     });
     if pipelines.is_empty() {
-        return view! { <p class="empty">"No pipelines yet. Create one with the JSON editor below."</p> }.into_any();
+        return view! { <p class="empty">"No pipelines yet. Create one with the editor below."</p> }.into_any();
     }
     view! {
         <div class="pipelines">
-            {pipelines.into_iter().map(|pipeline| view! { <PipelineRow application=application.clone() pipeline runs editing/> }).collect_view()}
+            {pipelines.into_iter().map(|pipeline| view! { <PipelineRow application=application.clone() pipeline runs edit/> }).collect_view()}
         </div>
     }
     .into_any()
@@ -73,8 +91,8 @@ fn upsert(runs: &mut Vec<Execution>, execution: Execution) {
 }
 
 #[component]
-fn PipelineRow(application: String, pipeline: Pipeline, runs: RwSignal<Vec<Execution>>, editing: RwSignal<String>) -> impl IntoView {
-    let as_json = serde_json::to_string_pretty(&pipeline).unwrap_or_default();
+fn PipelineRow(application: String, pipeline: Pipeline, runs: RwSignal<Vec<Execution>>, edit: Callback<String>) -> impl IntoView {
+    let as_json = pretty(&serde_json::to_value(&pipeline).unwrap_or_default());
     let starting = RwSignal::new(false);
     let id = pipeline.id.clone();
     let name = pipeline.name.clone();
@@ -84,7 +102,7 @@ fn PipelineRow(application: String, pipeline: Pipeline, runs: RwSignal<Vec<Execu
             <header>
                 <h2>{name.clone()}</h2>
                 {pipeline.disabled.then(|| view! { <span class="badge status-canceled">"disabled"</span> })}
-                <button type="button" class="secondary" on:click=move |_| editing.set(as_json.clone())>"Edit JSON"</button>
+                <button type="button" class="secondary" aria-label=format!("Edit {name}") on:click=move |_| edit.run(as_json.clone())>"Edit"</button>
                 <button type="button" on:click=move |_| starting.set(true) disabled=pipeline.disabled>"Start"</button>
             </header>
             <Show when=move || starting.get()>
@@ -147,36 +165,6 @@ fn StartDialog(application: String, pipeline: Pipeline, on_close: impl Fn() + Cl
                 _ => ().into_any(),
             }}
         </div>
-    }
-}
-
-/// Pipeline JSON in a text area: paste Spinnaker's shape, save, see errors next to it.
-#[component]
-fn PipelineEditor(application: String, json: RwSignal<String>, on_saved: impl Fn() + Send + Sync + 'static) -> impl IntoView {
-    let save = Action::new(|(application, json): &(String, String)| save_pipeline(application.clone(), json.clone()));
-    Effect::new(move |_| {
-        if let Some(Ok(saved)) = save.value().get() {
-            // Keep editing what was saved: its id and new revision make the next save an update.
-            json.set(serde_json::to_string_pretty(&saved).unwrap_or_default());
-            on_saved();
-        }
-    });
-    view! {
-        <h2>"Create or edit a pipeline (JSON)"</h2>
-        <form class="editor" aria-label="Pipeline JSON" on:submit=move |e| {
-            e.prevent_default();
-            save.dispatch((application.clone(), json.get()));
-        }>
-            <label>"Pipeline JSON (include \"id\" and \"revision\" to edit an existing one)"
-                <textarea rows="14" spellcheck="false" prop:value=move || json.get() on:input=move |e| json.set(event_target_value(&e))></textarea>
-            </label>
-            <button type="submit">"Save pipeline"</button>
-        </form>
-        {move || match save.value().get() {
-            Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
-            Some(Ok(pipeline)) => view! { <p class="notice" role="status">"Saved " {pipeline.name} " (revision " {pipeline.revision} ")."</p> }.into_any(),
-            None => ().into_any(),
-        }}
     }
 }
 

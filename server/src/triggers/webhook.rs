@@ -267,7 +267,10 @@ pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) ->
         }
         let trigger: TriggerConfig = serde_json::from_value(raw.clone()).map_err(|error| AppError::invalid(field.clone(), error.to_string()))?;
         if let Some(user) = &trigger.run_as_user {
-            super::launch::may_run_as(store, saver, user).await?;
+            super::launch::may_run_as(store, saver, user).await.map_err(|error| match error {
+                AppError::Invalid { message, .. } => AppError::invalid(format!("{field}.runAsUser"), message),
+                other => other,
+            })?;
         }
         if let Some(name) = secret_name(&trigger) {
             if store.sealed_secret(name).await.is_err() {
