@@ -4,7 +4,9 @@
 pub mod applications;
 pub mod auth;
 pub mod clusters;
+pub mod overview;
 pub mod pipelines;
+pub mod search;
 #[cfg(any(feature = "ssr", test))]
 mod server_group_tasks;
 pub mod tasks;

@@ -5,6 +5,7 @@ pub mod fields;
 pub mod layout;
 pub mod live;
 pub mod live_clusters;
+pub mod pager;
 pub mod socket;
 pub mod stage_bar;
 pub mod tabs;

@@ -18,7 +18,7 @@ use leptos_router::{SsrMode, path};
 use crate::components::layout::Header;
 use crate::pages::{
     ApplicationPage, ApplicationsPage, AuditPage, ClustersPage, ExecutionPage, FirewallsPage, LoadBalancersPage, NotFound,
-    PipelinesPage, SignInPage, TasksPage, TokensPage,
+    PipelinesPage, SearchPage, SignInPage, TasksPage, TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/applications/:name/loadBalancers") view=LoadBalancersPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name/firewalls") view=FirewallsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name/tasks") view=TasksPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/search") view=SearchPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/account/tokens") view=TokensPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::InOrder/>

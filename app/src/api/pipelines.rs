@@ -7,7 +7,7 @@ use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 use crate::model::execution::Execution;
-use crate::model::pipeline::Pipeline;
+use crate::model::pipeline::{Pipeline, PipelineRevision};
 
 #[server]
 pub async fn list_pipelines(application: String) -> Result<Vec<Pipeline>, AppError> {
@@ -23,21 +23,34 @@ pub async fn save_pipeline(application: String, json: String) -> Result<Pipeline
     crate::ssr::respond(async |services, caller| services.pipelines.save(&caller, &application, config).await).await
 }
 
+/// The pipeline's saved revisions, newest first, each with who saved it and when.
+#[server]
+pub async fn pipeline_history(application: String, pipeline: String) -> Result<Vec<PipelineRevision>, AppError> {
+    crate::ssr::respond(async |services, caller| services.pipelines.history(&caller, &application, &pipeline).await).await
+}
+
+/// Saves an old revision's content as the pipeline's newest revision.
+#[server]
+pub async fn restore_pipeline(application: String, pipeline: String, revision: i64) -> Result<Pipeline, AppError> {
+    crate::ssr::respond(async |services, caller| services.pipelines.restore(&caller, &application, &pipeline, revision).await).await
+}
+
 #[server(input = Json)]
 pub async fn start_pipeline(application: String, pipeline: String, parameters: BTreeMap<String, String>) -> Result<Execution, AppError> {
     let request = crate::model::execution::StartRequest { parameters };
     crate::ssr::respond(async |services, caller| services.executions.start(&caller, &application, &pipeline, request).await).await
 }
 
-/// The application's most recent executions (newest first) and the sequence number of the
-/// last event before they were read, to watch live changes from.
+/// The application's most recent executions (newest first), the sequence number of the last
+/// event before they were read, to watch live changes from, and the server's time then.
 #[server]
 pub async fn recent_executions(application: String) -> Result<RecentRuns, AppError> {
     let query = crate::model::execution::ExecutionQuery { application: Some(application.clone()), limit: Some(RECENT), ..Default::default() };
     crate::ssr::respond(async |services, caller| {
         let seq = services.executions.latest_seq(&caller, &application).await?;
         let executions = services.executions.list(&caller, query).await?;
-        Ok(RecentRuns { executions, seq })
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        Ok(RecentRuns { executions, seq, now })
     })
     .await
 }
@@ -46,6 +59,9 @@ pub async fn recent_executions(application: String) -> Result<RecentRuns, AppErr
 pub struct RecentRuns {
     pub executions: Vec<Execution>,
     pub seq: i64,
+    /// When they were read: the time filters count back from it, so the server's render and
+    /// the browser's agree (the browser's clock may differ).
+    pub now: crate::model::time::EpochMillis,
 }
 
 pub const RECENT: u32 = 50;

@@ -8,24 +8,33 @@ use crate::error::AppError;
 use crate::model::cluster::TaskRequest;
 use crate::model::execution::Execution;
 
-/// How many of an application's tasks the Tasks tab lists.
-pub const RECENT_TASKS: u32 = 50;
+/// How many of an application's tasks the Tasks tab lists on a page.
+pub const TASKS_PER_PAGE: u32 = 50;
 
-/// An application's recent tasks (newest first) and the sequence number of the last event
-/// before they were read, to watch live changes from.
+/// One page of an application's tasks (newest first), whether an older page follows, and the
+/// sequence number of the last event before they were read, to watch live changes from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RecentTasks {
     pub tasks: Vec<Execution>,
+    pub has_next: bool,
     pub seq: i64,
 }
 
+/// Page `page` (from 1) of the application's tasks. The service only takes a limit, so this
+/// reads every task up to the end of the page (and one more, to know whether another page
+/// follows) and drops the earlier pages: cheap for the few pages anyone looks at. The service
+/// reads at most 500, so the last page is the ninth.
 #[server]
-pub async fn list_tasks(application: String) -> Result<RecentTasks, AppError> {
+pub async fn list_tasks(application: String, page: u32) -> Result<RecentTasks, AppError> {
+    let page = page.clamp(1, 9);
     crate::ssr::respond(async |services, caller| {
         // The sequence number first: an event between the two reads is then sent again, never lost.
         let seq = services.executions.latest_seq(&caller, &application).await?;
-        let tasks = services.tasks.list(&caller, &application, RECENT_TASKS).await?;
-        Ok(RecentTasks { tasks, seq })
+        let per_page = TASKS_PER_PAGE as usize;
+        let read = services.tasks.list(&caller, &application, page * TASKS_PER_PAGE + 1).await?;
+        let has_next = read.len() > page as usize * per_page && page < 9;
+        let tasks = read.into_iter().skip((page as usize - 1) * per_page).take(per_page).collect();
+        Ok(RecentTasks { tasks, has_next, seq })
     })
     .await
 }

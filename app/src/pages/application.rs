@@ -1,10 +1,15 @@
-//! An application's Overview tab: its details. The other tabs show what it runs and how it ships.
+//! An application's Overview tab: its details, what it runs and did lately at a glance (see
+//! [`glance`]), and its notification defaults. The other tabs tell the whole story.
+
+mod glance;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use self::glance::Glance;
 use crate::api::applications::{UpdateNotificationDefaults, get_application};
+use crate::api::overview::get_overview;
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
 use crate::components::tabs::ApplicationTabs;
@@ -16,6 +21,7 @@ pub fn ApplicationPage() -> impl IntoView {
     let name = move || params.read().get("name").unwrap_or_default();
     let save = ServerAction::<UpdateNotificationDefaults>::new();
     let application = Resource::new(move || (name(), save.version().get()), |(name, _)| get_application(name));
+    let overview = Resource::new(name, get_overview);
 
     view! {
         <Title text=move || format!("{} · gennaker", name())/>
@@ -33,6 +39,22 @@ pub fn ApplicationPage() -> impl IntoView {
                                 <dt>"Created"</dt><dd>{format_utc(application.create_ts)}</dd>
                                 <dt>"Updated"</dt><dd>{format_utc(application.update_ts)}</dd>
                             </dl>
+                        })
+                    })}
+                </ErrorBoundary>
+            </Transition>
+            <Transition fallback=|| view! { <p>"Loading clusters and executions…"</p> }>
+                <ErrorBoundary fallback=error_list>
+                    {move || Suspend::new(async move {
+                        overview.await.map(|overview| view! { <Glance application=name() overview/> })
+                    })}
+                </ErrorBoundary>
+            </Transition>
+            // The details above already said why the application could not be read.
+            <Transition fallback=|| ()>
+                <ErrorBoundary fallback=|_| ()>
+                    {move || Suspend::new(async move {
+                        application.await.map(|application| view! {
                             <h2>"Notification defaults"</h2>
                             <p class="hint">
                                 "Added to every run of this application's pipelines: a JSON list like "

@@ -1,5 +1,9 @@
 //! The Applications page: every application, and a form to create one. The form is an
 //! `ActionForm`, so it also works before (or without) hydration as a plain HTML form post.
+//!
+//! Paged client-side, 50 to a page (`?page=N`): the service answers every readable application
+//! at once (they are few hundred at most and already sorted by name), so slicing what was
+//! fetched costs nothing and keeps the server function's contract unchanged.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -7,12 +11,14 @@ use leptos_meta::Title;
 use crate::api::applications::{CreateApplication, list_applications};
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
+use crate::components::pager::{Pager, page_of, use_page};
 use crate::model::time::format_utc;
 
 #[component]
 pub fn ApplicationsPage() -> impl IntoView {
     let create = ServerAction::<CreateApplication>::new();
     let applications = Resource::new(move || create.version().get(), |_| list_applications());
+    let page = use_page();
 
     view! {
         <Title text="Applications · gennaker"/>
@@ -20,11 +26,12 @@ pub fn ApplicationsPage() -> impl IntoView {
             <h1>"Applications"</h1>
             <Transition fallback=|| view! { <p>"Loading applications…"</p> }>
                 <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move {
+                    {move || { let page = page.get(); Suspend::new(async move {
                         applications.await.map(|applications| {
                             if applications.is_empty() {
                                 return view! { <p class="empty">"No applications yet. Create the first one below."</p> }.into_any();
                             }
+                            let (applications, has_next) = page_of(applications, page);
                             view! {
                                 <table class="list" aria-label="Applications">
                                     <thead>
@@ -44,9 +51,10 @@ pub fn ApplicationsPage() -> impl IntoView {
                                         }).collect_view()}
                                     </tbody>
                                 </table>
+                                <Pager path="/applications".to_string() page has_next label="Applications pages"/>
                             }.into_any()
                         })
-                    })}
+                    })}}
                 </ErrorBoundary>
             </Transition>
 

@@ -169,6 +169,13 @@ fn page_href(application: &str, text: &str, status: StatusFilter, selection: Opt
     format!("/applications/{application}/clusters{query}")
 }
 
+/// The Clusters tab with one server group selected: how other pages (the Overview, search
+/// results) link to a server group.
+pub fn server_group_href(application: &str, account: &str, region: &str, name: &str) -> String {
+    let selection = Selection { account: account.to_string(), region: region.to_string(), name: name.to_string() };
+    page_href(application, "", StatusFilter::All, Some(&selection))
+}
+
 #[component]
 fn ClustersView(application: String, initial: Vec<RegionClusters>) -> impl IntoView {
     let regions = RwSignal::new(initial);

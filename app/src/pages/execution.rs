@@ -1,10 +1,12 @@
-//! One execution: its stage graph (columns by depth, so parallel branches and joins show), each
+//! One execution: what failed, first (see [`failure`]); its stage graph (columns by depth, so parallel branches and joins show), each
 //! stage's status, timing, context, outputs and errors in plain sight, cancel, skip a wait, and
 //! for a waiting manual judgment its instructions, choices and Continue / Stop buttons; what
 //! triggered the run (see [`trigger`]) and the notifications sent for it. Updated live over the
-//! event socket.
+//! event socket. A finished run of a pipeline can be re-run with its parameters (see [`rerun`]).
 
+mod failure;
 mod notifications;
+mod rerun;
 mod trigger;
 
 use std::collections::BTreeMap;
@@ -13,7 +15,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use self::failure::{FailureSummary, failed_stages};
 use self::notifications::NotificationLog;
+use self::rerun::RerunButton;
 use self::trigger::TriggerDetails;
 use crate::api::pipelines::{CancelExecution, JudgeStage, PauseExecution, RestartStage, ResumeExecution, SkipWait, get_execution};
 use crate::components::ErrorMessage;
@@ -122,10 +126,12 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                             <button type="submit" class="secondary">"Cancel execution"</button>
                         </ActionForm>
                     })}
+                    {(status.is_complete() && !execution.pipeline_config_id.is_empty()).then(|| view! { <RerunButton execution=execution.clone()/> })}
                 </header>
                 {execution.cancellation_reason.clone().map(|reason| view! { <p class="muted">"Canceled by " {execution.canceled_by.clone()} ": " {reason}</p> })}
             }
         }}
+        {move || failed_stages(&current.read().stages).into_iter().map(|stage| view! { <FailureSummary stage/> }).collect_view()}
         <div class="graph" aria-label="Stages">
             {move || columns().into_iter().map(|column| view! {
                 <div class="column">

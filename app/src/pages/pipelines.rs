@@ -1,9 +1,13 @@
 //! An application's Pipelines tab: each pipeline with its recent runs as stage bars, updated
-//! live; a Start dialog built from the pipeline's parameters; and the pipeline editor (see
-//! [`editor`]): Triggers and Notifications forms beside the JSON, errors next to their fields.
+//! live; a Start dialog built from the pipeline's parameters; the application's executions,
+//! filtered (see [`executions`]); and the pipeline editor (see [`editor`]): Triggers and
+//! Notifications forms beside the JSON, errors next to their fields, and revision history.
 
 mod document;
+mod diff;
 mod editor;
+mod executions;
+mod history;
 mod inputs;
 mod items;
 mod notifications;
@@ -18,6 +22,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use self::document::pretty;
 use self::editor::PipelineEditor;
+use self::executions::ExecutionList;
 use crate::api::pipelines::{RecentRuns, list_pipelines, recent_executions, start_pipeline};
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
@@ -68,7 +73,7 @@ pub fn PipelinesPage() -> impl IntoView {
 
 #[component]
 fn PipelineList(application: String, pipelines: Vec<Pipeline>, recent: RecentRuns, edit: Callback<String>) -> impl IntoView {
-    let runs = RwSignal::new(recent.executions);
+    let (runs, now) = (RwSignal::new(recent.executions), recent.now);
     watch(Subscribe { application: Some(application.clone()), execution: None, after: recent.seq }, move |event| {
         runs.update(|runs| upsert(runs, event.execution));
     });
@@ -79,6 +84,7 @@ fn PipelineList(application: String, pipelines: Vec<Pipeline>, recent: RecentRun
         <div class="pipelines">
             {pipelines.into_iter().map(|pipeline| view! { <PipelineRow application=application.clone() pipeline runs edit/> }).collect_view()}
         </div>
+        <ExecutionList application runs now/>
     }
     .into_any()
 }

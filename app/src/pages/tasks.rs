@@ -4,6 +4,9 @@
 //! Live: tasks are executions of the application, so their events arrive on the application's
 //! subscription of `/api/v1/ws`, among those of its pipeline runs; a task is the execution
 //! without a pipeline (an empty `pipelineConfigId`).
+//!
+//! Paged on the server, 50 to a page (`?page=N`, see [`list_tasks`]). New tasks arrive live on
+//! the first page only: on an older page they would push its rows onto the next one.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,6 +16,7 @@ use crate::api::tasks::{CancelTask, RecentTasks, list_tasks};
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
 use crate::components::live::watch;
+use crate::components::pager::{Pager, use_page};
 use crate::components::stage_bar::status_class;
 use crate::components::tabs::ApplicationTabs;
 use crate::model::execution::{Execution, Stage, Subscribe};
@@ -22,7 +26,8 @@ use crate::model::time::format_utc;
 pub fn TasksPage() -> impl IntoView {
     let params = use_params_map();
     let application = move || params.read().get("name").unwrap_or_default();
-    let recent = Resource::new(application, list_tasks);
+    let page = use_page();
+    let recent = Resource::new(move || (application(), page.get()), |(application, page)| list_tasks(application, page as u32));
     view! {
         <Title text=move || format!("{} tasks · gennaker", application())/>
         <section class="page">
@@ -31,7 +36,13 @@ pub fn TasksPage() -> impl IntoView {
             <ApplicationTabs application=application() current="tasks"/>
             <Transition fallback=|| view! { <p>"Loading tasks…"</p> }>
                 <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move { recent.await.map(|recent| view! { <TaskList application=application() recent/> }) })}
+                    {move || Suspend::new(async move { recent.await.map(|recent| {
+                        let has_next = recent.has_next;
+                        view! {
+                            <TaskList application=application() recent first_page=page.get_untracked() == 1/>
+                            <Pager path=format!("/applications/{}/tasks", application()) page=page.get_untracked() has_next label="Tasks pages"/>
+                        }
+                    }) })}
                 </ErrorBoundary>
             </Transition>
         </section>
@@ -39,7 +50,7 @@ pub fn TasksPage() -> impl IntoView {
 }
 
 #[component]
-fn TaskList(application: String, recent: RecentTasks) -> impl IntoView {
+fn TaskList(application: String, recent: RecentTasks, first_page: bool) -> impl IntoView {
     let tasks = RwSignal::new(recent.tasks);
     watch(Subscribe { application: Some(application), execution: None, after: recent.seq }, move |event| {
         let execution = event.execution;
@@ -48,7 +59,8 @@ fn TaskList(application: String, recent: RecentTasks) -> impl IntoView {
         }
         tasks.update(|tasks| match tasks.iter_mut().find(|task| task.id == execution.id) {
             Some(task) => *task = execution,
-            None => tasks.insert(0, execution),
+            None if first_page => tasks.insert(0, execution),
+            None => {}
         });
     });
     let key = |task: &Execution| (task.id.clone(), task.status, task.stages.iter().map(|stage| stage.status).collect::<Vec<_>>());

@@ -1,12 +1,14 @@
 //! The pipeline editor under the Pipelines tab: the Triggers and Notifications forms beside the
 //! pipeline's JSON, all editing the same text (see [`super::document`]), and one Save. The
 //! server's validation error shows below Save and, when it names a trigger's or notification's
-//! field, next to that field too. The forms need the WASM: their items are structured JSON.
+//! field, next to that field too; below them, the pipeline's revisions (see [`super::history`]).
+//! The forms need the WASM: their items are structured JSON.
 
 use leptos::html::H2;
 use leptos::prelude::*;
 
 use super::document::{Document, pretty};
+use super::history::RevisionHistory;
 use super::notifications::NotificationsEditor;
 use super::triggers::TriggersEditor;
 use crate::api::pipelines::save_pipeline;
@@ -16,17 +18,28 @@ use crate::components::ErrorMessage;
 #[component]
 pub fn PipelineEditor(application: String, json: RwSignal<String>, heading: NodeRef<H2>, on_saved: impl Fn() + Send + Sync + 'static) -> impl IntoView {
     let doc = Document::new(json);
+    let on_saved = Callback::new(move |()| on_saved());
+    // Bumped after each save or restore, so the revision list reloads.
+    let refresh = RwSignal::new(0u32);
+    let on_restored = Callback::new(move |restored: crate::model::pipeline::Pipeline| {
+        json.set(pretty(&serde_json::to_value(&restored).unwrap_or_default()));
+        doc.problem.set(None);
+        refresh.update(|n| *n += 1);
+        on_saved.run(());
+    });
     let save = Action::new(|(application, json): &(String, String)| save_pipeline(application.clone(), json.clone()));
     Effect::new(move |_| match save.value().get() {
         Some(Ok(saved)) => {
             // Keep editing what was saved: its id and new revision make the next save an update.
             json.set(pretty(&serde_json::to_value(&saved).unwrap_or_default()));
             doc.problem.set(None);
-            on_saved();
+            refresh.update(|n| *n += 1);
+            on_saved.run(());
         }
         Some(Err(error)) => doc.problem.set(Some(error)),
         None => {}
     });
+    let application_for_history = application.clone();
     let editing = move || {
         doc.with(|root| {
             let text = |key: &str| root.and_then(|root| root.get(key)).and_then(|v| v.as_str()).unwrap_or_default().to_string();
@@ -62,6 +75,7 @@ pub fn PipelineEditor(application: String, json: RwSignal<String>, heading: Node
                     }}
                 </form>
             </div>
+            <RevisionHistory application=application_for_history doc refresh on_restored/>
         </section>
     }
 }
