@@ -265,7 +265,12 @@ pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) ->
         if !app::model::trigger::TRIGGER_TYPES.contains(&kind) {
             return Err(AppError::invalid(format!("{field}.type"), format!("unknown trigger type {kind:?}; known: {}", app::model::trigger::TRIGGER_TYPES.join(", "))));
         }
-        let trigger: TriggerConfig = serde_json::from_value(raw.clone()).map_err(|error| AppError::invalid(field.clone(), error.to_string()))?;
+        let trigger: TriggerConfig = serde_json::from_value(raw.clone()).map_err(|error| {
+            // Name the field inside the trigger when serde says which (`triggers[0].project`).
+            let message = error.to_string();
+            let inner = crate::http::error::field_of(&message).map_or_else(|| field.clone(), |name| format!("{field}.{name}"));
+            AppError::invalid(inner, message)
+        })?;
         if let Some(user) = &trigger.run_as_user {
             super::launch::may_run_as(store, saver, user).await.map_err(|error| match error {
                 AppError::Invalid { message, .. } => AppError::invalid(format!("{field}.runAsUser"), message),

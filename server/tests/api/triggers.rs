@@ -96,6 +96,8 @@ async fn git_pushes_start_pipelines_watching_the_branch(db: Db) {
     let pipeline = json!({"name": "on-push", "triggers": [{"type": "git", "source": "github", "project": "acme", "slug": "shop",
         "branch": "main|release/.*", "secretName": "github"}], "stages": []});
     assert_eq!(save(&app, "repo", pipeline).await.status(), 200);
+    let missing = json!({"name": "half", "triggers": [{"type": "git", "source": "github", "slug": "shop"}], "stages": []});
+    assert_error(save(&app, "repo", missing).await, 400, "invalid", Some("triggers[0].project")).await;
     let push = |branch: &str| json!({"ref": format!("refs/heads/{branch}"), "after": "0123abc",
         "repository": {"name": "shop", "owner": {"login": "acme"}}});
     let hook = |body: &Value| {
