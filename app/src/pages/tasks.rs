@@ -57,10 +57,18 @@ fn TaskList(application: String, recent: RecentTasks, first_page: bool) -> impl 
         if !execution.pipeline_config_id.is_empty() {
             return;
         }
-        tasks.update(|tasks| match tasks.iter_mut().find(|task| task.id == execution.id) {
-            Some(task) => *task = execution,
-            None if first_page => tasks.insert(0, execution),
-            None => {}
+        tasks.update(|tasks| {
+            if let Some(task) = tasks.iter_mut().find(|task| task.id == execution.id) {
+                *task = execution;
+                return;
+            }
+            // Only a task newer than every one shown is new: events of older tasks (still
+            // running, on a later page) must not climb onto this one. The page keeps its size.
+            let newest = tasks.first().is_none_or(|newest| execution.build_time >= newest.build_time);
+            if first_page && newest {
+                tasks.insert(0, execution);
+                tasks.truncate(crate::api::tasks::TASKS_PER_PAGE as usize);
+            }
         });
     });
     let key = |task: &Execution| (task.id.clone(), task.status, task.stages.iter().map(|stage| stage.status).collect::<Vec<_>>());
