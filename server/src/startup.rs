@@ -154,50 +154,7 @@ impl Server {
             }
         });
         let agents = self.state.engine.clouds().start_agents(self.cache_interval, stopped.clone());
-        // Docker triggers: the poll lease holder lists the watched repositories' tags.
-        // Jenkins triggers likewise, on the same interval.
-        let docker_poller = {
-            let (engine, mut stopped, every) = (self.state.engine.clone(), stopped.clone(), self.docker_poll);
-            let masters = self.jenkins_masters.clone();
-            let owner = crate::auth::token::new_id();
-            let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("a plain client builds");
-            tokio::spawn(async move {
-                loop {
-                    match crate::triggers::docker::poll(engine.store(), &http, &owner, engine.now()).await {
-                        Ok(0) => {}
-                        Ok(_) => engine.wake(),
-                        Err(error) => tracing::warn!(%error, "Docker triggers could not be polled"),
-                    }
-                    match crate::triggers::jenkins::poll(engine.store(), &http, &masters, &owner, engine.now()).await {
-                        Ok(0) => {}
-                        Ok(_) => engine.wake(),
-                        Err(error) => tracing::warn!(%error, "Jenkins triggers could not be polled"),
-                    }
-                    tokio::select! {
-                        _ = stopped.changed() => return,
-                        () = tokio::time::sleep(every) => {}
-                    }
-                }
-            })
-        };
-        // Cron triggers: one instance (the poll lease holder) looks every second.
-        let scheduler = {
-            let (engine, mut stopped) = (self.state.engine.clone(), stopped.clone());
-            let owner = crate::auth::token::new_id();
-            tokio::spawn(async move {
-                loop {
-                    match crate::triggers::cron::tick(engine.store(), &owner, engine.now()).await {
-                        Ok(0) => {}
-                        Ok(_) => engine.wake(),
-                        Err(error) => tracing::warn!(%error, "cron triggers could not be checked"),
-                    }
-                    tokio::select! {
-                        _ = stopped.changed() => return,
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-            })
-        };
+        let pollers = crate::triggers::pollers::start(self.state.engine.clone(), self.jenkins_masters.clone(), self.docker_poll, stopped.clone());
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         drop(stop);
@@ -208,8 +165,9 @@ impl Server {
         for agent in agents {
             let _ = agent.await;
         }
-        let _ = scheduler.await;
-        let _ = docker_poller.await;
+        for poller in pollers {
+            let _ = poller.await;
+        }
         // Instances stop with gennaker and start again with it (their state is stored).
         self.local_cloud.shutdown().await;
         self.state.store.close().await;

@@ -7,14 +7,23 @@
 //! - `pipeline`: pipelines started when another pipeline's run ends;
 //! - `cron`: schedules, checked every second by the instance holding the `cron` poll lease;
 //! - `docker`: new tags and digests in Docker registries, polled by the `docker` lease holder;
-//! - `jenkins`: new successful builds of Jenkins jobs, polled by the `jenkins` lease holder.
+//! - `jenkins`: new successful builds of Jenkins jobs, polled by the `jenkins` lease holder;
+//! - `pollers`: the loops that run cron, Docker and Jenkins in `gennaker serve`.
 
 pub mod cron;
 pub mod docker;
 pub mod jenkins;
 pub mod launch;
 pub mod pipeline;
+pub mod pollers;
 pub mod webhook;
+
+/// The first `bytes` bytes of the SHA-256 of `text`, in hex: a short stable key for trigger
+/// state and run ids derived from what fired.
+pub fn short_digest(text: &str, bytes: usize) -> String {
+    use sha2::Digest;
+    crate::auth::token::hex(&sha2::Sha256::digest(text.as_bytes())[..bytes])
+}
 
 /// Pipelines whose `triggers` may hold a trigger of `kind` (the store pre-filters by text).
 pub async fn triggered_pipelines(store: &crate::store::Store, kind: &str) -> Result<Vec<(app::model::pipeline::Pipeline, Vec<app::model::trigger::TriggerConfig>)>, crate::store::Error> {

@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use app::model::trigger::{DockerTrigger, TriggerKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::launch::{Firing, launch};
 use crate::store::Store;
@@ -49,8 +48,7 @@ pub fn base_url(registry: &str) -> String {
 
 fn key(pipeline_id: &str, trigger: &DockerTrigger) -> String {
     let identity = format!("{}|{}|{}", trigger.registry, trigger.repository, trigger.tag.as_deref().unwrap_or(""));
-    let digest = Sha256::digest(identity.as_bytes());
-    format!("docker:{pipeline_id}:{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>())
+    format!("docker:{pipeline_id}:{}", super::short_digest(&identity, 8))
 }
 
 /// The repository's matching tags and their digests.
@@ -113,7 +111,7 @@ pub async fn poll(store: &Store, http: &reqwest::Client, owner: &str, now: i64) 
             let seen: Option<Seen> = store.trigger_state(&key).await?.and_then(|text| serde_json::from_str(&text).ok());
             if let Some(seen) = &seen {
                 for (tag, digest) in tags.iter().filter(|(tag, digest)| seen.tags.get(*tag) != Some(*digest)) {
-                    let image = Sha256::digest(format!("{}:{tag}@{digest}", docker.repository).as_bytes());
+                    let image = super::short_digest(&format!("{}:{tag}@{digest}", docker.repository), 10);
                     let firing = Firing {
                         kind: "docker",
                         run_as_user: trigger.run_as_user.clone(),
@@ -124,7 +122,7 @@ pub async fn poll(store: &Store, http: &reqwest::Client, owner: &str, now: i64) 
                             ("tag".to_string(), json!(tag)),
                             ("digest".to_string(), json!(digest)),
                         ]),
-                        id: Some(format!("{}-docker-{}", pipeline.id, image.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>())),
+                        id: Some(format!("{}-docker-{image}", pipeline.id)),
                     };
                     match launch(store, &pipeline, firing, now).await {
                         Ok(Some(execution)) => {

@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use app::model::trigger::{JenkinsTrigger, TriggerKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::launch::{Firing, launch};
 use crate::store::Store;
@@ -59,8 +58,7 @@ pub fn master_url(master: &str, masters: &BTreeMap<String, String>) -> Result<St
 }
 
 fn key(pipeline_id: &str, trigger: &JenkinsTrigger) -> String {
-    let digest = Sha256::digest(format!("{}|{}", trigger.master, trigger.job).as_bytes());
-    format!("jenkins:{pipeline_id}:{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>())
+    format!("jenkins:{pipeline_id}:{}", super::short_digest(&format!("{}|{}", trigger.master, trigger.job), 8))
 }
 
 async fn builds(http: &reqwest::Client, base: &str, job: &str) -> Result<Vec<Build>, String> {
@@ -137,18 +135,13 @@ pub async fn poll(store: &Store, http: &reqwest::Client, masters: &BTreeMap<Stri
                             }
                         }
                     }
-                    let identity = Sha256::digest(format!("{}|{}", jenkins.master, jenkins.job).as_bytes());
+                    let identity = super::short_digest(&format!("{}|{}", jenkins.master, jenkins.job), 6);
                     let firing = Firing {
                         kind: "jenkins",
                         run_as_user: trigger.run_as_user.clone(),
                         parameters: BTreeMap::new(),
                         extra,
-                        id: Some(format!(
-                            "{}-jenkins-{}-{}",
-                            pipeline.id,
-                            identity.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>(),
-                            build.number
-                        )),
+                        id: Some(format!("{}-jenkins-{identity}-{}", pipeline.id, build.number)),
                     };
                     match launch(store, &pipeline, firing, now).await {
                         Ok(Some(execution)) => {

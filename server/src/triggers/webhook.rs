@@ -61,8 +61,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    format!("sha256={}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("sha256={}", crate::auth::token::hex(&mac.finalize().into_bytes()))
 }
 
 fn signed_with(delivery: &Delivery, secret: &[u8]) -> bool {

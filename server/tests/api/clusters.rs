@@ -14,11 +14,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::both_databases;
-use crate::helpers::{Db, TestApp, assert_error, spawn_app};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::helpers::{Db, TestApp, assert_error, free_port, spawn_app};
 
 /// The demo app's command line, as this test build can run it.
 fn demo_command(extra: &[&str]) -> Value {

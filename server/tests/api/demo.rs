@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::binary::{sign_in, start_binary, stop_with_sigterm};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::helpers::free_port;
 
 /// Waits until the balancer answers `version`.
 async fn serves(port: u16, version: &str) {

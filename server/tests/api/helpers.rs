@@ -35,6 +35,11 @@ fn unique_suffix() -> String {
     format!("{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos)
 }
 
+/// A port nobody listens on right now, for a balancer or a peer a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// A fresh, empty database URL.
 pub async fn fresh_database(db: Db) -> String {
     match db {

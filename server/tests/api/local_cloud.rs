@@ -10,14 +10,10 @@ use server::cloud::provider::{Provider, ServerGroupSpec};
 use server::config::DatabaseUrl;
 use server::store::Store;
 
-use crate::helpers::{Db, fresh_database};
+use crate::helpers::{Db, free_port, fresh_database};
 
 fn location() -> Location {
     Location { cloud_provider: "local".into(), account: "local".into(), region: "local".into() }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn demo(name: &str, version: &str, desired: u32) -> ServerGroupSpec {
