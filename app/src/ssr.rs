@@ -85,6 +85,9 @@ pub trait PipelineService: Send + Sync + 'static {
     /// Creates the pipeline, or saves a new revision of it (matched by `id`). A `revision`
     /// other than the latest is refused (409); 0 overwrites the latest.
     async fn save(&self, caller: &Caller, application: &str, config: serde_json::Value) -> Result<Pipeline>;
+    /// Checks the pipeline as `save` would (WRITE, parse, graph, expressions, triggers,
+    /// notifications) without storing it; answers it as it would be saved.
+    async fn check(&self, caller: &Caller, application: &str, config: serde_json::Value) -> Result<Pipeline>;
     async fn delete(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<()>;
     /// Every saved revision, newest first.
     async fn history(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<Vec<PipelineRevision>>;
@@ -97,7 +100,9 @@ pub trait ExecutionService: Send + Sync + 'static {
     /// Starts a run (BUFFERED while another runs, with `limitConcurrent`).
     async fn start(&self, caller: &Caller, application: &str, name_or_id: &str, request: StartRequest) -> Result<Execution>;
     async fn get(&self, caller: &Caller, id: &str) -> Result<Execution>;
-    /// Newest first; only applications the caller may read.
+    /// Newest first (build time, then id); only applications the caller may read; without a
+    /// `pipeline`, pipeline runs only. Every filter of `query` applies in the store, over all
+    /// runs; `before` pages. A bad filter is `Invalid` naming its field.
     async fn list(&self, caller: &Caller, query: ExecutionQuery) -> Result<Vec<Execution>>;
     async fn cancel(&self, caller: &Caller, id: &str, reason: Option<String>) -> Result<Execution>;
     /// Continue or stop a manual judgment stage.

@@ -28,11 +28,10 @@ pub async fn get_overview(application: String) -> Result<Overview, AppError> {
         // The sequence number first: an event between the reads is then sent again, never lost.
         let seq = services.executions.latest_seq(&caller, &application).await?;
         let clusters = services.clusters.clusters(&caller, &application).await?;
-        // The execution list holds tasks too (executions without a pipeline) and cannot leave
-        // them out, so read more than needed and keep the pipeline runs.
+        // Pipeline runs only: the execution list leaves tasks (executions without a pipeline) out.
         let query = crate::model::execution::ExecutionQuery {
             application: Some(application.clone()),
-            limit: Some(100),
+            limit: Some(RECENT_EXECUTIONS as u32),
             ..Default::default()
         };
         let executions = services

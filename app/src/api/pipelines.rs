@@ -23,6 +23,16 @@ pub async fn save_pipeline(application: String, json: String) -> Result<Pipeline
     crate::ssr::respond(async |services, caller| services.pipelines.save(&caller, &application, config).await).await
 }
 
+/// Checks pipeline JSON as a save would, without storing it: the editor calls it as the user
+/// types, so an error shows next to its field before Save is pressed.
+#[server(input = Json)]
+pub async fn check_pipeline(application: String, json: String) -> Result<(), AppError> {
+    let config: serde_json::Value = serde_json::from_str(&json).map_err(|error| {
+        AppError::Invalid { field: Some("json".into()), message: format!("not valid JSON: {error}") }
+    })?;
+    crate::ssr::respond(async |services, caller| services.pipelines.check(&caller, &application, config).await.map(drop)).await
+}
+
 /// The pipeline's saved revisions, newest first, each with who saved it and when.
 #[server]
 pub async fn pipeline_history(application: String, pipeline: String) -> Result<Vec<PipelineRevision>, AppError> {
@@ -65,6 +75,27 @@ pub struct RecentRuns {
 }
 
 pub const RECENT: u32 = 50;
+
+/// The Executions list's filters applied on the server, over all of the application's runs:
+/// the [`RECENT`] newest pipeline runs that match (after `query.before`, when given: the next
+/// page). `within` (milliseconds) keeps runs built that recently by the server's clock, so a
+/// tab left open does not count back from the time it was loaded.
+#[server(input = Json)]
+pub async fn find_executions(
+    application: String,
+    query: crate::model::execution::ExecutionQuery,
+    within: Option<i64>,
+) -> Result<RecentRuns, AppError> {
+    crate::ssr::respond(async |services, caller| {
+        let seq = services.executions.latest_seq(&caller, &application).await?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let started_after = within.map(|within| now.saturating_sub(within));
+        let query = crate::model::execution::ExecutionQuery { application: Some(application.clone()), limit: Some(RECENT), started_after, ..query };
+        let executions = services.executions.list(&caller, query).await?;
+        Ok(RecentRuns { executions, seq, now })
+    })
+    .await
+}
 
 #[server]
 pub async fn get_execution(id: String) -> Result<Execution, AppError> {

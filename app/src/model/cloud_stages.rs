@@ -355,51 +355,67 @@ fn has_expression(text: &str) -> bool {
 const STRATEGIES: &[&str] = &["", "none", "redblack", "highlander", "rollingredblack", "canary"];
 
 impl ServerGroupTarget {
-    fn validate(&self) -> Result<(), (&'static str, String)> {
+    fn validate(&self) -> Result<(), (String, String)> {
         match (&self.server_group_name, &self.cluster, &self.target) {
             (Some(_), _, _) | (None, Some(_), Some(_)) => Ok(()),
-            (None, Some(_), None) => Err(("target", "a cluster needs a target (current_asg_dynamic, ancestor_asg_dynamic, oldest_asg_dynamic, largest_asg_dynamic)".into())),
-            (None, None, _) => Err(("serverGroupName", "name a serverGroupName, or a cluster and a target".into())),
+            (None, Some(_), None) => Err(("target".into(), "a cluster needs a target (current_asg_dynamic, ancestor_asg_dynamic, oldest_asg_dynamic, largest_asg_dynamic)".into())),
+            (None, None, _) => Err(("serverGroupName".into(), "name a serverGroupName, or a cluster and a target".into())),
         }
     }
 }
 
+/// Names the part at fault: the stack or detail when only it is wrong, else the application.
 fn check_cluster_name(application: &str, stack: &str, detail: &str) -> Result<(), (&'static str, String)> {
     if [application, stack, detail].iter().any(|part| has_expression(part)) {
         return Ok(());
     }
-    super::names::ClusterName::new(application, stack, detail).map(drop).map_err(|error| ("clusters", error.to_string()))
+    super::names::ClusterName::new(application, stack, detail).map(drop).map_err(|error| {
+        let field = if super::names::ClusterName::new(application, "", "").is_err() {
+            "application"
+        } else if super::names::ClusterName::new(application, stack, "").is_err() {
+            "stack"
+        } else {
+            "freeFormDetails"
+        };
+        (field, error.to_string())
+    })
 }
 
 impl super::pipeline::StageKind {
     /// Checks what serde cannot: names, capacities, strategies, targets. Fields holding
     /// expressions are checked when the stage runs.
-    pub fn validate_cloud(&self) -> Result<(), (&'static str, String)> {
+    /// The error names its field relative to the stage (`clusters[1].capacity`).
+    pub fn validate_cloud(&self) -> Result<(), (String, String)> {
         use super::pipeline::StageKind;
         match self {
             StageKind::Deploy(deploy) => {
                 if deploy.clusters.is_empty() {
-                    return Err(("clusters", "a deploy stage needs at least one cluster".into()));
+                    return Err(("clusters".into(), "a deploy stage needs at least one cluster".into()));
                 }
-                for cluster in &deploy.clusters {
-                    check_cluster_name(&cluster.application, &cluster.stack, &cluster.free_form_details)?;
+                for (index, cluster) in deploy.clusters.iter().enumerate() {
+                    let fault = |field: &str, message: String| (format!("clusters[{index}].{field}"), message);
+                    check_cluster_name(&cluster.application, &cluster.stack, &cluster.free_form_details)
+                        .map_err(|(field, message)| fault(field, message))?;
                     if !cluster.capacity.is_consistent() {
-                        return Err(("capacity", format!("capacity must satisfy min <= desired <= max, got {:?}", cluster.capacity)));
+                        return Err(fault("capacity", format!("capacity must satisfy min <= desired <= max, got {:?}", cluster.capacity)));
                     }
                     if !STRATEGIES.contains(&cluster.strategy.as_str()) && !has_expression(&cluster.strategy) {
-                        return Err(("strategy", format!("unknown strategy {:?}; known: redblack, highlander, rollingredblack, canary, none", cluster.strategy)));
+                        return Err(fault(
+                            "strategy",
+                            format!("unknown strategy {:?}; known: redblack, highlander, rollingredblack, canary, none", cluster.strategy),
+                        ));
                     }
                     if let Some(artifact) = &cluster.artifact {
-                        artifact.to_artifact().map_err(|message| ("artifact", message))?;
+                        artifact.to_artifact().map_err(|message| fault("artifact", message))?;
                     }
                     if !cluster.target_percentages.is_empty() {
                         let ascending = cluster.target_percentages.windows(2).all(|pair| pair[0] < pair[1]);
                         if !ascending || cluster.target_percentages.last() != Some(&100) || cluster.target_percentages[0] == 0 {
-                            return Err(("targetPercentages", "targetPercentages must rise from above 0 to 100, e.g. [25, 50, 100]".into()));
+                            return Err(fault("targetPercentages", "targetPercentages must rise from above 0 to 100, e.g. [25, 50, 100]".into()));
                         }
                     }
                     if cluster.max_remaining_asgs == Some(0) {
-                        return Err(("maxRemainingAsgs", "maxRemainingAsgs keeps at least the new server group: 1 or more".into()));
+                        return Err(fault("maxRemainingAsgs", "maxRemainingAsgs keeps at least the new server group: 1 or more".into()));
                     }
                 }
                 Ok(())
@@ -408,14 +424,14 @@ impl super::pipeline::StageKind {
                 resize.target.validate()?;
                 match resize.action {
                     ResizeAction::ScaleExact => match resize.capacity {
-                        None => Err(("capacity", "scale_exact needs a capacity {min, max, desired}".into())),
+                        None => Err(("capacity".into(), "scale_exact needs a capacity {min, max, desired}".into())),
                         Some(capacity) if !capacity.is_consistent() => {
-                            Err(("capacity", format!("capacity must satisfy min <= desired <= max, got {capacity:?}")))
+                            Err(("capacity".into(), format!("capacity must satisfy min <= desired <= max, got {capacity:?}")))
                         }
                         Some(_) => Ok(()),
                     },
                     ResizeAction::ScaleUp | ResizeAction::ScaleDown if resize.scale_num.is_none() && resize.scale_pct.is_none() => {
-                        Err(("scaleNum", "scale_up and scale_down need scaleNum or scalePct".into()))
+                        Err(("scaleNum".into(), "scale_up and scale_down need scaleNum or scalePct".into()))
                     }
                     _ => Ok(()),
                 }
@@ -424,20 +440,20 @@ impl super::pipeline::StageKind {
                 stage.target.validate()
             }
             StageKind::RollbackServerGroup(stage) => match (&stage.target.server_group_name, &stage.target.cluster) {
-                (None, None) => Err(("cluster", "name the cluster (or the serverGroupName) to roll back".into())),
+                (None, None) => Err(("cluster".into(), "name the cluster (or the serverGroupName) to roll back".into())),
                 _ => Ok(()),
             },
             StageKind::CloneServerGroup(stage) => {
                 stage.target.validate()?;
                 if let Some(capacity) = stage.capacity.filter(|c| !c.is_consistent()) {
-                    return Err(("capacity", format!("capacity must satisfy min <= desired <= max, got {capacity:?}")));
+                    return Err(("capacity".into(), format!("capacity must satisfy min <= desired <= max, got {capacity:?}")));
                 }
                 if let Some(artifact) = &stage.artifact {
-                    artifact.to_artifact().map_err(|message| ("artifact", message))?;
+                    artifact.to_artifact().map_err(|message| ("artifact".into(), message))?;
                 }
                 Ok(())
             }
-            StageKind::RunJob(job) if job.command.is_empty() => Err(("command", "runJob needs a command".into())),
+            StageKind::RunJob(job) if job.command.is_empty() => Err(("command".into(), "runJob needs a command".into())),
             _ => Ok(()),
         }
     }

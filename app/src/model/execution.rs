@@ -178,6 +178,18 @@ pub struct ExecutionQuery {
     /// 1 to 500, default 25.
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Only runs with this trigger type (`manual`, `cron`, `webhook`, `pipeline`, `docker`, ...).
+    #[serde(default)]
+    pub trigger: Option<String>,
+    /// Only runs built at or after this time (epoch milliseconds).
+    #[serde(default)]
+    pub started_after: Option<EpochMillis>,
+    /// Only runs with a parameter value containing this text (case-insensitive).
+    #[serde(default)]
+    pub search: Option<String>,
+    /// Only runs listed after this one (its id): the next, older page of the same query.
+    #[serde(default)]
+    pub before: Option<String>,
 }
 
 /// The body of the judgment call (Gate's shape).

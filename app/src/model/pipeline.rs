@@ -387,6 +387,10 @@ fn post() -> String {
 }
 
 /// What is wrong with a pipeline; `stage` is the refId when a stage is at fault.
+///
+/// `field` is the path of the value at fault in the pipeline's JSON (`stages[2].waitTime`,
+/// `stages[0].clusters[1].capacity`, `parameterConfig[1].name`), so an editor can show the
+/// message next to that value's input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Invalid {
@@ -396,8 +400,10 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    fn stage(ref_id: &str, field: &str, message: impl Into<String>) -> Self {
-        Self { stage: Some(ref_id.to_string()), field: field.to_string(), message: format!("stage {ref_id}: {}", message.into()) }
+    /// `field` is relative to the stage at `index`.
+    fn stage(index: usize, ref_id: &str, field: &str, message: impl Into<String>) -> Self {
+        let field = if field.is_empty() { format!("stages[{index}]") } else { format!("stages[{index}].{field}") };
+        Self { stage: Some(ref_id.to_string()), field, message: format!("stage {ref_id}: {}", message.into()) }
     }
 }
 
@@ -409,12 +415,12 @@ pub fn parse_pipeline(json: &Value) -> Result<Pipeline, Invalid> {
             let ref_id = stage.get("refId").and_then(Value::as_str).map_or_else(|| format!("#{}", index + 1), str::to_string);
             let kind = stage.get("type").and_then(Value::as_str).unwrap_or_default();
             if !STAGE_TYPES.contains(&kind) {
-                return Err(Invalid::stage(&ref_id, "type", format!("unknown stage type {kind:?}; known: {}", STAGE_TYPES.join(", "))));
+                return Err(Invalid::stage(index, &ref_id, "type", format!("unknown stage type {kind:?}; known: {}", STAGE_TYPES.join(", "))));
             }
             if let Err(error) = serde_json::from_value::<StageConfig>(stage.clone()) {
                 let message = error.to_string();
-                let field = message.split('`').nth(1).unwrap_or("stages").to_string();
-                return Err(Invalid::stage(&ref_id, &field, message));
+                let field = message.split('`').nth(1).unwrap_or_default().to_string();
+                return Err(Invalid::stage(index, &ref_id, &field, message));
             }
         }
     }
@@ -434,52 +440,59 @@ impl Pipeline {
             return Err(top("name", "pipeline name must be 1 to 200 characters".into()));
         }
         let mut ref_ids = BTreeSet::new();
-        for stage in &self.stages {
+        for (index, stage) in self.stages.iter().enumerate() {
             if stage.ref_id.is_empty() {
-                return Err(top("refId", "every stage needs a refId".into()));
+                return Err(Invalid::stage(index, &format!("#{}", index + 1), "refId", "every stage needs a refId"));
             }
             if !ref_ids.insert(stage.ref_id.as_str()) {
-                return Err(Invalid::stage(&stage.ref_id, "refId", "duplicate refId"));
+                return Err(Invalid::stage(index, &stage.ref_id, "refId", "duplicate refId"));
             }
         }
-        for stage in &self.stages {
+        for (index, stage) in self.stages.iter().enumerate() {
+            let invalid = |field: &str, message: String| Invalid::stage(index, &stage.ref_id, field, message);
             for requisite in &stage.requisite_stage_ref_ids {
                 if !ref_ids.contains(requisite.as_str()) {
-                    return Err(Invalid::stage(&stage.ref_id, "requisiteStageRefIds", format!("unknown requisite stage {requisite:?}")));
+                    return Err(invalid("requisiteStageRefIds", format!("unknown requisite stage {requisite:?}")));
                 }
             }
-            for text in strings_of(&serde_json::to_value(stage).unwrap_or_default()) {
-                for expression in expressions_in(&text).map_err(|message| Invalid::stage(&stage.ref_id, "expression", message))? {
-                    parse_expression(expression)
-                        .map_err(|message| Invalid::stage(&stage.ref_id, "expression", format!("${{{expression}}} does not parse: {message}")))?;
+            for (path, text) in strings_with_paths(&serde_json::to_value(stage).unwrap_or_default()) {
+                for expression in expressions_in(&text).map_err(|message| invalid(&path, message))? {
+                    parse_expression(expression).map_err(|message| invalid(&path, format!("${{{expression}}} does not parse: {message}")))?;
                 }
             }
             if let StageKind::Webhook(webhook) = &stage.kind {
                 let scheme_ok = webhook.url.starts_with("http://") || webhook.url.starts_with("https://") || webhook.url.starts_with("${");
                 if !scheme_ok {
-                    return Err(Invalid::stage(&stage.ref_id, "url", "url must start with http:// or https://"));
+                    return Err(invalid("url", "url must start with http:// or https://".into()));
                 }
                 if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&webhook.method.to_ascii_uppercase().as_str()) {
-                    return Err(Invalid::stage(&stage.ref_id, "method", format!("unsupported method {:?}", webhook.method)));
+                    return Err(invalid("method", format!("unsupported method {:?}", webhook.method)));
                 }
                 if webhook.wait_for_completion && webhook.success_statuses.is_none() {
-                    return Err(Invalid::stage(&stage.ref_id, "successStatuses", "waitForCompletion needs successStatuses"));
+                    return Err(invalid("successStatuses", "waitForCompletion needs successStatuses".into()));
                 }
             }
-            stage.kind.validate_cloud().map_err(|(field, message)| Invalid::stage(&stage.ref_id, field, message))?;
+            stage.kind.validate_cloud().map_err(|(field, message)| invalid(&field, message))?;
             if let StageKind::Wait(WaitStage { wait_time: NumberOrExpression::Expression(text), .. }) = &stage.kind
                 && !text.contains("${")
             {
-                return Err(Invalid::stage(&stage.ref_id, "waitTime", "waitTime must be a number of seconds or an expression"));
+                return Err(invalid("waitTime", "waitTime must be a number of seconds or an expression".into()));
+            }
+            if let Some(window) = &stage.restricted_execution_window {
+                check_window(window).map_err(|(field, message)| invalid(&format!("restrictedExecutionWindow.{field}"), message))?;
             }
         }
         if let Some(cycle) = find_cycle(&self.stages) {
-            return Err(Invalid::stage(&cycle, "requisiteStageRefIds", "the stages form a cycle"));
+            let index = self.stages.iter().position(|stage| stage.ref_id == cycle).unwrap_or_default();
+            return Err(Invalid::stage(index, &cycle, "requisiteStageRefIds", "the stages form a cycle"));
         }
         let mut names = BTreeSet::new();
-        for parameter in &self.parameter_config {
+        for (index, parameter) in self.parameter_config.iter().enumerate() {
             if parameter.name.is_empty() || !names.insert(parameter.name.as_str()) {
-                return Err(top("parameterConfig", format!("parameter names must be unique and not empty: {:?}", parameter.name)));
+                return Err(top(
+                    &format!("parameterConfig[{index}].name"),
+                    format!("parameter names must be unique and not empty: {:?}", parameter.name),
+                ));
             }
         }
         Ok(())
@@ -509,19 +522,46 @@ impl Pipeline {
     }
 }
 
-/// Every string inside a JSON value.
-pub fn strings_of(value: &Value) -> Vec<String> {
+/// Every string inside a JSON value with its path (`clusters[0].stack`; empty for the value
+/// itself).
+pub fn strings_with_paths(value: &Value) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    fn walk(value: &Value, found: &mut Vec<String>) {
+    fn walk(value: &Value, path: String, found: &mut Vec<(String, String)>) {
         match value {
-            Value::String(text) => found.push(text.clone()),
-            Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
-            Value::Object(map) => map.values().for_each(|item| walk(item, found)),
+            Value::String(text) => found.push((path, text.clone())),
+            Value::Array(items) => items.iter().enumerate().for_each(|(index, item)| walk(item, format!("{path}[{index}]"), found)),
+            Value::Object(map) => map.iter().for_each(|(key, item)| {
+                let path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                walk(item, path, found)
+            }),
             _ => {}
         }
     }
-    walk(value, &mut found);
+    walk(value, String::new(), &mut found);
     found
+}
+
+/// An execution window's hours and days are in range and each range is not empty.
+fn check_window(window: &ExecutionWindow) -> Result<(), (String, String)> {
+    for (index, range) in window.whitelist.iter().enumerate() {
+        let at = |field: &str| format!("whitelist[{index}].{field}");
+        if range.start_hour > 23 {
+            return Err((at("startHour"), "startHour must be 0 to 23".into()));
+        }
+        if range.end_hour > 23 {
+            return Err((at("endHour"), "endHour must be 0 to 23".into()));
+        }
+        if range.start_min > 59 {
+            return Err((at("startMin"), "startMin must be 0 to 59".into()));
+        }
+        if range.end_min > 59 {
+            return Err((at("endMin"), "endMin must be 0 to 59".into()));
+        }
+    }
+    if let Some(day) = window.days.iter().find(|day| !(1..=7).contains(*day)) {
+        return Err(("days".into(), format!("days are 1 (Sunday) to 7 (Saturday), not {day}")));
+    }
+    Ok(())
 }
 
 /// The `${...}` expressions in a text, with braces balanced (quotes respected).
@@ -624,24 +664,36 @@ mod tests {
     #[test]
     fn errors_name_the_stage_and_field() {
         let unknown = parse_pipeline(&json!({"application": "a", "name": "p", "stages": [{"refId": "7", "type": "teleport"}]})).unwrap_err();
-        assert_eq!((unknown.stage.as_deref(), unknown.field.as_str()), (Some("7"), "type"));
+        assert_eq!((unknown.stage.as_deref(), unknown.field.as_str()), (Some("7"), "stages[0].type"));
         let missing = parse_pipeline(&json!({"application": "a", "name": "p", "stages": [{"refId": "2", "type": "wait"}]})).unwrap_err();
-        assert_eq!((missing.stage.as_deref(), missing.field.as_str()), (Some("2"), "waitTime"));
+        assert_eq!((missing.stage.as_deref(), missing.field.as_str()), (Some("2"), "stages[0].waitTime"));
 
         let duplicate = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": 1}, {"refId": "1", "type": "wait", "waitTime": 1}]));
-        assert_eq!(duplicate.validate(&ok).unwrap_err().field, "refId");
+        assert_eq!(duplicate.validate(&ok).unwrap_err().field, "stages[1].refId");
         let unknown_requisite = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["9"]}]));
-        assert_eq!(unknown_requisite.validate(&ok).unwrap_err().field, "requisiteStageRefIds");
+        assert_eq!(unknown_requisite.validate(&ok).unwrap_err().field, "stages[0].requisiteStageRefIds");
         let cycle = pipeline(json!([
             {"refId": "1", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["2"]},
             {"refId": "2", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["1"]}
         ]));
         assert!(cycle.validate(&ok).unwrap_err().message.contains("cycle"));
         let unclosed = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": "${parameters.x"}]));
-        assert_eq!(unclosed.validate(&ok).unwrap_err().field, "expression");
-        let bad = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": "${1 +}"}]));
+        assert_eq!(unclosed.validate(&ok).unwrap_err().field, "stages[0].waitTime");
+        let bad = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": 1}, {"refId": "2", "type": "deploy", "clusters": [{
+            "application": "shop", "capacity": {"min": 1, "max": 1, "desired": 1}, "artifact": {"command": ["demo-app", "${1 +}"]}
+        }]}]));
         let refuse = |e: &str| if e.ends_with('+') { Err("dangling +".to_string()) } else { Ok(()) };
-        assert!(bad.validate(&refuse).unwrap_err().message.contains("dangling"));
+        let error = bad.validate(&refuse).unwrap_err();
+        assert!(error.message.contains("dangling"));
+        assert_eq!(error.field, "stages[1].clusters[0].artifact.command[1]", "the value holding the expression");
+        let capacity = pipeline(json!([{"refId": "1", "type": "deploy", "clusters": [
+            {"application": "shop", "capacity": {"min": 1, "max": 1, "desired": 1}},
+            {"application": "shop", "capacity": {"min": 2, "max": 1, "desired": 1}}
+        ]}]));
+        assert_eq!(capacity.validate(&ok).unwrap_err().field, "stages[0].clusters[1].capacity");
+        let window = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": 1, "restrictExecutionDuringTimeWindow": true,
+            "restrictedExecutionWindow": {"whitelist": [{"startHour": 9, "endHour": 25}], "days": [2]}}]));
+        assert_eq!(window.validate(&ok).unwrap_err().field, "stages[0].restrictedExecutionWindow.whitelist[0].endHour");
     }
 
     #[test]

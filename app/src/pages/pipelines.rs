@@ -1,7 +1,8 @@
 //! An application's Pipelines tab: each pipeline with its recent runs as stage bars, updated
 //! live; a Start dialog built from the pipeline's parameters; the application's executions,
-//! filtered (see [`executions`]); and the pipeline editor (see [`editor`]): Triggers and
-//! Notifications forms beside the JSON, errors next to their fields, and revision history.
+//! filtered (see [`executions`]); and the pipeline editor (see [`editor`]): forms for stages,
+//! parameters, triggers and notifications beside the JSON, errors next to their fields, and
+//! revision history.
 
 mod document;
 mod diff;
@@ -11,6 +12,11 @@ mod history;
 mod inputs;
 mod items;
 mod notifications;
+mod parameters;
+mod path;
+mod stage_fields;
+mod stage_inputs;
+mod stages;
 mod triggers;
 
 use std::collections::BTreeMap;

@@ -52,7 +52,23 @@ impl PipelineService for Pipelines {
         Ok(self.store.get_pipeline(application, name_or_id).await?)
     }
 
-    async fn save(&self, caller: &Caller, application: &str, mut config: Value) -> Result<Pipeline> {
+    async fn save(&self, caller: &Caller, application: &str, config: Value) -> Result<Pipeline> {
+        let mut pipeline = self.check(caller, application, config).await?;
+        let existing = if pipeline.id.is_empty() { None } else { self.store.get_pipeline(application, &pipeline.id).await.ok() };
+        let expected = match &existing {
+            None => {
+                if pipeline.id.is_empty() {
+                    pipeline.id = token::new_id();
+                }
+                None
+            }
+            Some(current) if pipeline.revision == 0 => Some(current.revision),
+            Some(_) => Some(pipeline.revision),
+        };
+        Ok(self.store.save_pipeline(&pipeline, expected, &caller.name).await?)
+    }
+
+    async fn check(&self, caller: &Caller, application: &str, mut config: Value) -> Result<Pipeline> {
         authorize(&self.store, caller, application, Access::Write).await?;
         let Some(object) = config.as_object_mut() else {
             return Err(AppError::invalid("pipeline", "a pipeline is a JSON object"));
@@ -78,18 +94,7 @@ impl PipelineService for Pipelines {
                 }
             }
         }
-        let existing = if pipeline.id.is_empty() { None } else { self.store.get_pipeline(application, &pipeline.id).await.ok() };
-        let expected = match &existing {
-            None => {
-                if pipeline.id.is_empty() {
-                    pipeline.id = token::new_id();
-                }
-                None
-            }
-            Some(current) if pipeline.revision == 0 => Some(current.revision),
-            Some(_) => Some(pipeline.revision),
-        };
-        Ok(self.store.save_pipeline(&pipeline, expected, &caller.name).await?)
+        Ok(pipeline)
     }
 
     async fn delete(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<()> {
@@ -129,6 +134,13 @@ impl Executions {
 
     fn store(&self) -> &Store {
         self.engine.store()
+    }
+
+    /// Where the execution `id` sits in listings, for `before`: the page after it.
+    async fn position(&self, id: &str) -> Result<(i64, String)> {
+        let plausible = id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        let position = if plausible { self.store().execution_position(id).await? } else { None };
+        position.ok_or_else(|| AppError::invalid("before", format!("no execution {id:?} to list runs before")))
     }
 
     async fn readable(&self, caller: &Caller, id: &str, access: Access) -> Result<(Execution, i64)> {
@@ -241,6 +253,27 @@ pub fn stage_from_config(config: &app::model::pipeline::StageConfig) -> Stage {
     }
 }
 
+/// A trigger type to filter on: a word such as `manual`, `cron` or `docker`.
+fn checked_trigger(trigger: &str) -> Result<String> {
+    let word = trigger.len() <= 64 && trigger.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if !word {
+        return Err(AppError::invalid("trigger", "a trigger type is a word of letters, digits, '-', '_', '.' or ':' (at most 64)"));
+    }
+    Ok(trigger.to_string())
+}
+
+/// Search text, lower-cased as the stored parameter text is (see `store::executions::parameter_text`).
+fn checked_search(search: &str) -> Result<String> {
+    if search.chars().count() > 200 {
+        return Err(AppError::invalid("search", "search text is at most 200 characters"));
+    }
+    // NUL cannot reach PostgreSQL, and the separator between stored values must not match.
+    if search.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        return Err(AppError::invalid("search", "search text may not contain control characters"));
+    }
+    Ok(search.to_lowercase())
+}
+
 /// Starts the oldest BUFFERED run of a pipeline once none is active.
 pub async fn promote_buffered(engine: &Engine, pipeline_id: &str) -> Result<(), store::Error> {
     let store = engine.store();
@@ -314,16 +347,28 @@ impl ExecutionService for Executions {
             }
             (pipeline, _) => pipeline.clone(),
         };
+        let trigger = query.trigger.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(checked_trigger).transpose()?;
+        let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(checked_search).transpose()?;
         if let Some(application) = &query.application {
             authorize(self.store(), caller, application, Access::Read).await?;
         }
-        let only_pipelines = pipeline_id.is_none();
-        let filter = ExecutionFilter { application: query.application.clone(), pipeline_id, statuses, limit };
-        let mut executions = self.store().list_executions(&filter).await?;
-        if only_pipelines {
+        let before = match query.before.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+            Some(id) => Some(self.position(id).await?),
+            None => None,
+        };
+        let filter = ExecutionFilter {
+            application: query.application.clone(),
             // Ad-hoc tasks have their own list (`/api/v1/tasks`).
-            executions.retain(|execution| !execution.pipeline_config_id.is_empty());
-        }
+            pipelines_only: pipeline_id.is_none(),
+            pipeline_id,
+            statuses,
+            trigger,
+            started_after: query.started_after,
+            search,
+            before,
+            limit,
+        };
+        let executions = self.store().list_executions(&filter).await?;
         let mut readable = Vec::with_capacity(executions.len());
         let mut permissions: BTreeMap<String, bool> = BTreeMap::new();
         for execution in executions {

@@ -3,8 +3,8 @@
 //! JSON, unknown or missing fields, wrong content type) answer in the same shape.
 
 use app::error::AppError;
-use axum::extract::FromRequest;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -53,6 +53,24 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// `axum::extract::Query`, but rejections speak our error shape and name the parameter
+/// (`?limit=ten` answers 400 with `field` `limit`).
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        let message = rejection.body_text();
+        let field = field_of(&message).or_else(|| {
+            let detail = message.split_once("query string: ")?.1;
+            let (path, _) = detail.split_once(": ")?;
+            (!path.is_empty() && path != "." && !path.contains(' ')).then(|| path.to_string())
+        });
+        Self(AppError::Invalid { field, message })
+    }
+}
+
 /// The field a serde error is about: the one in backticks for unknown/missing fields, else the
 /// path serde_path_to_error put before the message (`capacity.min: invalid type ...`).
 pub(crate) fn field_of(text: &str) -> Option<String> {
@@ -84,5 +102,12 @@ mod tests {
             Some("email")
         );
         assert_eq!(field_of("Failed to parse the request body as JSON: expected value"), None);
+        #[derive(Debug, serde::Deserialize)]
+        struct Limit {
+            #[allow(dead_code)]
+            limit: u32,
+        }
+        let rejection = axum::extract::Query::<Limit>::try_from_uri(&"/x?limit=ten".parse().unwrap()).unwrap_err();
+        assert_eq!(super::ApiError::from(rejection).0.body().error.field.as_deref(), Some("limit"));
     }
 }

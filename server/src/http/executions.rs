@@ -3,12 +3,13 @@
 use app::error::ErrorBody;
 use app::model::execution::{Execution, ExecutionQuery, Judgment};
 use app::ssr::Services;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::Query;
 use super::{ApiError, Authenticated, Json};
 use crate::state::AppState;
 
@@ -26,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(rename_all = "camelCase")]
 pub struct ListQuery {
     /// Only this application's executions.
     application: Option<String>,
@@ -34,11 +36,23 @@ pub struct ListQuery {
     pipeline: Option<String>,
     /// Comma-separated statuses, e.g. `RUNNING,BUFFERED`.
     statuses: Option<String>,
+    /// Only runs with this trigger type: `manual`, `cron`, `webhook`, `pipeline`, `docker`,
+    /// `jenkins`, `git`...
+    trigger: Option<String>,
+    /// Only runs built at or after this time (epoch milliseconds).
+    started_after: Option<i64>,
+    /// Only runs with a parameter value containing this text (case-insensitive, at most 200
+    /// characters).
+    search: Option<String>,
+    /// The next page: only runs listed after this one (the `id` of the last run of the
+    /// previous page, same filters).
+    before: Option<String>,
     /// 1 to 500 (default 25).
     limit: Option<u32>,
 }
 
-/// Executions, newest first, of applications the caller may read.
+/// Executions, newest first (by `buildTime`, then `id`), of applications the caller may read.
+/// Filters apply on the server to every run; page with `before`.
 #[utoipa::path(get, path = "/executions", tag = "executions", params(ListQuery),
     responses((status = 200, description = "executions"), (status = 400, body = ErrorBody)))]
 pub async fn list(
@@ -46,7 +60,8 @@ pub async fn list(
     Authenticated(caller): Authenticated,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<Execution>>, ApiError> {
-    let query = ExecutionQuery { application: query.application, pipeline: query.pipeline, statuses: query.statuses, limit: query.limit };
+    let ListQuery { application, pipeline, statuses, trigger, started_after, search, before, limit } = query;
+    let query = ExecutionQuery { application, pipeline, statuses, limit, trigger, started_after, search, before };
     Ok(Json(services.executions.list(&caller, query).await?))
 }
 

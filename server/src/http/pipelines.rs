@@ -6,7 +6,7 @@ use app::model::execution::{Execution, StartRequest};
 use app::model::pipeline::{Pipeline, PipelineRevision};
 use app::ssr::Services;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -32,18 +32,30 @@ pub async fn list(State(services): State<Services>, Authenticated(caller): Authe
     Ok(Json(services.pipelines.list(&caller, &name).await?))
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SaveQuery {
+    /// Only check the pipeline, as a save would, and answer it without storing it.
+    #[serde(default)]
+    dry_run: bool,
+}
+
 /// Creates a pipeline, or saves a new revision of the one whose `id` the body names (needs
-/// WRITE). Answers 400 naming the stage and field at fault, 409 when `revision` is stale.
+/// WRITE). Answers 400 naming the field at fault by its path (`stages[1].waitTime`), 409 when
+/// `revision` is stale. With `dryRun=true` it only checks.
 #[utoipa::path(post, path = "/applications/{name}/pipelines", tag = "pipelines", request_body = Object,
-    params(("name" = String, Path, description = "application")),
-    responses((status = 200, description = "the saved pipeline"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("name" = String, Path, description = "application"), SaveQuery),
+    responses((status = 200, description = "the saved (or, dry run, checked) pipeline"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn save(
     State(services): State<Services>,
     Authenticated(caller): Authenticated,
     Path(name): Path<String>,
+    Query(query): Query<SaveQuery>,
     Json(config): Json<Value>,
 ) -> Result<Json<Pipeline>, ApiError> {
-    Ok(Json(services.pipelines.save(&caller, &name, config).await?))
+    let pipelines = &services.pipelines;
+    let answer = if query.dry_run { pipelines.check(&caller, &name, config).await? } else { pipelines.save(&caller, &name, config).await? };
+    Ok(Json(answer))
 }
 
 /// One pipeline, by id or name (needs READ).

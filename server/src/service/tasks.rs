@@ -72,8 +72,15 @@ impl TaskService for Tasks {
             .collect();
         let description = if request.description.trim().is_empty() { "Ad-hoc task".to_string() } else { request.description.clone() };
         let config = json!({ "application": application, "name": description, "stages": stages, "limitConcurrent": false });
-        let mut pipeline = parse_pipeline(&config).map_err(invalid)?;
-        pipeline.validate(&expressions::check).map_err(invalid)?;
+        // The jobs are the task's stages: an error names `job[0].capacity`, as the body does.
+        let as_job = |mut error: app::model::pipeline::Invalid| {
+            if let Some(rest) = error.field.strip_prefix("stages") {
+                error.field = format!("job{rest}");
+            }
+            invalid(error)
+        };
+        let mut pipeline = parse_pipeline(&config).map_err(as_job)?;
+        pipeline.validate(&expressions::check).map_err(as_job)?;
         require_accounts(self.engine.store(), caller, &pipeline).await?;
         pipeline.id = String::new();
         let now = self.engine.now();
@@ -96,7 +103,7 @@ impl TaskService for Tasks {
             return Err(AppError::invalid("limit", "limit must be 1 to 500"));
         }
         authorize(self.engine.store(), caller, application, Access::Read).await?;
-        let filter = ExecutionFilter { application: Some(application.to_string()), pipeline_id: Some(String::new()), statuses: Vec::new(), limit };
+        let filter = ExecutionFilter { application: Some(application.to_string()), pipeline_id: Some(String::new()), limit, ..Default::default() };
         Ok(self.engine.store().list_executions(&filter).await?)
     }
 

@@ -37,13 +37,54 @@ pub enum StepOutcome {
     Conflict,
 }
 
-/// Which executions to list.
+/// Which executions to list, newest first (by build time, then id). Empty fields let every
+/// execution through.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
     pub application: Option<String>,
     pub pipeline_id: Option<String>,
+    /// Leave out ad-hoc tasks (the executions without a pipeline).
+    pub pipelines_only: bool,
     pub statuses: Vec<Status>,
+    /// Exactly this trigger type.
+    pub trigger: Option<String>,
+    /// Built at or after this time (epoch milliseconds).
+    pub started_after: Option<i64>,
+    /// Text some parameter value contains, already lower-cased (see [`parameter_text`]).
+    pub search: Option<String>,
+    /// Only executions listed after this position, `(build_time, id)`: the next page.
+    pub before: Option<(i64, String)>,
     pub limit: u32,
+}
+
+/// Separates the values in [`parameter_text`]; a search for it is refused upstream.
+pub const PARAMETER_SEPARATOR: char = '\u{1f}';
+
+/// What a search looks in: the trigger's parameter values, lower-cased (Unicode, in Rust, so
+/// both databases fold case alike) and joined by [`PARAMETER_SEPARATOR`].
+pub fn parameter_text(execution: &Execution) -> String {
+    let values: Vec<String> = execution.trigger.parameters.values().map(|value| value.to_lowercase()).collect();
+    values.join(&PARAMETER_SEPARATOR.to_string())
+}
+
+/// A value bound to a statement built at run time.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// The conditions of a listing and their values, numbered `$1`, `$2`... in order.
+#[derive(Default)]
+struct Conditions {
+    clauses: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl Conditions {
+    fn arg(&mut self, value: Arg) -> String {
+        self.args.push(value);
+        format!("${}", self.args.len())
+    }
 }
 
 fn corrupt(id: &str, error: serde_json::Error) -> Error {
@@ -68,10 +109,14 @@ impl Store {
         let seq: i64 = on_pool!(self, pool => {
             async {
                 let mut tx = pool.begin().await?;
-                sqlx::query("INSERT INTO executions (id, application, pipeline_id, status, build_time, body, version) VALUES ($1, $2, $3, $4, $5, $6, 1)")
-                    .bind(&execution.id).bind(&execution.application).bind(&execution.pipeline_config_id)
-                    .bind(execution.status.as_str()).bind(execution.build_time).bind(&body)
-                    .execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO executions (id, application, pipeline_id, status, build_time, body, version, trigger_type, parameter_text) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)",
+                )
+                .bind(&execution.id).bind(&execution.application).bind(&execution.pipeline_config_id)
+                .bind(execution.status.as_str()).bind(execution.build_time).bind(&body)
+                .bind(&execution.trigger.kind).bind(parameter_text(execution))
+                .execute(&mut *tx).await?;
                 if let Some(message) = &start {
                     sqlx::query("INSERT INTO queue (execution_id, message, deliver_at) VALUES ($1, $2, $3)")
                         .bind(&message.execution_id).bind(&message.body).bind(message.deliver_at)
@@ -96,25 +141,70 @@ impl Store {
         row.map(|(body, version)| Ok((serde_json::from_str(&body).map_err(|e| corrupt(id, e))?, version))).transpose()
     }
 
+    /// Executions matching `filter`, newest first. The statement names only the conditions
+    /// given (rather than `$1 IS NULL OR ...`), so each database plans it with its indexes:
+    /// `(application, build_time, id)` walked backwards stops after `limit` matches.
     pub async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>> {
-        let statuses: Vec<String> = filter.statuses.iter().map(|s| s.as_str().to_string()).collect();
-        let statuses_json = serde_json::to_string(&statuses).expect("strings serialize");
-        // One portable statement: optional filters are NULL, statuses are matched in a JSON
-        // list (json_each in SQLite, jsonb in PostgreSQL) so the query text stays fixed.
-        let status_clause = match &self.pool {
-            Pool::Sqlite(_) => "($3 = '[]' OR status IN (SELECT value FROM json_each($3)))",
-            Pool::Postgres(_) => "($3 = '[]' OR status IN (SELECT jsonb_array_elements_text($3::jsonb)))",
-        };
-        let sql = format!(
-            "SELECT body FROM executions WHERE ($1 IS NULL OR application = $1) AND ($2 IS NULL OR pipeline_id = $2) \
-             AND {status_clause} ORDER BY build_time DESC, id DESC LIMIT $4"
-        );
+        let mut conditions = Conditions::default();
+        if let Some(application) = &filter.application {
+            let arg = conditions.arg(Arg::Text(application.clone()));
+            conditions.clauses.push(format!("application = {arg}"));
+        }
+        if let Some(pipeline_id) = &filter.pipeline_id {
+            let arg = conditions.arg(Arg::Text(pipeline_id.clone()));
+            conditions.clauses.push(format!("pipeline_id = {arg}"));
+        }
+        if filter.pipelines_only {
+            conditions.clauses.push("pipeline_id <> ''".to_string());
+        }
+        if !filter.statuses.is_empty() {
+            let args: Vec<String> = filter.statuses.iter().map(|status| conditions.arg(Arg::Text(status.as_str().to_string()))).collect();
+            conditions.clauses.push(format!("status IN ({})", args.join(", ")));
+        }
+        if let Some(trigger) = &filter.trigger {
+            let arg = conditions.arg(Arg::Text(trigger.clone()));
+            conditions.clauses.push(format!("trigger_type = {arg}"));
+        }
+        if let Some(after) = filter.started_after {
+            let arg = conditions.arg(Arg::Int(after));
+            conditions.clauses.push(format!("build_time >= {arg}"));
+        }
+        if let Some(search) = &filter.search {
+            let arg = conditions.arg(Arg::Text(search.clone()));
+            // A plain substring test: no LIKE pattern to escape, and no case folding by the
+            // database (which folds differently in each): both sides are lower-cased in Rust.
+            conditions.clauses.push(match self.pool {
+                Pool::Sqlite(_) => format!("instr(parameter_text, {arg}) > 0"),
+                Pool::Postgres(_) => format!("strpos(parameter_text, {arg}) > 0"),
+            });
+        }
+        if let Some((build_time, id)) = &filter.before {
+            let time = conditions.arg(Arg::Int(*build_time));
+            let id = conditions.arg(Arg::Text(id.clone()));
+            conditions.clauses.push(format!("build_time <= {time} AND (build_time < {time} OR id < {id})"));
+        }
+        let limit = conditions.arg(Arg::Int(i64::from(filter.limit)));
+        let condition = if conditions.clauses.is_empty() { "TRUE".to_string() } else { conditions.clauses.join(" AND ") };
+        let sql = format!("SELECT body FROM executions WHERE {condition} ORDER BY build_time DESC, id DESC LIMIT {limit}");
         let rows: Vec<(String,)> = on_pool!(self, pool => {
-            sqlx::query_as(&sql)
-                .bind(&filter.application).bind(&filter.pipeline_id).bind(&statuses_json).bind(i64::from(filter.limit))
-                .fetch_all(pool).await
+            let mut query = sqlx::query_as(&sql);
+            for arg in &conditions.args {
+                query = match arg {
+                    Arg::Text(text) => query.bind(text.as_str()),
+                    Arg::Int(number) => query.bind(*number),
+                };
+            }
+            query.fetch_all(pool).await
         })?;
         rows.into_iter().map(|(body,)| serde_json::from_str(&body).map_err(|e| corrupt("listed", e))).collect()
+    }
+
+    /// Where an execution sits in listings, `(build_time, id)`, to page after it.
+    pub async fn execution_position(&self, id: &str) -> Result<Option<(i64, String)>> {
+        let row: Option<(i64, String)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT build_time, id FROM executions WHERE id = $1").bind(id).fetch_optional(pool).await
+        })?;
+        Ok(row)
     }
 
     /// How many executions of a pipeline are RUNNING or NOT_STARTED (for `limitConcurrent`).

@@ -308,7 +308,7 @@ async fn tasks_and_server_group_stages(db: Db) {
 
     // A bad job: named stage and field.
     let bad = app.post_json("/api/v1/tasks", &json!({"application": "ops", "job": [{"type": "resizeServerGroup", "serverGroupName": "ops-web-v000"}]})).await;
-    assert_error(bad, 400, "invalid", Some("capacity")).await;
+    assert_error(bad, 400, "invalid", Some("job[0].capacity")).await;
     let missing = submit_task(&app, "ops", json!({"type": "disableServerGroup", "serverGroupName": "ops-web-v099"})).await;
     assert_eq!(missing["status"], "TERMINAL");
     assert!(missing["stages"][0]["error"].as_str().unwrap().contains("ops-web-v099 does not exist"), "{missing:#}");

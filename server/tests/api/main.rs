@@ -9,6 +9,7 @@ mod demo;
 mod demo_app;
 mod durability;
 mod engine;
+mod execution_filters;
 mod helpers;
 mod local_cloud;
 mod notifications;

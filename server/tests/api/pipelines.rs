@@ -47,18 +47,29 @@ async fn pipelines_are_validated_versioned_and_restorable(db: Db) {
     let base = "/api/v1/applications/shop/pipelines";
 
     let bad_type = app.post_json(base, &json!({"name": "p", "stages": [{"refId": "a", "type": "teleport"}]})).await;
-    let body = assert_error(bad_type, 400, "invalid", Some("type")).await;
+    let body = assert_error(bad_type, 400, "invalid", Some("stages[0].type")).await;
     assert!(body["error"]["message"].as_str().unwrap().contains("stage a"));
     let missing = app.post_json(base, &json!({"name": "p", "stages": [{"refId": "w", "type": "wait"}]})).await;
-    assert_error(missing, 400, "invalid", Some("waitTime")).await;
+    assert_error(missing, 400, "invalid", Some("stages[0].waitTime")).await;
     let cycle = app.post_json(base, &json!({"name": "p", "stages": [
         {"refId": "1", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["2"]},
         {"refId": "2", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["1"]}]})).await;
-    assert_error(cycle, 400, "invalid", Some("requisiteStageRefIds")).await;
+    assert_error(cycle, 400, "invalid", Some("stages[0].requisiteStageRefIds")).await;
     let expression = app.post_json(base, &json!({"name": "p", "stages": [{"refId": "1", "type": "wait", "waitTime": "${1 +}"}]})).await;
-    assert_error(expression, 400, "invalid", Some("expression")).await;
+    assert_error(expression, 400, "invalid", Some("stages[0].waitTime")).await;
     let other_app = app.post_json(base, &json!({"application": "other", "name": "p", "stages": []})).await;
     assert_error(other_app, 400, "invalid", Some("application")).await;
+
+    // A dry run checks as a save does and stores nothing.
+    let bad_deploy = json!({"name": "p", "stages": [{"refId": "1", "type": "wait", "waitTime": 1}, {"refId": "2", "type": "deploy", "clusters": [
+        {"application": "shop", "capacity": {"min": 3, "max": 1, "desired": 1}}]}]});
+    let checked = app.post_json(&format!("{base}?dryRun=true"), &bad_deploy).await;
+    assert_error(checked, 400, "invalid", Some("stages[1].clusters[0].capacity")).await;
+    let checked = app.post_json(&format!("{base}?dryRun=true"), &json!({"name": "dry", "stages": []})).await;
+    assert_eq!(checked.status(), 200);
+    assert_eq!(checked.json::<Value>().await.unwrap()["name"], "dry");
+    let stored: Vec<Value> = app.get(base).await.json().await.unwrap();
+    assert!(stored.is_empty(), "a dry run stores nothing: {stored:?}");
 
     let saved: Value = app.post_json(base, &judged_pipeline()).await.json().await.unwrap();
     assert_eq!(saved["revision"], 1);

@@ -78,6 +78,31 @@ impl Document {
         self.problem.set(None);
     }
 
+    /// The value at `path` (`stages[0].waitTime`, see [`super::path`]) (tracked).
+    pub fn value_at(self, path: &str) -> Option<Value> {
+        self.with(|root| root.and_then(|root| super::path::get(root, path)).cloned())
+    }
+
+    /// Sets (or, with `None`, removes) the value at `path`.
+    pub fn set_at(self, path: &str, value: Option<Value>) {
+        self.edit(|root| {
+            let mut whole = Value::Object(std::mem::take(root));
+            super::path::set(&mut whole, path, value);
+            if let Value::Object(map) = whole {
+                *root = map;
+            }
+        });
+    }
+
+    /// The message of the last check's or save's error when it concerns the value at `path` or
+    /// something inside it (tracked).
+    pub fn problem_in(self, path: &str) -> Option<String> {
+        self.problem.with(|problem| {
+            let error = problem.as_ref()?;
+            super::path::concerns(error.field()?, path).then(|| error.to_string())
+        })
+    }
+
     /// The message of the last save's error when it names exactly `field` (tracked).
     pub fn problem_at(self, field: &str) -> Option<String> {
         self.problem.with(|problem| problem.as_ref().filter(|error| error.field() == Some(field)).map(ToString::to_string))

@@ -1,8 +1,10 @@
-//! The pipeline editor under the Pipelines tab: the Triggers and Notifications forms beside the
-//! pipeline's JSON, all editing the same text (see [`super::document`]), and one Save. The
-//! server's validation error shows below Save and, when it names a trigger's or notification's
-//! field, next to that field too; below them, the pipeline's revisions (see [`super::history`]).
-//! The forms need the WASM: their items are structured JSON.
+//! The pipeline editor under the Pipelines tab: forms for the pipeline's settings, stages,
+//! parameters, triggers and notifications beside its JSON, all editing the same text (see
+//! [`super::document`]), so switching between a form and the JSON never loses an edit; and
+//! one Save. While the user types, the server checks the pipeline as a save would (a dry run,
+//! half a second after the last change), and its error shows next to the field it names before
+//! Save is pressed; below, the pipeline's revisions (see [`super::history`]). The forms need the
+//! WASM: their items are structured JSON.
 
 use leptos::html::H2;
 use leptos::prelude::*;
@@ -10,8 +12,10 @@ use leptos::prelude::*;
 use super::document::{Document, pretty};
 use super::history::RevisionHistory;
 use super::notifications::NotificationsEditor;
+use super::parameters::{ParametersEditor, PipelineOptions};
+use super::stages::StagesEditor;
 use super::triggers::TriggersEditor;
-use crate::api::pipelines::save_pipeline;
+use crate::api::pipelines::{check_pipeline, save_pipeline};
 use crate::components::ErrorMessage;
 
 /// `heading` is focused when a pipeline is picked for editing, so keyboard users land here.
@@ -39,7 +43,10 @@ pub fn PipelineEditor(application: String, json: RwSignal<String>, heading: Node
         Some(Err(error)) => doc.problem.set(Some(error)),
         None => {}
     });
+    check_as_typed(application.clone(), doc);
     let application_for_history = application.clone();
+    let application_for_stages = application.clone();
+    let application_for_new = application.clone();
     let editing = move || {
         doc.with(|root| {
             let text = |key: &str| root.and_then(|root| root.get(key)).and_then(|v| v.as_str()).unwrap_or_default().to_string();
@@ -54,9 +61,18 @@ pub fn PipelineEditor(application: String, json: RwSignal<String>, heading: Node
     view! {
         <section class="pipeline-editor" aria-labelledby="pipeline-editor-title">
             <h2 id="pipeline-editor-title" tabindex="-1" node_ref=heading>"Create or edit a pipeline"</h2>
-            <p class="muted" aria-live="polite">{editing}</p>
+            <p class="editing">
+                <span class="muted" aria-live="polite">{editing}</span>
+                <button type="button" class="secondary" on:click=move |_| {
+                    json.set(pretty(&serde_json::json!({"application": application_for_new, "name": "", "stages": []})));
+                    doc.problem.set(None);
+                }>"New pipeline"</button>
+            </p>
             <div class="editor-grid">
                 <div class="editor-forms">
+                    <PipelineOptions doc/>
+                    <StagesEditor doc application=application_for_stages/>
+                    <ParametersEditor doc/>
                     <TriggersEditor doc/>
                     <NotificationsEditor doc/>
                 </div>
@@ -78,4 +94,41 @@ pub fn PipelineEditor(application: String, json: RwSignal<String>, heading: Node
             <RevisionHistory application=application_for_history doc refresh on_restored/>
         </section>
     }
+}
+
+/// Asks the server to check the text half a second after the last change, and shows what it
+/// says next to the fields (or clears what it said). Only the latest text's answer counts: an
+/// answer for a text since changed is dropped. The text as loaded is not checked, so opening
+/// the editor shows no error before anything was typed.
+fn check_as_typed(application: String, doc: Document) {
+    #[cfg(feature = "hydrate")]
+    {
+        let generation = StoredValue::new(0u64);
+        Effect::new(move |first: Option<()>| {
+            let text = doc.text.get();
+            if first.is_none() || !doc.parses() {
+                return;
+            }
+            let mine = generation.get_value() + 1;
+            generation.set_value(mine);
+            let application = application.clone();
+            // `try_`: the user may have left the page (and the editor been disposed) meanwhile.
+            set_timeout(
+                move || {
+                    if generation.try_get_value() != Some(mine) {
+                        return;
+                    }
+                    leptos::task::spawn_local(async move {
+                        let answer = check_pipeline(application, text).await;
+                        if generation.try_get_value() == Some(mine) {
+                            doc.problem.try_set(answer.err());
+                        }
+                    });
+                },
+                std::time::Duration::from_millis(500),
+            );
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (application, doc, check_pipeline);
 }
