@@ -147,6 +147,8 @@ test('restoring an older revision brings its stages back into the forms', async 
   await expect(stage(page, 'Alpha')).toHaveCount(0);
 
   const history = page.getByRole('region', { name: 'Revision history' });
+  // The list reloads after a save: wait for it, so the click lands on the row it names.
+  await expect(history.getByRole('table', { name: 'Revisions' }).getByRole('row')).toHaveCount(1 + 2);
   await history.getByRole('button', { name: 'Restore revision 1' }).click();
   await expect(history.getByRole('status')).toHaveText('Restored as revision 3.');
   await expect(stage(page, 'Alpha')).toBeVisible();

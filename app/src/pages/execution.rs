@@ -137,10 +137,11 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                 <div class="column">
                     {column.into_iter().map(|stage| {
                         let ref_id = stage.ref_id.clone();
-                        let label = format!("Stage {}: {}", stage.name, stage.status.as_str());
+                        // Named by what it shows (WCAG's label in name), "Stage" first for screen readers.
                         view! {
-                            <button type="button" class=format!("stage {}", status_class(stage.status)) aria-label=label
+                            <button type="button" class=format!("stage {}", status_class(stage.status))
                                 on:click=move |_| selected.set(Some(ref_id.clone()))>
+                                <span class="visually-hidden">"Stage "</span>
                                 <strong>{stage.name.clone()}</strong>
                                 <span>{stage.kind.clone()}</span>
                                 <span>{stage.status.as_str()} " " {duration(&stage)}</span>

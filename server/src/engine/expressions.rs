@@ -24,10 +24,36 @@ pub enum Error {
     Unclosed(String),
 }
 
+thread_local! {
+    /// Set while the CEL library runs: its panics are expected (and caught), not bugs.
+    static CAUGHT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` (which may panic inside the CEL library) with the panic caught and kept out of
+/// stderr: the default hook would print a backtrace for every malformed expression a user
+/// types, and the editor checks as the user types. Other panics still print as before.
+fn caught<T>(work: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CAUGHT.with(std::cell::Cell::get) {
+                tracing::debug!(panic = %info, "the CEL library panicked; reported as an expression error");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    CAUGHT.with(|flag| flag.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    CAUGHT.with(|flag| flag.set(false));
+    result
+}
+
 /// Compiles an expression. The CEL parser (antlr4rust) panics on some malformed input instead
 /// of failing; a panic here must not take a request or a worker down, so it becomes an error.
 fn compile(expression: &str) -> Result<Program, String> {
-    match std::panic::catch_unwind(|| Program::compile(expression)) {
+    match caught(|| Program::compile(expression)) {
         Ok(Ok(program)) => Ok(program),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err("syntax error".to_string()),
@@ -77,7 +103,7 @@ impl Scope {
 
     pub fn evaluate(&self, expression: &str) -> Result<Value, Error> {
         let program = compile(expression).map_err(|message| Error::Parse { expression: expression.to_string(), message })?;
-        let executed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&self.context)))
+        let executed = caught(|| program.execute(&self.context))
             .map_err(|_| Error::Evaluate { expression: expression.to_string(), message: "the evaluator failed".to_string() })?;
         let value = executed.map_err(|error| Error::Evaluate { expression: expression.to_string(), message: error.to_string() })?;
         value.json().map_err(|error| Error::Evaluate { expression: expression.to_string(), message: error.to_string() })

@@ -61,7 +61,7 @@ pub fn ListedItem(
                 <span class="summary">{text}</span>
                 {head.run()}
                 <button type="button" class="secondary" aria-expanded=move || open.get().to_string() aria-controls=fields_id.clone()
-                    aria-label=format!("Edit {noun} {number}") on:click=move |_| open.update(|open| *open = !*open)>
+                    aria-label=move || format!("{} {noun} {number}", if open.get() { "Close" } else { "Edit" }) on:click=move |_| open.update(|open| *open = !*open)>
                     {move || if open.get() { "Close" } else { "Edit" }}
                 </button>
                 <button type="button" class="secondary" aria-label=format!("Remove {noun} {number}") on:click=move |_| doc.remove(list, index)>

@@ -273,10 +273,10 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
                 <span class="kind">{label(&kind).to_string()}</span>
                 <span class="title">{move || title.get()}</span>
                 <span class="summary">{move || rows.with(|rows| rows.get(index).map(|row| summary(row, rows)).unwrap_or_default())}</span>
-                <button type="button" class="secondary" aria-label=move || format!("Move {} up", title.get()) disabled=index == 0 on:click=move |_| move_by(-1)>"↑"</button>
-                <button type="button" class="secondary" aria-label=move || format!("Move {} down", title.get()) disabled=move || index + 1 >= rows.with(Vec::len) on:click=move |_| move_by(1)>"↓"</button>
+                <button type="button" class="secondary" aria-label=move || format!("Move {} up", title.get()) disabled=index == 0 on:click=move |_| move_by(-1)>"Up"</button>
+                <button type="button" class="secondary" aria-label=move || format!("Move {} down", title.get()) disabled=move || { index + 1 >= rows.with(Vec::len) } on:click=move |_| move_by(1)>"Down"</button>
                 <button type="button" class="secondary" aria-expanded=move || is_open.get().to_string() aria-controls=fields_id.clone()
-                    aria-label=move || format!("Edit {}", title.get()) on:click=toggle>
+                    aria-label=move || format!("{} {}", if is_open.get() { "Close" } else { "Edit" }, title.get()) on:click=toggle>
                     {move || if is_open.get() { "Close" } else { "Edit" }}
                 </button>
                 <button type="button" class="secondary" aria-label=move || format!("Remove {}", title.get()) on:click=move |_| {
