@@ -1,15 +1,29 @@
-// An accessibility audit of the main pages with axe-core (the engine browser extensions and
+// An accessibility and stability audit of the main pages with axe-core (the engine browser extensions and
 // Lighthouse use), in light and dark colour schemes: no WCAG 2.1 A/AA violation. The pages are
 // the demo's (see playwright.config.ts), read only: the execution scanned is a run of a small
 // pipeline of an application of this file's own, so the demo's clusters stay as other specs
-// expect them. Each page is scanned hydrated, as users see it, and a full-page screenshot of
-// each is kept in target/e2e-artifacts/screenshots for reviewers.
+// expect them. Each page is scanned hydrated, as users see it; its layout must not have jumped
+// while it loaded and hydrated; and a full-page screenshot of each is kept in
+// target/e2e-artifacts/screenshots for reviewers.
 import { test, expect, request as playwrightRequest, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import * as path from 'node:path';
 import { openHydrated, signInQuickly } from './support/act';
 
 const screenshots = path.resolve(__dirname, '../../target/e2e-artifacts/screenshots');
+
+/** The page's cumulative layout shift since it started loading (Chromium's layout-shift
+ *  entries, buffered): hydration must not move what the server rendered. 0.1 is the bound
+ *  web.dev calls good. */
+async function layoutShift(page: Page): Promise<number> {
+  return page.evaluate(() => new Promise<number>((resolve) => {
+    let total = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries() as any[]) if (!entry.hadRecentInput) total += entry.value;
+    }).observe({ type: 'layout-shift', buffered: true });
+    setTimeout(() => resolve(total), 200);
+  }));
+}
 
 async function audit(page: Page, name: string) {
   const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
@@ -63,6 +77,7 @@ for (const scheme of ['light', 'dark'] as const) {
       test(`the ${name} page`, async ({ page }) => {
         await signInQuickly(page.request);
         await openHydrated(page, where());
+        expect(await layoutShift(page), `layout shift while ${name} loaded and hydrated`).toBeLessThan(0.1);
         if (name === 'pipelines') {
           // With the editor open on a stage, its form is audited too.
           await page.getByRole('button', { name: 'Edit Deploy demo' }).click();
