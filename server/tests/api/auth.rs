@@ -382,7 +382,15 @@ async fn the_first_start_prints_a_random_admin_password_once() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let password = loop {
         let output = first.output();
-        let line = output.lines().skip_while(|l| !l.contains("created the user `admin`")).nth(2).map(str::trim).map(str::to_string);
+        // The banner's lines may interleave with JSON log lines (stdout and stderr are read
+        // apart): the password is the first line after the banner's that is neither.
+        let line = output
+            .lines()
+            .skip_while(|l| !l.contains("created the user `admin`"))
+            .skip(1)
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('{'))
+            .map(str::to_string);
         if let Some(password) = line.filter(|p| !p.is_empty()) {
             break password;
         }
