@@ -180,3 +180,42 @@ test('a live view reconnects after the server restarts, without a reload', async
   await neverReloaded(page);
   checkConsole();
 });
+
+test('the stage editor works from the keyboard alone', async ({ page }) => {
+  const checkConsole = failOnConsoleErrors(page);
+  await newApplication(page, 'keys');
+  await page.getByLabel('Pipeline name').focus();
+  await page.keyboard.type('keyed');
+
+  const kind = stagesSection(page).getByLabel('New stage type');
+  await kind.focus();
+  await page.keyboard.press('w'); // type-ahead picks Wait
+  await expect(kind).toHaveValue('wait');
+  await page.keyboard.press('Tab');
+  await expect(stagesSection(page).getByRole('button', { name: 'Add stage' })).toBeFocused();
+  await page.keyboard.press('Enter');
+
+  const wait = stage(page, 'Wait');
+  const seconds = wait.getByLabel('Seconds to wait');
+  await expect(seconds).toHaveValue('30');
+  const toggle = wait.getByRole('button', { name: /^(Edit|Close) Wait$/ });
+  await toggle.focus();
+  await page.keyboard.press('Enter');
+  await expect(toggle).toHaveAttribute('aria-expanded', 'false');
+  await expect(seconds).toBeHidden();
+  await page.keyboard.press('Space');
+  await expect(toggle).toHaveAttribute('aria-expanded', 'true');
+  await seconds.focus();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.type('5');
+  // Tab order follows the form: from the seconds to wait into the execution options.
+  await page.keyboard.press('Tab');
+  await expect(wait.getByLabel('If the stage fails')).toBeFocused();
+
+  await page.getByRole('button', { name: 'Save pipeline' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('status').filter({ hasText: 'Saved keyed' })).toBeVisible();
+  const json = page.getByRole('form', { name: 'Pipeline JSON' }).getByRole('textbox');
+  await expect(json).toHaveValue(/"waitTime": 5/);
+  checkConsole();
+});
