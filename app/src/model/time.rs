@@ -31,9 +31,16 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// A duration in seconds with one decimal (`12.3 s`), rounded down. Integer arithmetic on
+/// purpose: float formatting would add its code to the browser bundle for this one line.
+pub fn format_seconds_tenths(millis: i64) -> String {
+    let millis = millis.max(0);
+    format!("{}.{} s", millis / 1000, millis % 1000 / 100)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::format_utc;
+    use super::{format_seconds_tenths, format_utc};
 
     #[test]
     fn formats_known_instants() {
@@ -41,5 +48,12 @@ mod tests {
         assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
         assert_eq!(format_utc(1_798_329_600_123), "2026-12-27 00:00:00 UTC");
         assert_eq!(format_utc(-1000), "1969-12-31 23:59:59 UTC");
+    }
+
+    #[test]
+    fn durations_read_in_tenths_of_a_second() {
+        assert_eq!(format_seconds_tenths(12_345), "12.3 s");
+        assert_eq!(format_seconds_tenths(40), "0.0 s");
+        assert_eq!(format_seconds_tenths(-5), "0.0 s");
     }
 }

@@ -65,7 +65,7 @@ fn depths(stages: &[Stage]) -> BTreeMap<String, usize> {
 
 fn duration(stage: &Stage) -> String {
     match (stage.start_time, stage.end_time) {
-        (Some(start), Some(end)) => format!("{:.1} s", (end - start) as f64 / 1000.0),
+        (Some(start), Some(end)) => crate::model::time::format_seconds_tenths(end - start),
         (Some(_), None) => "running".to_string(),
         _ => String::new(),
     }

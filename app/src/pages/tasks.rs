@@ -85,7 +85,7 @@ fn TaskList(application: String, recent: RecentTasks, first_page: bool) -> impl 
 
 fn duration(start: Option<i64>, end: Option<i64>) -> String {
     match (start, end) {
-        (Some(start), Some(end)) => format!("{:.1} s", (end - start) as f64 / 1000.0),
+        (Some(start), Some(end)) => crate::model::time::format_seconds_tenths(end - start),
         (Some(_), None) => "running".to_string(),
         _ => String::new(),
     }

@@ -37,7 +37,7 @@ pub fn show(input: Input, value: Option<&Value>) -> String {
             .join("\n"),
         Input::Numbers => items().iter().map(text).collect::<Vec<_>>().join(", "),
         Input::Json => serde_json::to_string_pretty(value).unwrap_or_default(),
-        Input::Millis => value.as_u64().map(|ms| format_seconds(ms as f64 / 1000.0)).unwrap_or_else(|| text(value)),
+        Input::Millis => value.as_u64().map(format_millis_as_seconds).unwrap_or_else(|| text(value)),
         Input::Condition => value.get("expression").map(text).unwrap_or_default(),
         Input::Hours => items()
             .iter()
@@ -50,8 +50,23 @@ pub fn show(input: Input, value: Option<&Value>) -> String {
     }
 }
 
-fn format_seconds(seconds: f64) -> String {
-    if seconds.fract() == 0.0 { format!("{}", seconds as u64) } else { format!("{seconds}") }
+/// `90000` → `90`, `1500` → `1.5`. Integers only: float formatting and parsing would add their
+/// code to the browser bundle for this one input.
+fn format_millis_as_seconds(millis: u64) -> String {
+    let fraction = format!("{:03}", millis % 1000);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() { (millis / 1000).to_string() } else { format!("{}.{fraction}", millis / 1000) }
+}
+
+/// `1.5` → `1500`; at most three decimals, more than 0.
+fn read_seconds_as_millis(text: &str) -> Option<u64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) || (whole.is_empty() && fraction.is_empty()) {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let fraction: u64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<3}").parse().ok()? };
+    whole.checked_mul(1000)?.checked_add(fraction).filter(|millis| *millis > 0)
 }
 
 /// What the typed text means: the value to store (`None` removes the key), or why it cannot be
@@ -88,10 +103,9 @@ pub fn read(input: Input, text: &str) -> Result<Option<Value>, String> {
             .collect::<Result<Vec<_>, _>>()
             .map(|numbers| Some(Value::Array(numbers))),
         Input::Json => serde_json::from_str(trimmed).map(Some).map_err(|error| format!("not JSON: {error}")),
-        Input::Millis => match trimmed.parse::<f64>() {
-            Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(Some(json!((seconds * 1000.0).round() as u64))),
-            _ => Err(format!("seconds, more than 0, not {trimmed:?}")),
-        },
+        Input::Millis => read_seconds_as_millis(trimmed)
+            .map(|millis| Some(json!(millis)))
+            .ok_or_else(|| format!("seconds, more than 0 (up to three decimals), not {trimmed:?}")),
         Input::Hours => trimmed.split(',').map(|range| read_range(range.trim())).collect::<Result<Vec<_>, _>>().map(|ranges| Some(Value::Array(ranges))),
     }
 }
@@ -252,7 +266,10 @@ mod tests {
         assert_eq!(read(Input::KeyValues, "region=eu"), Ok(Some(json!([{"key": "region", "value": "eu"}]))));
         assert_eq!(read(Input::Numbers, "25, 50,100"), Ok(Some(json!([25, 50, 100]))));
         assert_eq!(read(Input::Millis, "90"), Ok(Some(json!(90000))));
+        assert_eq!(read(Input::Millis, "0.25"), Ok(Some(json!(250))));
         assert!(read(Input::Millis, "-1").is_err());
+        assert!(read(Input::Millis, "0").is_err());
+        assert!(read(Input::Millis, "1.2345").is_err());
         assert_eq!(read(Input::Condition, "${parameters.go}"), Ok(Some(json!({"type": "expression", "expression": "${parameters.go}"}))));
         assert_eq!(read(Input::Hours, "9-17:30"), Ok(Some(json!([{"startHour": 9, "startMin": 0, "endHour": 17, "endMin": 30}]))));
         assert!(read(Input::Hours, "25:00-26:00").is_err());
