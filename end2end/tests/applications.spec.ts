@@ -74,3 +74,26 @@ test('notification defaults are edited on the Overview page, with errors next to
   const saved = await (await page.request.get(`/api/v1/applications/${name}`)).json();
   expect(saved.notifications[0].type).toBe('webhook');
 });
+
+test('description, owner and permissions are set on the Overview page', async ({ page, baseURL }) => {
+  const checkConsole = failOnConsoleErrors(page, [/status of 400/]);
+  const name = unique('settings');
+  const created = await page.request.post('/api/v1/applications', { headers: { origin: baseURL! }, data: { name } });
+  expect(created.status()).toBe(201);
+  await openHydrated(page, `/applications/${name}`);
+  const form = page.getByRole('form', { name: 'Application settings' });
+  await form.getByLabel('Description').fill('The shop front');
+  await form.getByLabel('Owner email').fill('shop@example.com');
+  await form.getByLabel('Read').fill('bad role!');
+  await form.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('alert')).toBeVisible();
+  await form.getByLabel('Read').fill('dev, ops');
+  await form.getByLabel('Execute (run and judge pipelines)').fill('ops');
+  await form.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Settings saved.' })).toBeVisible();
+  await expect(page.getByRole('definition').filter({ hasText: 'The shop front' })).toBeVisible();
+  const saved = await (await page.request.get(`/api/v1/applications/${name}`)).json();
+  expect(saved.permissions).toEqual({ READ: ['dev', 'ops'], WRITE: [], EXECUTE: ['ops'] });
+  expect(saved.email).toBe('shop@example.com');
+  checkConsole();
+});

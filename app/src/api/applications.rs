@@ -30,3 +30,25 @@ pub async fn update_notification_defaults(name: String, json: String) -> Result<
     let patch = crate::model::ApplicationPatch { notifications: Some(notifications), ..Default::default() };
     crate::ssr::respond(async |services, caller| services.applications.update(&caller, &name, patch).await).await
 }
+
+/// The Overview's settings form: description, owner and who may do what (roles, comma-separated
+/// per access; all empty leaves the application open to every signed-in user). Needs WRITE.
+#[server]
+pub async fn update_application_settings(
+    name: String,
+    description: String,
+    email: String,
+    read: String,
+    write: String,
+    execute: String,
+) -> Result<Application, AppError> {
+    let roles = |text: &str| text.split(',').map(str::trim).filter(|role| !role.is_empty()).map(str::to_string).collect();
+    let permissions = crate::model::auth::Permissions { read: roles(&read), write: roles(&write), execute: roles(&execute) };
+    let patch = crate::model::ApplicationPatch { description: Some(description), email: Some(email), ..Default::default() };
+    crate::ssr::respond(async |services, caller| {
+        // Permissions first: a role name it refuses leaves the description untouched too.
+        services.applications.set_permissions(&caller, &name, permissions).await?;
+        services.applications.update(&caller, &name, patch).await
+    })
+    .await
+}

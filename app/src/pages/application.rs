@@ -1,5 +1,6 @@
 //! An application's Overview tab: its details, what it runs and did lately at a glance (see
-//! [`glance`]), and its notification defaults. The other tabs tell the whole story.
+//! [`glance`]), its settings (description, owner, permissions) and its notification defaults.
+//! The other tabs tell the whole story.
 
 mod glance;
 
@@ -8,7 +9,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use self::glance::Glance;
-use crate::api::applications::{UpdateNotificationDefaults, get_application};
+use crate::api::applications::{UpdateApplicationSettings, UpdateNotificationDefaults, get_application};
 use crate::api::overview::get_overview;
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
@@ -20,7 +21,9 @@ pub fn ApplicationPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let save = ServerAction::<UpdateNotificationDefaults>::new();
-    let application = Resource::new(move || (name(), save.version().get()), |(name, _)| get_application(name));
+    let settings = ServerAction::<UpdateApplicationSettings>::new();
+    let application =
+        Resource::new(move || (name(), save.version().get(), settings.version().get()), |(name, _, _)| get_application(name));
     let overview = Resource::new(name, get_overview);
 
     view! {
@@ -54,7 +57,29 @@ pub fn ApplicationPage() -> impl IntoView {
             <Transition fallback=|| ()>
                 <ErrorBoundary fallback=|_| ()>
                     {move || Suspend::new(async move {
-                        application.await.map(|application| view! {
+                        application.await.map(|application| {
+                            let settings_name = application.name.clone();
+                            let (read, write, execute) = (
+                                roles(&application.permissions.read),
+                                roles(&application.permissions.write),
+                                roles(&application.permissions.execute),
+                            );
+                            let (description, email) = (application.description.clone(), application.email.clone());
+                            view! {
+                            <h2>"Settings"</h2>
+                            <ActionForm action=settings attr:class="form" attr:aria-label="Application settings">
+                                <input type="hidden" name="name" value=settings_name/>
+                                <label>"Description" <input type="text" name="description" value=description/></label>
+                                <label>"Owner email" <input type="text" name="email" value=email/></label>
+                                <fieldset>
+                                    <legend>"Permissions: roles, comma-separated (all empty: every signed-in user may do everything)"</legend>
+                                    <label>"Read" <input type="text" name="read" value=read/></label>
+                                    <label>"Write (change pipelines and clusters)" <input type="text" name="write" value=write/></label>
+                                    <label>"Execute (run and judge pipelines)" <input type="text" name="execute" value=execute/></label>
+                                </fieldset>
+                                <button type="submit">"Save settings"</button>
+                            </ActionForm>
+                            <SettingsOutcome settings/>
                             <h2>"Notification defaults"</h2>
                             <p class="hint">
                                 "Added to every run of this application's pipelines: a JSON list like "
@@ -62,7 +87,7 @@ pub fn ApplicationPage() -> impl IntoView {
                                 ". Types: email, slack, teams, googlechat, sms, webhook."
                             </p>
                             <ActionForm action=save attr:class="form" attr:aria-label="Notification defaults">
-                                <input type="hidden" name="name" value=application.name.clone()/>
+                                <input type="hidden" name="name" value=application.name/>
                                 <label>"Notifications (JSON)"
                                     <textarea name="json" rows="6" spellcheck="false">
                                         {serde_json::to_string_pretty(&application.notifications).unwrap_or_default()}
@@ -70,6 +95,7 @@ pub fn ApplicationPage() -> impl IntoView {
                                 </label>
                                 <button type="submit">"Save notification defaults"</button>
                             </ActionForm>
+                            }
                         })
                     })}
                 </ErrorBoundary>
@@ -80,5 +106,19 @@ pub fn ApplicationPage() -> impl IntoView {
                 None => ().into_any(),
             }}
         </section>
+    }
+}
+
+fn roles(roles: &std::collections::BTreeSet<String>) -> String {
+    roles.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// What the last Save settings said: saved, or the error (naming the role it refused).
+#[component]
+fn SettingsOutcome(settings: ServerAction<UpdateApplicationSettings>) -> impl IntoView {
+    move || match settings.value().get() {
+        Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+        Some(Ok(_)) => view! { <p class="notice" role="status">"Settings saved."</p> }.into_any(),
+        None => ().into_any(),
     }
 }
