@@ -604,6 +604,20 @@ pub fn closing_brace(body: &str) -> Option<usize> {
     None
 }
 
+/// Each stage's column in a stage graph, by refId: 0 without requisites, else one more than its
+/// deepest requisite's. `stages` are `(refId, requisites)`. As many passes as stages settle
+/// every depth without recursion; a cycle (the editor draws unsaved ones) just stops growing.
+pub fn graph_depths<'a>(stages: &[(&'a str, &'a [String])]) -> BTreeMap<&'a str, usize> {
+    let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
+    for _ in 0..stages.len() {
+        for (ref_id, requisites) in stages {
+            let d = requisites.iter().map(|r| depth.get(r.as_str()).map_or(0, |d| d + 1)).max().unwrap_or(0);
+            depth.insert(ref_id, d);
+        }
+    }
+    depth
+}
+
 fn find_cycle(stages: &[StageConfig]) -> Option<String> {
     let requisites: HashMap<&str, &Vec<String>> = stages.iter().map(|s| (s.ref_id.as_str(), &s.requisite_stage_ref_ids)).collect();
     // 0 = unvisited, 1 = on the current path, 2 = done

@@ -51,18 +51,6 @@ pub fn ExecutionPage() -> impl IntoView {
     }
 }
 
-/// Depth of each stage: 0 without requisites, else one more than its deepest requisite.
-fn depths(stages: &[Stage]) -> BTreeMap<String, usize> {
-    let mut depth: BTreeMap<String, usize> = BTreeMap::new();
-    for _ in 0..stages.len() {
-        for stage in stages {
-            let d = stage.requisite_stage_ref_ids.iter().map(|r| depth.get(r).map_or(0, |d| d + 1)).max().unwrap_or(0);
-            depth.insert(stage.ref_id.clone(), d);
-        }
-    }
-    depth
-}
-
 fn duration(stage: &Stage) -> String {
     match (stage.start_time, stage.end_time) {
         (Some(start), Some(end)) => crate::model::time::format_seconds_tenths(end - start),
@@ -84,7 +72,10 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
 
     let columns = move || {
         let execution = current.get();
-        let depth = depths(&execution.stages);
+        let edges: Vec<(&str, &[String])> =
+            execution.stages.iter().map(|s| (s.ref_id.as_str(), s.requisite_stage_ref_ids.as_slice())).collect();
+        let depth: BTreeMap<String, usize> =
+            crate::model::pipeline::graph_depths(&edges).into_iter().map(|(id, d)| (id.to_string(), d)).collect();
         let mut columns: Vec<Vec<Stage>> = Vec::new();
         for stage in execution.stages {
             let d = depth.get(&stage.ref_id).copied().unwrap_or(0);

@@ -13,6 +13,7 @@ use super::document::{Document, text_of};
 use super::path::concerns;
 use super::stage_fields::{self, COMMON_KEYS, DEPLOY_CLUSTER, Field, Input, KINDS, label};
 use super::stage_inputs::{JsonField, dom_id};
+use crate::model::pipeline::graph_depths;
 
 /// What the list and the graph need of a stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,16 +63,10 @@ fn next_ref_id(rows: &[Row]) -> String {
     next.to_string()
 }
 
-/// Columns of the graph: a stage's column is one more than its deepest requisite's.
+/// Columns of the graph (see [`graph_depths`]).
 fn columns(rows: &[Row]) -> Vec<Vec<Row>> {
-    let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
-    // As many passes as stages settle every depth without recursion (a cycle just stops growing).
-    for _ in 0..rows.len() {
-        for row in rows {
-            let d = row.requisites.iter().map(|r| depth.get(r.as_str()).map_or(0, |d| d + 1)).max().unwrap_or(0);
-            depth.insert(row.ref_id.as_str(), d.min(rows.len()));
-        }
-    }
+    let edges: Vec<(&str, &[String])> = rows.iter().map(|row| (row.ref_id.as_str(), row.requisites.as_slice())).collect();
+    let depth = graph_depths(&edges);
     let mut columns: Vec<Vec<Row>> = Vec::new();
     for row in rows {
         let d = depth.get(row.ref_id.as_str()).copied().unwrap_or(0);
