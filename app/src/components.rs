@@ -2,6 +2,7 @@
 
 pub mod error_message;
 pub mod fields;
+pub mod in_browser;
 pub mod layout;
 pub mod live;
 pub mod live_clusters;

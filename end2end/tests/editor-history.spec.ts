@@ -117,3 +117,66 @@ test('a failed run opens on its error and re-runs with the same parameters', asy
   expect(rerun.trigger.parameters).toEqual({ mode: 'fail' });
   checkConsole();
 });
+
+test('a Check Preconditions stage is built with its own fields, and a precondition that only warns lets the run go on', async ({ page, baseURL }) => {
+  const checkConsole = failOnConsoleErrors(page);
+  await signInQuickly(page.request);
+  await openHydrated(page, `/applications/${application}/pipelines`);
+  await page.getByRole('button', { name: 'New pipeline' }).click();
+  await page.getByLabel('Pipeline name').fill('guarded');
+  const stages = page.getByRole('region', { name: 'Stages' });
+  await stages.getByLabel('New stage type').selectOption({ label: 'Check Preconditions' });
+  await stages.getByRole('button', { name: 'Add stage' }).click();
+  const check = stages.getByRole('listitem', { name: 'Stage Check Preconditions', exact: true });
+
+  // A new stage starts with one precondition that holds and would fail the pipeline.
+  const first = check.getByRole('group', { name: 'Precondition 1' });
+  await expect(first.getByLabel('Check that')).toHaveValue('expression');
+  await expect(first.getByRole('textbox', { name: 'Expression' })).toHaveValue('${true}');
+  await expect(first.getByLabel('Fail the pipeline')).toBeChecked();
+  await first.getByRole('textbox', { name: 'Expression' }).fill('${1 == 1}');
+
+  // A second one checks another stage's status, and only warns.
+  await check.getByRole('button', { name: 'Add precondition' }).click();
+  const second = check.getByRole('group', { name: 'Precondition 2' });
+  await second.getByLabel('Check that').selectOption({ label: 'A stage has a status' });
+  await expect(second.getByRole('textbox', { name: 'Expression' })).toHaveCount(0);
+  await second.getByRole('textbox', { name: 'Stage name' }).fill('Missing');
+  await second.getByLabel('Failure message').fill('no Missing stage ran');
+  await second.getByLabel('Fail the pipeline').uncheck();
+  await page.getByRole('button', { name: 'Save pipeline' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Saved guarded' })).toBeVisible();
+
+  const saved = (await (await page.request.get(`/api/v1/applications/${application}/pipelines/guarded`)).json());
+  expect(saved.stages[0].preconditions).toHaveLength(2);
+  expect(saved.stages[0].preconditions[0]).toMatchObject({ type: 'expression', context: { expression: '${1 == 1}' }, failPipeline: true });
+  expect(saved.stages[0].preconditions[1]).toMatchObject({
+    type: 'stageStatus', context: { stageName: 'Missing', failureMessage: 'no Missing stage ran' }, failPipeline: false,
+  });
+
+  const started = await page.request.post(`/api/v1/applications/${application}/pipelines/guarded/executions`, { headers: { origin: baseURL! }, data: {} });
+  expect(started.status()).toBeLessThan(300);
+  const id = (await started.json()).id;
+  await openHydrated(page, `/applications/${application}/executions/${id}`);
+  await expect(page.getByLabel('Execution status')).toHaveText('SUCCEEDED', { timeout: 15_000 });
+  const run = await (await page.request.get(`/api/v1/executions/${id}`)).json();
+  expect(run.stages[0]).toMatchObject({ status: 'FAILED_CONTINUE', error: 'no Missing stage ran' });
+  checkConsole();
+});
+
+test('the editor\'s code is loaded only by the page that shows it', async ({ page }) => {
+  const checkConsole = failOnConsoleErrors(page);
+  const chunks: string[] = [];
+  page.on('request', (request) => {
+    if (/\/pkg\/(split|chunk)_[^/]*\.wasm$/.test(request.url())) chunks.push(request.url());
+  });
+  await signInQuickly(page.request);
+  await openHydrated(page, `/applications/${application}/clusters`);
+  await page.waitForLoadState('networkidle');
+  expect(chunks, 'the Clusters tab loads no chunk').toEqual([]);
+
+  await openHydrated(page, `/applications/${application}/pipelines`);
+  await expect(page.getByRole('button', { name: 'Save pipeline' })).toBeVisible();
+  expect(chunks.length, 'the Pipelines tab loads the editor chunk').toBeGreaterThan(0);
+  checkConsole();
+});

@@ -31,6 +31,8 @@ export LEPTOS_ENV="${LEPTOS_ENV:-DEV}"
 
 # The exact wasm-bindgen the `wasm-bindgen` crate is pinned to (see Cargo.toml).
 export WASM_BINDGEN_VERSION=0.2.130
+# The wasm-split CLI matching the `wasm_split_helpers` 0.2 that Leptos' `#[lazy]` links against.
+export WASM_SPLIT_VERSION=0.2.4
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }

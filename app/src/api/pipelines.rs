@@ -7,11 +7,38 @@ use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 use crate::model::execution::Execution;
-use crate::model::pipeline::{Pipeline, PipelineRevision};
+use crate::model::pipeline::{ParameterConfig, Pipeline, PipelineRevision};
+
+/// A pipeline as the Pipelines tab lists it: what its row and Start dialog show, and the whole
+/// pipeline as JSON for the editor. The page's code (in every page's WASM) thus never decodes
+/// typed stages, whose serde code for eighteen stage types is large; only the editor, loaded on
+/// demand, does.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PipelineListing {
+    pub id: String,
+    pub name: String,
+    pub disabled: bool,
+    pub parameter_config: Vec<ParameterConfig>,
+    /// The pipeline as the REST API returns it.
+    pub config: serde_json::Value,
+}
 
 #[server]
-pub async fn list_pipelines(application: String) -> Result<Vec<Pipeline>, AppError> {
-    crate::ssr::respond(async |services, caller| services.pipelines.list(&caller, &application).await).await
+pub async fn list_pipelines(application: String) -> Result<Vec<PipelineListing>, AppError> {
+    crate::ssr::respond(async |services, caller| {
+        let pipelines = services.pipelines.list(&caller, &application).await?;
+        Ok(pipelines
+            .into_iter()
+            .map(|pipeline| PipelineListing {
+                config: serde_json::to_value(&pipeline).unwrap_or_default(),
+                id: pipeline.id,
+                name: pipeline.name,
+                disabled: pipeline.disabled,
+                parameter_config: pipeline.parameter_config,
+            })
+            .collect())
+    })
+    .await
 }
 
 /// Saves pipeline JSON as typed in the editor; errors name the stage and field.

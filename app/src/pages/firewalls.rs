@@ -1,7 +1,8 @@
 //! An application's Firewalls tab (Spinnaker's name for security groups): each firewall with
 //! its ingress rules, a form to create one or edit it (rules added and removed row by row), and
 //! Delete behind a disclosure that asks again. The list and Delete work without JavaScript; the
-//! form needs it, as its rules are a list.
+//! form needs it, as its rules are a list, so it is rendered in the browser only, from code
+//! loaded once the page is interactive.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,6 +11,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::clusters::{DeleteSecurityGroup, list_security_groups, upsert_security_group};
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
+use crate::components::in_browser::InBrowser;
 use crate::components::fields::{TextField, number, protocol, protocol_name, resource_name, stack_and_detail};
 use crate::components::tabs::ApplicationTabs;
 use crate::error::AppError;
@@ -38,7 +40,8 @@ pub fn FirewallsPage() -> impl IntoView {
                 Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 _ => ().into_any(),
             }}
-            <Editor application=application() form on_saved=move || saved.update(|n| *n += 1)/>
+            <h2>"Create or edit a firewall"</h2>
+            <InBrowser load=move || firewall_form(application(), form, Callback::new(move |()| saved.update(|n| *n += 1))) placeholder="Loading the form…"/>
         </section>
     }
 }
@@ -217,15 +220,21 @@ impl Fields {
     }
 }
 
+/// The form's code is loaded on demand (see [`crate::components::in_browser`]).
+#[lazy]
+fn firewall_form(application: String, form: Fields, on_saved: Callback<()>) -> AnyView {
+    view! { <Editor application form on_saved/> }.into_any()
+}
+
 #[component]
-fn Editor(application: String, form: Fields, on_saved: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+fn Editor(application: String, form: Fields, on_saved: Callback<()>) -> impl IntoView {
     let save = Action::new(|request: &Result<SecurityGroupRequest, AppError>| {
         let request = request.clone();
         async move { upsert_security_group(request?).await }
     });
     Effect::new(move |_| {
         if let Some(Ok(_)) = save.value().get() {
-            on_saved();
+            on_saved.run(());
         }
     });
     let app = application.clone();
@@ -236,7 +245,6 @@ fn Editor(application: String, form: Fields, on_saved: impl Fn() + Send + Sync +
     };
     let ids = move || form.rules.read().iter().map(|rule| rule.id).collect::<Vec<_>>();
     view! {
-        <h2>"Create or edit a firewall"</h2>
         <form class="form resource-form" aria-label="Firewall" on:submit=submit>
             <fieldset>
                 <legend>"Name"</legend>

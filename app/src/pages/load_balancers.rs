@@ -1,7 +1,8 @@
 //! An application's Load Balancers tab: each load balancer with its listeners, health check and
 //! firewalls, a form to create one or edit it (Edit fills the form), and Delete behind a
 //! disclosure that asks again. The list and Delete work without JavaScript; the form needs it,
-//! as its body is structured (listeners, a health check, a set of firewalls).
+//! as its body is structured (listeners, a health check, a set of firewalls), so it is rendered
+//! in the browser only, from code loaded once the page is interactive.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,6 +11,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::clusters::{DeleteLoadBalancer, list_load_balancers, list_security_groups, upsert_load_balancer};
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
+use crate::components::in_browser::InBrowser;
 use crate::components::fields::{TextField, number, protocol, protocol_name, resource_name, stack_and_detail};
 use crate::components::tabs::ApplicationTabs;
 use crate::error::AppError;
@@ -39,11 +41,13 @@ pub fn LoadBalancersPage() -> impl IntoView {
                 Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 _ => ().into_any(),
             }}
+            <h2>"Create or edit a load balancer"</h2>
             <Transition fallback=|| ()>
                 <ErrorBoundary fallback=error_list>
                     {move || Suspend::new(async move {
+                        let on_saved = Callback::new(move |()| saved.update(|n| *n += 1));
                         firewalls.await.map(|firewalls| view! {
-                            <Editor application=application() form firewalls on_saved=move || saved.update(|n| *n += 1)/>
+                            <InBrowser load=move || load_balancer_form(application(), form, firewalls.clone(), on_saved) placeholder="Loading the form…"/>
                         })
                     })}
                 </ErrorBoundary>
@@ -203,15 +207,21 @@ impl Fields {
     }
 }
 
+/// The form's code is loaded on demand (see [`crate::components::in_browser`]).
+#[lazy]
+fn load_balancer_form(application: String, form: Fields, firewalls: Vec<SecurityGroup>, on_saved: Callback<()>) -> AnyView {
+    view! { <Editor application form firewalls on_saved/> }.into_any()
+}
+
 #[component]
-fn Editor(application: String, form: Fields, firewalls: Vec<SecurityGroup>, on_saved: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+fn Editor(application: String, form: Fields, firewalls: Vec<SecurityGroup>, on_saved: Callback<()>) -> impl IntoView {
     let save = Action::new(|request: &Result<LoadBalancerRequest, AppError>| {
         let request = request.clone();
         async move { upsert_load_balancer(request?).await }
     });
     Effect::new(move |_| {
         if let Some(Ok(_)) = save.value().get() {
-            on_saved();
+            on_saved.run(());
         }
     });
     let app = application.clone();
@@ -221,7 +231,6 @@ fn Editor(application: String, form: Fields, firewalls: Vec<SecurityGroup>, on_s
         save.dispatch(form.request(&application));
     };
     view! {
-        <h2>"Create or edit a load balancer"</h2>
         <form class="form resource-form" aria-label="Load balancer" on:submit=submit>
             <fieldset>
                 <legend>"Name"</legend>

@@ -14,6 +14,7 @@ mod items;
 mod notifications;
 mod parameters;
 mod path;
+mod preconditions;
 mod stage_fields;
 mod stage_inputs;
 mod stages;
@@ -27,16 +28,16 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use self::document::pretty;
-use self::editor::PipelineEditor;
+use self::editor::LazyPipelineEditor;
 use self::executions::ExecutionList;
-use crate::api::pipelines::{RecentRuns, list_pipelines, recent_executions, start_pipeline};
+use crate::api::pipelines::{PipelineListing, RecentRuns, list_pipelines, recent_executions, start_pipeline};
 use crate::components::ErrorMessage;
 use crate::components::error_message::error_list;
+use crate::components::in_browser::InBrowser;
 use crate::components::live::watch;
 use crate::components::stage_bar::StageBar;
 use crate::components::tabs::ApplicationTabs;
 use crate::model::execution::{Execution, Subscribe};
-use crate::model::pipeline::Pipeline;
 
 const RUNS_SHOWN: usize = 5;
 
@@ -72,13 +73,17 @@ pub fn PipelinesPage() -> impl IntoView {
                     })}
                 </ErrorBoundary>
             </Transition>
-            <PipelineEditor application=application() json=editing heading on_saved=move || saved.update(|n| *n += 1)/>
+            // `heading` is focused when a pipeline is picked for editing, so keyboard users land here.
+            <section class="pipeline-editor" aria-labelledby="pipeline-editor-title">
+                <h2 id="pipeline-editor-title" tabindex="-1" node_ref=heading>"Create or edit a pipeline"</h2>
+                <LazyPipelineEditor application=application() json=editing on_saved=Callback::new(move |()| saved.update(|n| *n += 1))/>
+            </section>
         </section>
     }
 }
 
 #[component]
-fn PipelineList(application: String, pipelines: Vec<Pipeline>, recent: RecentRuns, edit: Callback<String>) -> impl IntoView {
+fn PipelineList(application: String, pipelines: Vec<PipelineListing>, recent: RecentRuns, edit: Callback<String>) -> impl IntoView {
     let (runs, now) = (RwSignal::new(recent.executions), recent.now);
     watch(Subscribe { application: Some(application.clone()), execution: None, after: recent.seq }, move |event| {
         runs.update(|runs| upsert(runs, event.execution));
@@ -103,8 +108,8 @@ fn upsert(runs: &mut Vec<Execution>, execution: Execution) {
 }
 
 #[component]
-fn PipelineRow(application: String, pipeline: Pipeline, runs: RwSignal<Vec<Execution>>, edit: Callback<String>) -> impl IntoView {
-    let as_json = pretty(&serde_json::to_value(&pipeline).unwrap_or_default());
+fn PipelineRow(application: String, pipeline: PipelineListing, runs: RwSignal<Vec<Execution>>, edit: Callback<String>) -> impl IntoView {
+    let as_json = pretty(&pipeline.config);
     let starting = RwSignal::new(false);
     let id = pipeline.id.clone();
     let name = pipeline.name.clone();
@@ -118,7 +123,10 @@ fn PipelineRow(application: String, pipeline: Pipeline, runs: RwSignal<Vec<Execu
                 <button type="button" on:click=move |_| starting.set(true) disabled=pipeline.disabled>"Start"</button>
             </header>
             <Show when=move || starting.get()>
-                <StartDialog application=application.clone() pipeline=pipeline.clone() on_close=move || starting.set(false)/>
+                <InBrowser load={
+                    let (application, pipeline) = (application.clone(), pipeline.clone());
+                    move || start_dialog(application.clone(), pipeline.clone(), Callback::new(move |()| starting.set(false)))
+                } placeholder="Loading…"/>
             </Show>
             <ul class="runs" aria-label=format!("Runs of {name}")>
                 <For each=shown key=|run| (run.id.clone(), run.status, run.stages.iter().map(|s| s.status).collect::<Vec<_>>()) let:run>
@@ -129,8 +137,14 @@ fn PipelineRow(application: String, pipeline: Pipeline, runs: RwSignal<Vec<Execu
     }
 }
 
+/// The Start dialog's code is loaded on the first Start (see [`crate::components::in_browser`]).
+#[lazy]
+fn start_dialog(application: String, pipeline: PipelineListing, on_close: Callback<()>) -> AnyView {
+    view! { <StartDialog application pipeline on_close/> }.into_any()
+}
+
 #[component]
-fn StartDialog(application: String, pipeline: Pipeline, on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+fn StartDialog(application: String, pipeline: PipelineListing, on_close: Callback<()>) -> impl IntoView {
     let values: Vec<(String, RwSignal<String>)> =
         pipeline.parameter_config.iter().map(|p| (p.name.clone(), RwSignal::new(p.default.clone()))).collect();
     let navigate = use_navigate();
@@ -148,7 +162,6 @@ fn StartDialog(application: String, pipeline: Pipeline, on_close: impl Fn() + Cl
             navigate(&format!("/applications/{}/executions/{}", execution.application, execution.id), Default::default());
         }
     });
-    let close = on_close.clone();
     view! {
         <div class="dialog" role="dialog" aria-label=format!("Start {}", pipeline.name)>
             <h3>"Start " {pipeline.name.clone()}</h3>
@@ -170,7 +183,7 @@ fn StartDialog(application: String, pipeline: Pipeline, on_close: impl Fn() + Cl
             }).collect_view()}
             <div class="actions">
                 <button type="button" on:click=run disabled=move || start.pending().get()>"Run"</button>
-                <button type="button" class="secondary" on:click=move |_| close()>"Cancel"</button>
+                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Cancel"</button>
             </div>
             {move || match start.value().get() {
                 Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),

@@ -252,7 +252,7 @@ async fn step_pipeline_done(
                 progress.step_pipeline = outputs.get("executionId").and_then(Value::as_str).map(str::to_string);
                 Ok(false)
             }
-            (TaskResult::Failed { error }, _) => Err(format!("pipelineBeforeCleanup: {error}")),
+            (TaskResult::Failed { error } | TaskResult::Warned { error }, _) => Err(format!("pipelineBeforeCleanup: {error}")),
             (TaskResult::Running { .. }, _) => Ok(false),
         },
         Some(id) => {
@@ -264,7 +264,7 @@ async fn step_pipeline_done(
                     progress.step_pipeline = None;
                     Ok(true)
                 }
-                (TaskResult::Failed { error }, _) => Err(format!("pipelineBeforeCleanup at step {}: {error}", progress.step + 1)),
+                (TaskResult::Failed { error } | TaskResult::Warned { error }, _) => Err(format!("pipelineBeforeCleanup at step {}: {error}", progress.step + 1)),
                 (TaskResult::Running { .. }, _) => Ok(false),
             }
         }

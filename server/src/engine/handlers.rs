@@ -205,7 +205,6 @@ async fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: 
     }
     let stage = stage.clone();
     let (result, patch) = tasks::run(execution, &stage, index, now, effects).await;
-    let soft = tasks::failure_is_soft(&stage);
     let stage = execution.stage_mut(stage_id).expect("found above");
     if let Value::Object(context) = &mut stage.context {
         context.extend(patch);
@@ -221,16 +220,17 @@ async fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: 
         };
         if let Some(event) = event {
             let stage = stage.clone();
-            let mut next = run_task_outcome(execution, stage_id, index, result, soft, now);
+            let mut next = run_task_outcome(execution, stage_id, index, result, now);
             next.extend(notify::messages(execution, event, Some(&stage)));
             return next;
         }
     }
-    run_task_outcome(execution, stage_id, index, result, soft, now)
+    run_task_outcome(execution, stage_id, index, result, now)
 }
 
 /// Applies a task's result to its stage and says what comes next.
-fn run_task_outcome(execution: &mut Execution, stage_id: &str, index: usize, result: TaskResult, soft: bool, now: i64) -> Vec<Next> {
+fn run_task_outcome(execution: &mut Execution, stage_id: &str, index: usize, result: TaskResult, now: i64) -> Vec<Next> {
+    let soft = matches!(result, TaskResult::Warned { .. });
     let id = execution.id.clone();
     let Some(stage) = execution.stage_mut(stage_id) else { return Vec::new() };
     let task = &mut stage.tasks[index];
@@ -249,7 +249,7 @@ fn run_task_outcome(execution: &mut Execution, stage_id: &str, index: usize, res
                 vec![Next::now(Message::CompleteStage { execution: id, stage: stage_id.to_string() })]
             }
         }
-        TaskResult::Failed { error } => {
+        TaskResult::Failed { error } | TaskResult::Warned { error } => {
             task.status = Status::Terminal;
             task.end_time = Some(now);
             stage.status = failure_status(stage, soft);

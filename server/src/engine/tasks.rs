@@ -30,6 +30,9 @@ pub enum TaskResult {
     Succeeded { outputs: BTreeMap<String, Value> },
     /// Failed; the stage's failure options decide what that means for the pipeline.
     Failed { error: String },
+    /// Failed, but only as a warning whatever the stage's failure options say: the stage ends
+    /// FAILED_CONTINUE (a precondition with `failPipeline: false`).
+    Warned { error: String },
 }
 
 /// The task names of a stage type, in order.
@@ -156,22 +159,18 @@ fn run_local(execution: &Execution, stage: &Stage, kind: StageKind, now: i64) ->
                     failures.push((precondition.fail_pipeline, message));
                 }
             }
-            match failures.iter().find(|(fail_pipeline, _)| *fail_pipeline).or(failures.first()) {
-                None => TaskResult::Succeeded { outputs: BTreeMap::new() },
+            // A failing precondition that fails the pipeline wins; the others only warn.
+            match failures.iter().find(|(fail_pipeline, _)| *fail_pipeline) {
                 Some((_, message)) => TaskResult::Failed { error: message.clone() },
+                None => match failures.into_iter().next() {
+                    Some((_, message)) => TaskResult::Warned { error: message },
+                    None => TaskResult::Succeeded { outputs: BTreeMap::new() },
+                },
             }
         }
     }
 }
 
-/// Whether a failed precondition check should fail the pipeline (any failing precondition
-/// with `failPipeline`); otherwise the stage ends FAILED_CONTINUE.
-pub fn failure_is_soft(stage: &Stage) -> bool {
-    match stage_kind(stage) {
-        Ok(StageKind::CheckPreconditions(check)) => check.preconditions.iter().all(|p| !p.fail_pipeline),
-        _ => false,
-    }
-}
 
 /// The stage's typed configuration, read from its (evaluated) context.
 pub fn stage_kind(stage: &Stage) -> Result<StageKind, String> {

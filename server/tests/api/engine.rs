@@ -22,6 +22,7 @@ use crate::helpers::{Db, fresh_database};
 both_databases!(
     stages_run_in_dag_order_with_a_join,
     failure_options_decide_the_pipeline,
+    each_precondition_decides_whether_it_fails_the_pipeline,
     a_stage_times_out,
     a_disabled_stage_is_skipped,
     cancel_stops_a_running_wait,
@@ -161,6 +162,32 @@ async fn failure_options_decide_the_pipeline(db: Db) {
         assert_eq!(done.status, pipeline_status, "{name}: the pipeline");
         let check = done.stages.iter().find(|s| s.ref_id == "1").unwrap();
         assert!(check.error.as_deref().unwrap().contains("precondition"), "{name}: the error is shown");
+    }
+}
+
+/// Spinnaker's rule: a failing precondition with `failPipeline: false` only warns (the stage
+/// ends FAILED_CONTINUE), even beside preconditions that would fail the pipeline had they failed.
+async fn each_precondition_decides_whether_it_fails_the_pipeline(db: Db) {
+    let h = harness(db).await;
+    let hard_pass = json!({"type": "expression", "context": {"expression": "${1 == 1}"}, "failPipeline": true});
+    let soft_fail = json!({"type": "expression", "context": {"expression": "${1 == 2}", "failureMessage": "only a warning"}, "failPipeline": false});
+    let hard_fail = json!({"type": "stageStatus", "context": {"stageName": "Setup", "stageStatus": "TERMINAL"}});
+    let cases = [
+        ("warns", json!([hard_pass, soft_fail]), Status::FailedContinue, Status::Succeeded, "only a warning"),
+        ("fails", json!([soft_fail, hard_fail]), Status::Terminal, Status::Terminal, "stage \"Setup\" is not TERMINAL"),
+    ];
+    for (name, preconditions, check_status, pipeline_status, message) in cases {
+        h.save(name, json!([
+            variables("1", "Setup", json!([{"key": "x", "value": 1}]), &[]),
+            {"refId": "2", "name": "Check", "type": "checkPreconditions", "requisiteStageRefIds": ["1"], "preconditions": preconditions},
+        ])).await;
+        let started = h.start(name, &[]).await;
+        h.drain().await;
+        let done = h.get(&started.id).await;
+        assert_eq!(status_of(&done, "2"), check_status, "{name}: the check");
+        assert_eq!(done.status, pipeline_status, "{name}: the pipeline");
+        let check = done.stages.iter().find(|s| s.ref_id == "2").unwrap();
+        assert_eq!(check.error.as_deref(), Some(message), "{name}: the failing precondition's message");
     }
 }
 

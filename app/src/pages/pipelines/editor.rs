@@ -5,8 +5,13 @@
 //! half a second after the last change), and its error shows next to the field it names before
 //! Save is pressed; below, the pipeline's revisions (see [`super::history`]). The forms need the
 //! WASM: their items are structured JSON.
+//!
+//! The editor is the largest part of the browser code, and only people changing pipelines use
+//! it, so it is not in the main WASM: [`pipeline_editor`] is a `#[lazy]` split point, which
+//! `scripts/build` cuts into a chunk of its own (wasm-split); [`LazyPipelineEditor`] shows it
+//! once loaded (see [`crate::components::in_browser`]); everything above it (the pipeline list,
+//! the executions) is interactive without waiting for it.
 
-use leptos::html::H2;
 use leptos::prelude::*;
 
 use super::document::{Document, pretty};
@@ -17,12 +22,25 @@ use super::stages::StagesEditor;
 use super::triggers::TriggersEditor;
 use crate::api::pipelines::{check_pipeline, save_pipeline};
 use crate::components::ErrorMessage;
+use crate::components::in_browser::InBrowser;
 
-/// `heading` is focused when a pipeline is picked for editing, so keyboard users land here.
+/// The editor, once its code has loaded; "Loading the editor…" until then (and on the server,
+/// where the page is rendered without it).
 #[component]
-pub fn PipelineEditor(application: String, json: RwSignal<String>, heading: NodeRef<H2>, on_saved: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+pub fn LazyPipelineEditor(application: String, json: RwSignal<String>, on_saved: Callback<()>) -> impl IntoView {
+    view! { <InBrowser load=move || pipeline_editor(application.clone(), json, on_saved) placeholder="Loading the editor…"/> }
+}
+
+/// The split point: on wasm32 this function and all that only it reaches go into a chunk
+/// loaded on the first call.
+#[lazy]
+fn pipeline_editor(application: String, json: RwSignal<String>, on_saved: Callback<()>) -> AnyView {
+    view! { <PipelineEditor application json on_saved/> }.into_any()
+}
+
+#[component]
+fn PipelineEditor(application: String, json: RwSignal<String>, on_saved: Callback<()>) -> impl IntoView {
     let doc = Document::new(json);
-    let on_saved = Callback::new(move |()| on_saved());
     // Bumped after each save or restore, so the revision list reloads.
     let refresh = RwSignal::new(0u32);
     let on_restored = Callback::new(move |restored: crate::model::pipeline::Pipeline| {
@@ -59,8 +77,6 @@ pub fn PipelineEditor(application: String, json: RwSignal<String>, heading: Node
         })
     };
     view! {
-        <section class="pipeline-editor" aria-labelledby="pipeline-editor-title">
-            <h2 id="pipeline-editor-title" tabindex="-1" node_ref=heading>"Create or edit a pipeline"</h2>
             <p class="editing">
                 <span class="muted" aria-live="polite">{editing}</span>
                 <button type="button" class="secondary" on:click=move |_| {
@@ -92,7 +108,6 @@ pub fn PipelineEditor(application: String, json: RwSignal<String>, heading: Node
                 </form>
             </div>
             <RevisionHistory application=application_for_history doc refresh on_restored/>
-        </section>
     }
 }
 

@@ -17,6 +17,9 @@ pub enum Input {
     /// Seconds as a number, or an expression `${...}`.
     NumberOrExpression,
     Check,
+    /// A checkbox whose absent key means checked (`failPipeline`): unchecked stores `false`,
+    /// checked removes the key.
+    CheckOn,
     /// One of `(value, label)`; the empty value removes the key.
     Choice(&'static [(&'static str, &'static str)]),
     /// A list of texts, one per line.
@@ -105,6 +108,44 @@ pub const DEPLOY_CLUSTER: &[Field] = &[
     field("rollback.onFailure", "Roll back on failure", Input::Check, "If the deploy fails, destroy the new server group and keep the old one serving."),
 ];
 
+const PRECONDITION_TYPES: &[(&str, &str)] = &[("expression", "An expression is true"), ("stageStatus", "A stage has a status")];
+const STAGE_STATUSES: &[(&str, &str)] = &[
+    ("SUCCEEDED", "Succeeded"),
+    ("FAILED_CONTINUE", "Failed, pipeline continued"),
+    ("TERMINAL", "Failed (terminal)"),
+    ("SKIPPED", "Skipped"),
+    ("CANCELED", "Canceled"),
+];
+
+/// One precondition of a Check Preconditions stage, relative to `preconditions[i]`: its type,
+/// then the fields of that type, then what every precondition has.
+pub const PRECONDITION_TYPE: Field =
+    field("type", "Check that", Input::Choice(PRECONDITION_TYPES), "What must hold for the pipeline to go on.");
+pub const PRECONDITION_EXPRESSION: &[Field] = &[field(
+    "context.expression",
+    "Expression",
+    Input::Text,
+    "Must be true, e.g. ${parameters.env == 'prod'} or ${trigger.user != 'anonymous'}.",
+)];
+pub const PRECONDITION_STAGE: &[Field] = &[
+    field("context.stageName", "Stage name", Input::Text, "The name of an earlier stage of this pipeline."),
+    field("context.stageStatus", "Status", Input::Choice(STAGE_STATUSES), "The status that stage must have ended with."),
+];
+pub const PRECONDITION_COMMON: &[Field] = &[
+    field("context.failureMessage", "Failure message", Input::Text, "Optional: what the stage says when this does not hold."),
+    field("failPipeline", "Fail the pipeline", Input::CheckOn, "Unchecked, a failing precondition only warns: the stage ends FAILED_CONTINUE and the pipeline goes on."),
+];
+
+/// Every field a precondition can show, for telling which errors the form shows.
+pub fn precondition_fields() -> impl Iterator<Item = &'static Field> {
+    std::iter::once(&PRECONDITION_TYPE).chain(PRECONDITION_EXPRESSION).chain(PRECONDITION_STAGE).chain(PRECONDITION_COMMON)
+}
+
+/// A new precondition: an expression that holds, so the stage is valid as added.
+pub fn new_precondition() -> Value {
+    json!({"type": "expression", "context": {"expression": "${true}"}, "failPipeline": true})
+}
+
 const RESIZE_ACTIONS: &[(&str, &str)] =
     &[("scale_exact", "Resize to an exact capacity"), ("scale_up", "Scale up by"), ("scale_down", "Scale down by")];
 const SELECTION: &[(&str, &str)] =
@@ -127,12 +168,8 @@ pub fn fields(kind: &str) -> Vec<Field> {
             field("instructions", "Instructions", Input::LongText, "What the judge should check before continuing."),
             field("judgmentInputs", "Choices", Input::Values, "Optional choices offered with Continue, one per line; later stages read judgment(\"Name\")."),
         ],
-        "checkPreconditions" => vec![field(
-            "preconditions",
-            "Preconditions (JSON)",
-            Input::Json,
-            "A list: {\"type\": \"expression\", \"context\": {\"expression\": \"${...}\"}} or {\"type\": \"stageStatus\", \"context\": {\"stageName\", \"stageStatus\"}}; failPipeline false only warns.",
-        )],
+        // Each precondition has its own fieldset: see [`PRECONDITION`].
+        "checkPreconditions" => vec![],
         "evaluateVariables" => vec![field("variables", "Variables", Input::KeyValues, "NAME=VALUE per line; values may be expressions. Later stages read them as ${NAME}.")],
         "webhook" => vec![
             field("url", "URL", Input::Text, "http:// or https://; may hold expressions."),
@@ -276,7 +313,7 @@ pub fn defaults(kind: &str, application: &str) -> Value {
         "wait" => json!({"waitTime": 30}),
         "manualJudgment" => json!({"instructions": "", "judgmentInputs": []}),
         "checkPreconditions" => {
-            json!({"preconditions": [{"type": "expression", "context": {"expression": "${true}"}, "failPipeline": true}]})
+            json!({"preconditions": [new_precondition()]})
         }
         "evaluateVariables" => json!({"variables": []}),
         "webhook" => json!({"url": "https://example.com/hook", "method": "POST"}),

@@ -20,10 +20,14 @@ pub fn show(input: Input, value: Option<&Value>) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     };
-    let Some(value) = value else { return String::new() };
+    let Some(value) = value else {
+        return if matches!(input, Input::CheckOn) { "true".to_string() } else { String::new() };
+    };
     let items = || value.as_array().cloned().unwrap_or_default();
     match input {
-        Input::Text | Input::LongText | Input::Number | Input::NumberOrExpression | Input::Choice(_) | Input::Check => text(value),
+        Input::Text | Input::LongText | Input::Number | Input::NumberOrExpression | Input::Choice(_) | Input::Check | Input::CheckOn => {
+            text(value)
+        }
         Input::Lines => items().iter().map(text).collect::<Vec<_>>().join("\n"),
         Input::Values => items().iter().map(|item| item.get("value").map(text).unwrap_or_default()).collect::<Vec<_>>().join("\n"),
         Input::Pairs => value
@@ -82,6 +86,7 @@ pub fn read(input: Input, text: &str) -> Result<Option<Value>, String> {
     };
     match input {
         Input::Check => Ok(Some(Value::Bool(trimmed == "true"))),
+        Input::CheckOn => Ok((trimmed != "true").then_some(Value::Bool(false))),
         _ if trimmed.is_empty() => Ok(None),
         Input::Condition => Ok(Some(json!({"type": "expression", "expression": trimmed}))),
         Input::Text | Input::LongText | Input::Choice(_) => Ok(Some(Value::String(text.to_string()))),
@@ -185,7 +190,7 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
     };
     let invalid = move || message.with(Option::is_some).then_some("true");
     let control = match input {
-        Input::Check => {
+        Input::Check | Input::CheckOn => {
             let write = write.clone();
             view! {
                 <label class="check">
@@ -274,6 +279,10 @@ mod tests {
         assert_eq!(read(Input::Hours, "9-17:30"), Ok(Some(json!([{"startHour": 9, "startMin": 0, "endHour": 17, "endMin": 30}]))));
         assert!(read(Input::Hours, "25:00-26:00").is_err());
         assert_eq!(read(Input::Check, "false"), Ok(Some(json!(false))));
+        assert_eq!(read(Input::CheckOn, "false"), Ok(Some(json!(false))));
+        assert_eq!(read(Input::CheckOn, "true"), Ok(None), "checked is the default: the key goes");
+        assert_eq!(show(Input::CheckOn, None), "true");
+        assert_eq!(show(Input::CheckOn, Some(&json!(true))), "true");
         assert!(read(Input::Json, "{").is_err());
     }
 

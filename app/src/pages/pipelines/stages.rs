@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::document::{Document, text_of};
 use super::path::concerns;
+use super::preconditions::{self, Preconditions};
 use super::stage_fields::{self, COMMON_KEYS, DEPLOY_CLUSTER, Field, Input, KINDS, label};
 use super::stage_inputs::{JsonField, dom_id};
 use crate::model::pipeline::graph_depths;
@@ -24,6 +25,7 @@ struct Row {
     kind: String,
     requisites: Vec<String>,
     clusters: usize,
+    preconditions: usize,
 }
 
 impl Row {
@@ -49,6 +51,7 @@ fn rows_of(root: Option<&Value>) -> Vec<Row> {
                 .map(|ids| ids.iter().filter_map(|id| id.as_str().map(str::to_string)).collect())
                 .unwrap_or_default(),
             clusters: stage.get("clusters").and_then(Value::as_array).map_or(0, Vec::len),
+            preconditions: preconditions::count_in(stage),
         })
         .collect()
 }
@@ -144,7 +147,7 @@ pub fn StagesEditor(doc: Document, application: String) -> impl IntoView {
             <StageGraph rows/>
             {move || rows.with(Vec::is_empty).then(|| view! { <p class="muted">"No stages yet: add the first below."</p> })}
             <ol class="items" aria-label="Stages">
-                <For each=move || rows.get() key=|row| (row.index, row.ref_id.clone(), row.kind.clone(), row.clusters) let:row>
+                <For each=move || rows.get() key=|row| (row.index, row.ref_id.clone(), row.kind.clone(), row.clusters, row.preconditions) let:row>
                     <StageItem doc row rows open application=application.clone()/>
                 </For>
             </ol>
@@ -224,6 +227,7 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
     for cluster in 0..row.clusters {
         shown.extend(DEPLOY_CLUSTER.iter().map(|field| format!("{at}.clusters[{cluster}].{}", field.key)));
     }
+    shown.extend(preconditions::shown_paths(&at, row.preconditions));
     let problem = {
         let at = at.clone();
         Memo::new(move |_| doc.problem_in(&at))
@@ -297,6 +301,7 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
                     {type_fields.into_iter().map(|field| view! { <JsonField doc path=format!("{at}.{}", field.key) field/> }).collect_view()}
                 </div>
                 {(kind == "deploy").then(|| view! { <DeployClusters doc at=at.clone() clusters=row.clusters application=application.clone()/> })}
+                {(kind == "checkPreconditions").then(|| view! { <Preconditions doc at=at.clone() count=row.preconditions/> })}
                 <StageOptions doc at=at.clone()/>
             </div>
         </li>

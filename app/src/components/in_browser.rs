@@ -1,0 +1,33 @@
+//! Parts of a page that only the browser renders, with code loaded on demand: a `#[lazy]`
+//! function (a Leptos split point, cut into a WASM chunk of its own by wasm-split, see
+//! `scripts/lib/bundle.sh`) builds the part, and [`InBrowser`] shows a placeholder on the
+//! server and while hydrating, then loads the chunk once the page is interactive and puts the
+//! part in its place. For forms that need the WASM anyway (their inputs are structured), so the
+//! pages that do not show them, and these pages' first paint, do not pay for their code.
+
+use std::future::Future;
+
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+
+/// `load` is called once the page is interactive; `placeholder` shows until its view is there.
+#[component]
+pub fn InBrowser<Load, Loading>(load: Load, placeholder: &'static str) -> impl IntoView
+where
+    Load: Fn() -> Loading + Send + Sync + 'static,
+    Loading: Future<Output = AnyView> + 'static,
+{
+    // Effects run only in the browser, after hydration: the server's HTML and the hydrated
+    // page agree on the placeholder.
+    let wanted = RwSignal::new(false);
+    Effect::new(move |_| wanted.set(true));
+    move || {
+        if wanted.get() {
+            // The chunk loader's future holds JS values; it is only ever polled on the one
+            // browser thread.
+            Suspend::new(SendWrapper::new(load())).into_any()
+        } else {
+            view! { <p class="muted loading">{placeholder}</p> }.into_any()
+        }
+    }
+}
