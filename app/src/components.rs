@@ -5,6 +5,7 @@ pub mod fields;
 pub mod in_browser;
 pub mod layout;
 pub mod live;
+pub mod loaded;
 pub mod live_clusters;
 pub mod pager;
 pub mod socket;

@@ -6,17 +6,24 @@
 //! pages that do not show them, and these pages' first paint, do not pay for their code.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 
+/// What builds the part: a call of its `#[lazy]` function. A trait object rather than a type
+/// parameter, so the component's code is in the bundle once, not once per use.
+pub type Load = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = AnyView>>> + Send + Sync>;
+
+/// [`Load`] from a closure calling a `#[lazy]` function.
+pub fn load<Loading: Future<Output = AnyView> + 'static>(call: impl Fn() -> Loading + Send + Sync + 'static) -> Load {
+    Arc::new(move || Box::pin(call()))
+}
+
 /// `load` is called once the page is interactive; `placeholder` shows until its view is there.
 #[component]
-pub fn InBrowser<Load, Loading>(load: Load, placeholder: &'static str) -> impl IntoView
-where
-    Load: Fn() -> Loading + Send + Sync + 'static,
-    Loading: Future<Output = AnyView> + 'static,
-{
+pub fn InBrowser(load: Load, placeholder: &'static str) -> impl IntoView {
     // Effects run only in the browser, after hydration: the server's HTML and the hydrated
     // page agree on the placeholder.
     let wanted = RwSignal::new(false);

@@ -12,7 +12,7 @@ use self::glance::Glance;
 use crate::api::applications::{UpdateApplicationSettings, UpdateNotificationDefaults, get_application};
 use crate::api::overview::get_overview;
 use crate::components::ErrorMessage;
-use crate::components::error_message::error_list;
+use crate::components::loaded::{Loaded, loaded};
 use crate::components::tabs::ApplicationTabs;
 use crate::model::time::format_utc;
 
@@ -31,9 +31,7 @@ pub fn ApplicationPage() -> impl IntoView {
         <section class="page">
             <p class="breadcrumb"><a href="/applications">"Applications"</a> " / " {name}</p>
             <ApplicationTabs application=name() current="overview"/>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move {
+            <Loaded fallback="Loading…" content=loaded(move || async move {
                         application.await.map(|application| view! {
                             <h1>{application.name.clone()}</h1>
                             <dl class="details">
@@ -43,16 +41,10 @@ pub fn ApplicationPage() -> impl IntoView {
                                 <dt>"Updated"</dt><dd>{format_utc(application.update_ts)}</dd>
                             </dl>
                         })
-                    })}
-                </ErrorBoundary>
-            </Transition>
-            <Transition fallback=|| view! { <p>"Loading clusters and executions…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move {
+                    })/>
+            <Loaded fallback="Loading clusters and executions…" content=loaded(move || async move {
                         overview.await.map(|overview| view! { <Glance application=name() overview/> })
-                    })}
-                </ErrorBoundary>
-            </Transition>
+                    })/>
             // The details above already said why the application could not be read.
             <Transition fallback=|| ()>
                 <ErrorBoundary fallback=|_| ()>

@@ -10,7 +10,7 @@ use leptos_meta::Title;
 
 use crate::api::applications::{CreateApplication, list_applications};
 use crate::components::ErrorMessage;
-use crate::components::error_message::error_list;
+use crate::components::loaded::{Loaded, loaded};
 use crate::components::pager::{Pager, page_of, use_page};
 use crate::model::time::format_utc;
 
@@ -24,9 +24,7 @@ pub fn ApplicationsPage() -> impl IntoView {
         <Title text="Applications · gennaker"/>
         <section class="page">
             <h1>"Applications"</h1>
-            <Transition fallback=|| view! { <p>"Loading applications…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || { let page = page.get(); Suspend::new(async move {
+            <Loaded fallback="Loading applications…" content=loaded(move || { let page = page.get(); async move {
                         applications.await.map(|applications| {
                             if applications.is_empty() {
                                 return view! { <p class="empty">"No applications yet. Create the first one below."</p> }.into_any();
@@ -54,9 +52,7 @@ pub fn ApplicationsPage() -> impl IntoView {
                                 <Pager path="/applications".to_string() page has_next label="Applications pages"/>
                             }.into_any()
                         })
-                    })}}
-                </ErrorBoundary>
-            </Transition>
+                    }})/>
 
             <h2>"Create an application"</h2>
             <ActionForm action=create attr:class="form" attr:aria-label="Create application">

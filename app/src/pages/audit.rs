@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::{AUDIT_PAGE, list_audit};
-use crate::components::error_message::error_list;
+use crate::components::loaded::{Loaded, loaded};
 use crate::model::time::format_utc;
 
 #[component]
@@ -17,9 +17,7 @@ pub fn AuditPage() -> impl IntoView {
         <Title text="Audit log · gennaker"/>
         <section class="page">
             <h1>"Audit log"</h1>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move {
+            <Loaded fallback="Loading…" content=loaded(move || async move {
                         entries.await.map(|entries| {
                             let older = (entries.len() == AUDIT_PAGE as usize)
                                 .then(|| entries.last().map(|last| format!("/admin/audit?before={}", last.id)))
@@ -43,9 +41,7 @@ pub fn AuditPage() -> impl IntoView {
                                 {older.map(|href| view! { <p><a href=href>"Older entries"</a></p> })}
                             }
                         })
-                    })}
-                </ErrorBoundary>
-            </Transition>
+                    })/>
         </section>
     }
 }

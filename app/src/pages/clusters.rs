@@ -18,7 +18,7 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use self::details::ServerGroupPanel;
 use self::server_group_box::ServerGroupBox;
 use crate::api::clusters::list_clusters;
-use crate::components::error_message::error_list;
+use crate::components::loaded::{Loaded, loaded};
 use crate::components::live_clusters::watch_clusters;
 use crate::components::tabs::ApplicationTabs;
 use crate::model::cluster::{ClusterSummary, RegionClusters, ServerGroupSummary};
@@ -35,13 +35,9 @@ pub fn ClustersPage() -> impl IntoView {
             <p class="breadcrumb"><a href="/applications">"Applications"</a> " / " {application}</p>
             <h1>{application}</h1>
             <ApplicationTabs application=application() current="clusters"/>
-            <Transition fallback=|| view! { <p>"Loading clusters…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move {
+            <Loaded fallback="Loading clusters…" content=loaded(move || async move {
                         clusters.await.map(|regions| view! { <ClustersView application=application() initial=regions/> })
-                    })}
-                </ErrorBoundary>
-            </Transition>
+                    })/>
         </section>
     }
 }

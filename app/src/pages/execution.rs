@@ -21,7 +21,7 @@ use self::rerun::RerunButton;
 use self::trigger::TriggerDetails;
 use crate::api::pipelines::{CancelExecution, JudgeStage, PauseExecution, RestartStage, ResumeExecution, SkipWait, get_execution};
 use crate::components::ErrorMessage;
-use crate::components::error_message::error_list;
+use crate::components::loaded::{Loaded, loaded};
 use crate::components::live::watch;
 use crate::components::stage_bar::status_class;
 use crate::components::tabs::ApplicationTabs;
@@ -42,11 +42,7 @@ pub fn ExecutionPage() -> impl IntoView {
                 <a href=move || format!("/applications/{}/pipelines", application())>{application}</a> " / execution"
             </p>
             <ApplicationTabs application=application() current="pipelines"/>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move { execution.await.map(|execution| view! { <ExecutionView initial=execution/> }) })}
-                </ErrorBoundary>
-            </Transition>
+            <Loaded fallback="Loading…" content=loaded(move || async move { execution.await.map(|execution| view! { <ExecutionView initial=execution/> }) })/>
         </section>
     }
 }

@@ -10,8 +10,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::clusters::{DeleteSecurityGroup, list_security_groups, upsert_security_group};
 use crate::components::ErrorMessage;
-use crate::components::error_message::error_list;
-use crate::components::in_browser::InBrowser;
+use crate::components::loaded::{Loaded, loaded};
+use crate::components::in_browser::{InBrowser, load};
 use crate::components::fields::{TextField, number, protocol, protocol_name, resource_name, stack_and_detail};
 use crate::components::tabs::ApplicationTabs;
 use crate::error::AppError;
@@ -31,17 +31,13 @@ pub fn FirewallsPage() -> impl IntoView {
             <p class="breadcrumb"><a href="/applications">"Applications"</a> " / " {application}</p>
             <h1>{application}</h1>
             <ApplicationTabs application=application() current="firewalls"/>
-            <Transition fallback=|| view! { <p>"Loading firewalls…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move { firewalls.await.map(|firewalls| view! { <Table firewalls delete form/> }) })}
-                </ErrorBoundary>
-            </Transition>
+            <Loaded fallback="Loading firewalls…" content=loaded(move || async move { firewalls.await.map(|firewalls| view! { <Table firewalls delete form/> }) })/>
             {move || match delete.value().get() {
                 Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 _ => ().into_any(),
             }}
             <h2>"Create or edit a firewall"</h2>
-            <InBrowser load=move || firewall_form(application(), form, Callback::new(move |()| saved.update(|n| *n += 1))) placeholder="Loading the form…"/>
+            <InBrowser load=load(move || firewall_form(application(), form, Callback::new(move |()| saved.update(|n| *n += 1)))) placeholder="Loading the form…"/>
         </section>
     }
 }

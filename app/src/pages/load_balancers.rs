@@ -10,8 +10,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::clusters::{DeleteLoadBalancer, list_load_balancers, list_security_groups, upsert_load_balancer};
 use crate::components::ErrorMessage;
-use crate::components::error_message::error_list;
-use crate::components::in_browser::InBrowser;
+use crate::components::loaded::{Loaded, loaded};
+use crate::components::in_browser::{InBrowser, load};
 use crate::components::fields::{TextField, number, protocol, protocol_name, resource_name, stack_and_detail};
 use crate::components::tabs::ApplicationTabs;
 use crate::error::AppError;
@@ -32,26 +32,18 @@ pub fn LoadBalancersPage() -> impl IntoView {
             <p class="breadcrumb"><a href="/applications">"Applications"</a> " / " {application}</p>
             <h1>{application}</h1>
             <ApplicationTabs application=application() current="loadBalancers"/>
-            <Transition fallback=|| view! { <p>"Loading load balancers…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move { balancers.await.map(|balancers| view! { <Table balancers delete form/> }) })}
-                </ErrorBoundary>
-            </Transition>
+            <Loaded fallback="Loading load balancers…" content=loaded(move || async move { balancers.await.map(|balancers| view! { <Table balancers delete form/> }) })/>
             {move || match delete.value().get() {
                 Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 _ => ().into_any(),
             }}
             <h2>"Create or edit a load balancer"</h2>
-            <Transition fallback=|| ()>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move {
+            <Loaded content=loaded(move || async move {
                         let on_saved = Callback::new(move |()| saved.update(|n| *n += 1));
                         firewalls.await.map(|firewalls| view! {
-                            <InBrowser load=move || load_balancer_form(application(), form, firewalls.clone(), on_saved) placeholder="Loading the form…"/>
+                            <InBrowser load=load(move || load_balancer_form(application(), form, firewalls.clone(), on_saved)) placeholder="Loading the form…"/>
                         })
-                    })}
-                </ErrorBoundary>
-            </Transition>
+                    })/>
         </section>
     }
 }

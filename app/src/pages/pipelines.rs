@@ -32,8 +32,8 @@ use self::editor::LazyPipelineEditor;
 use self::executions::ExecutionList;
 use crate::api::pipelines::{PipelineListing, RecentRuns, list_pipelines, recent_executions, start_pipeline};
 use crate::components::ErrorMessage;
-use crate::components::error_message::error_list;
-use crate::components::in_browser::InBrowser;
+use crate::components::loaded::{Loaded, loaded};
+use crate::components::in_browser::{InBrowser, load};
 use crate::components::live::watch;
 use crate::components::stage_bar::StageBar;
 use crate::components::tabs::ApplicationTabs;
@@ -64,15 +64,11 @@ pub fn PipelinesPage() -> impl IntoView {
             <p class="breadcrumb"><a href="/applications">"Applications"</a> " / " {application}</p>
             <h1>{application}</h1>
             <ApplicationTabs application=application() current="pipelines"/>
-            <Transition fallback=|| view! { <p>"Loading pipelines…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move {
+            <Loaded fallback="Loading pipelines…" content=loaded(move || async move {
                         let pipelines = pipelines.await?;
                         let recent = recent.await?;
                         Ok::<_, crate::error::AppError>(view! { <PipelineList application=application() pipelines recent edit/> })
-                    })}
-                </ErrorBoundary>
-            </Transition>
+                    })/>
             // `heading` is focused when a pipeline is picked for editing, so keyboard users land here.
             <section class="pipeline-editor" aria-labelledby="pipeline-editor-title">
                 <h2 id="pipeline-editor-title" tabindex="-1" node_ref=heading>"Create or edit a pipeline"</h2>
@@ -125,7 +121,7 @@ fn PipelineRow(application: String, pipeline: PipelineListing, runs: RwSignal<Ve
             <Show when=move || starting.get()>
                 <InBrowser load={
                     let (application, pipeline) = (application.clone(), pipeline.clone());
-                    move || start_dialog(application.clone(), pipeline.clone(), Callback::new(move |()| starting.set(false)))
+                    load(move || start_dialog(application.clone(), pipeline.clone(), Callback::new(move |()| starting.set(false))))
                 } placeholder="Loading…"/>
             </Show>
             <ul class="runs" aria-label=format!("Runs of {name}")>

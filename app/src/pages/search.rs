@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::clusters::server_group_href;
 use crate::api::search::{SearchResults, search};
-use crate::components::error_message::error_list;
+use crate::components::loaded::{Loaded, loaded};
 
 #[component]
 pub fn SearchPage() -> impl IntoView {
@@ -19,13 +19,9 @@ pub fn SearchPage() -> impl IntoView {
         <Title text=move || format!("Search {} · gennaker", text.get())/>
         <section class="page">
             <h1>"Search"</h1>
-            <Transition fallback=|| view! { <p>"Searching…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move {
+            <Loaded fallback="Searching…" content=loaded(move || async move {
                         results.await.map(|results| view! { <Results text=text.get_untracked() results/> })
-                    })}
-                </ErrorBoundary>
-            </Transition>
+                    })/>
         </section>
     }
 }

@@ -14,7 +14,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::tasks::{CancelTask, RecentTasks, list_tasks};
 use crate::components::ErrorMessage;
-use crate::components::error_message::error_list;
+use crate::components::loaded::{Loaded, loaded};
 use crate::components::live::watch;
 use crate::components::pager::{Pager, use_page};
 use crate::components::stage_bar::status_class;
@@ -34,17 +34,13 @@ pub fn TasksPage() -> impl IntoView {
             <p class="breadcrumb"><a href="/applications">"Applications"</a> " / " {application}</p>
             <h1>{application}</h1>
             <ApplicationTabs application=application() current="tasks"/>
-            <Transition fallback=|| view! { <p>"Loading tasks…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move { recent.await.map(|recent| {
+            <Loaded fallback="Loading tasks…" content=loaded(move || async move { recent.await.map(|recent| {
                         let has_next = recent.has_next;
                         view! {
                             <TaskList application=application() recent first_page=page.get_untracked() == 1/>
                             <Pager path=format!("/applications/{}/tasks", application()) page=page.get_untracked() has_next label="Tasks pages"/>
                         }
-                    }) })}
-                </ErrorBoundary>
-            </Transition>
+                    }) })/>
         </section>
     }
 }

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::api::auth::{CreateToken, RevokeToken, list_tokens};
 use crate::components::ErrorMessage;
-use crate::components::error_message::error_list;
+use crate::components::loaded::{Loaded, loaded};
 use crate::model::time::format_utc;
 
 #[component]
@@ -33,9 +33,7 @@ pub fn TokensPage() -> impl IntoView {
                 Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 None => ().into_any(),
             }}
-            <Transition fallback=|| view! { <p>"Loading tokens…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || Suspend::new(async move {
+            <Loaded fallback="Loading tokens…" content=loaded(move || async move {
                         tokens.await.map(|tokens| view! {
                             <table class="list" aria-label="Tokens">
                                 <thead><tr><th>"Name"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
@@ -57,9 +55,7 @@ pub fn TokensPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         })
-                    })}
-                </ErrorBoundary>
-            </Transition>
+                    })/>
         </section>
     }
 }

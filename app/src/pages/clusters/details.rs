@@ -10,7 +10,7 @@ use super::actions::ServerGroupActions;
 use super::server_group_box::{HealthBar, artifact_version};
 use super::{Selection, find_group};
 use crate::api::clusters::get_server_group;
-use crate::components::error_message::error_list;
+use crate::components::loaded::{Loaded, loaded};
 use crate::model::cluster::{HealthState, RegionClusters, ServerGroup};
 use crate::model::time::format_utc;
 
@@ -68,11 +68,7 @@ pub fn ServerGroupPanel(application: String, selection: Selection, regions: RwSi
                 let name = name.clone();
                 move || view! { <p class="empty">{name.clone()} " is no longer there."</p> }
             }>
-                <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                    <ErrorBoundary fallback=error_list>
-                        {move || Suspend::new(async move { details.await.map(|group| view! { <Facts group/> }) })}
-                    </ErrorBoundary>
-                </Transition>
+                <Loaded fallback="Loading…" content=loaded(move || async move { details.await.map(|group| view! { <Facts group/> }) })/>
                 {
                     let application = application.clone();
                     summary.get_untracked().map(|current| view! { <ServerGroupActions application current disabled others/> })

@@ -22,13 +22,13 @@ use super::stages::StagesEditor;
 use super::triggers::TriggersEditor;
 use crate::api::pipelines::{check_pipeline, save_pipeline};
 use crate::components::ErrorMessage;
-use crate::components::in_browser::InBrowser;
+use crate::components::in_browser::{InBrowser, load};
 
 /// The editor, once its code has loaded; "Loading the editor…" until then (and on the server,
 /// where the page is rendered without it).
 #[component]
 pub fn LazyPipelineEditor(application: String, json: RwSignal<String>, on_saved: Callback<()>) -> impl IntoView {
-    view! { <InBrowser load=move || pipeline_editor(application.clone(), json, on_saved) placeholder="Loading the editor…"/> }
+    view! { <InBrowser load=load(move || pipeline_editor(application.clone(), json, on_saved)) placeholder="Loading the editor…"/> }
 }
 
 /// The split point: on wasm32 this function and all that only it reaches go into a chunk

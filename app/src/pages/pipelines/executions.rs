@@ -13,12 +13,11 @@
 //! only runs between its first and last, so live events of newer runs do not climb onto it.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-use crate::api::pipelines::{RECENT, find_executions};
-use crate::components::error_message::error_list;
+use crate::api::pipelines::{RECENT, RecentRuns, find_executions};
+use crate::components::loaded::{Loaded, loaded};
 use crate::components::stage_bar::StageBar;
 use crate::model::execution::{Execution, ExecutionQuery, Status};
 use crate::model::time::{EpochMillis, format_utc};
@@ -177,12 +176,14 @@ pub fn ExecutionList(application: String, runs: RwSignal<Vec<Execution>>, now: E
     let source = application.clone();
     let page = Resource::new(
         move || (source.clone(), filter.get(), before.get()),
+        // Unfiltered, the first page is the tab's own list: nothing to fetch (an empty answer,
+        // rather than an Option, so this resource has the same type as the tab's).
         |(application, filter, before)| async move {
             if filter.is_empty() && before.is_none() {
-                return Ok(None);
+                return Ok(RecentRuns { executions: Vec::new(), seq: 0, now: 0 });
             }
             let within = filter.since.millis();
-            find_executions(application, filter.to_query(before), within).await.map(Some)
+            find_executions(application, filter.to_query(before), within).await
         },
     );
     let triggers = move || {
@@ -208,7 +209,10 @@ pub fn ExecutionList(application: String, runs: RwSignal<Vec<Execution>>, now: E
     view! {
         <section class="executions" aria-labelledby="executions-title">
             <h2 id="executions-title">"Executions"</h2>
-            <Form method="get" action=format!("/applications/{application}/pipelines") attr:class="filters" attr:role="search" attr:aria-label="Filter executions">
+            // A plain GET form: Filter loads the page for the new query string (rendered by the
+            // server, filtered there), with or without the WASM; the router's client-side form
+            // would add its code to every page's bundle for a reload's worth of time.
+            <form method="get" action=format!("/applications/{application}/pipelines") class="filters" role="search" aria-label="Filter executions">
                 <fieldset class="statuses">
                     <legend>"Status"</legend>
                     {STATUSES.into_iter().map(|status| view! {
@@ -239,18 +243,14 @@ pub fn ExecutionList(application: String, runs: RwSignal<Vec<Execution>>, now: E
                     <input type="search" name="q" autocomplete="off" value=move || filter.read().text.clone() prop:value=move || filter.read().text.clone()/>
                 </label>
                 <button type="submit" class="secondary">"Filter"</button>
-            </Form>
+            </form>
             <p class="muted">{format!("Filters search every run of the application, newest first, {RECENT} at a time.")}</p>
-            <Transition fallback=|| view! { <p>"Loading executions…"</p> }>
-                <ErrorBoundary fallback=error_list>
-                    {move || { let page_link = page_link.clone(); Suspend::new(async move {
+            <Loaded fallback="Loading executions…" content=loaded(move || { let page_link = page_link.clone(); async move {
                         let found = page.await?;
                         // The filters and page the answer is for (the resource's source).
                         let (filter, first_page) = (filter.get_untracked(), before.get_untracked().is_none());
-                        let (fetched, now) = match found {
-                            Some(found) => (found.executions, found.now),
-                            None => (newest.get_value(), now),
-                        };
+                        let (fetched, now) =
+                            if filter.is_empty() && first_page { (newest.get_value(), now) } else { (found.executions, found.now) };
                         let older = (fetched.len() >= RECENT as usize).then(|| fetched.last().map(|run| page_link(Some(&run.id)))).flatten();
                         let newer = (!first_page).then(|| page_link(None));
                         let rows = move || page_rows(&fetched, &runs.read(), &filter, now, first_page);
@@ -263,9 +263,7 @@ pub fn ExecutionList(application: String, runs: RwSignal<Vec<Execution>>, now: E
                                 </nav>
                             })}
                         })
-                    }) }}
-                </ErrorBoundary>
-            </Transition>
+                    } })/>
         </section>
     }
 }
