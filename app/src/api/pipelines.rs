@@ -10,17 +10,17 @@ use crate::model::execution::Execution;
 use crate::model::pipeline::{ParameterConfig, Pipeline, PipelineRevision};
 
 /// A pipeline as the Pipelines tab lists it: what its row and Start dialog show, and the whole
-/// pipeline as JSON for the editor. The page's code (in every page's WASM) thus never decodes
-/// typed stages, whose serde code for eighteen stage types is large; only the editor, loaded on
-/// demand, does.
+/// pipeline as the editor's JSON text (rendered by the server). The page's code (in every
+/// page's WASM) thus never decodes typed stages, whose serde code for eighteen stage types is
+/// large, nor prints JSON; only the editor, loaded on demand, does.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PipelineListing {
     pub id: String,
     pub name: String,
     pub disabled: bool,
     pub parameter_config: Vec<ParameterConfig>,
-    /// The pipeline as the REST API returns it.
-    pub config: serde_json::Value,
+    /// The pipeline as the REST API returns it, as the editor shows it.
+    pub json: String,
 }
 
 #[server]
@@ -30,7 +30,7 @@ pub async fn list_pipelines(application: String) -> Result<Vec<PipelineListing>,
         Ok(pipelines
             .into_iter()
             .map(|pipeline| PipelineListing {
-                config: serde_json::to_value(&pipeline).unwrap_or_default(),
+                json: crate::pages::pipelines::pretty(&serde_json::to_value(&pipeline).unwrap_or_default()),
                 id: pipeline.id,
                 name: pipeline.name,
                 disabled: pipeline.disabled,

@@ -27,7 +27,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use self::document::pretty;
+/// The editor's JSON text of a pipeline; the server renders the Pipelines tab's with it.
+#[cfg_attr(not(feature = "ssr"), allow(unused_imports))]
+pub(crate) use self::document::pretty;
 use self::editor::LazyPipelineEditor;
 use self::executions::ExecutionList;
 use crate::api::pipelines::{PipelineListing, RecentRuns, list_pipelines, recent_executions, start_pipeline};
@@ -105,7 +107,7 @@ fn upsert(runs: &mut Vec<Execution>, execution: Execution) {
 
 #[component]
 fn PipelineRow(application: String, pipeline: PipelineListing, runs: RwSignal<Vec<Execution>>, edit: Callback<String>) -> impl IntoView {
-    let as_json = pretty(&pipeline.config);
+    let as_json = pipeline.json.clone();
     let starting = RwSignal::new(false);
     let id = pipeline.id.clone();
     let name = pipeline.name.clone();
