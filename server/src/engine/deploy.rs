@@ -337,6 +337,13 @@ async fn apply_strategy(stage: &Stage, deploy: &DeployStage, now: i64, effects: 
     Ok(with_progress(result, &progress))
 }
 
+/// A deploy stopped by its stage timeout (`stageTimeoutMs`) rolls back as a failed one does:
+/// with `rollback.onFailure`, what it created goes and what it disabled serves again.
+pub async fn roll_back_after_timeout(stage: &Stage, deploy: &DeployStage, effects: &Effects) -> String {
+    let mut progress = progress_of(stage);
+    roll_back_on_failure(deploy, &mut progress, effects).await
+}
+
 /// With `rollback.onFailure`: enables again what the deploy disabled and destroys what it
 /// created. Says what it did, to append to the error.
 async fn roll_back_on_failure(deploy: &DeployStage, progress: &mut [Progress], effects: &Effects) -> String {

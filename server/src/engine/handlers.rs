@@ -200,7 +200,9 @@ async fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: 
     }
     if let (Some(timeout), Some(started)) = (stage.context.get("stageTimeoutMs").and_then(Value::as_i64), stage.start_time) {
         if now - started > timeout {
-            return fail_stage(execution, stage_id, format!("timed out after {timeout} ms"), now);
+            let stage = stage.clone();
+            let rolled_back = tasks::on_timeout(&stage, effects).await;
+            return fail_stage(execution, stage_id, format!("timed out after {timeout} ms{rolled_back}"), now);
         }
     }
     let stage = stage.clone();

@@ -49,6 +49,15 @@ pub fn task_names(kind: &str) -> &'static [&'static str] {
     }
 }
 
+/// What a stage does when its timeout stops it, said as a suffix of its error: a deploy rolls
+/// back (with `rollback.onFailure`); other stages have nothing to undo.
+pub async fn on_timeout(stage: &Stage, effects: &Effects) -> String {
+    match stage_kind(stage) {
+        Ok(StageKind::Deploy(config)) => deploy::roll_back_after_timeout(stage, &config, effects).await,
+        _ => String::new(),
+    }
+}
+
 /// Runs task `index` of `stage`; returns its result and keys to set in the stage's context.
 /// `now` is the clock's time.
 pub async fn run(execution: &Execution, stage: &Stage, index: usize, now: i64, effects: &Effects) -> (TaskResult, Map<String, Value>) {

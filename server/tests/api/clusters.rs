@@ -230,6 +230,30 @@ async fn an_unhealthy_deploy_fails_and_is_rolled_back_while_v1_serves() {
     assert_eq!(server_groups(&app, "sick").await, [("sick-web-v000".to_string(), false, 2)]);
 }
 
+/// A deploy stopped by its stage timeout while the new server group is still unhealthy rolls
+/// back as a failed one does: the new group is destroyed and v1 goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_deploy_is_rolled_back() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("slow").await;
+    let port = free_port();
+    create_balancer(&app, "slow", port).await;
+    save_deploy_pipeline(&app, "slow", json!({"strategy": "redblack", "rollback": {"onFailure": true}, "waitForHealthyTimeoutSec": 600})).await;
+    assert_eq!(run(&app, "slow", "deploy", json!({"version": "v1"})).await["status"], "SUCCEEDED");
+
+    let mut pipeline: Value = app.get("/api/v1/applications/slow/pipelines/deploy").await.json().await.unwrap();
+    pipeline["stages"][0]["clusters"][0]["artifact"]["command"] = demo_command(&["--unhealthy"]);
+    pipeline["stages"][0]["stageTimeoutMs"] = json!(3000);
+    let saved = app.post_json("/api/v1/applications/slow/pipelines", &pipeline).await;
+    assert_eq!(saved.status(), 200);
+
+    let failed = run(&app, "slow", "deploy", json!({"version": "v2"})).await;
+    assert_eq!(failed["status"], "TERMINAL", "{failed:#}");
+    let error = failed["stages"][0]["error"].as_str().unwrap();
+    assert!(error.starts_with("timed out after 3000 ms") && error.contains("destroyed slow-web-v001"), "{error}");
+    assert_eq!(server_groups(&app, "slow").await, [("slow-web-v000".to_string(), false, 2)]);
+}
+
 /// A manual canary: one canary instance beside the current server group, a check, then the
 /// promotion (resize the canary to full size, disable the rest) as the README describes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
