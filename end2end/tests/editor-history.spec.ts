@@ -167,8 +167,12 @@ test('a Check Preconditions stage is built with its own fields, and a preconditi
 test('the editor\'s code is loaded only by the page that shows it', async ({ page }) => {
   const checkConsole = failOnConsoleErrors(page);
   const chunks: string[] = [];
+  const caching: (string | undefined)[] = [];
   page.on('request', (request) => {
     if (/\/pkg\/(split|chunk)_[^/]*\.wasm$/.test(request.url())) chunks.push(request.url());
+  });
+  page.on('response', (response) => {
+    if (/\/pkg\/(split|chunk)_[^/]*\.wasm$/.test(response.url())) caching.push(response.headers()['cache-control']);
   });
   await signInQuickly(page.request);
   await openHydrated(page, `/applications/${application}/clusters`);
@@ -178,5 +182,8 @@ test('the editor\'s code is loaded only by the page that shows it', async ({ pag
   await openHydrated(page, `/applications/${application}/pipelines`);
   await expect(page.getByRole('button', { name: 'Save pipeline' })).toBeVisible();
   expect(chunks.length, 'the Pipelines tab loads the editor chunk').toBeGreaterThan(0);
+  // Chunks only work with the main module of their own build: revalidated on every use.
+  await expect.poll(() => caching.length).toBeGreaterThan(0);
+  expect(new Set(caching)).toEqual(new Set(['no-cache']));
   checkConsole();
 });

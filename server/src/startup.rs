@@ -199,6 +199,7 @@ fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config:
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(revalidate_bundle))
         .layer(middleware::from_fn_with_state(auth_layer, layer::authenticate))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())
@@ -227,6 +228,19 @@ fn notifier(config: &crate::config::NotifyConfig, address: SocketAddr, secrets: 
         retry_base_ms: config.notify_retry_ms,
         ..Notifier::default()
     }
+}
+
+/// The browser bundle's files keep their names from build to build, and the chunks wasm-split
+/// cuts off only work with the main module of their own build: browsers must revalidate them on
+/// every use rather than guess how long they stay fresh, or a page could mix a cached chunk of
+/// one build with the main module of the next. An unchanged file costs a 304.
+async fn revalidate_bundle(request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    let bundle = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    if bundle {
+        response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-cache"));
+    }
+    response
 }
 
 /// The site root's top-level files (favicon.ico and the like): public, like `/pkg/`.

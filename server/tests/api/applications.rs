@@ -99,6 +99,8 @@ async fn pages_are_server_rendered(db: Db) {
     assert!(html.contains("<h1>Applications</h1>"), "{html}");
     assert!(html.contains(r#"href="/applications/shop""#), "the list is rendered on the server: {html}");
     assert!(html.contains("/pkg/gennaker.js"), "hydration scripts are included");
+    let bundle = app.get("/pkg/gennaker.js").await;
+    assert_eq!(bundle.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-cache"), "the bundle is revalidated on every use");
 
     let page = app.get("/applications/shop").await.text().await.unwrap();
     assert!(page.contains("Sells things"), "{page}");
