@@ -187,3 +187,18 @@ test('the editor\'s code is loaded only by the page that shows it', async ({ pag
   expect(new Set(caching)).toEqual(new Set(['no-cache']));
   checkConsole();
 });
+
+test('a part whose code cannot be loaded says so where it would be, and the page keeps working', async ({ page }) => {
+  // The browser logs the failed fetch: expected here.
+  const checkConsole = failOnConsoleErrors(page, [/ERR_FAILED|Failed to fetch|TypeError|WebAssembly/]);
+  await page.route(/\/pkg\/split_pipeline_editor[^/]*\.wasm$/, (route) => route.abort());
+  await signInQuickly(page.request);
+  await openHydrated(page, `/applications/${application}/pipelines`);
+  const editor = page.getByRole('region', { name: 'Create or edit a pipeline' });
+  await expect(editor.getByRole('alert')).toHaveText(/could not be loaded.*Reload the page/);
+
+  // The rest of the page is alive: the Start dialog, a chunk of its own, opens.
+  await page.getByRole('region', { name: 'Pipeline evolving' }).getByRole('button', { name: 'Start' }).click();
+  await expect(page.getByRole('dialog', { name: 'Start evolving' })).toBeVisible();
+  checkConsole();
+});

@@ -11,7 +11,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::clusters::{DeleteSecurityGroup, list_security_groups, upsert_security_group};
 use crate::components::ErrorMessage;
 use crate::components::loaded::{Loaded, loaded};
-use crate::components::in_browser::{InBrowser, load};
+use crate::components::in_browser::{InBrowser, load, split_view};
 use crate::components::fields::{TextField, number, protocol, protocol_name, resource_name, stack_and_detail};
 use crate::components::tabs::ApplicationTabs;
 use crate::error::AppError;
@@ -216,10 +216,11 @@ impl Fields {
     }
 }
 
-/// The form's code is loaded on demand (see [`crate::components::in_browser`]).
-#[lazy]
-fn firewall_form(application: String, form: Fields, on_saved: Callback<()>) -> AnyView {
-    view! { <Editor application form on_saved/> }.into_any()
+split_view! {
+    /// The form's code is loaded on demand (see [`crate::components::in_browser`]).
+    fn firewall_form(application: String, form: Fields, on_saved: Callback<()>) {
+        view! { <Editor application form on_saved/> }.into_any()
+    }
 }
 
 #[component]

@@ -11,7 +11,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::clusters::{DeleteLoadBalancer, list_load_balancers, list_security_groups, upsert_load_balancer};
 use crate::components::ErrorMessage;
 use crate::components::loaded::{Loaded, loaded};
-use crate::components::in_browser::{InBrowser, load};
+use crate::components::in_browser::{InBrowser, load, split_view};
 use crate::components::fields::{TextField, number, protocol, protocol_name, resource_name, stack_and_detail};
 use crate::components::tabs::ApplicationTabs;
 use crate::error::AppError;
@@ -199,10 +199,11 @@ impl Fields {
     }
 }
 
-/// The form's code is loaded on demand (see [`crate::components::in_browser`]).
-#[lazy]
-fn load_balancer_form(application: String, form: Fields, firewalls: Vec<SecurityGroup>, on_saved: Callback<()>) -> AnyView {
-    view! { <Editor application form firewalls on_saved/> }.into_any()
+split_view! {
+    /// The form's code is loaded on demand (see [`crate::components::in_browser`]).
+    fn load_balancer_form(application: String, form: Fields, firewalls: Vec<SecurityGroup>, on_saved: Callback<()>) {
+        view! { <Editor application form firewalls on_saved/> }.into_any()
+    }
 }
 
 #[component]

@@ -35,7 +35,7 @@ use self::executions::ExecutionList;
 use crate::api::pipelines::{PipelineListing, RecentRuns, list_pipelines, recent_executions, start_pipeline};
 use crate::components::ErrorMessage;
 use crate::components::loaded::{Loaded, loaded};
-use crate::components::in_browser::{InBrowser, load};
+use crate::components::in_browser::{InBrowser, load, split_view};
 use crate::components::live::watch;
 use crate::components::stage_bar::StageBar;
 use crate::components::tabs::ApplicationTabs;
@@ -135,10 +135,11 @@ fn PipelineRow(application: String, pipeline: PipelineListing, runs: RwSignal<Ve
     }
 }
 
-/// The Start dialog's code is loaded on the first Start (see [`crate::components::in_browser`]).
-#[lazy]
-fn start_dialog(application: String, pipeline: PipelineListing, on_close: Callback<()>) -> AnyView {
-    view! { <StartDialog application pipeline on_close/> }.into_any()
+split_view! {
+    /// The Start dialog's code is loaded on the first Start (see [`crate::components::in_browser`]).
+    fn start_dialog(application: String, pipeline: PipelineListing, on_close: Callback<()>) {
+        view! { <StartDialog application pipeline on_close/> }.into_any()
+    }
 }
 
 #[component]

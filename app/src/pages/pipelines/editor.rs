@@ -7,7 +7,7 @@
 //! WASM: their items are structured JSON.
 //!
 //! The editor is the largest part of the browser code, and only people changing pipelines use
-//! it, so it is not in the main WASM: [`pipeline_editor`] is a `#[lazy]` split point, which
+//! it, so it is not in the main WASM: [`pipeline_editor`] is a split point, which
 //! `scripts/build` cuts into a chunk of its own (wasm-split); [`LazyPipelineEditor`] shows it
 //! once loaded (see [`crate::components::in_browser`]); everything above it (the pipeline list,
 //! the executions) is interactive without waiting for it.
@@ -22,7 +22,7 @@ use super::stages::StagesEditor;
 use super::triggers::TriggersEditor;
 use crate::api::pipelines::{check_pipeline, save_pipeline};
 use crate::components::ErrorMessage;
-use crate::components::in_browser::{InBrowser, load};
+use crate::components::in_browser::{InBrowser, load, split_view};
 
 /// The editor, once its code has loaded; "Loading the editor…" until then (and on the server,
 /// where the page is rendered without it).
@@ -31,11 +31,12 @@ pub fn LazyPipelineEditor(application: String, json: RwSignal<String>, on_saved:
     view! { <InBrowser load=load(move || pipeline_editor(application.clone(), json, on_saved)) placeholder="Loading the editor…"/> }
 }
 
-/// The split point: on wasm32 this function and all that only it reaches go into a chunk
-/// loaded on the first call.
-#[lazy]
-fn pipeline_editor(application: String, json: RwSignal<String>, on_saved: Callback<()>) -> AnyView {
-    view! { <PipelineEditor application json on_saved/> }.into_any()
+split_view! {
+    /// The split point: on wasm32 this function and all that only it reaches go into a chunk
+    /// loaded on the first call.
+    fn pipeline_editor(application: String, json: RwSignal<String>, on_saved: Callback<()>) {
+        view! { <PipelineEditor application json on_saved/> }.into_any()
+    }
 }
 
 #[component]
