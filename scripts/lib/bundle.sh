@@ -1,9 +1,10 @@
 # Sourced by scripts/build and scripts/bench-bundle: turns cargo's frontend.wasm into what the
-# browser loads, as `cargo leptos build --split` does. wasm-split cuts every Leptos `#[lazy]`
-# function (and whatever only it reaches) into a chunk of its own (split_*.wasm, chunk_*.wasm)
-# with a loader (__wasm_split.js) that fetches a chunk on the first call; wasm-bindgen then
-# makes the main module's JS glue, keeping the exports the chunks link against; with
-# optimise=1, wasm-opt shrinks the main module and every chunk.
+# browser loads, as `cargo leptos build --split` does. wasm-split cuts every split point
+# (`split_view!` in app/src/components/in_browser.rs) and whatever only it reaches into a chunk
+# of its own (split_*.wasm, chunk_*.wasm, named with a hash of the build) with a loader
+# (__wasm_split.js) that fetches a chunk on the first call; wasm-bindgen then makes the main
+# module's JS glue, keeping the exports the chunks link against; with optimise=1, wasm-opt
+# shrinks the main module and every chunk.
 # shellcheck shell=bash
 
 # bundle_wasm <cargo's frontend.wasm> <output folder> <optimise: 0|1>
@@ -20,7 +21,18 @@ bundle_wasm() {
   # Leptos asks for <name>.wasm; wasm-bindgen writes <name>_bg.wasm (cargo-leptos renames it too).
   mv -f "$out/${LEPTOS_OUTPUT_NAME}_bg.wasm" "$out/${LEPTOS_OUTPUT_NAME}.wasm"
   sed -i "s/${LEPTOS_OUTPUT_NAME}_bg\.wasm/${LEPTOS_OUTPUT_NAME}.wasm/g" "$out/${LEPTOS_OUTPUT_NAME}.js"
-  find "$work" -maxdepth 1 \( -name 'split_*.wasm' -o -name 'chunk_*.wasm' -o -name '__wasm_split*.js' \) -exec cp {} "$out/" \;
+  # Chunks only work with the main module of their own build, so their names carry the build:
+  # a page still running the previous build asks for its own chunks' names, gets a 404, and
+  # says "reload" (see app/src/components/in_browser.rs) instead of linking a foreign chunk.
+  local build chunk name
+  build=$(sha256sum "$work/$LEPTOS_OUTPUT_NAME.wasm" | cut -c1-12)
+  cp "$work"/__wasm_split*.js "$out/"
+  for chunk in "$work"/split_*.wasm "$work"/chunk_*.wasm; do
+    [ -f "$chunk" ] || continue
+    name=$(basename "$chunk" .wasm)
+    cp "$chunk" "$out/$name.$build.wasm"
+    sed -i "s|\"\./$name\.wasm\"|\"./$name.$build.wasm\"|g" "$out"/__wasm_split*.js
+  done
   rm -rf "$work"
   if [ "$optimise" -eq 1 ]; then
     # --converge repeats -Oz until it stops shrinking: ~0.5 % smaller for about twice the time.
