@@ -32,19 +32,19 @@ pub fn ApplicationPage() -> impl IntoView {
             <p class="breadcrumb"><a href="/applications">"Applications"</a> " / " {name}</p>
             <ApplicationTabs application=name() current="overview"/>
             <Loaded fallback="Loading…" content=loaded(move || async move {
-                        application.await.map(|application| view! {
-                            <h1>{application.name.clone()}</h1>
-                            <dl class="details">
-                                <dt>"Owner"</dt><dd>{if application.email.is_empty() { "—".to_string() } else { application.email }}</dd>
-                                <dt>"Description"</dt><dd>{application.description}</dd>
-                                <dt>"Created"</dt><dd>{format_utc(application.create_ts)}</dd>
-                                <dt>"Updated"</dt><dd>{format_utc(application.update_ts)}</dd>
-                            </dl>
-                        })
-                    })/>
+                application.await.map(|application| view! {
+                    <h1>{application.name.clone()}</h1>
+                    <dl class="details">
+                        <dt>"Owner"</dt><dd>{if application.email.is_empty() { "—".to_string() } else { application.email }}</dd>
+                        <dt>"Description"</dt><dd>{application.description}</dd>
+                        <dt>"Created"</dt><dd>{format_utc(application.create_ts)}</dd>
+                        <dt>"Updated"</dt><dd>{format_utc(application.update_ts)}</dd>
+                    </dl>
+                })
+            })/>
             <Loaded fallback="Loading clusters and executions…" content=loaded(move || async move {
-                        overview.await.map(|overview| view! { <Glance application=name() overview/> })
-                    })/>
+                overview.await.map(|overview| view! { <Glance application=name() overview/> })
+            })/>
             // The details above already said why the application could not be read.
             <Transition fallback=|| ()>
                 <ErrorBoundary fallback=|_| ()>

@@ -25,34 +25,34 @@ pub fn ApplicationsPage() -> impl IntoView {
         <section class="page">
             <h1>"Applications"</h1>
             <Loaded fallback="Loading applications…" content=loaded(move || { let page = page.get(); async move {
-                        applications.await.map(|applications| {
-                            if applications.is_empty() {
-                                return view! { <p class="empty">"No applications yet. Create the first one below."</p> }.into_any();
-                            }
-                            let (applications, has_next) = page_of(applications, page);
-                            view! {
-                                <table class="list" aria-label="Applications">
-                                    <thead>
-                                        <tr><th>"Name"</th><th>"Owner"</th><th>"Description"</th><th>"Created"</th></tr>
-                                    </thead>
-                                    <tbody>
-                                        {applications.into_iter().map(|application| {
-                                            let href = format!("/applications/{}", application.name);
-                                            view! {
-                                                <tr>
-                                                    <td><a href=href>{application.name}</a></td>
-                                                    <td>{application.email}</td>
-                                                    <td>{application.description}</td>
-                                                    <td>{format_utc(application.create_ts)}</td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                                <Pager path="/applications".to_string() page has_next label="Applications pages"/>
-                            }.into_any()
-                        })
-                    }})/>
+                applications.await.map(|applications| {
+                    if applications.is_empty() {
+                        return view! { <p class="empty">"No applications yet. Create the first one below."</p> }.into_any();
+                    }
+                    let (applications, has_next) = page_of(applications, page);
+                    view! {
+                        <table class="list" aria-label="Applications">
+                            <thead>
+                                <tr><th>"Name"</th><th>"Owner"</th><th>"Description"</th><th>"Created"</th></tr>
+                            </thead>
+                            <tbody>
+                                {applications.into_iter().map(|application| {
+                                    let href = format!("/applications/{}", application.name);
+                                    view! {
+                                        <tr>
+                                            <td><a href=href>{application.name}</a></td>
+                                            <td>{application.email}</td>
+                                            <td>{application.description}</td>
+                                            <td>{format_utc(application.create_ts)}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <Pager path="/applications".to_string() page has_next label="Applications pages"/>
+                    }.into_any()
+                })
+            }})/>
 
             <h2>"Create an application"</h2>
             <ActionForm action=create attr:class="form" attr:aria-label="Create application">

@@ -18,30 +18,30 @@ pub fn AuditPage() -> impl IntoView {
         <section class="page">
             <h1>"Audit log"</h1>
             <Loaded fallback="Loading…" content=loaded(move || async move {
-                        entries.await.map(|entries| {
-                            let older = (entries.len() == AUDIT_PAGE as usize)
-                                .then(|| entries.last().map(|last| format!("/admin/audit?before={}", last.id)))
-                                .flatten();
-                            view! {
-                                <table class="list" aria-label="Audit log">
-                                    <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"From"</th><th>"Status"</th></tr></thead>
-                                    <tbody>
-                                        {entries.into_iter().map(|entry| view! {
-                                            <tr>
-                                                <td>{format_utc(entry.ts)}</td>
-                                                <td>{entry.actor}</td>
-                                                <td><code>{entry.action}</code></td>
-                                                <td>{entry.target}</td>
-                                                <td>{entry.address}</td>
-                                                <td>{entry.status}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                                {older.map(|href| view! { <p><a href=href>"Older entries"</a></p> })}
-                            }
-                        })
-                    })/>
+                entries.await.map(|entries| {
+                    let older = (entries.len() == AUDIT_PAGE as usize)
+                        .then(|| entries.last().map(|last| format!("/admin/audit?before={}", last.id)))
+                        .flatten();
+                    view! {
+                        <table class="list" aria-label="Audit log">
+                            <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"From"</th><th>"Status"</th></tr></thead>
+                            <tbody>
+                                {entries.into_iter().map(|entry| view! {
+                                    <tr>
+                                        <td>{format_utc(entry.ts)}</td>
+                                        <td>{entry.actor}</td>
+                                        <td><code>{entry.action}</code></td>
+                                        <td>{entry.target}</td>
+                                        <td>{entry.address}</td>
+                                        <td>{entry.status}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        {older.map(|href| view! { <p><a href=href>"Older entries"</a></p> })}
+                    }
+                })
+            })/>
         </section>
     }
 }

@@ -36,8 +36,8 @@ pub fn ClustersPage() -> impl IntoView {
             <h1>{application}</h1>
             <ApplicationTabs application=application() current="clusters"/>
             <Loaded fallback="Loading clusters…" content=loaded(move || async move {
-                        clusters.await.map(|regions| view! { <ClustersView application=application() initial=regions/> })
-                    })/>
+                clusters.await.map(|regions| view! { <ClustersView application=application() initial=regions/> })
+            })/>
         </section>
     }
 }

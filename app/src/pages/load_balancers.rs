@@ -39,11 +39,11 @@ pub fn LoadBalancersPage() -> impl IntoView {
             }}
             <h2>"Create or edit a load balancer"</h2>
             <Loaded content=loaded(move || async move {
-                        let on_saved = Callback::new(move |()| saved.update(|n| *n += 1));
-                        firewalls.await.map(|firewalls| view! {
-                            <InBrowser load=load(move || load_balancer_form(application(), form, firewalls.clone(), on_saved)) placeholder="Loading the form…"/>
-                        })
-                    })/>
+                let on_saved = Callback::new(move |()| saved.update(|n| *n += 1));
+                firewalls.await.map(|firewalls| view! {
+                    <InBrowser load=load(move || load_balancer_form(application(), form, firewalls.clone(), on_saved)) placeholder="Loading the form…"/>
+                })
+            })/>
         </section>
     }
 }

@@ -67,10 +67,10 @@ pub fn PipelinesPage() -> impl IntoView {
             <h1>{application}</h1>
             <ApplicationTabs application=application() current="pipelines"/>
             <Loaded fallback="Loading pipelines…" content=loaded(move || async move {
-                        let pipelines = pipelines.await?;
-                        let recent = recent.await?;
-                        Ok::<_, crate::error::AppError>(view! { <PipelineList application=application() pipelines recent edit/> })
-                    })/>
+                let pipelines = pipelines.await?;
+                let recent = recent.await?;
+                Ok::<_, crate::error::AppError>(view! { <PipelineList application=application() pipelines recent edit/> })
+            })/>
             // `heading` is focused when a pipeline is picked for editing, so keyboard users land here.
             <section class="pipeline-editor" aria-labelledby="pipeline-editor-title">
                 <h2 id="pipeline-editor-title" tabindex="-1" node_ref=heading>"Create or edit a pipeline"</h2>

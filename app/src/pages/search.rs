@@ -20,8 +20,8 @@ pub fn SearchPage() -> impl IntoView {
         <section class="page">
             <h1>"Search"</h1>
             <Loaded fallback="Searching…" content=loaded(move || async move {
-                        results.await.map(|results| view! { <Results text=text.get_untracked() results/> })
-                    })/>
+                results.await.map(|results| view! { <Results text=text.get_untracked() results/> })
+            })/>
         </section>
     }
 }

@@ -35,12 +35,12 @@ pub fn TasksPage() -> impl IntoView {
             <h1>{application}</h1>
             <ApplicationTabs application=application() current="tasks"/>
             <Loaded fallback="Loading tasks…" content=loaded(move || async move { recent.await.map(|recent| {
-                        let has_next = recent.has_next;
-                        view! {
-                            <TaskList application=application() recent first_page=page.get_untracked() == 1/>
-                            <Pager path=format!("/applications/{}/tasks", application()) page=page.get_untracked() has_next label="Tasks pages"/>
-                        }
-                    }) })/>
+                let has_next = recent.has_next;
+                view! {
+                    <TaskList application=application() recent first_page=page.get_untracked() == 1/>
+                    <Pager path=format!("/applications/{}/tasks", application()) page=page.get_untracked() has_next label="Tasks pages"/>
+                }
+            }) })/>
         </section>
     }
 }

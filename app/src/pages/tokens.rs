@@ -34,28 +34,28 @@ pub fn TokensPage() -> impl IntoView {
                 None => ().into_any(),
             }}
             <Loaded fallback="Loading tokens…" content=loaded(move || async move {
-                        tokens.await.map(|tokens| view! {
-                            <table class="list" aria-label="Tokens">
-                                <thead><tr><th>"Name"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
-                                <tbody>
-                                    {tokens.into_iter().map(|token| view! {
-                                        <tr>
-                                            <td>{token.name.clone()}</td>
-                                            <td>{format_utc(token.create_ts)}</td>
-                                            <td>{token.expires_ts.map_or_else(|| "never".to_string(), format_utc)}</td>
-                                            <td>{token.last_used_ts.map_or_else(|| "—".to_string(), format_utc)}</td>
-                                            <td>
-                                                <ActionForm action=revoke attr:class="inline">
-                                                    <input type="hidden" name="id" value=token.id/>
-                                                    <button type="submit" class="secondary" aria-label=format!("Revoke {}", token.name)>"Revoke"</button>
-                                                </ActionForm>
-                                            </td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        })
-                    })/>
+                tokens.await.map(|tokens| view! {
+                    <table class="list" aria-label="Tokens">
+                        <thead><tr><th>"Name"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
+                        <tbody>
+                            {tokens.into_iter().map(|token| view! {
+                                <tr>
+                                    <td>{token.name.clone()}</td>
+                                    <td>{format_utc(token.create_ts)}</td>
+                                    <td>{token.expires_ts.map_or_else(|| "never".to_string(), format_utc)}</td>
+                                    <td>{token.last_used_ts.map_or_else(|| "—".to_string(), format_utc)}</td>
+                                    <td>
+                                        <ActionForm action=revoke attr:class="inline">
+                                            <input type="hidden" name="id" value=token.id/>
+                                            <button type="submit" class="secondary" aria-label=format!("Revoke {}", token.name)>"Revoke"</button>
+                                        </ActionForm>
+                                    </td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })
+            })/>
         </section>
     }
 }

@@ -246,24 +246,24 @@ pub fn ExecutionList(application: String, runs: RwSignal<Vec<Execution>>, now: E
             </form>
             <p class="muted">{format!("Filters search every run of the application, newest first, {RECENT} at a time.")}</p>
             <Loaded fallback="Loading executions…" content=loaded(move || { let page_link = page_link.clone(); async move {
-                        let found = page.await?;
-                        // The filters and page the answer is for (the resource's source).
-                        let (filter, first_page) = (filter.get_untracked(), before.get_untracked().is_none());
-                        let (fetched, now) =
-                            if filter.is_empty() && first_page { (newest.get_value(), now) } else { (found.executions, found.now) };
-                        let older = (fetched.len() >= RECENT as usize).then(|| fetched.last().map(|run| page_link(Some(&run.id)))).flatten();
-                        let newer = (!first_page).then(|| page_link(None));
-                        let rows = move || page_rows(&fetched, &runs.read(), &filter, now, first_page);
-                        Ok::<_, crate::error::AppError>(view! {
-                            <RunTable rows/>
-                            {(older.is_some() || newer.is_some()).then(|| view! {
-                                <nav class="pager" aria-label="Executions pages">
-                                    {newer.map(|href| view! { <a href=href rel="prev">"Newest runs"</a> })}
-                                    {older.map(|href| view! { <a href=href rel="next">"Older runs"</a> })}
-                                </nav>
-                            })}
-                        })
-                    } })/>
+                let found = page.await?;
+                // The filters and page the answer is for (the resource's source).
+                let (filter, first_page) = (filter.get_untracked(), before.get_untracked().is_none());
+                let (fetched, now) =
+                    if filter.is_empty() && first_page { (newest.get_value(), now) } else { (found.executions, found.now) };
+                let older = (fetched.len() >= RECENT as usize).then(|| fetched.last().map(|run| page_link(Some(&run.id)))).flatten();
+                let newer = (!first_page).then(|| page_link(None));
+                let rows = move || page_rows(&fetched, &runs.read(), &filter, now, first_page);
+                Ok::<_, crate::error::AppError>(view! {
+                    <RunTable rows/>
+                    {(older.is_some() || newer.is_some()).then(|| view! {
+                        <nav class="pager" aria-label="Executions pages">
+                            {newer.map(|href| view! { <a href=href rel="prev">"Newest runs"</a> })}
+                            {older.map(|href| view! { <a href=href rel="next">"Older runs"</a> })}
+                        </nav>
+                    })}
+                })
+            } })/>
         </section>
     }
 }
