@@ -7,6 +7,7 @@
 //! - `deploy`: the deploy stage and its strategies (red/black, highlander, rolling, canary).
 //! - `server_groups`: resize, enable, disable, destroy, rollback, clone, find image, the
 //!   cluster-wide stages and run job.
+//! - `launcher`: the one door every new run goes through (manual, triggers, child runs, tasks).
 //! - `child`: the pipeline stage, which runs another pipeline and waits for it.
 //! - `expressions`: `${...}` evaluation (CEL).
 //! - `worker`: claims a message, runs its handler, commits state + acknowledgement + next
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod deploy;
 pub mod expressions;
 pub mod handlers;
+pub mod launcher;
 pub mod message;
 pub mod server_groups;
 pub mod service;

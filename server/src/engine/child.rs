@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use app::model::execution::{Execution, Stage, Status, Trigger};
+use app::error::AppError;
+use app::model::execution::{Execution, Stage, Status};
 use app::model::pipeline::PipelineStage;
 use serde_json::{Map, Value, json};
 
+use super::launcher::{Launch, Launcher, RunAs};
 use super::message::Message;
-use super::service::new_execution;
 use super::tasks::TaskResult;
 use super::webhook::Run;
 use crate::store::executions::Outgoing;
@@ -25,50 +26,40 @@ fn failed(error: String) -> Run {
     (TaskResult::Failed { error }, Map::new())
 }
 
-pub async fn start(store: &Store, parent: &Execution, stage: &Stage, config: &PipelineStage, now: i64) -> Run {
+pub async fn start(launcher: &Launcher, parent: &Execution, stage: &Stage, config: &PipelineStage) -> Run {
     let id = child_id(parent, stage);
     let mut patch = Map::new();
     patch.insert("executionId".into(), json!(id));
     let outputs: BTreeMap<String, Value> = [("executionId".to_string(), json!(id))].into_iter().collect();
-    match store.load_execution(&id).await {
-        Ok(Some(_)) => return (TaskResult::Succeeded { outputs }, patch),
-        Ok(None) => {}
-        Err(error) => return (TaskResult::Running { retry_after_ms: POLL_MS }, { tracing::warn!(%error, "child lookup failed"); Map::new() }),
+    // Started before a crash or a redelivery: the same child, not a second one.
+    if let Ok(Some(_)) = launcher.store().load_execution(&id).await {
+        return (TaskResult::Succeeded { outputs }, patch);
     }
-    let pipeline = match store.get_pipeline(&config.application, &config.pipeline).await {
+    let pipeline = match launcher.store().get_pipeline(&config.application, &config.pipeline).await {
         Ok(pipeline) => pipeline,
         Err(store::Error::NotFound(_)) => return failed(format!("pipeline {:?} not found in application {:?}", config.pipeline, config.application)),
         Err(error) => return failed(format!("cannot read pipeline {}: {error}", config.pipeline)),
     };
-    if pipeline.disabled {
-        return failed(format!("pipeline {} is disabled", pipeline.name));
-    }
-    let parameters = match pipeline.resolve_parameters(&config.pipeline_parameters) {
-        Ok(parameters) => parameters,
-        Err(invalid) => return failed(format!("pipeline {}: {}", pipeline.name, invalid.message)),
-    };
-    let waiting = match store.active_executions(&pipeline.id).await {
-        Ok(active) => pipeline.limit_concurrent && active > 0,
-        Err(_) => return (TaskResult::Running { retry_after_ms: POLL_MS }, Map::new()),
-    };
     let mut extra = BTreeMap::new();
     extra.insert("parentExecution".to_string(), json!({"id": parent.id, "application": parent.application, "name": parent.name}));
     extra.insert("parentStage".to_string(), json!(stage.id));
-    let trigger = Trigger { kind: "pipeline".into(), user: parent.trigger.user.clone(), parameters, extra };
-    let mut child = new_execution(&pipeline, id.clone(), trigger, waiting, now);
-    super::service::add_application_notifications(store, &mut child).await;
-    let start = (!waiting).then(|| Outgoing {
-        execution_id: id.clone(),
-        body: serde_json::to_string(&Message::StartExecution { execution: id.clone() }).expect("messages serialize"),
-        deliver_at: now,
-    });
-    match store.insert_execution(&child, start).await {
+    let launch = Launch {
+        pipeline,
+        trigger_kind: "pipeline".into(),
+        run_as: RunAs::ParentRun { user: parent.trigger.user.clone() },
+        parameters: config.pipeline_parameters.clone(),
+        extra,
+        id: Some(id),
+    };
+    let name = launch.pipeline.name.clone();
+    match launcher.launch(launch).await {
         Ok(_) => (TaskResult::Succeeded { outputs }, patch),
-        Err(store::Error::Database(error)) if store::is_unique_violation(&error) => (TaskResult::Succeeded { outputs }, patch),
-        Err(error) => {
-            tracing::warn!(%error, "starting a child pipeline failed; retrying");
+        // A database that failed us is retried; anything else about the child is final.
+        Err(AppError::Internal | AppError::Unavailable { .. }) => {
+            tracing::warn!(child = %name, "starting a child pipeline failed; retrying");
             (TaskResult::Running { retry_after_ms: POLL_MS }, Map::new())
         }
+        Err(error) => failed(format!("cannot start pipeline {name}: {error}")),
     }
 }
 

@@ -199,7 +199,7 @@ async fn wait_for_health(execution: &Execution, stage: &Stage, deploy: &DeploySt
         if group.instances.len() as u32 == wanted && is_healthy(group, wanted) {
             if strategy(cluster) == "rollingredblack" {
                 if let Some(before_cleanup) = &cluster.pipeline_before_cleanup {
-                    if !step_pipeline_done(execution, stage, progress, before_cleanup, now, effects).await? {
+                    if !step_pipeline_done(execution, stage, progress, before_cleanup, effects).await? {
                         all_ready = false;
                         continue;
                     }
@@ -234,7 +234,6 @@ async fn step_pipeline_done(
     stage: &Stage,
     progress: &mut Progress,
     before_cleanup: &app::model::pipeline::PipelineBeforeCleanup,
-    now: i64,
     effects: &Effects,
 ) -> Result<bool, String> {
     let config = app::model::pipeline::PipelineStage {
@@ -247,7 +246,7 @@ async fn step_pipeline_done(
     let mut step_stage = stage.clone();
     step_stage.id = format!("{}-step{}", stage.id, progress.step + 1);
     match &progress.step_pipeline {
-        None => match super::child::start(&effects.store, execution, &step_stage, &config, now).await {
+        None => match super::child::start(&effects.launcher, execution, &step_stage, &config).await {
             (TaskResult::Succeeded { outputs }, _) => {
                 progress.step_pipeline = outputs.get("executionId").and_then(Value::as_str).map(str::to_string);
                 Ok(false)

@@ -30,7 +30,7 @@ pub async fn handle(message: &Message, execution: &mut Execution, now: i64, effe
     }
     if let Message::AfterCompletion { .. } = message {
         if execution.status.is_complete() {
-            crate::triggers::pipeline::fire(&effects.store, execution, now).await;
+            crate::triggers::pipeline::fire(&effects.launcher, execution).await;
         }
         return Vec::new();
     }

@@ -15,11 +15,12 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::expressions::{self, Scope};
+use super::launcher::{Launch, Launched};
 use super::message::{Message, Next};
 use super::worker::Engine;
 use crate::auth::{policy, token};
 use crate::store::executions::{ExecutionFilter, StepOutcome};
-use crate::store::{self, Store};
+use crate::store::Store;
 
 pub struct Pipelines {
     store: Store,
@@ -274,58 +275,17 @@ fn checked_search(search: &str) -> Result<String> {
     Ok(search.to_lowercase())
 }
 
-/// Starts the oldest BUFFERED run of a pipeline once none is active.
-pub async fn promote_buffered(engine: &Engine, pipeline_id: &str) -> Result<(), store::Error> {
-    let store = engine.store();
-    if store.active_executions(pipeline_id).await? > 0 {
-        return Ok(());
-    }
-    let filter = ExecutionFilter { pipeline_id: Some(pipeline_id.to_string()), statuses: vec![Status::Buffered], limit: 500, ..Default::default() };
-    let Some(oldest) = store.list_executions(&filter).await?.into_iter().min_by_key(|e| (e.build_time, e.id.clone())) else { return Ok(()) };
-    let Some((mut execution, version)) = store.load_execution(&oldest.id).await? else { return Ok(()) };
-    if execution.status != Status::Buffered {
-        return Ok(());
-    }
-    execution.status = Status::NotStarted;
-    let outgoing = engine.outgoing(&[Next::now(Message::StartExecution { execution: execution.id.clone() })]);
-    if let StepOutcome::Committed(seqs) = store.commit_step(None, Some((&execution, version)), &[], &outgoing).await? {
-        for seq in seqs {
-            engine.publish(seq, &execution);
-        }
-        engine.wake();
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl ExecutionService for Executions {
     async fn start(&self, caller: &Caller, application: &str, name_or_id: &str, request: StartRequest) -> Result<Execution> {
+        // Checked before the lookup, so a caller without access learns nothing of its pipelines.
         authorize(self.store(), caller, application, Access::Execute).await?;
         let pipeline = self.store().get_pipeline(application, name_or_id).await?;
-        if pipeline.disabled {
-            return Err(AppError::invalid("pipeline", format!("pipeline {} is disabled", pipeline.name)));
+        let launch = Launch::by(caller.clone(), pipeline, "manual", request.parameters);
+        match self.engine.launcher().launch(launch).await? {
+            Launched::Started(execution) => Ok(execution),
+            Launched::AlreadyStarted(id) => Err(AppError::conflict("execution", format!("execution {id} exists already"))),
         }
-        let parameters = pipeline.resolve_parameters(&request.parameters).map_err(invalid)?;
-        require_accounts(self.store(), caller, &pipeline).await?;
-        let now = self.engine.now();
-        let waiting = pipeline.limit_concurrent && self.store().active_executions(&pipeline.id).await? > 0;
-        if waiting && !pipeline.keep_waiting_pipelines {
-            // Only the newest waiting run is kept: older ones are canceled.
-            let filter = ExecutionFilter { pipeline_id: Some(pipeline.id.clone()), statuses: vec![Status::Buffered], limit: 500, ..Default::default() };
-            for older in self.store().list_executions(&filter).await? {
-                let reason = "a newer run of the pipeline superseded it".to_string();
-                self.cancel(caller, &older.id, Some(reason)).await?;
-            }
-        }
-        let trigger = Trigger { kind: "manual".into(), user: caller.name.clone(), parameters, extra: BTreeMap::new() };
-        let mut execution = new_execution(&pipeline, new_execution_id(now), trigger, waiting, now);
-        add_application_notifications(self.store(), &mut execution).await;
-        let start = (!waiting).then(|| self.engine.outgoing(&[Next::now(Message::StartExecution { execution: execution.id.clone() })]));
-        let seq = self.store().insert_execution(&execution, start.and_then(|mut o| o.pop())).await?;
-        self.engine.publish(seq, &execution);
-        self.engine.wake();
-        tracing::info!(execution = %execution.id, pipeline = %pipeline.name, by = %caller.name, buffered = waiting, "execution started");
-        Ok(execution)
     }
 
     async fn get(&self, caller: &Caller, id: &str) -> Result<Execution> {

@@ -11,14 +11,16 @@ use super::{child, deploy, server_groups, webhook};
 use crate::cloud::clouds::Clouds;
 use crate::store::Store;
 
-/// What tasks may use to reach outside: the HTTP client (webhooks), the store (to start
-/// and watch child pipelines) and the clouds (deploy and the other cloud stages).
+/// What tasks may use to reach outside: the HTTP client (webhooks), the store (to watch
+/// child pipelines), the launcher (to start them) and the clouds (deploy and the other cloud
+/// stages).
 #[derive(Clone)]
 pub struct Effects {
     pub http: reqwest::Client,
     pub store: Store,
     pub clouds: Clouds,
     pub notifier: crate::notify::Notifier,
+    pub launcher: super::launcher::Launcher,
 }
 
 /// How often a waiting task is looked at again, at most.
@@ -64,7 +66,7 @@ pub async fn run(execution: &Execution, stage: &Stage, index: usize, now: i64, e
     match stage_kind(stage) {
         Ok(StageKind::Webhook(hook)) if index == 0 => webhook::call(&effects.http, &hook, &stage.context).await,
         Ok(StageKind::Webhook(hook)) => webhook::monitor(&effects.http, &hook, &stage.context).await,
-        Ok(StageKind::Pipeline(config)) if index == 0 => child::start(&effects.store, execution, stage, &config, now).await,
+        Ok(StageKind::Pipeline(config)) if index == 0 => child::start(&effects.launcher, execution, stage, &config).await,
         Ok(StageKind::Pipeline(config)) => child::wait(&effects.store, stage, &config).await,
         Ok(StageKind::Deploy(config)) => deploy::run(execution, stage, &config, index, now, effects).await,
         Ok(kind) if server_groups::task_names(kind.type_name()).is_some() => {

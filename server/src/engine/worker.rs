@@ -17,6 +17,7 @@ use tokio::sync::{Notify, broadcast};
 
 use super::clock::Clock;
 use super::handlers;
+use super::launcher::Launcher;
 use super::message::{Message, Next};
 use super::tasks::Effects;
 use crate::cloud::clouds::Clouds;
@@ -60,8 +61,15 @@ pub struct Engine {
 impl Engine {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         let (events, _) = broadcast::channel(1024);
-        let effects = Effects { http: reqwest::Client::new(), store: store.clone(), clouds: Clouds::default(), notifier: Default::default() };
-        Self { store, clock, events, wake: Arc::new(Notify::new()), lease_ms: LEASE_MS, effects }
+        let wake = Arc::new(Notify::new());
+        let launcher = Launcher::new(store.clone(), clock.clone(), events.clone(), wake.clone());
+        let effects = Effects { http: reqwest::Client::new(), store: store.clone(), clouds: Clouds::default(), notifier: Default::default(), launcher };
+        Self { store, clock, events, wake, lease_ms: LEASE_MS, effects }
+    }
+
+    /// The one door for new runs (see `engine::launcher`).
+    pub fn launcher(&self) -> &Launcher {
+        &self.effects.launcher
     }
 
     /// The clouds the deploy and server group stages act on (none by default).
@@ -216,7 +224,7 @@ impl Engine {
                     self.wake();
                 }
                 if completed {
-                    super::service::promote_buffered(self, &execution.pipeline_config_id).await?;
+                    self.launcher().promote_buffered(&execution.pipeline_config_id).await?;
                 }
                 Ok(Outcome::Handled)
             }

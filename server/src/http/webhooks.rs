@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 async fn receive(state: &AppState, source: &str, headers: &HeaderMap, body: &Bytes, caller: Option<&Caller>) -> Result<Json<WebhookResponse>, ApiError> {
     let delivery = Delivery { body, headers, caller };
-    let response = deliver(&state.store, &state.secrets, source, delivery, state.engine.now()).await?;
+    let response = deliver(state.engine.launcher(), &state.secrets, source, delivery).await?;
     if !response.triggered.is_empty() {
         state.engine.wake();
     }

@@ -9,15 +9,15 @@ use std::sync::Arc;
 use app::error::{AppError, Result};
 use app::model::auth::{Access, Caller};
 use app::model::cluster::TaskRequest;
-use app::model::execution::{Execution, Status, Trigger};
+use app::model::execution::{Execution, Status};
 use app::model::pipeline::parse_pipeline;
 use app::ssr::{ExecutionService, TaskService};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::engine::Engine;
-use crate::engine::message::{Message, Next};
-use crate::engine::service::{authorize, invalid, new_execution, new_execution_id, require_accounts};
+use crate::engine::launcher::{Launch, Launched};
+use crate::engine::service::{authorize, invalid};
 use crate::engine::expressions;
 use crate::store::executions::ExecutionFilter;
 
@@ -81,15 +81,12 @@ impl TaskService for Tasks {
         };
         let mut pipeline = parse_pipeline(&config).map_err(as_job)?;
         pipeline.validate(&expressions::check).map_err(as_job)?;
-        require_accounts(self.engine.store(), caller, &pipeline).await?;
         pipeline.id = String::new();
-        let now = self.engine.now();
-        let trigger = Trigger { kind: "manual".into(), user: caller.name.clone(), parameters: BTreeMap::new(), extra: BTreeMap::new() };
-        let execution = new_execution(&pipeline, new_execution_id(now), trigger, false, now);
-        let start = self.engine.outgoing(&[Next::now(Message::StartExecution { execution: execution.id.clone() })]).pop();
-        let seq = self.engine.store().insert_execution(&execution, start).await?;
-        self.engine.publish(seq, &execution);
-        self.engine.wake();
+        let launch = Launch::by(caller.clone(), pipeline, "manual", BTreeMap::new());
+        let execution = match self.engine.launcher().launch(launch).await? {
+            Launched::Started(execution) => execution,
+            Launched::AlreadyStarted(id) => return Err(AppError::conflict("task", format!("task {id} exists already"))),
+        };
         tracing::info!(task = %execution.id, application = %application, by = %caller.name, "task submitted");
         Ok(execution)
     }

@@ -12,6 +12,9 @@ use app::model::execution::{Execution, ExecutionEvent, Status};
 
 use super::{Error, Pool, Result, Store, now_millis, on_pool};
 
+/// How many runs of a pipeline (`$1`) are active: they keep a `limitConcurrent` run waiting.
+const ACTIVE_RUNS: &str = "SELECT COUNT(*) FROM executions WHERE pipeline_id = $1 AND status IN ('RUNNING', 'NOT_STARTED', 'PAUSED')";
+
 /// A claimed message.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -102,13 +105,35 @@ impl Store {
         }
     }
 
-    /// Stores a new execution and, unless it is BUFFERED, its `StartExecution` message.
-    pub async fn insert_execution(&self, execution: &Execution, start: Option<Outgoing>) -> Result<i64> {
-        let body = serde_json::to_string(execution).expect("executions serialize");
+    /// Serialises the launches and promotions of one pipeline's runs (`limitConcurrent`): the
+    /// first statement of their transactions. PostgreSQL: an advisory lock on the pipeline, held
+    /// to commit. SQLite: a write (that changes nothing) takes the database's single write lock
+    /// before anything is read, so the count that follows sees every run committed before it.
+    fn pipeline_lock(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "UPDATE executions SET version = version WHERE pipeline_id = $1 AND id = ''",
+            Pool::Postgres(_) => "SELECT pg_advisory_xact_lock(7420002, hashtext($1))",
+        }
+    }
+
+    /// Stores a new execution with its first event and, unless it must wait, its `start`
+    /// message, in one transaction. With `wait_for_active` (the pipeline's `limitConcurrent`),
+    /// the run becomes BUFFERED when another run of its pipeline is active, decided under the
+    /// pipeline's lock so that two launches in the same instant cannot both start. Returns the
+    /// first event's sequence number; `execution.status` says what was decided.
+    pub async fn insert_execution(&self, execution: &mut Execution, start: Outgoing, wait_for_active: bool) -> Result<i64> {
         let now = now_millis();
         let seq: i64 = on_pool!(self, pool => {
             async {
                 let mut tx = pool.begin().await?;
+                if wait_for_active {
+                    sqlx::query(self.pipeline_lock()).bind(&execution.pipeline_config_id).execute(&mut *tx).await?;
+                    let (active,): (i64,) = sqlx::query_as(ACTIVE_RUNS).bind(&execution.pipeline_config_id).fetch_one(&mut *tx).await?;
+                    if active > 0 {
+                        execution.status = Status::Buffered;
+                    }
+                }
+                let body = serde_json::to_string(&*execution).expect("executions serialize");
                 sqlx::query(
                     "INSERT INTO executions (id, application, pipeline_id, status, build_time, body, version, trigger_type, parameter_text) \
                      VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)",
@@ -117,9 +142,9 @@ impl Store {
                 .bind(execution.status.as_str()).bind(execution.build_time).bind(&body)
                 .bind(&execution.trigger.kind).bind(parameter_text(execution))
                 .execute(&mut *tx).await?;
-                if let Some(message) = &start {
+                if execution.status != Status::Buffered {
                     sqlx::query("INSERT INTO queue (execution_id, message, deliver_at) VALUES ($1, $2, $3)")
-                        .bind(&message.execution_id).bind(&message.body).bind(message.deliver_at)
+                        .bind(&start.execution_id).bind(&start.body).bind(start.deliver_at)
                         .execute(&mut *tx).await?;
                 }
                 sqlx::query(self.event_order_lock()).execute(&mut *tx).await?;
@@ -131,6 +156,49 @@ impl Store {
             }.await
         })?;
         Ok(seq)
+    }
+
+    /// Starts the oldest BUFFERED run of a pipeline when none of its runs is active: the run
+    /// becomes NOT_STARTED, its event is logged and `start(id)` enqueued, under the same
+    /// pipeline lock as [`Store::insert_execution`] (so a launch and a promotion in the same
+    /// instant cannot both start a run). Returns the event's sequence number and the run.
+    pub async fn promote_buffered(&self, pipeline_id: &str, start: impl FnOnce(&str) -> Outgoing) -> Result<Option<(i64, Execution)>> {
+        let now = now_millis();
+        let promoted: Option<(i64, Execution)> = on_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(self.pipeline_lock()).bind(pipeline_id).execute(&mut *tx).await?;
+                let (active,): (i64,) = sqlx::query_as(ACTIVE_RUNS).bind(pipeline_id).fetch_one(&mut *tx).await?;
+                if active > 0 {
+                    return Ok::<_, Error>(None);
+                }
+                let oldest: Option<(String, String, i64)> = sqlx::query_as(
+                    "SELECT id, body, version FROM executions WHERE pipeline_id = $1 AND status = 'BUFFERED' ORDER BY build_time, id LIMIT 1",
+                )
+                .bind(pipeline_id).fetch_optional(&mut *tx).await?;
+                let Some((id, body, version)) = oldest else { return Ok(None) };
+                let mut execution: Execution = serde_json::from_str(&body).map_err(|e| corrupt(&id, e))?;
+                execution.status = Status::NotStarted;
+                let body = serde_json::to_string(&execution).expect("executions serialize");
+                let updated = sqlx::query("UPDATE executions SET body = $2, status = $3, version = version + 1 WHERE id = $1 AND version = $4")
+                    .bind(&id).bind(&body).bind(execution.status.as_str()).bind(version)
+                    .execute(&mut *tx).await?.rows_affected();
+                if updated == 0 {
+                    return Ok(None);
+                }
+                let message = start(&id);
+                sqlx::query("INSERT INTO queue (execution_id, message, deliver_at) VALUES ($1, $2, $3)")
+                    .bind(&message.execution_id).bind(&message.body).bind(message.deliver_at)
+                    .execute(&mut *tx).await?;
+                sqlx::query(self.event_order_lock()).execute(&mut *tx).await?;
+                let (seq,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
+                    .bind(&id).bind(&execution.application).bind(now).bind(&body)
+                    .fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Some((seq, execution)))
+            }.await
+        })?;
+        Ok(promoted)
     }
 
     /// The execution and its version (for optimistic updates).
@@ -210,8 +278,7 @@ impl Store {
     /// How many executions of a pipeline are RUNNING or NOT_STARTED (for `limitConcurrent`).
     pub async fn active_executions(&self, pipeline_id: &str) -> Result<i64> {
         let (count,): (i64,) = on_pool!(self, pool => {
-            sqlx::query_as("SELECT COUNT(*) FROM executions WHERE pipeline_id = $1 AND status IN ('RUNNING', 'NOT_STARTED', 'PAUSED')")
-                .bind(pipeline_id).fetch_one(pool).await
+            sqlx::query_as(ACTIVE_RUNS).bind(pipeline_id).fetch_one(pool).await
         })?;
         Ok(count)
     }

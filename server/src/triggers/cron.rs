@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::launch::{Firing, launch};
-use crate::store::Store;
+use crate::engine::launcher::Launcher;
 
 /// How long the poll lease lasts; another instance takes over after this if this one dies.
 const LEASE_MS: i64 = 10_000;
@@ -73,7 +73,8 @@ struct CronState {
 }
 
 /// One look at every cron trigger; returns how many runs it started.
-pub async fn tick(store: &Store, owner: &str, now: i64) -> Result<usize, crate::store::Error> {
+pub async fn tick(launcher: &Launcher, owner: &str, now: i64) -> Result<usize, crate::store::Error> {
+    let store = launcher.store();
     if !store.take_poll_lease("cron", owner, now, LEASE_MS).await? {
         return Ok(0);
     }
@@ -102,7 +103,7 @@ pub async fn tick(store: &Store, owner: &str, now: i64) -> Result<usize, crate::
                         ]),
                         id: Some(format!("{}-cron-{}-{at}", pipeline.id, cron.id)),
                     };
-                    match launch(store, &pipeline, firing, now).await {
+                    match launch(launcher, &pipeline, firing).await {
                         Ok(Some(execution)) => {
                             started += 1;
                             tracing::info!(pipeline = %pipeline.name, execution = %execution.id, scheduled = at, "cron trigger fired");

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::launch::{Firing, launch};
-use crate::store::Store;
+use crate::engine::launcher::Launcher;
 
 const LEASE_MS: i64 = 60_000;
 /// The manifest types asked for: the digest a registry reports depends on it.
@@ -92,7 +92,8 @@ async fn observe(http: &reqwest::Client, trigger: &DockerTrigger) -> Result<BTre
 }
 
 /// One look at every Docker trigger; returns how many runs it started.
-pub async fn poll(store: &Store, http: &reqwest::Client, owner: &str, now: i64) -> Result<usize, crate::store::Error> {
+pub async fn poll(launcher: &Launcher, http: &reqwest::Client, owner: &str, now: i64) -> Result<usize, crate::store::Error> {
+    let store = launcher.store();
     if !store.take_poll_lease("docker", owner, now, LEASE_MS).await? {
         return Ok(0);
     }
@@ -124,7 +125,7 @@ pub async fn poll(store: &Store, http: &reqwest::Client, owner: &str, now: i64) 
                         ]),
                         id: Some(format!("{}-docker-{image}", pipeline.id)),
                     };
-                    match launch(store, &pipeline, firing, now).await {
+                    match launch(launcher, &pipeline, firing).await {
                         Ok(Some(execution)) => {
                             started += 1;
                             tracing::info!(pipeline = %pipeline.name, execution = %execution.id, %tag, %digest, "Docker trigger fired");

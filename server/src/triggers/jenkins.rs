@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::launch::{Firing, launch};
-use crate::store::Store;
+use crate::engine::launcher::Launcher;
 
 const LEASE_MS: i64 = 60_000;
 
@@ -92,7 +92,8 @@ async fn properties(http: &reqwest::Client, build: &Build, file: &str) -> Result
 }
 
 /// One look at every Jenkins trigger; returns how many runs it started.
-pub async fn poll(store: &Store, http: &reqwest::Client, masters: &BTreeMap<String, String>, owner: &str, now: i64) -> Result<usize, crate::store::Error> {
+pub async fn poll(launcher: &Launcher, http: &reqwest::Client, masters: &BTreeMap<String, String>, owner: &str, now: i64) -> Result<usize, crate::store::Error> {
+    let store = launcher.store();
     if !store.take_poll_lease("jenkins", owner, now, LEASE_MS).await? {
         return Ok(0);
     }
@@ -143,7 +144,7 @@ pub async fn poll(store: &Store, http: &reqwest::Client, masters: &BTreeMap<Stri
                         extra,
                         id: Some(format!("{}-jenkins-{identity}-{}", pipeline.id, build.number)),
                     };
-                    match launch(store, &pipeline, firing, now).await {
+                    match launch(launcher, &pipeline, firing).await {
                         Ok(Some(execution)) => {
                             started += 1;
                             tracing::info!(pipeline = %pipeline.name, execution = %execution.id, build = build.number, "Jenkins trigger fired");

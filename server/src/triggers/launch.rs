@@ -1,19 +1,17 @@
-//! Starting a run for a trigger. The run acts as the trigger's `runAsUser` (a service account
+//! Starting a run for a trigger (through the engine's launcher, like every start). The run acts as the trigger's `runAsUser` (a service account
 //! or user, with its roles) or, without one, as `anonymous` with no roles: it needs EXECUTE on
 //! the application and WRITE on the accounts its stages change, like anyone starting it.
 
 use std::collections::BTreeMap;
 
 use app::error::AppError;
-use app::model::auth::{Access, Caller, Credential};
-use app::model::execution::{Execution, Status, Trigger};
+use app::model::auth::{Caller, Credential};
+use app::model::execution::Execution;
 use app::model::pipeline::Pipeline;
 use serde_json::Value;
 
-use crate::engine::message::Message;
-use crate::engine::service::{authorize, new_execution, require_accounts};
-use crate::store::executions::Outgoing;
-use crate::store::{self, Store};
+use crate::engine::launcher::{Launch, Launcher, RunAs};
+use crate::store::Store;
 
 pub const ANONYMOUS: &str = "anonymous";
 
@@ -51,33 +49,17 @@ pub struct Firing {
     pub id: Option<String>,
 }
 
-/// Starts the run; `Ok(None)` when a run with the firing's id exists already.
-pub async fn launch(store: &Store, pipeline: &Pipeline, firing: Firing, now: i64) -> Result<Option<Execution>, AppError> {
-    let caller = caller_for(store, firing.run_as_user.as_deref()).await?;
-    authorize(store, &caller, &pipeline.application, Access::Execute).await?;
-    require_accounts(store, &caller, pipeline).await?;
-    let parameters = pipeline
-        .resolve_parameters(&firing.parameters)
-        .map_err(|invalid| AppError::Invalid { field: Some(invalid.field), message: invalid.message })?;
-    let id = firing.id.unwrap_or_else(|| crate::engine::service::new_execution_id(now));
-    if store.load_execution(&id).await?.is_some() {
-        return Ok(None);
-    }
-    let waiting = pipeline.limit_concurrent && store.active_executions(&pipeline.id).await? > 0;
-    let trigger = Trigger { kind: firing.kind.into(), user: caller.name.clone(), parameters, extra: firing.extra };
-    let mut execution = new_execution(pipeline, id.clone(), trigger, waiting, now);
-    crate::engine::service::add_application_notifications(store, &mut execution).await;
-    let start = (!waiting).then(|| Outgoing {
-        execution_id: id.clone(),
-        body: serde_json::to_string(&Message::StartExecution { execution: id.clone() }).expect("messages serialize"),
-        deliver_at: now,
-    });
-    match store.insert_execution(&execution, start).await {
-        Ok(_) => {}
-        Err(store::Error::Database(error)) if store::is_unique_violation(&error) => return Ok(None),
-        Err(error) => return Err(error.into()),
-    }
-    tracing::info!(execution = %execution.id, pipeline = %pipeline.name, trigger = firing.kind, as_user = %caller.name,
-        buffered = execution.status == Status::Buffered, "triggered run started");
-    Ok(Some(execution))
+/// Starts the run through the launcher; `Ok(None)` when a run with the firing's id exists
+/// already.
+pub async fn launch(launcher: &Launcher, pipeline: &Pipeline, firing: Firing) -> Result<Option<Execution>, AppError> {
+    let caller = caller_for(launcher.store(), firing.run_as_user.as_deref()).await?;
+    let launch = Launch {
+        pipeline: pipeline.clone(),
+        trigger_kind: firing.kind.to_string(),
+        run_as: RunAs::Caller(caller),
+        parameters: firing.parameters,
+        extra: firing.extra,
+        id: firing.id,
+    };
+    Ok(launcher.launch(launch).await?.started())
 }

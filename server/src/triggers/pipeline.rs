@@ -11,9 +11,10 @@ use app::model::trigger::{TriggerKind, pipeline_trigger_matches};
 use serde_json::json;
 
 use super::launch::{Firing, launch};
-use crate::store::Store;
+use crate::engine::launcher::Launcher;
 
-pub async fn fire(store: &Store, parent: &Execution, now: i64) {
+pub async fn fire(launcher: &Launcher, parent: &Execution) {
+    let store = launcher.store();
     // Ad-hoc tasks are not pipelines: nothing can name them.
     if parent.pipeline_config_id.is_empty() {
         return;
@@ -42,7 +43,7 @@ pub async fn fire(store: &Store, parent: &Execution, now: i64) {
             extra: BTreeMap::from([("parentExecution".to_string(), json!(parent))]),
             id: Some(format!("{}-then-{}", parent.id, pipeline.id)),
         };
-        match launch(store, &pipeline, firing, now).await {
+        match launch(launcher, &pipeline, firing).await {
             Ok(Some(child)) => tracing::info!(parent = %parent.id, child = %child.id, pipeline = %pipeline.name, "pipeline trigger fired"),
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, parent = %parent.id, pipeline = %pipeline.name, "pipeline trigger could not start its run"),

@@ -42,14 +42,14 @@ pub fn start(engine: Engine, jenkins_masters: BTreeMap<String, String>, poll_eve
         let (engine, owner) = (engine.clone(), owner.clone());
         repeat(Duration::from_secs(1), stopped.clone(), move || {
             let (engine, owner) = (engine.clone(), owner.clone());
-            async move { report(&engine, super::cron::tick(engine.store(), &owner, engine.now()).await, "cron") }
+            async move { report(&engine, super::cron::tick(engine.launcher(), &owner, engine.now()).await, "cron") }
         })
     };
     let polled = repeat(poll_every, stopped, move || {
         let (engine, owner, http, masters) = (engine.clone(), owner.clone(), http.clone(), jenkins_masters.clone());
         async move {
-            report(&engine, super::docker::poll(engine.store(), &http, &owner, engine.now()).await, "Docker");
-            report(&engine, super::jenkins::poll(engine.store(), &http, &masters, &owner, engine.now()).await, "Jenkins");
+            report(&engine, super::docker::poll(engine.launcher(), &http, &owner, engine.now()).await, "Docker");
+            report(&engine, super::jenkins::poll(engine.launcher(), &http, &masters, &owner, engine.now()).await, "Jenkins");
         }
     });
     vec![cron, polled]

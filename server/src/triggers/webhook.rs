@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::launch::{Firing, launch};
+use crate::engine::launcher::Launcher;
 use crate::engine::service::authorize;
 use crate::secrets::Secrets;
 use crate::store::Store;
@@ -152,7 +153,8 @@ fn secret_name(trigger: &TriggerConfig) -> Option<&str> {
 }
 
 /// Handles a call for `source` (`git/<provider>` for git pushes).
-pub async fn deliver(store: &Store, secrets: &Secrets, source: &str, delivery: Delivery<'_>, now: i64) -> Result<WebhookResponse, AppError> {
+pub async fn deliver(launcher: &Launcher, secrets: &Secrets, source: &str, delivery: Delivery<'_>) -> Result<WebhookResponse, AppError> {
+    let store = launcher.store();
     let payload: Value = if delivery.body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -203,7 +205,7 @@ pub async fn deliver(store: &Store, secrets: &Secrets, source: &str, delivery: D
                 reasons.push(reason);
                 continue;
             }
-            match start(store, &pipeline, trigger, kind, &payload, push.as_ref(), source, now).await {
+            match start(launcher, &pipeline, trigger, kind, &payload, push.as_ref(), source).await {
                 Ok(Some(run)) => {
                     response.triggered.push(run);
                     fired = true;
@@ -225,14 +227,13 @@ pub async fn deliver(store: &Store, secrets: &Secrets, source: &str, delivery: D
 
 #[allow(clippy::too_many_arguments)]
 async fn start(
-    store: &Store,
+    launcher: &Launcher,
     pipeline: &Pipeline,
     trigger: &TriggerConfig,
     kind: &'static str,
     payload: &Value,
     push: Option<&Push>,
     source: &str,
-    now: i64,
 ) -> Result<Option<TriggeredRun>, AppError> {
     let parameters: BTreeMap<String, String> = payload
         .get("parameters")
@@ -248,7 +249,7 @@ async fn start(
         extra.insert("hash".into(), json!(push.hash));
     }
     let firing = Firing { kind, run_as_user: trigger.run_as_user.clone(), parameters, extra, id: None };
-    Ok(launch(store, pipeline, firing, now).await?.map(|execution| TriggeredRun {
+    Ok(launch(launcher, pipeline, firing).await?.map(|execution| TriggeredRun {
         application: pipeline.application.clone(),
         pipeline: pipeline.name.clone(),
         execution_id: execution.id,

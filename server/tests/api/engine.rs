@@ -621,3 +621,88 @@ async fn canceling_a_parent_cancels_its_child_and_calls_cancel_hooks() {
     assert_eq!(cancels.len(), 1, "the webhook's cancel endpoint was called");
     assert_eq!(cancels[0].1, json!({"cancel": "job"}));
 }
+
+both_databases!(
+    simultaneous_starts_of_a_serial_pipeline_run_one_at_a_time,
+    every_kind_of_start_publishes_its_first_event_and_supersedes_waiting_runs,
+);
+
+/// `limitConcurrent` is decided where the run is stored, under a lock per pipeline: starts in
+/// the same instant (on PostgreSQL, each on its own connection) cannot all see "nothing runs".
+async fn simultaneous_starts_of_a_serial_pipeline_run_one_at_a_time(db: Db) {
+    let h = harness(db).await;
+    h.save("serial", json!([wait("1", 10, &[])])).await;
+    let mut config = serde_json::to_value(h.pipelines.get(&h.admin, "shop", "serial").await.unwrap()).unwrap();
+    config["keepWaitingPipelines"] = json!(true);
+    h.pipelines.save(&h.admin, "shop", config).await.unwrap();
+    let starts = (0..8).map(|_| h.executions.start(&h.admin, "shop", "serial", StartRequest::default()));
+    let started: Vec<Execution> = futures_util::future::join_all(starts).await.into_iter().map(Result::unwrap).collect();
+    let running: Vec<&Execution> = started.iter().filter(|run| run.status == Status::NotStarted).collect();
+    assert_eq!(running.len(), 1, "exactly one start runs: {:?}", started.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(started.iter().filter(|run| run.status == Status::Buffered).count(), 7);
+    // They then run one after another, each to the end, in the order they were stored.
+    for _ in 0..8 {
+        h.drain().await;
+        let mut active = 0;
+        for run in &started {
+            if matches!(h.get(&run.id).await.status, Status::Running | Status::NotStarted) {
+                active += 1;
+            }
+        }
+        assert_eq!(active, 1, "one run at a time");
+        h.clock.advance(10_000);
+    }
+    h.drain().await;
+    for run in &started {
+        assert_eq!(h.get(&run.id).await.status, Status::Succeeded);
+    }
+}
+
+/// Runs started by a trigger and by a `pipeline` stage go through the same door as a manual
+/// start: their first state reaches live subscribers, and a waiting run is superseded by a
+/// newer one whoever started either.
+async fn every_kind_of_start_publishes_its_first_event_and_supersedes_waiting_runs(db: Db) {
+    let h = harness(db).await;
+    // "slow" runs one at a time (without keepWaitingPipelines) and starts when "quick" ends.
+    h.pipelines
+        .save(&h.admin, "shop", json!({"name": "slow", "stages": [wait("1", 60, &[])],
+            "triggers": [{"type": "pipeline", "application": "shop", "pipeline": "quick", "status": ["successful"]}]}))
+        .await
+        .unwrap();
+    h.save("quick", json!([variables("1", "Quick", json!([{"key": "a", "value": 1}]), &[])])).await;
+    h.save("parent", json!([{"refId": "1", "name": "Run slow", "type": "pipeline", "application": "shop", "pipeline": "slow",
+        "waitForCompletion": false}])).await;
+    let mut events = h.engine.subscribe();
+
+    let manual = h.start("slow", &[]).await;
+    h.drain().await;
+    h.run("quick").await;
+    let parent = h.run("parent").await;
+    assert_eq!(parent.status, Status::Succeeded, "{:?}", parent.stages[0].error);
+    let child_id = parent.stages[0].outputs["executionId"].as_str().unwrap().to_string();
+
+    let mut first_states: BTreeMap<String, (String, Status)> = BTreeMap::new();
+    while let Ok(event) = events.try_recv() {
+        first_states.entry(event.execution.id.clone()).or_insert((event.execution.trigger.kind.clone(), event.execution.status));
+    }
+    let triggered: Vec<(&String, &(String, Status))> = first_states.iter().filter(|(_, (kind, _))| kind == "pipeline").collect();
+    assert_eq!(triggered.len(), 2, "the trigger's run and the stage's child each published their first state: {first_states:?}");
+    for (id, (_, status)) in &triggered {
+        assert_eq!(*status, Status::Buffered, "{id} waits for the manual run");
+    }
+    assert!(first_states.contains_key(&child_id));
+
+    // The child (newest) superseded the triggered run (older), as a manual start would have.
+    let triggered_id = triggered.iter().map(|(id, _)| (*id).clone()).find(|id| *id != child_id).unwrap();
+    let superseded = h.get(&triggered_id).await;
+    assert_eq!(superseded.status, Status::Canceled);
+    assert_eq!(superseded.cancellation_reason.as_deref(), Some("a newer run of the pipeline superseded it"));
+    assert_eq!(h.get(&child_id).await.status, Status::Buffered);
+    assert_eq!(h.get(&manual.id).await.status, Status::Running);
+
+    // When the manual run ends, the waiting child starts.
+    h.clock.advance(60_000);
+    h.drain().await;
+    assert_eq!(h.get(&manual.id).await.status, Status::Succeeded);
+    assert_eq!(h.get(&child_id).await.status, Status::Running);
+}

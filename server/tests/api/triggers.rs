@@ -188,25 +188,40 @@ async fn cron_fires_on_schedule_and_a_missed_run_runs_once(db: Db) {
         let filter = ExecutionFilter { pipeline_id: Some(saved.id.clone()), limit: 50, ..Default::default() };
         store.list_executions(&filter).await.unwrap()
     };
-    assert_eq!(tick(&store, "one", at("2030-01-01T10:30:00Z")).await.unwrap(), 0, "the first look only notes the time");
-    assert_eq!(tick(&store, "one", at("2030-01-01T10:59:59Z")).await.unwrap(), 0);
-    assert_eq!(tick(&store, "one", at("2030-01-01T11:00:00Z")).await.unwrap(), 1);
-    assert_eq!(tick(&store, "one", at("2030-01-01T11:00:01Z")).await.unwrap(), 0);
+    // The runs' build times follow the polls' times, as in production (one clock for both).
+    let clock = server::engine::clock::ManualClock::starting_at(at("2030-01-01T10:30:00Z"));
+    let engine = server::engine::Engine::new(store.clone(), std::sync::Arc::new(clock.clone()));
+    use server::engine::clock::Clock;
+    let tick_at = |owner: &'static str, time: i64| {
+        clock.advance(time - clock.now());
+        let launcher = engine.launcher().clone();
+        async move { tick(&launcher, owner, time).await }
+    };
+    assert_eq!(tick_at("one", at("2030-01-01T10:30:00Z")).await.unwrap(), 0, "the first look only notes the time");
+    assert_eq!(tick_at("one", at("2030-01-01T10:59:59Z")).await.unwrap(), 0);
+    assert_eq!(tick_at("one", at("2030-01-01T11:00:00Z")).await.unwrap(), 1);
+    assert_eq!(tick_at("one", at("2030-01-01T11:00:01Z")).await.unwrap(), 0);
     assert!(!store.take_poll_lease("cron", "two", at("2030-01-01T11:00:02Z"), 10_000).await.unwrap(), "one instance polls");
     let first = runs().await;
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].trigger.kind, "cron");
     // Down from 11:00:01 to 15:10: one run, for 15:00, not four.
-    assert_eq!(tick(&store, "one", at("2030-01-01T15:10:00Z")).await.unwrap(), 1);
+    assert_eq!(tick_at("one", at("2030-01-01T15:10:00Z")).await.unwrap(), 1);
     let all = runs().await;
     assert_eq!(all.len(), 2);
     assert_eq!(all[0].trigger.extra["scheduledTime"], json!(at("2030-01-01T15:00:00Z")));
     // A second instance after the first one's lease ran out carries on without repeating.
-    assert_eq!(tick(&store, "two", at("2030-01-01T15:10:30Z")).await.unwrap(), 0);
+    assert_eq!(tick_at("two", at("2030-01-01T15:10:30Z")).await.unwrap(), 0);
     assert_eq!(runs().await.len(), 2);
 }
 
 both_databases!(cron_fires_on_schedule_and_a_missed_run_runs_once);
+
+/// The launcher the trigger pollers start runs through (the engine's, on the system clock).
+fn launcher(store: &server::store::Store) -> server::engine::launcher::Launcher {
+    let engine = server::engine::Engine::new(store.clone(), std::sync::Arc::new(server::engine::clock::SystemClock));
+    engine.launcher().clone()
+}
 
 /// A real registry: Debian's `docker-registry` (installed by `scripts/docker-registry`) with a
 /// config of its own on a free port, its storage in a temporary folder.
@@ -308,16 +323,16 @@ async fn docker_pushes_start_the_pipeline_once_each(db: Db) {
     let mut now = 1_900_000_000_000;
 
     push(&registry, "shop/web", "v1", "one").await;
-    assert_eq!(poll(&store, &http, "first", now).await.unwrap(), 0, "the first look only takes note of what is there");
+    assert_eq!(poll(&launcher(&store), &http, "first", now).await.unwrap(), 0, "the first look only takes note of what is there");
     push(&registry, "shop/web", "v2", "two").await;
     push(&registry, "shop/web", "latest", "two").await;
     now += 1_000;
-    assert_eq!(poll(&store, &http, "first", now).await.unwrap(), 1, "v2 is new; latest does not match the tag pattern");
+    assert_eq!(poll(&launcher(&store), &http, "first", now).await.unwrap(), 1, "v2 is new; latest does not match the tag pattern");
     let started = runs(store.clone()).await;
     assert_eq!(started[0].trigger.extra["tag"], "v2");
     assert!(started[0].trigger.extra["digest"].as_str().unwrap().starts_with("sha256:"));
     now += 1_000;
-    assert_eq!(poll(&store, &http, "first", now).await.unwrap(), 0, "nothing new");
+    assert_eq!(poll(&launcher(&store), &http, "first", now).await.unwrap(), 0, "nothing new");
 
     // gennaker restarts (a new store connection, a new poller once the old lease ran out).
     drop(store);
@@ -325,10 +340,10 @@ async fn docker_pushes_start_the_pipeline_once_each(db: Db) {
     push(&registry, "shop/web", "v3", "three").await;
     push(&registry, "shop/web", "v2", "two").await;
     now += 120_000;
-    assert_eq!(poll(&store, &http, "second", now).await.unwrap(), 1, "v3 only: v2 was pushed again with the same digest");
+    assert_eq!(poll(&launcher(&store), &http, "second", now).await.unwrap(), 1, "v3 only: v2 was pushed again with the same digest");
     push(&registry, "shop/web", "v2", "two, rebuilt").await;
     now += 1_000;
-    assert_eq!(poll(&store, &http, "second", now).await.unwrap(), 1, "a new digest of v2");
+    assert_eq!(poll(&launcher(&store), &http, "second", now).await.unwrap(), 1, "a new digest of v2");
     let tags: Vec<String> = runs(store.clone()).await.iter().map(|run| run.trigger.extra["tag"].as_str().unwrap().to_string()).collect();
     assert_eq!(tags, ["v2", "v3", "v2"]);
 }
@@ -378,16 +393,16 @@ async fn jenkins_builds_start_the_pipeline_once_each(db: Db) {
     let mut now = 1_900_000_000_000;
 
     builds.lock().unwrap().push(build(1, Some("SUCCESS"), false));
-    assert_eq!(poll(&store, &http, &masters, "one", now).await.unwrap(), 0, "the first look only takes note");
+    assert_eq!(poll(&launcher(&store), &http, &masters, "one", now).await.unwrap(), 0, "the first look only takes note");
     builds.lock().unwrap().extend([build(2, Some("FAILURE"), false), build(3, None, true)]);
     now += 1_000;
-    assert_eq!(poll(&store, &http, &masters, "one", now).await.unwrap(), 0, "a failed build and one still building start nothing");
+    assert_eq!(poll(&launcher(&store), &http, &masters, "one", now).await.unwrap(), 0, "a failed build and one still building start nothing");
     builds.lock().unwrap()[2] = build(3, Some("SUCCESS"), false);
     builds.lock().unwrap().push(build(4, Some("SUCCESS"), false));
     now += 1_000;
-    assert_eq!(poll(&store, &http, &masters, "one", now).await.unwrap(), 2, "builds 3 and 4");
+    assert_eq!(poll(&launcher(&store), &http, &masters, "one", now).await.unwrap(), 2, "builds 3 and 4");
     now += 120_000;
-    assert_eq!(poll(&store, &http, &masters, "two", now).await.unwrap(), 0, "another poller repeats nothing");
+    assert_eq!(poll(&launcher(&store), &http, &masters, "two", now).await.unwrap(), 0, "another poller repeats nothing");
     let started = runs().await;
     let numbers: Vec<u64> = started.iter().map(|run| run.trigger.extra["buildInfo"]["number"].as_u64().unwrap()).collect();
     assert_eq!(numbers.len(), 2);
