@@ -3,14 +3,16 @@
 //! - `password`: argon2id hashes; `token`: random secrets and their SHA-256 digests.
 //! - `policy`: every allow/deny decision, in one place, used by REST, server functions and
 //!   (later) WebSocket subscriptions alike.
-//! - `layer`: the middleware that finds the caller (session cookie or bearer token), refuses
-//!   unauthenticated and cross-site requests, and writes the audit log.
+//! - `access`: the store-backed checks (may this caller use this application, these accounts).
+//!
+//! The middleware that finds the caller (session cookie or bearer token) is HTTP's:
+//! `http::authenticate`.
 //! - `service`: sign-in (throttled), sessions, API tokens and users.
 //! - `bootstrap`: the first `admin` user.
 
+pub mod access;
 pub mod bootstrap;
 pub mod cli;
-pub mod layer;
 pub mod password;
 pub mod policy;
 pub mod service;

@@ -1,5 +1,6 @@
 //! Clouds gennaker manages, behind one `provider::Provider` trait (observe, create, resize,
 //! enable, disable, destroy, load balancers, security groups, jobs). Parts:
+//! - `accounts`: the accounts this build knows;
 //! - `clouds`: the configured providers and their accounts, and the caching agents;
 //! - `cache`: the cluster cache REST and the UI read, and its live events;
 //! - `cidr`: the address ranges of security group ingress rules;
@@ -8,6 +9,7 @@
 //! - `local::jobs`: its one-off processes (Run Job);
 //! - `local::cloud`: the local provider tying them together, its state kept in the store.
 
+pub mod accounts;
 pub mod cache;
 pub mod cidr;
 pub mod clouds;

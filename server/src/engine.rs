@@ -7,22 +7,20 @@
 //! - `deploy`: the deploy stage and its strategies (red/black, highlander, rolling, canary).
 //! - `server_groups`: resize, enable, disable, destroy, rollback, clone, find image, the
 //!   cluster-wide stages and run job.
+//! - `listeners`: what the engine tells others about runs (a run finished), without knowing them.
 //! - `launcher`: the one door every new run goes through (manual, triggers, child runs, tasks).
 //! - `child`: the pipeline stage, which runs another pipeline and waits for it.
-//! - `expressions`: `${...}` evaluation (CEL).
 //! - `worker`: claims a message, runs its handler, commits state + acknowledgement + next
 //!   messages + event in one transaction, then tells live subscribers.
-//! - `service`: pipelines and executions as REST and the UI use them.
 
 pub mod child;
 pub mod clock;
 pub mod deploy;
-pub mod expressions;
 pub mod handlers;
 pub mod launcher;
+pub mod listeners;
 pub mod message;
 pub mod server_groups;
-pub mod service;
 pub mod tasks;
 pub mod webhook;
 pub mod window;

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod applications;
 pub mod audit;
+pub mod authenticate;
 pub mod clusters;
 pub mod error;
 pub mod executions;

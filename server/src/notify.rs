@@ -1,5 +1,7 @@
-//! Notifications: which events of a run notify whom (`messages`), and delivering one
-//! (`deliver`), called by the engine for its durable `Notify` message. Each delivery is its own
+//! Notifications: which events of a run notify whom (`deliveries`), and delivering one
+//! (`attempt`), called by the engine for its durable `Notify` message. This module knows
+//! nothing of the engine (it is a library the engine uses): the engine turns each
+//! [`Delivery`] into a queue message of its own. Each delivery is its own
 //! queue message, so a slow or dead chat server never holds up the pipeline; a failed attempt
 //! is retried with a doubling backoff, and after the last one the failure is recorded on the
 //! execution (and logged). A notification never fails a run.
@@ -14,8 +16,7 @@ use app::model::execution::{Execution, Stage, Status};
 use app::model::notification::{NotificationConfig, NotificationRecord};
 use serde_json::Value;
 
-use crate::engine::expressions::Scope;
-use crate::engine::message::{Message, Next};
+use crate::expressions::Scope;
 use crate::secrets::Secrets;
 
 /// Checks a pipeline's notifications (and its stages') when it is saved: known channels and
@@ -112,23 +113,23 @@ fn wants(config: &Value, event: &str) -> bool {
     config.get("when").and_then(Value::as_array).is_some_and(|events| events.iter().any(|e| e.as_str() == Some(event)))
 }
 
-/// The `Notify` messages for `event` (about `stage`, for stage and judgment events): the run's
-/// notifications that want it and, for stage events, the stage's own. Delivered after a
-/// millisecond, so each goes through the queue on its own rather than inside the step.
-pub fn messages(execution: &Execution, event: &str, stage: Option<&Stage>) -> Vec<Next> {
-    let mut next = Vec::new();
+/// One notification to send: the run's configuration number `index` (or the stage's own,
+/// with `own`) for `event` (about `stage`, for stage and judgment events), attempt `attempt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub event: String,
+    pub stage: Option<String>,
+    pub own: bool,
+    pub index: usize,
+    pub attempt: u32,
+}
+
+/// The deliveries `event` calls for: the run's notifications that want it and, for stage
+/// events, the stage's own.
+pub fn deliveries(execution: &Execution, event: &str, stage: Option<&Stage>) -> Vec<Delivery> {
+    let mut found = Vec::new();
     let mut add = |own: bool, index: usize| {
-        next.push(Next::after(
-            Message::Notify {
-                execution: execution.id.clone(),
-                event: event.to_string(),
-                stage: stage.map(|s| s.id.clone()),
-                own,
-                index,
-                attempt: 0,
-            },
-            1,
-        ));
+        found.push(Delivery { event: event.to_string(), stage: stage.map(|s| s.id.clone()), own, index, attempt: 0 });
     };
     for (index, config) in configs(execution, None).iter().enumerate() {
         if wants(config, event) {
@@ -142,7 +143,7 @@ pub fn messages(execution: &Execution, event: &str, stage: Option<&Stage>) -> Ve
             }
         }
     }
-    next
+    found
 }
 
 /// The event a finished run or stage reports.
@@ -206,8 +207,8 @@ pub enum Attempt {
     Skipped,
     /// Record this on the execution (sent, or failed for good).
     Done(NotificationRecord),
-    /// Try again with this message.
-    Retry(Next),
+    /// Try again after `delay_ms`.
+    Retry { delivery: Delivery, delay_ms: i64 },
 }
 
 /// Sends one notification. It only reads the execution: the worker records the outcome with
@@ -255,17 +256,8 @@ pub async fn attempt(
         Err(error) if attempts < MAX_ATTEMPTS => {
             tracing::info!(%error, execution = %execution.id, event, attempt = attempts, "notification failed; retrying");
             let delay = notifier.retry_base_ms.max(1) << attempt.min(10);
-            Attempt::Retry(Next::after(
-                Message::Notify {
-                    execution: execution.id.clone(),
-                    event: event.to_string(),
-                    stage: stage_id.map(str::to_string),
-                    own,
-                    index,
-                    attempt: attempts,
-                },
-                delay,
-            ))
+            let delivery = Delivery { event: event.to_string(), stage: stage_id.map(str::to_string), own, index, attempt: attempts };
+            Attempt::Retry { delivery, delay_ms: delay }
         }
         Err(error) => {
             tracing::warn!(%error, execution = %execution.id, event, channel = ?config.channel, "notification failed for good");

@@ -4,6 +4,8 @@
 pub mod applications;
 pub mod audit;
 pub mod clusters;
+pub mod executions;
+pub mod pipelines;
 pub mod tasks;
 
 use std::sync::Arc;
@@ -13,7 +15,8 @@ use app::ssr::Services;
 
 use crate::auth::service::{Auth, AuthConfig};
 use crate::engine::Engine;
-use crate::engine::service::{Executions, Pipelines};
+use executions::Executions;
+use pipelines::Pipelines;
 use crate::secrets::{SecretKey, Secrets};
 use crate::store::{self, Store};
 

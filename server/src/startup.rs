@@ -24,7 +24,7 @@ use crate::auth::bootstrap;
 use crate::cloud::clouds::Clouds;
 use crate::cloud::local::cloud::{self as local, LocalCloud};
 use crate::cloud::provider::Provider;
-use crate::auth::layer::{self, AuthLayer};
+use crate::http::authenticate::{self, AuthLayer};
 use crate::auth::service::AuthConfig;
 use crate::config::ServeConfig;
 use crate::engine::Engine;
@@ -75,7 +75,8 @@ impl Server {
         let local_location = Location { cloud_provider: "local".into(), account: local::ACCOUNT.into(), region: local::REGION.into() };
         let clouds = Clouds::new(vec![(local_cloud.clone() as Arc<dyn Provider>, vec![local_location])]);
         clouds.refresh_all().await;
-        let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms).with_clouds(clouds.clone());
+        let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms).with_clouds(clouds.clone())
+            .with_listener(Arc::new(crate::triggers::pipeline::PipelineTriggers));
         let built = service::build(store.clone(), auth_config, secret_key, engine.clone());
         // The workers' engine delivers notifications, with secrets for addresses and passwords.
         let engine = engine.with_notifier(notifier(&config.notify, address, built.secrets.clone()));
@@ -200,7 +201,7 @@ fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config:
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(revalidate_bundle))
-        .layer(middleware::from_fn_with_state(auth_layer, layer::authenticate))
+        .layer(middleware::from_fn_with_state(auth_layer, authenticate::authenticate))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

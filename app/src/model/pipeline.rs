@@ -399,6 +399,13 @@ pub struct Invalid {
     pub message: String,
 }
 
+#[cfg(feature = "ssr")]
+impl From<Invalid> for crate::error::AppError {
+    fn from(error: Invalid) -> Self {
+        Self::Invalid { field: Some(error.field), message: error.message }
+    }
+}
+
 impl Invalid {
     /// `field` is relative to the stage at `index`.
     fn stage(index: usize, ref_id: &str, field: &str, message: impl Into<String>) -> Self {

@@ -14,8 +14,8 @@ use app::model::execution::{Execution, Stage, Status, Task};
 use app::model::pipeline::ExecutionWindow;
 use serde_json::Value;
 
-use super::expressions::Scope;
-use super::message::{Message, Next};
+use crate::expressions::Scope;
+use super::message::{Message, Next, notifications};
 use super::tasks::{self, Effects, TaskResult};
 use super::window;
 use crate::notify;
@@ -30,7 +30,9 @@ pub async fn handle(message: &Message, execution: &mut Execution, now: i64, effe
     }
     if let Message::AfterCompletion { .. } = message {
         if execution.status.is_complete() {
-            crate::triggers::pipeline::fire(&effects.launcher, execution).await;
+            for listener in &effects.listeners {
+                listener.run_finished(&effects.launcher, execution).await;
+            }
         }
         return Vec::new();
     }
@@ -70,7 +72,7 @@ fn start_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
     if initial.is_empty() {
         initial.push(Next::now(Message::CompleteExecution { execution: id }));
     }
-    initial.extend(notify::messages(execution, "pipeline.starting", None));
+    initial.extend(notifications(execution, "pipeline.starting", None));
     initial
 }
 
@@ -182,9 +184,9 @@ fn start_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next>
         .collect();
     let stage = stage.clone();
     let mut next = vec![Next::now(Message::RunTask { execution: id, stage: stage_id.to_string(), task: 0 })];
-    next.extend(notify::messages(execution, "stage.starting", Some(&stage)));
+    next.extend(notifications(execution, "stage.starting", Some(&stage)));
     if stage.kind == "manualJudgment" {
-        next.extend(notify::messages(execution, "manualJudgment", Some(&stage)));
+        next.extend(notifications(execution, "manualJudgment", Some(&stage)));
     }
     next
 }
@@ -223,7 +225,7 @@ async fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: 
         if let Some(event) = event {
             let stage = stage.clone();
             let mut next = run_task_outcome(execution, stage_id, index, result, now);
-            next.extend(notify::messages(execution, event, Some(&stage)));
+            next.extend(notifications(execution, event, Some(&stage)));
             return next;
         }
     }
@@ -278,7 +280,7 @@ async fn complete_stage(execution: &mut Execution, stage_id: &str, now: i64, eff
     let status = stage.status;
     let ref_id = stage.ref_id.clone();
     let stage = stage.clone();
-    let events = notify::outcome_event("stage", status).map(|event| notify::messages(execution, &event, Some(&stage))).unwrap_or_default();
+    let events = notify::outcome_event("stage", status).map(|event| notifications(execution, &event, Some(&stage))).unwrap_or_default();
 
     if status == Status::Terminal {
         // Fail fast: what still runs elsewhere is canceled.
@@ -320,7 +322,7 @@ fn complete_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
     execution.end_time = Some(now);
     let mut next = vec![Next::now(Message::AfterCompletion { execution: execution.id.clone() })];
     if let Some(event) = notify::outcome_event("pipeline", execution.status) {
-        next.extend(notify::messages(execution, &event, None));
+        next.extend(notifications(execution, &event, None));
     }
     next
 }

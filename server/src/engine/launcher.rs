@@ -2,7 +2,8 @@
 //! UI's server functions, the Gate-shaped routes), each trigger kind, the `pipeline` stage and
 //! ad-hoc tasks all call [`Launcher::launch`]. It checks the pipeline can run (not disabled,
 //! parameters resolve), authorizes whoever the run acts as, applies `limitConcurrent` /
-//! `keepWaitingPipelines` the same way for every kind of start, stores the run with its first
+//! `keepWaitingPipelines` the same way for every kind of start (a new waiting run replaces
+//! the older waiting ones unless the pipeline keeps them), stores the run with its first
 //! event and its `StartExecution` message in one transaction, tells live subscribers and wakes
 //! the workers. When a run ends, [`Launcher::promote_buffered`] starts the next waiting one.
 //!
@@ -15,15 +16,15 @@ use std::sync::Arc;
 
 use app::error::AppError;
 use app::model::auth::{Access, Caller};
-use app::model::execution::{Execution, ExecutionEvent, Status, Trigger};
-use app::model::pipeline::Pipeline;
+use app::model::execution::{Execution, ExecutionEvent, Stage, Status, Trigger};
+use app::model::pipeline::{Pipeline, StageConfig};
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
 
 use super::clock::Clock;
 use super::message::Message;
-use super::service::{add_application_notifications, authorize, invalid, new_execution, new_execution_id, require_accounts};
-use crate::store::executions::{ExecutionFilter, Outgoing, StepOutcome};
+use crate::auth::access::{authorize, require_accounts};
+use crate::store::executions::{Concurrency, Outgoing};
 use crate::store::{self, Store, now_millis};
 
 /// Whose authority a run starts with.
@@ -128,7 +129,7 @@ impl Launcher {
         if let RunAs::Caller(caller) = &run_as {
             authorize(&self.store, caller, &pipeline.application, Access::Execute).await?;
         }
-        let parameters = pipeline.resolve_parameters(&parameters).map_err(invalid)?;
+        let parameters = pipeline.resolve_parameters(&parameters).map_err(AppError::from)?;
         let user = match &run_as {
             RunAs::Caller(caller) => {
                 require_accounts(&self.store, caller, &pipeline).await?;
@@ -142,71 +143,39 @@ impl Launcher {
             return Ok(Launched::AlreadyStarted(id));
         }
         let trigger = Trigger { kind: trigger_kind, user, parameters, extra };
-        let mut execution = new_execution(&pipeline, id.clone(), trigger, false, now);
+        let mut execution = new_execution(&pipeline, id.clone(), trigger, now);
         // Application notification defaults apply to pipelines; an ad-hoc task has none.
         if !pipeline.id.is_empty() {
             add_application_notifications(&self.store, &mut execution).await;
         }
         let start = self.start_message(&id);
-        let wait_for_active = pipeline.limit_concurrent && !pipeline.id.is_empty();
-        let seq = match self.store.insert_execution(&mut execution, start, wait_for_active).await {
-            Ok(seq) => seq,
+        let by = execution.trigger.user.clone();
+        let supersede = move |older: &mut Execution| {
+            older.status = Status::Canceled;
+            older.canceled = true;
+            older.canceled_by = Some(by.clone());
+            older.cancellation_reason = Some("a newer run of the pipeline superseded it".into());
+            older.end_time = Some(now_millis());
+        };
+        let concurrency = match (pipeline.limit_concurrent && !pipeline.id.is_empty(), pipeline.keep_waiting_pipelines) {
+            (false, _) => Concurrency::Unlimited,
+            (true, true) => Concurrency::KeepWaiting,
+            (true, false) => Concurrency::Supersede(&supersede),
+        };
+        let inserted = match self.store.insert_execution(&mut execution, start, concurrency).await {
+            Ok(inserted) => inserted,
             Err(store::Error::Database(error)) if store::is_unique_violation(&error) => return Ok(Launched::AlreadyStarted(id)),
             Err(error) => return Err(error.into()),
         };
-        self.publish(seq, &execution);
+        for (seq, older) in &inserted.superseded {
+            self.publish(*seq, older);
+        }
+        self.publish(inserted.seq, &execution);
         self.wake();
         let buffered = execution.status == Status::Buffered;
-        if buffered && !pipeline.keep_waiting_pipelines {
-            self.supersede_older(&execution).await?;
-        }
         tracing::info!(execution = %execution.id, application = %execution.application, pipeline = %execution.name,
             trigger = %execution.trigger.kind, by = %execution.trigger.user, buffered, "run launched");
         Ok(Launched::Started(execution))
-    }
-
-    /// Without `keepWaitingPipelines` only the newest waiting run is kept: the BUFFERED runs
-    /// of the pipeline older than `newest` are canceled. Only older ones, so two launches
-    /// buffered at once never cancel each other.
-    async fn supersede_older(&self, newest: &Execution) -> Result<(), AppError> {
-        let filter = ExecutionFilter {
-            pipeline_id: Some(newest.pipeline_config_id.clone()),
-            statuses: vec![Status::Buffered],
-            limit: 500,
-            ..Default::default()
-        };
-        let position = (newest.build_time, newest.id.as_str());
-        for older in self.store.list_executions(&filter).await? {
-            if (older.build_time, older.id.as_str()) >= position {
-                continue;
-            }
-            self.cancel_buffered(&older.id, &newest.trigger.user).await?;
-        }
-        Ok(())
-    }
-
-    async fn cancel_buffered(&self, id: &str, by: &str) -> Result<(), AppError> {
-        for _ in 0..20 {
-            let Some((mut execution, version)) = self.store.load_execution(id).await? else { return Ok(()) };
-            if execution.status != Status::Buffered {
-                return Ok(());
-            }
-            execution.status = Status::Canceled;
-            execution.canceled = true;
-            execution.canceled_by = Some(by.to_string());
-            execution.cancellation_reason = Some("a newer run of the pipeline superseded it".into());
-            execution.end_time = Some(now_millis());
-            match self.store.commit_step(None, Some((&execution, version)), &[], &[]).await? {
-                StepOutcome::Committed(seqs) => {
-                    for seq in seqs {
-                        self.publish(seq, &execution);
-                    }
-                    return Ok(());
-                }
-                StepOutcome::Conflict => tokio::task::yield_now().await,
-            }
-        }
-        Err(AppError::conflict("execution", format!("execution {id} is changing too fast; try again")))
     }
 
     /// Starts the oldest BUFFERED run of a pipeline once none is active.
@@ -222,3 +191,58 @@ impl Launcher {
         Ok(())
     }
 }
+
+/// Adds the application's notification defaults to a new run.
+async fn add_application_notifications(store: &Store, execution: &mut Execution) {
+    if let Ok(application) = store.get_application(&execution.application).await {
+        execution.notification_configs.extend(application.notifications);
+    }
+}
+
+/// A new run of `pipeline`, NOT_STARTED (the store decides whether it must wait).
+fn new_execution(pipeline: &Pipeline, id: String, trigger: Trigger, now: i64) -> Execution {
+    Execution {
+        id,
+        application: pipeline.application.clone(),
+        pipeline_config_id: pipeline.id.clone(),
+        name: pipeline.name.clone(),
+        status: Status::NotStarted,
+        trigger,
+        stages: pipeline.stages.iter().map(stage_from_config).collect(),
+        build_time: now,
+        start_time: None,
+        end_time: None,
+        canceled: false,
+        canceled_by: None,
+        cancellation_reason: None,
+        limit_concurrent: pipeline.limit_concurrent,
+        keep_waiting_pipelines: pipeline.keep_waiting_pipelines,
+        notification_configs: pipeline.notifications.clone(),
+        notifications: Vec::new(),
+    }
+}
+
+fn new_execution_id(now: i64) -> String {
+    // Time first, so ids sort by creation.
+    format!("{now:013x}{}", &crate::auth::token::new_id()[..8])
+}
+
+fn stage_from_config(config: &StageConfig) -> Stage {
+    Stage {
+        id: config.ref_id.clone(),
+        ref_id: config.ref_id.clone(),
+        kind: config.kind.type_name().to_string(),
+        name: if config.name.is_empty() { config.ref_id.clone() } else { config.name.clone() },
+        status: Status::NotStarted,
+        requisite_stage_ref_ids: config.requisite_stage_ref_ids.clone(),
+        context: serde_json::to_value(config).unwrap_or_default(),
+        config: serde_json::to_value(config).unwrap_or_default(),
+        outputs: BTreeMap::new(),
+        tasks: Vec::new(),
+        start_time: None,
+        end_time: None,
+        error: None,
+        warnings: Vec::new(),
+    }
+}
+

@@ -39,6 +39,23 @@ impl Message {
     }
 }
 
+impl Message {
+    /// The durable message that delivers a notification of `execution`.
+    pub fn notify(execution: &str, delivery: crate::notify::Delivery) -> Self {
+        let crate::notify::Delivery { event, stage, own, index, attempt } = delivery;
+        Self::Notify { execution: execution.to_string(), event, stage, own, index, attempt }
+    }
+}
+
+/// The `Notify` messages `event` calls for (see `notify::deliveries`). Delivered after a
+/// millisecond, so each goes through the queue on its own rather than inside the step.
+pub fn notifications(execution: &app::model::execution::Execution, event: &str, stage: Option<&app::model::execution::Stage>) -> Vec<Next> {
+    crate::notify::deliveries(execution, event, stage)
+        .into_iter()
+        .map(|delivery| Next::after(Message::notify(&execution.id, delivery), 1))
+        .collect()
+}
+
 /// A message to enqueue, after a delay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Next {

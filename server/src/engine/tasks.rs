@@ -21,6 +21,8 @@ pub struct Effects {
     pub clouds: Clouds,
     pub notifier: crate::notify::Notifier,
     pub launcher: super::launcher::Launcher,
+    /// Told when a run has ended (pipeline triggers listen).
+    pub listeners: Vec<std::sync::Arc<dyn super::listeners::RunFinished>>,
 }
 
 /// How often a waiting task is looked at again, at most.

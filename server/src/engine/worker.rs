@@ -63,7 +63,7 @@ impl Engine {
         let (events, _) = broadcast::channel(1024);
         let wake = Arc::new(Notify::new());
         let launcher = Launcher::new(store.clone(), clock.clone(), events.clone(), wake.clone());
-        let effects = Effects { http: reqwest::Client::new(), store: store.clone(), clouds: Clouds::default(), notifier: Default::default(), launcher };
+        let effects = Effects { http: reqwest::Client::new(), store: store.clone(), clouds: Clouds::default(), notifier: Default::default(), launcher, listeners: Vec::new() };
         Self { store, clock, events, wake, lease_ms: LEASE_MS, effects }
     }
 
@@ -75,6 +75,12 @@ impl Engine {
     /// The clouds the deploy and server group stages act on (none by default).
     pub fn with_clouds(mut self, clouds: Clouds) -> Self {
         self.effects.clouds = clouds;
+        self
+    }
+
+    /// Adds a listener told when a run has ended (for example, pipeline triggers).
+    pub fn with_listener(mut self, listener: Arc<dyn super::listeners::RunFinished>) -> Self {
+        self.effects.listeners.push(listener);
         self
     }
 
@@ -154,7 +160,7 @@ impl Engine {
         let (record, retry) = match outcome {
             crate::notify::Attempt::Skipped => (None, Vec::new()),
             crate::notify::Attempt::Done(record) => (Some(record), Vec::new()),
-            crate::notify::Attempt::Retry(next) => (None, vec![next]),
+            crate::notify::Attempt::Retry { delivery, delay_ms } => (None, vec![Next::after(Message::notify(id, delivery), delay_ms)]),
         };
         let outgoing = self.outgoing(&retry);
         for _ in 0..50 {

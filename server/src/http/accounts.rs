@@ -12,9 +12,7 @@ use crate::auth::policy;
 use crate::state::AppState;
 use crate::store::Store;
 
-/// The accounts this build knows: the embedded `local` cloud. AWS and Kubernetes accounts join
-/// when their providers land.
-pub const KNOWN_ACCOUNTS: &[(&str, &str)] = &[("local", "local")];
+use crate::cloud::accounts::KNOWN_ACCOUNTS;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(set_permissions))

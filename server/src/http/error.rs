@@ -49,7 +49,7 @@ impl From<JsonRejection> for ApiError {
             }
             _ => text.clone(),
         };
-        Self(AppError::Invalid { field: field_of(&text), message })
+        Self(AppError::Invalid { field: crate::serde_errors::field_of(&text), message })
     }
 }
 
@@ -62,7 +62,7 @@ pub struct Query<T>(pub T);
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         let message = rejection.body_text();
-        let field = field_of(&message).or_else(|| {
+        let field = crate::serde_errors::field_of(&message).or_else(|| {
             let detail = message.split_once("query string: ")?.1;
             let (path, _) = detail.split_once(": ")?;
             (!path.is_empty() && path != "." && !path.contains(' ')).then(|| path.to_string())
@@ -71,43 +71,6 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-/// The field a serde error is about: the one in backticks for unknown/missing fields, else the
-/// path serde_path_to_error put before the message (`capacity.min: invalid type ...`).
-pub(crate) fn field_of(text: &str) -> Option<String> {
-    for marker in ["unknown field `", "missing field `"] {
-        if let Some(start) = text.find(marker) {
-            let rest = &text[start + marker.len()..];
-            return rest.split('`').next().map(str::to_string);
-        }
-    }
-    let detail = text.split_once("target type: ")?.1;
-    let (path, _) = detail.split_once(": ")?;
-    (!path.is_empty() && path != "." && !path.contains(' ')).then(|| path.to_string())
-}
-
 pub async fn unknown_route() -> ApiError {
     ApiError(AppError::not_found("no such API route"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::field_of;
-
-    #[test]
-    fn finds_the_field_in_serde_messages() {
-        assert_eq!(field_of("... unknown field `owner`, expected one of `name`").as_deref(), Some("owner"));
-        assert_eq!(field_of("... missing field `name` at line 1").as_deref(), Some("name"));
-        assert_eq!(
-            field_of("Failed to deserialize the JSON body into the target type: email: invalid type: integer `5`").as_deref(),
-            Some("email")
-        );
-        assert_eq!(field_of("Failed to parse the request body as JSON: expected value"), None);
-        #[derive(Debug, serde::Deserialize)]
-        struct Limit {
-            #[allow(dead_code)]
-            limit: u32,
-        }
-        let rejection = axum::extract::Query::<Limit>::try_from_uri(&"/x?limit=ten".parse().unwrap()).unwrap_err();
-        assert_eq!(super::ApiError::from(rejection).0.body().error.field.as_deref(), Some("limit"));
-    }
 }

@@ -135,7 +135,7 @@ pub fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> 
     }
     serde_json::from_slice(body).map_err(|error| {
         let message = error.to_string();
-        ApiError(AppError::Invalid { field: super::error::field_of(&message), message })
+        ApiError(AppError::Invalid { field: crate::serde_errors::field_of(&message), message })
     })
 }
 

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiError, Authenticated, Json};
-use crate::auth::layer::{AuditActor, session_token};
+use crate::http::authenticate::{AuditActor, session_token};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

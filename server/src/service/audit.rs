@@ -1,4 +1,4 @@
-//! Reading the audit log (admins only); writing happens in `auth::layer`.
+//! Reading the audit log (admins only); writing happens in `http::authenticate`.
 
 use app::error::{AppError, Result};
 use app::model::auth::{AuditEntry, Caller};

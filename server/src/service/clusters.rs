@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use crate::auth::policy;
 use crate::cloud::clouds::Clouds;
 use crate::cloud::provider;
-use crate::engine::service::authorize;
+use crate::auth::access::authorize;
 use crate::store::Store;
 
 pub struct Clusters {

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 
 use crate::engine::Engine;
 use crate::engine::launcher::{Launch, Launched};
-use crate::engine::service::{authorize, invalid};
-use crate::engine::expressions;
+use crate::auth::access::authorize;
+use crate::expressions;
 use crate::store::executions::ExecutionFilter;
 
 /// The most jobs one task may hold.
@@ -77,7 +77,7 @@ impl TaskService for Tasks {
             if let Some(rest) = error.field.strip_prefix("stages") {
                 error.field = format!("job{rest}");
             }
-            invalid(error)
+            AppError::from(error)
         };
         let mut pipeline = parse_pipeline(&config).map_err(as_job)?;
         pipeline.validate(&expressions::check).map_err(as_job)?;

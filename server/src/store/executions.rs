@@ -15,6 +15,26 @@ use super::{Error, Pool, Result, Store, now_millis, on_pool};
 /// How many runs of a pipeline (`$1`) are active: they keep a `limitConcurrent` run waiting.
 const ACTIVE_RUNS: &str = "SELECT COUNT(*) FROM executions WHERE pipeline_id = $1 AND status IN ('RUNNING', 'NOT_STARTED', 'PAUSED')";
 
+/// How a new run's pipeline limits concurrent runs (`limitConcurrent`, `keepWaitingPipelines`).
+pub enum Concurrency<'a> {
+    /// Start at once, whatever else runs.
+    Unlimited,
+    /// Wait while another run is active; keep every waiting run.
+    KeepWaiting,
+    /// Wait while another run is active; a new waiting run replaces those already waiting,
+    /// each changed by this function.
+    Supersede(&'a (dyn Fn(&mut Execution) + Sync)),
+}
+
+/// What storing a new run did.
+#[derive(Debug)]
+pub struct Inserted {
+    /// The new run's first event.
+    pub seq: i64,
+    /// The waiting runs it replaced, as stored, each with its event.
+    pub superseded: Vec<(i64, Execution)>,
+}
+
 /// A claimed message.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -117,20 +137,40 @@ impl Store {
     }
 
     /// Stores a new execution with its first event and, unless it must wait, its `start`
-    /// message, in one transaction. With `wait_for_active` (the pipeline's `limitConcurrent`),
-    /// the run becomes BUFFERED when another run of its pipeline is active, decided under the
-    /// pipeline's lock so that two launches in the same instant cannot both start. Returns the
-    /// first event's sequence number; `execution.status` says what was decided.
-    pub async fn insert_execution(&self, execution: &mut Execution, start: Outgoing, wait_for_active: bool) -> Result<i64> {
+    /// message, in one transaction. With `concurrency` (the pipeline's `limitConcurrent`), the
+    /// run becomes BUFFERED when another run of its pipeline is active, decided under the
+    /// pipeline's lock so that two launches in the same instant cannot both start; a BUFFERED
+    /// run with [`Concurrency::Supersede`] then replaces the runs already waiting: each is
+    /// changed by the given function (canceled) in the same transaction, so "older" means
+    /// stored before, even within one millisecond. `execution.status` says what was decided.
+    pub async fn insert_execution(&self, execution: &mut Execution, start: Outgoing, concurrency: Concurrency<'_>) -> Result<Inserted> {
         let now = now_millis();
-        let seq: i64 = on_pool!(self, pool => {
+        let inserted: Inserted = on_pool!(self, pool => {
             async {
                 let mut tx = pool.begin().await?;
-                if wait_for_active {
+                let limited = !matches!(concurrency, Concurrency::Unlimited);
+                if limited {
                     sqlx::query(self.pipeline_lock()).bind(&execution.pipeline_config_id).execute(&mut *tx).await?;
                     let (active,): (i64,) = sqlx::query_as(ACTIVE_RUNS).bind(&execution.pipeline_config_id).fetch_one(&mut *tx).await?;
                     if active > 0 {
                         execution.status = Status::Buffered;
+                    }
+                }
+                let mut superseded = Vec::new();
+                if let (Status::Buffered, Concurrency::Supersede(change)) = (execution.status, &concurrency) {
+                    let waiting: Vec<(String, String, i64)> = sqlx::query_as("SELECT id, body, version FROM executions WHERE pipeline_id = $1 AND status = 'BUFFERED'")
+                        .bind(&execution.pipeline_config_id).fetch_all(&mut *tx).await?;
+                    for (id, body, version) in waiting {
+                        let mut older: Execution = serde_json::from_str(&body).map_err(|e| corrupt(&id, e))?;
+                        change(&mut older);
+                        let body = serde_json::to_string(&older).expect("executions serialize");
+                        let updated = sqlx::query("UPDATE executions SET body = $2, status = $3, version = version + 1 WHERE id = $1 AND version = $4")
+                            .bind(&id).bind(&body).bind(older.status.as_str()).bind(version)
+                            .execute(&mut *tx).await?.rows_affected();
+                        // Changed meanwhile (canceled by a person, say): it is no longer ours to replace.
+                        if updated == 1 {
+                            superseded.push((older, body));
+                        }
                     }
                 }
                 let body = serde_json::to_string(&*execution).expect("executions serialize");
@@ -148,14 +188,21 @@ impl Store {
                         .execute(&mut *tx).await?;
                 }
                 sqlx::query(self.event_order_lock()).execute(&mut *tx).await?;
+                let mut events = Vec::new();
+                for (older, body) in superseded {
+                    let (seq,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
+                        .bind(&older.id).bind(&older.application).bind(now).bind(&body)
+                        .fetch_one(&mut *tx).await?;
+                    events.push((seq, older));
+                }
                 let (seq,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
                     .bind(&execution.id).bind(&execution.application).bind(now).bind(&body)
                     .fetch_one(&mut *tx).await?;
                 tx.commit().await?;
-                Ok::<_, sqlx::Error>(seq)
+                Ok::<_, Error>(Inserted { seq, superseded: events })
             }.await
         })?;
-        Ok(seq)
+        Ok(inserted)
     }
 
     /// Starts the oldest BUFFERED run of a pipeline when none of its runs is active: the run

@@ -12,6 +12,17 @@ use serde_json::json;
 
 use super::launch::{Firing, launch};
 use crate::engine::launcher::Launcher;
+use crate::engine::listeners::RunFinished;
+
+/// Starts the pipelines a finished run triggers; registered with the engine at start-up.
+pub struct PipelineTriggers;
+
+#[async_trait::async_trait]
+impl RunFinished for PipelineTriggers {
+    async fn run_finished(&self, launcher: &Launcher, execution: &Execution) {
+        fire(launcher, execution).await;
+    }
+}
 
 pub async fn fire(launcher: &Launcher, parent: &Execution) {
     let store = launcher.store();

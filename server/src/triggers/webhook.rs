@@ -25,7 +25,7 @@ use sha2::Sha256;
 
 use super::launch::{Firing, launch};
 use crate::engine::launcher::Launcher;
-use crate::engine::service::authorize;
+use crate::auth::access::authorize;
 use crate::secrets::Secrets;
 use crate::store::Store;
 
@@ -268,7 +268,7 @@ pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) ->
         let trigger: TriggerConfig = serde_json::from_value(raw.clone()).map_err(|error| {
             // Name the field inside the trigger when serde says which (`triggers[0].project`).
             let message = error.to_string();
-            let inner = crate::http::error::field_of(&message).map_or_else(|| field.clone(), |name| format!("{field}.{name}"));
+            let inner = crate::serde_errors::field_of(&message).map_or_else(|| field.clone(), |name| format!("{field}.{name}"));
             AppError::invalid(inner, message)
         })?;
         if let Some(user) = &trigger.run_as_user {

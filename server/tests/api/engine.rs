@@ -11,7 +11,7 @@ use app::ssr::{ApplicationService, ExecutionService, PipelineService};
 use serde_json::{Value, json};
 use server::engine::Engine;
 use server::engine::clock::ManualClock;
-use server::engine::service::{Executions, Pipelines};
+use server::service::{executions::Executions, pipelines::Pipelines};
 use server::engine::worker::Outcome;
 use server::service::applications::Applications;
 use server::store::Store;
@@ -42,7 +42,7 @@ struct Harness {
 async fn harness(db: Db) -> Harness {
     let store = Store::open(&server::config::DatabaseUrl(fresh_database(db).await)).await.unwrap();
     let clock = ManualClock::starting_at(1_800_000_000_000);
-    let engine = Engine::new(store.clone(), Arc::new(clock.clone()));
+    let engine = Engine::new(store.clone(), Arc::new(clock.clone())).with_listener(Arc::new(server::triggers::pipeline::PipelineTriggers));
     let admin = Caller { name: "tester".into(), roles: vec![], admin: true, via: Credential::System };
     let applications = Applications::new(store.clone());
     applications
@@ -635,6 +635,9 @@ async fn simultaneous_starts_of_a_serial_pipeline_run_one_at_a_time(db: Db) {
     let mut config = serde_json::to_value(h.pipelines.get(&h.admin, "shop", "serial").await.unwrap()).unwrap();
     config["keepWaitingPipelines"] = json!(true);
     h.pipelines.save(&h.admin, "shop", config).await.unwrap();
+    // Open a connection per start first, so that the starts really overlap.
+    let reads = (0..8).map(|_| h.pipelines.get(&h.admin, "shop", "serial"));
+    futures_util::future::join_all(reads).await;
     let starts = (0..8).map(|_| h.executions.start(&h.admin, "shop", "serial", StartRequest::default()));
     let started: Vec<Execution> = futures_util::future::join_all(starts).await.into_iter().map(Result::unwrap).collect();
     let running: Vec<&Execution> = started.iter().filter(|run| run.status == Status::NotStarted).collect();

@@ -175,7 +175,7 @@ async fn cron_fires_on_schedule_and_a_missed_run_runs_once(db: Db) {
     let admin = Caller { name: "tester".into(), roles: vec![], admin: true, via: Credential::System };
     let new = app::model::NewApplication { name: "timed".into(), description: String::new(), email: String::new() };
     server::service::applications::Applications::new(store.clone()).create(&admin, new).await.unwrap();
-    let pipelines = server::engine::service::Pipelines::new(store.clone());
+    let pipelines = server::service::pipelines::Pipelines::new(store.clone());
     let bad = json!({"name": "broken", "triggers": [{"type": "cron", "cronExpression": "0 0 25 * * ?"}]});
     let refused = pipelines.save(&admin, "timed", bad).await.unwrap_err();
     assert!(matches!(&refused, app::error::AppError::Invalid { field: Some(field), .. } if field == "triggers[0].cronExpression"), "{refused:?}");
@@ -314,7 +314,7 @@ async fn docker_pushes_start_the_pipeline_once_each(db: Db) {
     server::service::applications::Applications::new(store.clone()).create(&admin, new).await.unwrap();
     let pipeline = json!({"name": "on-image", "limitConcurrent": false,
         "triggers": [{"type": "docker", "registry": registry.address, "repository": "shop/web", "tag": "v[0-9.]+"}], "stages": []});
-    let saved = server::engine::service::Pipelines::new(store.clone()).save(&admin, "images", pipeline).await.unwrap();
+    let saved = server::service::pipelines::Pipelines::new(store.clone()).save(&admin, "images", pipeline).await.unwrap();
     let http = reqwest::Client::new();
     let runs = |store: server::store::Store| {
         let id = saved.id.clone();
@@ -384,7 +384,7 @@ async fn jenkins_builds_start_the_pipeline_once_each(db: Db) {
     server::service::applications::Applications::new(store.clone()).create(&admin, new).await.unwrap();
     let pipeline = json!({"name": "after-ci", "limitConcurrent": false,
         "triggers": [{"type": "jenkins", "master": "ci", "job": "team/job/shop", "propertyFile": "build.properties"}], "stages": []});
-    let saved = server::engine::service::Pipelines::new(store.clone()).save(&admin, "ci", pipeline).await.unwrap();
+    let saved = server::service::pipelines::Pipelines::new(store.clone()).save(&admin, "ci", pipeline).await.unwrap();
     let masters = std::collections::BTreeMap::from([("ci".to_string(), base.clone())]);
     let http = reqwest::Client::new();
     let runs = || async {

@@ -1,128 +1,24 @@
-//! Pipelines and executions as REST and the UI use them: authorization, validation, and the
-//! few changes made outside the worker (start, cancel, judge, skip a wait), each committed with
-//! the message that makes the engine act on it.
+//! Executions as REST and the UI use them: start (through the engine's launcher), read and
+//! list, and the few changes made outside the worker (cancel, judge, pause, resume, restart a
+//! stage, skip a wait), each committed with the message that makes the engine act on it.
 
 use std::collections::BTreeMap;
 
 use app::error::{AppError, Result};
 use app::model::auth::{Access, Caller};
-use app::model::execution::{
-    Execution, ExecutionQuery, Judgment, JudgmentStatus, Stage, StartRequest, Status, Trigger,
-};
-use app::model::pipeline::{Pipeline, PipelineRevision, StageKind, parse_pipeline};
-use app::ssr::{ExecutionService, PipelineService};
+use app::model::execution::{Execution, ExecutionQuery, Judgment, JudgmentStatus, StartRequest, Status};
+use app::model::pipeline::StageKind;
+use app::ssr::ExecutionService;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::expressions::{self, Scope};
-use super::launcher::{Launch, Launched};
-use super::message::{Message, Next};
-use super::worker::Engine;
-use crate::auth::{policy, token};
-use crate::store::executions::{ExecutionFilter, StepOutcome};
+use crate::auth::access::authorize;
+use crate::engine::Engine;
+use crate::engine::launcher::{Launch, Launched};
+use crate::engine::message::{Message, Next};
+use crate::expressions::Scope;
 use crate::store::Store;
-
-pub struct Pipelines {
-    store: Store,
-}
-
-impl Pipelines {
-    pub fn new(store: Store) -> Self {
-        Self { store }
-    }
-}
-
-pub async fn authorize(store: &Store, caller: &Caller, application: &str, access: Access) -> Result<()> {
-    let application = store.get_application(&application.to_ascii_lowercase()).await?;
-    policy::require_application(caller, &application, access)
-}
-
-pub fn invalid(error: app::model::pipeline::Invalid) -> AppError {
-    AppError::Invalid { field: Some(error.field), message: error.message }
-}
-
-#[async_trait]
-impl PipelineService for Pipelines {
-    async fn list(&self, caller: &Caller, application: &str) -> Result<Vec<Pipeline>> {
-        authorize(&self.store, caller, application, Access::Read).await?;
-        Ok(self.store.list_pipelines(application).await?)
-    }
-
-    async fn get(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<Pipeline> {
-        authorize(&self.store, caller, application, Access::Read).await?;
-        Ok(self.store.get_pipeline(application, name_or_id).await?)
-    }
-
-    async fn save(&self, caller: &Caller, application: &str, config: Value) -> Result<Pipeline> {
-        let mut pipeline = self.check(caller, application, config).await?;
-        let existing = if pipeline.id.is_empty() { None } else { self.store.get_pipeline(application, &pipeline.id).await.ok() };
-        let expected = match &existing {
-            None => {
-                if pipeline.id.is_empty() {
-                    pipeline.id = token::new_id();
-                }
-                None
-            }
-            Some(current) if pipeline.revision == 0 => Some(current.revision),
-            Some(_) => Some(pipeline.revision),
-        };
-        Ok(self.store.save_pipeline(&pipeline, expected, &caller.name).await?)
-    }
-
-    async fn check(&self, caller: &Caller, application: &str, mut config: Value) -> Result<Pipeline> {
-        authorize(&self.store, caller, application, Access::Write).await?;
-        let Some(object) = config.as_object_mut() else {
-            return Err(AppError::invalid("pipeline", "a pipeline is a JSON object"));
-        };
-        match object.get("application").and_then(Value::as_str) {
-            Some(named) if named != application => {
-                return Err(AppError::invalid("application", format!("the body names application {named:?}, the path {application:?}")));
-            }
-            Some(_) => {}
-            None => {
-                object.insert("application".into(), Value::String(application.to_string()));
-            }
-        }
-        let mut pipeline = parse_pipeline(&config).map_err(invalid)?;
-        pipeline.validate(&expressions::check).map_err(invalid)?;
-        crate::triggers::webhook::validate(&self.store, caller, &mut pipeline).await?;
-        crate::notify::validate(&self.store, &pipeline).await?;
-        // Whoever saves a pipeline that runs another must be allowed to run that one.
-        for stage in &pipeline.stages {
-            if let StageKind::Pipeline(child) = &stage.kind {
-                if !child.application.contains("${") {
-                    authorize(&self.store, caller, &child.application, Access::Execute).await?;
-                }
-            }
-        }
-        Ok(pipeline)
-    }
-
-    async fn delete(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<()> {
-        authorize(&self.store, caller, application, Access::Write).await?;
-        let pipeline = self.store.get_pipeline(application, name_or_id).await?;
-        Ok(self.store.delete_pipeline(application, &pipeline.id).await?)
-    }
-
-    async fn history(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<Vec<PipelineRevision>> {
-        authorize(&self.store, caller, application, Access::Read).await?;
-        let pipeline = self.store.get_pipeline(application, name_or_id).await?;
-        Ok(self.store.pipeline_history(&pipeline.id).await?)
-    }
-
-    async fn restore(&self, caller: &Caller, application: &str, name_or_id: &str, revision: i64) -> Result<Pipeline> {
-        authorize(&self.store, caller, application, Access::Write).await?;
-        let current = self.store.get_pipeline(application, name_or_id).await?;
-        let history = self.store.pipeline_history(&current.id).await?;
-        let old = history
-            .into_iter()
-            .find(|r| r.revision == revision)
-            .ok_or_else(|| AppError::not_found(format!("revision {revision} of pipeline {name_or_id} not found")))?;
-        let mut restored = old.pipeline;
-        restored.id = current.id.clone();
-        Ok(self.store.save_pipeline(&restored, Some(current.revision), &caller.name).await?)
-    }
-}
+use crate::store::executions::{ExecutionFilter, StepOutcome};
 
 pub struct Executions {
     engine: Engine,
@@ -178,79 +74,6 @@ impl Executions {
             }
         }
         Err(AppError::conflict("execution", format!("execution {id} is changing too fast; try again")))
-    }
-}
-
-/// Whoever runs stages that change a cloud account needs WRITE on it. An account written as an
-/// expression is only known at run time, so it needs WRITE on every account.
-pub async fn require_accounts(store: &Store, caller: &Caller, pipeline: &Pipeline) -> Result<()> {
-    let mut accounts: std::collections::BTreeSet<&str> = pipeline.stages.iter().flat_map(|stage| stage.kind.accounts()).collect();
-    if accounts.iter().any(|account| account.contains("${")) {
-        accounts.retain(|account| !account.contains("${"));
-        accounts.extend(crate::http::accounts::KNOWN_ACCOUNTS.iter().map(|(name, _)| *name));
-    }
-    if accounts.is_empty() {
-        return Ok(());
-    }
-    let mut permissions = store.account_permissions().await?;
-    for account in accounts {
-        let granted = permissions.remove(account).unwrap_or_default();
-        policy::require_account(caller, account, &granted, Access::Write)?;
-    }
-    Ok(())
-}
-
-/// Adds the application's notification defaults to a new run.
-pub async fn add_application_notifications(store: &Store, execution: &mut Execution) {
-    if let Ok(application) = store.get_application(&execution.application).await {
-        execution.notification_configs.extend(application.notifications);
-    }
-}
-
-/// A new run of `pipeline`, BUFFERED when it must wait for another.
-pub fn new_execution(pipeline: &Pipeline, id: String, trigger: Trigger, waiting: bool, now: i64) -> Execution {
-    Execution {
-        id,
-        application: pipeline.application.clone(),
-        pipeline_config_id: pipeline.id.clone(),
-        name: pipeline.name.clone(),
-        status: if waiting { Status::Buffered } else { Status::NotStarted },
-        trigger,
-        stages: pipeline.stages.iter().map(stage_from_config).collect(),
-        build_time: now,
-        start_time: None,
-        end_time: None,
-        canceled: false,
-        canceled_by: None,
-        cancellation_reason: None,
-        limit_concurrent: pipeline.limit_concurrent,
-        keep_waiting_pipelines: pipeline.keep_waiting_pipelines,
-        notification_configs: pipeline.notifications.clone(),
-        notifications: Vec::new(),
-    }
-}
-
-pub fn new_execution_id(now: i64) -> String {
-    // Time first, so ids sort by creation.
-    format!("{now:013x}{}", &token::new_id()[..8])
-}
-
-pub fn stage_from_config(config: &app::model::pipeline::StageConfig) -> Stage {
-    Stage {
-        id: config.ref_id.clone(),
-        ref_id: config.ref_id.clone(),
-        kind: config.kind.type_name().to_string(),
-        name: if config.name.is_empty() { config.ref_id.clone() } else { config.name.clone() },
-        status: Status::NotStarted,
-        requisite_stage_ref_ids: config.requisite_stage_ref_ids.clone(),
-        context: serde_json::to_value(config).unwrap_or_default(),
-        config: serde_json::to_value(config).unwrap_or_default(),
-        outputs: BTreeMap::new(),
-        tasks: Vec::new(),
-        start_time: None,
-        end_time: None,
-        error: None,
-        warnings: Vec::new(),
     }
 }
 
@@ -377,7 +200,7 @@ impl ExecutionService for Executions {
             if stage.status != Status::Running || stage.context.get("judgmentStatus").is_some() {
                 return Err(AppError::conflict("judgmentStatus", format!("stage {} is not waiting for a judgment", stage.name)));
             }
-            if let (Ok(StageKind::ManualJudgment(config)), Some(input)) = (super::tasks::stage_kind(stage), &judgment.judgment_input) {
+            if let (Ok(StageKind::ManualJudgment(config)), Some(input)) = (crate::engine::tasks::stage_kind(stage), &judgment.judgment_input) {
                 if !config.judgment_inputs.is_empty() && !config.judgment_inputs.iter().any(|choice| &choice.value == input) {
                     let choices: Vec<&str> = config.judgment_inputs.iter().map(|c| c.value.as_str()).collect();
                     return Err(AppError::invalid("judgmentInput", format!("judgmentInput must be one of {choices:?}")));

@@ -1,0 +1,37 @@
+//! Who may use an application or an account, asked of the store: the checks every door
+//! (REST, server functions, the launcher, triggers) makes before acting. The rules themselves
+//! are pure functions in `policy`.
+
+use app::error::Result;
+use app::model::auth::{Access, Caller};
+use app::model::pipeline::Pipeline;
+
+use super::policy;
+use crate::cloud::accounts::KNOWN_ACCOUNTS;
+use crate::store::Store;
+
+/// Fails unless `caller` has `access` on `application` (404 when it does not exist).
+pub async fn authorize(store: &Store, caller: &Caller, application: &str, access: Access) -> Result<()> {
+    let application = store.get_application(&application.to_ascii_lowercase()).await?;
+    policy::require_application(caller, &application, access)
+}
+
+/// Whoever runs stages that change a cloud account needs WRITE on it. An account written as an
+/// expression is only known at run time, so it needs WRITE on every account.
+pub async fn require_accounts(store: &Store, caller: &Caller, pipeline: &Pipeline) -> Result<()> {
+    let mut accounts: std::collections::BTreeSet<&str> = pipeline.stages.iter().flat_map(|stage| stage.kind.accounts()).collect();
+    if accounts.iter().any(|account| account.contains("${")) {
+        accounts.retain(|account| !account.contains("${"));
+        accounts.extend(KNOWN_ACCOUNTS.iter().map(|(name, _)| *name));
+    }
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let mut permissions = store.account_permissions().await?;
+    for account in accounts {
+        let granted = permissions.remove(account).unwrap_or_default();
+        policy::require_account(caller, account, &granted, Access::Write)?;
+    }
+    Ok(())
+}
+

@@ -1,0 +1,108 @@
+//! Pipelines as REST and the UI use them: read, check (as a save would), save with
+//! optimistic revisions, delete, history and restore.
+
+use app::error::{AppError, Result};
+use app::model::auth::{Access, Caller};
+use app::model::pipeline::{Pipeline, PipelineRevision, StageKind, parse_pipeline};
+use app::ssr::PipelineService;
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::auth::access::authorize;
+use crate::auth::token;
+use crate::expressions;
+use crate::store::Store;
+
+pub struct Pipelines {
+    store: Store,
+}
+
+impl Pipelines {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl PipelineService for Pipelines {
+    async fn list(&self, caller: &Caller, application: &str) -> Result<Vec<Pipeline>> {
+        authorize(&self.store, caller, application, Access::Read).await?;
+        Ok(self.store.list_pipelines(application).await?)
+    }
+
+    async fn get(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<Pipeline> {
+        authorize(&self.store, caller, application, Access::Read).await?;
+        Ok(self.store.get_pipeline(application, name_or_id).await?)
+    }
+
+    async fn save(&self, caller: &Caller, application: &str, config: Value) -> Result<Pipeline> {
+        let mut pipeline = self.check(caller, application, config).await?;
+        let existing = if pipeline.id.is_empty() { None } else { self.store.get_pipeline(application, &pipeline.id).await.ok() };
+        let expected = match &existing {
+            None => {
+                if pipeline.id.is_empty() {
+                    pipeline.id = token::new_id();
+                }
+                None
+            }
+            Some(current) if pipeline.revision == 0 => Some(current.revision),
+            Some(_) => Some(pipeline.revision),
+        };
+        Ok(self.store.save_pipeline(&pipeline, expected, &caller.name).await?)
+    }
+
+    async fn check(&self, caller: &Caller, application: &str, mut config: Value) -> Result<Pipeline> {
+        authorize(&self.store, caller, application, Access::Write).await?;
+        let Some(object) = config.as_object_mut() else {
+            return Err(AppError::invalid("pipeline", "a pipeline is a JSON object"));
+        };
+        match object.get("application").and_then(Value::as_str) {
+            Some(named) if named != application => {
+                return Err(AppError::invalid("application", format!("the body names application {named:?}, the path {application:?}")));
+            }
+            Some(_) => {}
+            None => {
+                object.insert("application".into(), Value::String(application.to_string()));
+            }
+        }
+        let mut pipeline = parse_pipeline(&config).map_err(AppError::from)?;
+        pipeline.validate(&expressions::check).map_err(AppError::from)?;
+        crate::triggers::webhook::validate(&self.store, caller, &mut pipeline).await?;
+        crate::notify::validate(&self.store, &pipeline).await?;
+        // Whoever saves a pipeline that runs another must be allowed to run that one.
+        for stage in &pipeline.stages {
+            if let StageKind::Pipeline(child) = &stage.kind {
+                if !child.application.contains("${") {
+                    authorize(&self.store, caller, &child.application, Access::Execute).await?;
+                }
+            }
+        }
+        Ok(pipeline)
+    }
+
+    async fn delete(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<()> {
+        authorize(&self.store, caller, application, Access::Write).await?;
+        let pipeline = self.store.get_pipeline(application, name_or_id).await?;
+        Ok(self.store.delete_pipeline(application, &pipeline.id).await?)
+    }
+
+    async fn history(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<Vec<PipelineRevision>> {
+        authorize(&self.store, caller, application, Access::Read).await?;
+        let pipeline = self.store.get_pipeline(application, name_or_id).await?;
+        Ok(self.store.pipeline_history(&pipeline.id).await?)
+    }
+
+    async fn restore(&self, caller: &Caller, application: &str, name_or_id: &str, revision: i64) -> Result<Pipeline> {
+        authorize(&self.store, caller, application, Access::Write).await?;
+        let current = self.store.get_pipeline(application, name_or_id).await?;
+        let history = self.store.pipeline_history(&current.id).await?;
+        let old = history
+            .into_iter()
+            .find(|r| r.revision == revision)
+            .ok_or_else(|| AppError::not_found(format!("revision {revision} of pipeline {name_or_id} not found")))?;
+        let mut restored = old.pipeline;
+        restored.id = current.id.clone();
+        Ok(self.store.save_pipeline(&restored, Some(current.revision), &caller.name).await?)
+    }
+}
+
