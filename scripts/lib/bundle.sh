@@ -49,7 +49,8 @@ bundle_wasm() {
 # registry path: ~14 KB less of the bundle's data). The checkout's own path is left alone: it
 # differs between clones, and flags that differ would rebuild every dependency.
 wasm_rustflags() {
-  local flags="$RUSTFLAGS -Clink-args=--emit-relocs" registry
+  # --cfg erase_components as in .cargo/config.toml (RUSTFLAGS replaces the config's flags).
+  local flags="--cfg erase_components -Clink-args=--emit-relocs" registry
   for registry in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
     [ -d "$registry" ] && flags="$flags --remap-path-prefix=$registry="
   done

@@ -8,20 +8,21 @@ export GENNAKER_ROOT
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# cargo's target dir lives outside the checkout (so fresh clones, such as CI's, reuse the build)
-# and is linked as ./target, so `target/site` and `target/debug/gennaker` are where the README
-# says. Set GENNAKER_TARGET_DIR to put it elsewhere; an existing ./target folder is kept as is.
-GENNAKER_TARGET_DIR="${GENNAKER_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gennaker/target}"
-if [ ! -e "$GENNAKER_ROOT/target" ] && [ ! -L "$GENNAKER_ROOT/target" ]; then
-  mkdir -p "$GENNAKER_TARGET_DIR"
-  ln -s "$GENNAKER_TARGET_DIR" "$GENNAKER_ROOT/target"
-fi
+# cargo's target dir: the conventional ./target, or CARGO_TARGET_DIR when set (.ci/run points
+# it at a cache outside the checkout, so a fresh clone reuses the build). Everything the
+# scripts build or install lands in it: the site, the binaries, target/tools.
+GENNAKER_TARGET="${CARGO_TARGET_DIR:-$GENNAKER_ROOT/target}"
+export GENNAKER_TARGET
+# Playwright (end2end/) starts this binary.
+export GENNAKER_BINARY="${GENNAKER_BINARY:-$GENNAKER_TARGET/debug/gennaker}"
 
-# What cargo-leptos would export; the server reads the same names at run time.
-export RUSTFLAGS="--cfg erase_components"
+# Build flags live in .cargo/config.toml, shared with plain `cargo build`/`cargo test`; a
+# RUSTFLAGS in the environment would replace them (and rebuild everything), so it is dropped.
+unset RUSTFLAGS
+# Also set by .cargo/config.toml for cargo; exported for what is not started by cargo.
 export LEPTOS_OUTPUT_NAME=gennaker
 # Absolute: the server (started from any folder, e.g. by Playwright in end2end/) reads it too.
-export LEPTOS_SITE_ROOT="$GENNAKER_ROOT/target/site"
+export LEPTOS_SITE_ROOT="$GENNAKER_TARGET/site"
 export LEPTOS_SITE_PKG_DIR=pkg
 export LEPTOS_SITE_ADDR="127.0.0.1:3000"
 export LEPTOS_RELOAD_PORT=3001

@@ -2,27 +2,25 @@
 //!
 //! - `message`: the commands (StartExecution, StartStage, RunTask, CompleteStage, ...).
 //! - `handlers`: what each command does to an execution (pure, tested alone).
-//! - `tasks`: what each stage type does; a task that must wait asks to be run again later.
-//! - `webhook`: the webhook stage's call and status polling.
-//! - `deploy`: the deploy stage and its strategies (red/black, highlander, rolling, canary).
-//! - `server_groups`: resize, enable, disable, destroy, rollback, clone, find image, the
-//!   cluster-wide stages and run job.
+//! - `tasks`: runs a stage's tasks through the registry; a task that must wait asks to be run
+//!   again later.
+//! - `stages`: the stage-type registry, one file per stage type (wait, webhook, pipeline,
+//!   deploy with its strategies, the server group and cluster stages, run job, ...).
+//! - `server_groups`: what the server group and cluster stages share (targets, observing and
+//!   acting on the clouds).
 //! - `listeners`: what the engine tells others about runs (a run finished), without knowing them.
 //! - `launcher`: the one door every new run goes through (manual, triggers, child runs, tasks).
-//! - `child`: the pipeline stage, which runs another pipeline and waits for it.
 //! - `worker`: claims a message, runs its handler, commits state + acknowledgement + next
 //!   messages + event in one transaction, then tells live subscribers.
 
-pub mod child;
 pub mod clock;
-pub mod deploy;
 pub mod handlers;
 pub mod launcher;
 pub mod listeners;
 pub mod message;
 pub mod server_groups;
+pub mod stages;
 pub mod tasks;
-pub mod webhook;
 pub mod window;
 pub mod worker;
 

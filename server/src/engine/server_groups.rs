@@ -1,6 +1,6 @@
-//! The tasks of the stages that act on existing server groups: resize, enable, disable,
-//! destroy, rollback, clone, find image, the cluster-wide shrink/disable/scale down, and run
-//! job. Each stage first *determines* what it acts on (a `target` like `current_asg_dynamic`
+//! What the stages that act on existing server groups share (each stage type is its own file
+//! under `stages/`: resize, enable, disable, destroy, rollback, clone, find image, the
+//! cluster-wide shrink/disable/scale down, and run job). Each stage first *determines* what it acts on (a `target` like `current_asg_dynamic`
 //! resolved to a name, a new capacity computed) and keeps that in its context; only the next
 //! task calls the provider. So a task retried after a crash acts on the same server group with
 //! the same numbers, and never on "the newest" of a cluster it has itself just changed.
@@ -11,7 +11,7 @@ use app::model::cluster::{Artifact, Capacity, HealthState, Location, ServerGroup
 use app::model::execution::{Execution, Stage};
 use app::model::names::{ClusterName, ServerGroupName};
 use app::model::pipeline::{
-    ClusterTarget, ResizeAction, RunJobStage, SelectionStrategy, ServerGroupTarget, StageKind, TargetSelector,
+    ClusterTarget, ResizeAction, RunJobStage, SelectionStrategy, ServerGroupTarget, TargetSelector,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -41,13 +41,13 @@ pub fn succeeded(outputs: BTreeMap<String, Value>) -> Step {
 }
 
 /// Succeeded, remembering `resolved` in the stage's context for the next tasks.
-fn determined<T: Serialize>(resolved: &T, outputs: BTreeMap<String, Value>) -> Step {
+pub fn determined<T: Serialize>(resolved: &T, outputs: BTreeMap<String, Value>) -> Step {
     let mut patch = Map::new();
     patch.insert(RESOLVED.into(), serde_json::to_value(resolved).expect("resolutions serialize"));
     (TaskResult::Succeeded { outputs }, patch)
 }
 
-fn resolution<T: for<'de> Deserialize<'de>>(stage: &Stage) -> Result<T, String> {
+pub fn resolution<T: for<'de> Deserialize<'de>>(stage: &Stage) -> Result<T, String> {
     let value = stage.context.get(RESOLVED).cloned().ok_or("the stage lost what it determined; restart it")?;
     serde_json::from_value(value).map_err(|error| format!("the stage's determined target is unreadable: {error}"))
 }
@@ -117,7 +117,7 @@ pub fn resolve_target(snapshot: &Snapshot, target: &ServerGroupTarget) -> Result
         .ok_or_else(|| format!("cluster {cluster} has no server group matching {selector:?} ({} server groups)", groups.len()))
 }
 
-fn find<'a>(snapshot: &'a Snapshot, name: &str) -> Result<&'a ServerGroup, String> {
+pub fn find<'a>(snapshot: &'a Snapshot, name: &str) -> Result<&'a ServerGroup, String> {
     snapshot.server_groups.iter().find(|group| group.name == name).ok_or_else(|| format!("server group {name} does not exist"))
 }
 
@@ -135,119 +135,26 @@ struct Resolved {
     clone: Option<ServerGroupSpec>,
 }
 
-fn name_output(name: &str) -> BTreeMap<String, Value> {
+pub fn name_output(name: &str) -> BTreeMap<String, Value> {
     BTreeMap::from([("serverGroupName".to_string(), Value::String(name.to_string()))])
 }
 
-fn target_location(target: &ServerGroupTarget) -> Location {
+pub fn target_location(target: &ServerGroupTarget) -> Location {
     location(&target.cloud_provider, &target.account, &target.region)
 }
 
-/// The task names of the stage types this module runs.
-pub fn task_names(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "resizeServerGroup" => &["determineTarget", "resizeServerGroup", "waitForCapacity"],
-        "enableServerGroup" => &["determineTarget", "enableServerGroup", "waitForUpInstances"],
-        "disableServerGroup" => &["determineTarget", "disableServerGroup"],
-        "destroyServerGroup" => &["determineTarget", "destroyServerGroup"],
-        "rollbackServerGroup" => &["determineRollback", "enableRestoreServerGroup", "waitForUpInstances", "disableServerGroup"],
-        "cloneServerGroup" => &["determineClone", "cloneServerGroup", "waitForUpInstances", "disableSource"],
-        "findImage" => &["findImage"],
-        "shrinkCluster" => &["determineServerGroups", "destroyServerGroups"],
-        "disableCluster" => &["determineServerGroups", "disableServerGroups"],
-        "scaleDownCluster" => &["determineServerGroups", "scaleDownServerGroups"],
-        "runJob" => &["runJob", "waitForJob"],
-        _ => return None,
-    })
-}
-
-/// Runs task `index` of a stage this module owns.
-pub async fn run(execution: &Execution, stage: &Stage, kind: &StageKind, index: usize, now: i64, effects: &Effects) -> Step {
-    let outcome = match kind {
-        StageKind::ResizeServerGroup(resize) => match index {
-            0 => determine_resize(effects, resize).await,
-            1 => act(effects, stage, &resize.target, Action::Resize).await,
-            _ => wait_healthy(effects, stage, &resize.target).await,
-        },
-        StageKind::EnableServerGroup(config) => match index {
-            0 => determine_target(effects, &config.target).await,
-            1 => act(effects, stage, &config.target, Action::Enable).await,
-            _ => wait_healthy(effects, stage, &config.target).await,
-        },
-        StageKind::DisableServerGroup(config) => match index {
-            0 => determine_target(effects, &config.target).await,
-            _ => act(effects, stage, &config.target, Action::Disable).await,
-        },
-        StageKind::DestroyServerGroup(config) => match index {
-            0 => determine_target(effects, &config.target).await,
-            _ => act(effects, stage, &config.target, Action::Destroy).await,
-        },
-        StageKind::RollbackServerGroup(rollback) => match index {
-            0 => determine_rollback(effects, rollback).await,
-            1 => restore(effects, stage, &rollback.target).await,
-            2 => wait_restored(effects, stage, &rollback.target).await,
-            _ => act(effects, stage, &rollback.target, Action::Disable).await,
-        },
-        StageKind::CloneServerGroup(clone) => match index {
-            0 => determine_clone(execution, stage, effects, clone).await,
-            1 => create_clone(effects, stage, &clone.target).await,
-            2 => wait_clone(effects, stage, &clone.target).await,
-            _ if clone.disable_source => act(effects, stage, &clone.target, Action::Disable).await,
-            _ => Ok(succeeded(BTreeMap::new())),
-        },
-        StageKind::FindImage(find) => find_image(effects, &find.cluster, find.selection_strategy, find.only_enabled).await,
-        StageKind::ShrinkCluster(shrink) => match index {
-            0 => {
-                let rank_by_size = shrink.retain_larger_over_newer;
-                determine_cluster(effects, &shrink.cluster, shrink.shrink_to_size, rank_by_size, |group| {
-                    shrink.allow_delete_active || group.disabled
-                })
-                .await
-            }
-            _ => act_on_cluster(effects, stage, &shrink.cluster, Action::Destroy).await,
-        },
-        StageKind::DisableCluster(disable) => match index {
-            0 => {
-                let keep = disable.remaining_enabled_server_groups;
-                determine_cluster_enabled(effects, &disable.cluster, keep, disable.prefer_larger_over_newer).await
-            }
-            _ => act_on_cluster(effects, stage, &disable.cluster, Action::Disable).await,
-        },
-        StageKind::ScaleDownCluster(scale) => match index {
-            0 => {
-                let keep = scale.remaining_full_size_server_groups;
-                determine_cluster(effects, &scale.cluster, keep, scale.prefer_larger_over_newer, |group| {
-                    (scale.allow_scale_down_active || group.disabled) && group.capacity.desired > 0
-                })
-                .await
-            }
-            _ => act_on_cluster(effects, stage, &scale.cluster, Action::ScaleToZero).await,
-        },
-        StageKind::RunJob(job) => match index {
-            0 => start_job(execution, stage, effects, job).await,
-            _ => wait_job(execution, stage, effects, job, now).await,
-        },
-        _ => Err(format!("stage type {} has no cloud tasks", kind.type_name())),
-    };
+/// A task's outcome: its step, or the error that fails it.
+pub fn finish(outcome: Result<Step, String>) -> Step {
     outcome.unwrap_or_else(failed)
 }
 
-/// Cancels what a running stage started that can be stopped (a job).
-pub async fn cancel(execution_id: &str, stage: &Stage, kind: &StageKind, effects: &Effects) {
-    if let StageKind::RunJob(job) = kind {
-        if let Ok(provider) = effects.clouds.provider(&job.cloud_provider) {
-            let _ = provider.cancel_job(&job_token(execution_id, stage)).await;
-        }
-    }
-}
-
-async fn determine_target(effects: &Effects, target: &ServerGroupTarget) -> Result<Step, String> {
+pub async fn determine_target(effects: &Effects, target: &ServerGroupTarget) -> Result<Step, String> {
     let (_, snapshot) = observe(effects, &target_location(target)).await?;
     let name = resolve_target(&snapshot, target)?;
     Ok(determined(&Resolved { server_group_name: name.clone(), capacity: None, restore: None, clone: None }, name_output(&name)))
 }
 
-async fn determine_resize(effects: &Effects, resize: &app::model::pipeline::ResizeServerGroupStage) -> Result<Step, String> {
+pub async fn determine_resize(effects: &Effects, resize: &app::model::pipeline::ResizeServerGroupStage) -> Result<Step, String> {
     let (_, snapshot) = observe(effects, &target_location(&resize.target)).await?;
     let name = resolve_target(&snapshot, &resize.target)?;
     let current = find(&snapshot, &name)?.capacity;
@@ -273,7 +180,7 @@ async fn determine_resize(effects: &Effects, resize: &app::model::pipeline::Resi
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Action {
+pub enum Action {
     Resize,
     Enable,
     Disable,
@@ -281,7 +188,7 @@ enum Action {
     ScaleToZero,
 }
 
-async fn apply(provider: &dyn Provider, snapshot: &Snapshot, name: &str, action: Action, capacity: Option<Capacity>) -> Result<(), String> {
+pub async fn apply(provider: &dyn Provider, snapshot: &Snapshot, name: &str, action: Action, capacity: Option<Capacity>) -> Result<(), String> {
     let result = match action {
         Action::Resize => provider.resize(name, capacity.ok_or("no capacity was determined")?).await,
         Action::Enable => provider.enable(name).await,
@@ -297,7 +204,7 @@ async fn apply(provider: &dyn Provider, snapshot: &Snapshot, name: &str, action:
     result.map_err(|error| format!("{action:?} {name}: {error}"))
 }
 
-async fn act(effects: &Effects, stage: &Stage, target: &ServerGroupTarget, action: Action) -> Result<Step, String> {
+pub async fn act(effects: &Effects, stage: &Stage, target: &ServerGroupTarget, action: Action) -> Result<Step, String> {
     let resolved: Resolved = resolution(stage)?;
     let location = target_location(target);
     let (provider, snapshot) = observe(effects, &location).await?;
@@ -307,12 +214,12 @@ async fn act(effects: &Effects, stage: &Stage, target: &ServerGroupTarget, actio
 }
 
 /// Waits until the resolved server group has its desired instances, healthy when enabled.
-async fn wait_healthy(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
+pub async fn wait_healthy(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
     let resolved: Resolved = resolution(stage)?;
     wait_for(effects, &target_location(target), &resolved.server_group_name).await
 }
 
-async fn wait_for(effects: &Effects, location: &Location, name: &str) -> Result<Step, String> {
+pub async fn wait_for(effects: &Effects, location: &Location, name: &str) -> Result<Step, String> {
     let (_, snapshot) = observe(effects, location).await?;
     let group = find(&snapshot, name)?;
     let ready = if group.disabled {
@@ -323,7 +230,7 @@ async fn wait_for(effects: &Effects, location: &Location, name: &str) -> Result<
     Ok(if ready { succeeded(BTreeMap::new()) } else { running() })
 }
 
-async fn determine_rollback(effects: &Effects, rollback: &app::model::pipeline::RollbackServerGroupStage) -> Result<Step, String> {
+pub async fn determine_rollback(effects: &Effects, rollback: &app::model::pipeline::RollbackServerGroupStage) -> Result<Step, String> {
     let (_, snapshot) = observe(effects, &target_location(&rollback.target)).await?;
     let mut target = rollback.target.clone();
     if target.server_group_name.is_none() && target.target.is_none() {
@@ -352,7 +259,7 @@ async fn determine_rollback(effects: &Effects, rollback: &app::model::pipeline::
 }
 
 /// Puts the restore server group back: at least the rolled-back one's size, enabled.
-async fn restore(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
+pub async fn restore(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
     let resolved: Resolved = resolution(stage)?;
     let restore = resolved.restore.ok_or("no server group to restore was determined")?;
     let location = target_location(target);
@@ -368,7 +275,7 @@ async fn restore(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -
     Ok(succeeded(BTreeMap::new()))
 }
 
-async fn wait_restored(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
+pub async fn wait_restored(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
     let resolved: Resolved = resolution(stage)?;
     let restore = resolved.restore.ok_or("no server group to restore was determined")?;
     wait_for(effects, &target_location(target), &restore).await
@@ -390,7 +297,7 @@ pub fn created_with<'a>(snapshot: &'a Snapshot, token: &str) -> Option<&'a Serve
     snapshot.server_groups.iter().find(|group| group.metadata.get(CLIENT_TOKEN).is_some_and(|t| t == token))
 }
 
-async fn determine_clone(
+pub async fn determine_clone(
     execution: &Execution,
     stage: &Stage,
     effects: &Effects,
@@ -423,7 +330,7 @@ async fn determine_clone(
     Ok(determined(&Resolved { server_group_name: source_name, capacity: None, restore: None, clone: Some(spec) }, outputs))
 }
 
-async fn create_clone(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
+pub async fn create_clone(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
     let resolved: Resolved = resolution(stage)?;
     let spec = resolved.clone.ok_or("no clone was determined")?;
     let location = target_location(target);
@@ -436,19 +343,19 @@ async fn create_clone(effects: &Effects, stage: &Stage, target: &ServerGroupTarg
     Ok(succeeded(BTreeMap::new()))
 }
 
-async fn wait_clone(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
+pub async fn wait_clone(effects: &Effects, stage: &Stage, target: &ServerGroupTarget) -> Result<Step, String> {
     let resolved: Resolved = resolution(stage)?;
     let spec = resolved.clone.ok_or("no clone was determined")?;
     wait_for(effects, &target_location(target), &spec.name).await
 }
 
-fn cluster_location(cluster: &ClusterTarget) -> Location {
+pub fn cluster_location(cluster: &ClusterTarget) -> Location {
     location(&cluster.cloud_provider, &cluster.account, &cluster.region)
 }
 
 /// The artifact a cluster runs, chosen by `strategy`; a later deploy without an artifact uses
 /// it (`outputs.artifact`).
-async fn find_image(effects: &Effects, cluster: &ClusterTarget, strategy: SelectionStrategy, only_enabled: bool) -> Result<Step, String> {
+pub async fn find_image(effects: &Effects, cluster: &ClusterTarget, strategy: SelectionStrategy, only_enabled: bool) -> Result<Step, String> {
     let (_, snapshot) = observe(effects, &cluster_location(cluster)).await?;
     let groups: Vec<&ServerGroup> =
         cluster_groups(&snapshot, &cluster.cluster).into_iter().filter(|group| !only_enabled || !group.disabled).collect();
@@ -496,7 +403,7 @@ struct ClusterResolved {
 
 /// Ranks the cluster's server groups (newest first, or largest first), keeps the first `keep`
 /// and picks those of the rest `eligible` says may be acted on.
-async fn determine_cluster(
+pub async fn determine_cluster(
     effects: &Effects,
     cluster: &ClusterTarget,
     keep: u32,
@@ -514,7 +421,7 @@ async fn determine_cluster(
 }
 
 /// Disable Cluster ranks only the enabled server groups.
-async fn determine_cluster_enabled(effects: &Effects, cluster: &ClusterTarget, keep: u32, rank_by_size: bool) -> Result<Step, String> {
+pub async fn determine_cluster_enabled(effects: &Effects, cluster: &ClusterTarget, keep: u32, rank_by_size: bool) -> Result<Step, String> {
     let (_, snapshot) = observe(effects, &cluster_location(cluster)).await?;
     let mut groups: Vec<&ServerGroup> = cluster_groups(&snapshot, &cluster.cluster).into_iter().filter(|group| !group.disabled).collect();
     if rank_by_size {
@@ -525,7 +432,7 @@ async fn determine_cluster_enabled(effects: &Effects, cluster: &ClusterTarget, k
     Ok(determined(&ClusterResolved { server_groups: chosen }, outputs))
 }
 
-async fn act_on_cluster(effects: &Effects, stage: &Stage, cluster: &ClusterTarget, action: Action) -> Result<Step, String> {
+pub async fn act_on_cluster(effects: &Effects, stage: &Stage, cluster: &ClusterTarget, action: Action) -> Result<Step, String> {
     let resolved: ClusterResolved = resolution(stage)?;
     let location = cluster_location(cluster);
     let (provider, snapshot) = observe(effects, &location).await?;
@@ -538,11 +445,13 @@ async fn act_on_cluster(effects: &Effects, stage: &Stage, cluster: &ClusterTarge
     Ok(succeeded(BTreeMap::new()))
 }
 
-fn job_token(execution_id: &str, stage: &Stage) -> String {
+/// The client token of a stage's job, derived from the run and the stage so a retried task
+/// finds the job it started.
+pub fn job_token(execution_id: &str, stage: &Stage) -> String {
     format!("{execution_id}/{}", stage.id)
 }
 
-async fn start_job(execution: &Execution, stage: &Stage, effects: &Effects, job: &RunJobStage) -> Result<Step, String> {
+pub async fn start_job(execution: &Execution, stage: &Stage, effects: &Effects, job: &RunJobStage) -> Result<Step, String> {
     let location = location(&job.cloud_provider, &job.account, &job.region);
     let provider = effects.clouds.check_location(&location).map_err(|e| e.to_string())?;
     let spec = JobSpec { token: job_token(&execution.id, stage), location, command: job.command.clone(), env: job.env.clone() };
@@ -553,7 +462,7 @@ async fn start_job(execution: &Execution, stage: &Stage, effects: &Effects, job:
 /// Most output kept in the stage's outputs (the end of it).
 const OUTPUT_KEPT: usize = 16 * 1024;
 
-async fn wait_job(execution: &Execution, stage: &Stage, effects: &Effects, job: &RunJobStage, _now: i64) -> Result<Step, String> {
+pub async fn wait_job(execution: &Execution, stage: &Stage, effects: &Effects, job: &RunJobStage, _now: i64) -> Result<Step, String> {
     let provider = effects.clouds.provider(&job.cloud_provider).map_err(|e| e.to_string())?;
     match provider.job_status(&job_token(&execution.id, stage)).await.map_err(|e| e.to_string())? {
         JobStatus::Running => Ok(running()),

@@ -111,3 +111,26 @@ fn one_place_stores_new_runs() {
         .collect();
     assert_eq!(callers, vec!["engine/launcher.rs".to_string()], "runs are stored by the launcher only");
 }
+
+/// The Leptos crates patched in `vendor/` (see vendor/README.md) are the ones built: when a
+/// Leptos upgrade asks for another version, cargo quietly builds the registry's copy and lists
+/// the patch under `[[patch.unused]]` in Cargo.lock; this fails instead.
+#[test]
+fn the_vendored_patches_are_the_crates_built() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    assert!(!lock.contains("[[patch.unused]]"), "a patch in vendor/ is no longer used: re-apply it to the new version or drop it (vendor/README.md)");
+    let packages: Vec<&str> = lock.split("[[package]]").skip(1).collect();
+    for name in ["tachys", "server_fn"] {
+        let manifest = std::fs::read_to_string(root.join("vendor").join(name).join("Cargo.toml")).unwrap();
+        let vendored = manifest
+            .lines()
+            .find_map(|line| line.strip_prefix("version = \""))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("vendor/{name}/Cargo.toml names no version"));
+        let built: Vec<&&str> = packages.iter().filter(|package| package.contains(&format!("name = \"{name}\"\n"))).collect();
+        assert_eq!(built.len(), 1, "exactly one {name} is built");
+        assert!(built[0].contains(&format!("version = \"{vendored}\"")), "{name} {vendored} from vendor/ is built: {}", built[0]);
+        assert!(!built[0].contains("source ="), "{name} comes from vendor/, not a registry: {}", built[0]);
+    }
+}

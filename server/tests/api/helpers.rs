@@ -99,8 +99,12 @@ async fn spawn_configured(database_url: &str, configure: impl FnOnce(&mut ServeC
     let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("info,sqlx=warn").try_init();
     let mut config = ServeConfig::for_tests(database_url);
     configure(&mut config);
-    // The site built by scripts/build, as the binary would find it beside itself.
-    config.site_root = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site"));
+    // The site built by scripts/build (LEPTOS_SITE_ROOT, exported by the scripts), else where
+    // it lands in the conventional target dir.
+    config.site_root = Some(std::env::var_os("LEPTOS_SITE_ROOT").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site"),
+        std::path::PathBuf::from,
+    ));
     let server = Server::build(&config).await.expect("the application builds");
     let address = format!("http://{}", server.local_addr());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -18,4 +18,5 @@ mod pipelines;
 mod platform;
 mod processes;
 mod secrets;
+mod strategies;
 mod triggers;

@@ -8,7 +8,10 @@ use std::time::Duration;
 use app::model::pipeline::WebhookStage;
 use serde_json::{Map, Value, json};
 
-use super::tasks::TaskResult;
+use async_trait::async_trait;
+
+use super::{StageType, Task, config_or_fail};
+use crate::engine::tasks::TaskResult;
 
 /// Attempts of the first call before the stage fails.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -17,7 +20,7 @@ const POLL_MS: i64 = 1_000;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A task's result and the keys to set in the stage's context.
-pub type Run = (TaskResult, Map<String, Value>);
+pub type Run = super::Step;
 
 fn backoff(attempt: i64) -> i64 {
     (500 * 2i64.pow(attempt.clamp(0, 10) as u32)).min(MAX_BACKOFF_MS)
@@ -178,5 +181,32 @@ pub async fn cancel(http: &reqwest::Client, webhook: &WebhookStage) {
         Ok((status, _, _)) if (200..300).contains(&status) => {}
         Ok((status, _, body)) => tracing::warn!(url, status, %body, "webhook cancel endpoint refused"),
         Err(error) => tracing::warn!(url, %error, "webhook cancel endpoint unreachable"),
+    }
+}
+
+pub struct Webhook;
+
+#[async_trait]
+impl StageType for Webhook {
+    fn type_name(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn task_names(&self) -> &'static [&'static str] {
+        &["createWebhook", "monitorWebhook"]
+    }
+
+    async fn run(&self, task: Task<'_>) -> super::Step {
+        let hook: WebhookStage = config_or_fail!(task.stage);
+        match task.index {
+            0 => call(&task.effects.http, &hook, &task.stage.context).await,
+            _ => monitor(&task.effects.http, &hook, &task.stage.context).await,
+        }
+    }
+
+    async fn cancel(&self, _execution_id: &str, stage: &app::model::execution::Stage, effects: &crate::engine::tasks::Effects) {
+        if let Ok(hook) = super::config::<WebhookStage>(stage) {
+            cancel(&effects.http, &hook).await;
+        }
     }
 }

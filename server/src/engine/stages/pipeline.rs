@@ -1,4 +1,4 @@
-//! The pipeline stage's two tasks: start a run of another pipeline, then wait for it. The
+//! `pipeline`: the stage's two tasks: start a run of another pipeline, then wait for it. The
 //! child's id is derived from the parent's and the stage's, so starting it again after a crash
 //! finds it instead of starting a second one.
 
@@ -9,10 +9,12 @@ use app::model::execution::{Execution, Stage, Status};
 use app::model::pipeline::PipelineStage;
 use serde_json::{Map, Value, json};
 
-use super::launcher::{Launch, Launcher, RunAs};
-use super::message::Message;
-use super::tasks::TaskResult;
-use super::webhook::Run;
+use async_trait::async_trait;
+
+use super::{StageType, Step as Run, Task, config_or_fail};
+use crate::engine::launcher::{Launch, Launcher, RunAs};
+use crate::engine::message::Message;
+use crate::engine::tasks::{Effects, TaskResult};
 use crate::store::executions::Outgoing;
 use crate::store::{self, Store};
 
@@ -109,5 +111,31 @@ pub async fn cancel(store: &Store, stage: &Stage) {
                 return;
             }
         }
+    }
+}
+
+pub struct RunPipeline;
+
+#[async_trait]
+impl StageType for RunPipeline {
+    fn type_name(&self) -> &'static str {
+        "pipeline"
+    }
+
+    fn task_names(&self) -> &'static [&'static str] {
+        &["startPipeline", "monitorPipeline"]
+    }
+
+    async fn run(&self, task: Task<'_>) -> Run {
+        let config: PipelineStage = config_or_fail!(task.stage);
+        match task.index {
+            0 => start(&task.effects.launcher, task.execution, task.stage, &config).await,
+            _ => wait(&task.effects.store, task.stage, &config).await,
+        }
+    }
+
+    /// A canceled parent cancels the child run it waits for.
+    async fn cancel(&self, _execution_id: &str, stage: &Stage, effects: &Effects) {
+        cancel(&effects.store, stage).await;
     }
 }

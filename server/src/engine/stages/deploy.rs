@@ -27,13 +27,15 @@ use app::model::pipeline::{ClusterDeploy, DeployStage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::server_groups::{
+use crate::engine::server_groups::{
     CLIENT_TOKEN, Step, cluster_groups, created_with, failed, found_artifact, is_healthy, location, next_name, observe, refresh,
 };
-use super::tasks::{Effects, TaskResult};
+use async_trait::async_trait;
+
+use super::{StageType, Task, config_or_fail};
+use crate::engine::tasks::{Effects, TaskResult};
 use crate::cloud::provider::ServerGroupSpec;
 
-pub const TASK_NAMES: &[&str] = &["createServerGroup", "waitForUpInstances", "applyStrategy"];
 /// Where the stage keeps its progress.
 const PROGRESS: &str = "deployProgress";
 const DEFAULT_HEALTHY_TIMEOUT_SEC: u64 = 600;
@@ -222,7 +224,7 @@ async fn wait_for_health(execution: &Execution, stage: &Stage, deploy: &DeploySt
             ));
         }
     }
-    let result = if all_ready { TaskResult::Succeeded { outputs: BTreeMap::new() } } else { TaskResult::Running { retry_after_ms: super::server_groups::CLOUD_POLL_MS } };
+    let result = if all_ready { TaskResult::Succeeded { outputs: BTreeMap::new() } } else { TaskResult::Running { retry_after_ms: crate::engine::server_groups::CLOUD_POLL_MS } };
     Ok(with_progress(result, &progress))
 }
 
@@ -246,7 +248,7 @@ async fn step_pipeline_done(
     let mut step_stage = stage.clone();
     step_stage.id = format!("{}-step{}", stage.id, progress.step + 1);
     match &progress.step_pipeline {
-        None => match super::child::start(&effects.launcher, execution, &step_stage, &config).await {
+        None => match super::pipeline::start(&effects.launcher, execution, &step_stage, &config).await {
             (TaskResult::Succeeded { outputs }, _) => {
                 progress.step_pipeline = outputs.get("executionId").and_then(Value::as_str).map(str::to_string);
                 Ok(false)
@@ -258,7 +260,7 @@ async fn step_pipeline_done(
             if let Value::Object(context) = &mut step_stage.context {
                 context.insert("executionId".into(), Value::String(id.clone()));
             }
-            match super::child::wait(&effects.store, &step_stage, &config).await {
+            match super::pipeline::wait(&effects.store, &step_stage, &config).await {
                 (TaskResult::Succeeded { .. }, _) => {
                     progress.step_pipeline = None;
                     Ok(true)
@@ -366,4 +368,30 @@ async fn roll_back_on_failure(deploy: &DeployStage, progress: &mut [Progress], e
         refresh(effects, &location).await;
     }
     if done.is_empty() { String::new() } else { format!("; rolled back: {}", done.join(", ")) }
+}
+
+pub struct Deploy;
+
+#[async_trait]
+impl StageType for Deploy {
+    fn type_name(&self) -> &'static str {
+        "deploy"
+    }
+
+    fn task_names(&self) -> &'static [&'static str] {
+        &["createServerGroup", "waitForUpInstances", "applyStrategy"]
+    }
+
+    async fn run(&self, task: Task<'_>) -> Step {
+        let deploy: DeployStage = config_or_fail!(task.stage);
+        run(task.execution, task.stage, &deploy, task.index, task.now, task.effects).await
+    }
+
+    /// A deploy stopped by its timeout rolls back like a failed one (`rollback.onFailure`).
+    async fn on_timeout(&self, stage: &Stage, effects: &Effects) -> String {
+        match super::config::<DeployStage>(stage) {
+            Ok(deploy) => roll_back_after_timeout(stage, &deploy, effects).await,
+            Err(_) => String::new(),
+        }
+    }
 }

@@ -1,0 +1,143 @@
+//! The stage-type registry (Orca's `StageDefinitionBuilder`, one per stage type): each stage
+//! type is one file under `stages/` that says its Spinnaker `type` name, the tasks it expands
+//! into, what each task does (reading its typed configuration from the stage's evaluated
+//! context), what cancel and timeout do, and the outputs it sets. The engine finds a stage's
+//! definition here by its `type`; nothing else in the engine matches on stage types. A new
+//! stage type is its file plus one line in [`REGISTRY`].
+//!
+//! Still outside the registry (see issue 13's note): the typed configurations and their
+//! save-time validation live in `app::model` (shared with the editor), and the editor's help
+//! and defaults in `app/src/pages/pipelines/stage_fields.rs`.
+
+pub mod check_preconditions;
+pub mod clone_server_group;
+pub mod deploy;
+pub mod destroy_server_group;
+pub mod disable_cluster;
+pub mod disable_server_group;
+pub mod enable_server_group;
+pub mod evaluate_variables;
+pub mod find_image;
+pub mod manual_judgment;
+pub mod pipeline;
+pub mod resize_server_group;
+pub mod rollback_server_group;
+pub mod run_job;
+pub mod scale_down_cluster;
+pub mod shrink_cluster;
+pub mod wait;
+pub mod webhook;
+
+use std::collections::BTreeMap;
+
+use app::model::execution::{Execution, Stage};
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::tasks::{Effects, TaskResult};
+
+/// A task's result and the keys it sets in its stage's context.
+pub type Step = (TaskResult, Map<String, Value>);
+
+/// One task of a stage, as the engine runs it.
+#[derive(Clone, Copy)]
+pub struct Task<'a> {
+    pub execution: &'a Execution,
+    pub stage: &'a Stage,
+    /// Which of the stage type's `task_names` this is.
+    pub index: usize,
+    /// The engine clock's time.
+    pub now: i64,
+    pub effects: &'a Effects,
+}
+
+/// What a stage type is to the engine.
+#[async_trait]
+pub trait StageType: Send + Sync + 'static {
+    /// Spinnaker's `type` (`wait`, `deploy`, ...).
+    fn type_name(&self) -> &'static str;
+
+    /// The tasks the stage expands into, in order.
+    fn task_names(&self) -> &'static [&'static str];
+
+    /// Runs task `task.index`: still running (look again later), succeeded with outputs, or
+    /// failed.
+    async fn run(&self, task: Task<'_>) -> Step;
+
+    /// A running stage was canceled: stop what it started elsewhere. Most have nothing to undo.
+    async fn cancel(&self, _execution_id: &str, _stage: &Stage, _effects: &Effects) {}
+
+    /// The stage's timeout stopped it: undo what must be undone, said as a suffix of its error.
+    async fn on_timeout(&self, _stage: &Stage, _effects: &Effects) -> String {
+        String::new()
+    }
+}
+
+/// Every stage type this build runs, one line each.
+pub static REGISTRY: &[&dyn StageType] = &[
+    &wait::Wait,
+    &manual_judgment::ManualJudgment,
+    &check_preconditions::CheckPreconditions,
+    &evaluate_variables::EvaluateVariables,
+    &webhook::Webhook,
+    &pipeline::RunPipeline,
+    &deploy::Deploy,
+    &resize_server_group::ResizeServerGroup,
+    &enable_server_group::EnableServerGroup,
+    &disable_server_group::DisableServerGroup,
+    &destroy_server_group::DestroyServerGroup,
+    &rollback_server_group::RollbackServerGroup,
+    &clone_server_group::CloneServerGroup,
+    &find_image::FindImage,
+    &shrink_cluster::ShrinkCluster,
+    &disable_cluster::DisableCluster,
+    &scale_down_cluster::ScaleDownCluster,
+    &run_job::RunJob,
+];
+
+/// The definition of stage type `type_name`, if this build knows it.
+pub fn find(type_name: &str) -> Option<&'static dyn StageType> {
+    REGISTRY.iter().copied().find(|stage_type| stage_type.type_name() == type_name)
+}
+
+/// The stage's typed configuration, read from its (evaluated) context.
+pub fn config<T: DeserializeOwned>(stage: &Stage) -> Result<T, String> {
+    serde_json::from_value(stage.context.clone()).map_err(|error| format!("stage {} is misconfigured: {error}", stage.name))
+}
+
+pub fn failed(error: impl Into<String>) -> Step {
+    (TaskResult::Failed { error: error.into() }, Map::new())
+}
+
+pub fn succeeded(outputs: BTreeMap<String, Value>) -> Step {
+    (TaskResult::Succeeded { outputs }, Map::new())
+}
+
+/// Reads the stage's configuration or fails the task with the reason.
+macro_rules! config_or_fail {
+    ($stage:expr) => {
+        match $crate::engine::stages::config($stage) {
+            Ok(config) => config,
+            Err(error) => return $crate::engine::stages::failed(error),
+        }
+    };
+}
+pub(crate) use config_or_fail;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_stage_type_is_registered_once() {
+        let names: Vec<&str> = REGISTRY.iter().map(|stage_type| stage_type.type_name()).collect();
+        let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len(), "a type registered twice: {names:?}");
+        let known: std::collections::BTreeSet<&str> = app::model::pipeline::STAGE_TYPES.iter().copied().collect();
+        assert_eq!(unique, known, "the registry and the stage types the model validates agree");
+        for stage_type in REGISTRY {
+            assert!(!stage_type.task_names().is_empty(), "{} has tasks", stage_type.type_name());
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! `destroyServerGroup`: Destroys a server group (drained from its load balancers first).
+
+use app::model::pipeline::ServerGroupStage;
+use async_trait::async_trait;
+
+use super::{StageType, Step, Task, config_or_fail};
+use crate::engine::server_groups::{self as groups, Action};
+
+pub struct DestroyServerGroup;
+
+#[async_trait]
+impl StageType for DestroyServerGroup {
+    fn type_name(&self) -> &'static str {
+        "destroyServerGroup"
+    }
+
+    fn task_names(&self) -> &'static [&'static str] {
+        &["determineTarget", "destroyServerGroup"]
+    }
+
+    async fn run(&self, task: Task<'_>) -> Step {
+        let config: ServerGroupStage = config_or_fail!(task.stage);
+        groups::finish(match task.index {
+            0 => groups::determine_target(task.effects, &config.target).await,
+            _ => groups::act(task.effects, task.stage, &config.target, Action::Destroy).await,
+        })
+    }
+}

@@ -1,0 +1,29 @@
+//! `disableServerGroup`: Takes a server group out of its load balancers (draining it); its
+//! instances keep running.
+
+use app::model::pipeline::ServerGroupStage;
+use async_trait::async_trait;
+
+use super::{StageType, Step, Task, config_or_fail};
+use crate::engine::server_groups::{self as groups, Action};
+
+pub struct DisableServerGroup;
+
+#[async_trait]
+impl StageType for DisableServerGroup {
+    fn type_name(&self) -> &'static str {
+        "disableServerGroup"
+    }
+
+    fn task_names(&self) -> &'static [&'static str] {
+        &["determineTarget", "disableServerGroup"]
+    }
+
+    async fn run(&self, task: Task<'_>) -> Step {
+        let config: ServerGroupStage = config_or_fail!(task.stage);
+        groups::finish(match task.index {
+            0 => groups::determine_target(task.effects, &config.target).await,
+            _ => groups::act(task.effects, task.stage, &config.target, Action::Disable).await,
+        })
+    }
+}

@@ -1,0 +1,30 @@
+//! `enableServerGroup`: Puts a server group back in its load balancers and waits for its
+//! instances to be up.
+
+use app::model::pipeline::ServerGroupStage;
+use async_trait::async_trait;
+
+use super::{StageType, Step, Task, config_or_fail};
+use crate::engine::server_groups::{self as groups, Action};
+
+pub struct EnableServerGroup;
+
+#[async_trait]
+impl StageType for EnableServerGroup {
+    fn type_name(&self) -> &'static str {
+        "enableServerGroup"
+    }
+
+    fn task_names(&self) -> &'static [&'static str] {
+        &["determineTarget", "enableServerGroup", "waitForUpInstances"]
+    }
+
+    async fn run(&self, task: Task<'_>) -> Step {
+        let config: ServerGroupStage = config_or_fail!(task.stage);
+        groups::finish(match task.index {
+            0 => groups::determine_target(task.effects, &config.target).await,
+            1 => groups::act(task.effects, task.stage, &config.target, Action::Enable).await,
+            _ => groups::wait_healthy(task.effects, task.stage, &config.target).await,
+        })
+    }
+}
