@@ -8,7 +8,7 @@ mod execution;
 mod firewalls;
 mod load_balancers;
 mod not_found;
-pub(crate) mod pipelines;
+pub mod pipelines;
 mod search;
 mod sign_in;
 mod tasks;

@@ -18,7 +18,7 @@ use crate::model::auth::{
 use crate::model::cluster::{
     LoadBalancer, LoadBalancerRequest, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup, TaskRequest,
 };
-use crate::model::execution::{Execution, ExecutionQuery, Judgment, StartRequest};
+use crate::model::execution::{Execution, ExecutionEvent, ExecutionQuery, Judgment, StartRequest, Subscribe};
 use crate::model::pipeline::{Pipeline, PipelineRevision};
 use crate::model::{Application, ApplicationPatch, NewApplication};
 
@@ -118,6 +118,20 @@ pub trait ExecutionService: Send + Sync + 'static {
     async fn latest_seq(&self, caller: &Caller, application: &str) -> Result<i64>;
     /// Evaluates `${...}` (or a bare expression) against the execution.
     async fn evaluate(&self, caller: &Caller, id: &str, expression: &str) -> Result<serde_json::Value>;
+    /// Stored events of the execution or application `subscribe` names, after sequence
+    /// `after`, oldest first, at most `limit`; needs READ on the application (checked on
+    /// every call, so a socket stops being fed once its caller loses access).
+    async fn events(&self, caller: &Caller, subscribe: &Subscribe, after: i64, limit: u32) -> Result<Vec<ExecutionEvent>>;
+}
+
+/// Read models composed from the other services: the search box and an application's Overview.
+#[async_trait]
+pub trait ViewService: Send + Sync + 'static {
+    /// Applications, clusters and server groups the caller may read whose name contains
+    /// `text` (case-insensitive; blank text finds nothing).
+    async fn search(&self, caller: &Caller, text: &str) -> Result<crate::api::search::SearchResults>;
+    /// What an application runs and did lately, read so that a live view can go on from it.
+    async fn overview(&self, caller: &Caller, application: &str) -> Result<crate::api::overview::Overview>;
 }
 
 #[async_trait]
@@ -159,6 +173,7 @@ pub struct Services {
     pub executions: Arc<dyn ExecutionService>,
     pub clusters: Arc<dyn ClusterService>,
     pub tasks: Arc<dyn TaskService>,
+    pub views: Arc<dyn ViewService>,
 }
 
 /// Answers a server function's error with its HTTP status (400, 404, ...) instead of the

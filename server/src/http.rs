@@ -18,6 +18,7 @@ pub mod session;
 pub mod tokens;
 pub mod tasks;
 pub mod users;
+pub mod views;
 pub mod webhooks;
 
 use app::error::AppError;
@@ -46,6 +47,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(clusters::router())
         .merge(tasks::router())
         .merge(webhooks::router())
+        .merge(views::router())
 }
 
 /// The caller of a request that the auth layer let through; handlers take it as an argument.

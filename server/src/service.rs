@@ -7,6 +7,7 @@ pub mod clusters;
 pub mod executions;
 pub mod pipelines;
 pub mod tasks;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -32,9 +33,16 @@ pub fn build(store: Store, auth_config: AuthConfig, secret_key: SecretKey, engin
     let secrets = Arc::new(Secrets::new(store.clone(), secret_key));
     let executions: Arc<dyn app::ssr::ExecutionService> = Arc::new(Executions::new(engine.clone()));
     let clusters = Arc::new(clusters::Clusters::new(store.clone(), engine.clouds().clone()));
-    let tasks = Arc::new(tasks::Tasks::new(engine, executions.clone()));
+    let tasks: Arc<dyn app::ssr::TaskService> = Arc::new(tasks::Tasks::new(engine, executions.clone()));
+    let applications: Arc<dyn app::ssr::ApplicationService> = Arc::new(applications::Applications::new(store.clone()));
+    let views = Arc::new(views::Views {
+        applications: applications.clone(),
+        executions: executions.clone(),
+        clusters: clusters.clone(),
+        tasks: tasks.clone(),
+    });
     let services = Services {
-        applications: Arc::new(applications::Applications::new(store.clone())),
+        applications,
         auth: auth.clone(),
         secrets: secrets.clone(),
         audit: Arc::new(audit::Audit::new(store.clone())),
@@ -42,6 +50,7 @@ pub fn build(store: Store, auth_config: AuthConfig, secret_key: SecretKey, engin
         executions,
         clusters,
         tasks,
+        views,
     };
     Built { services, auth, secrets }
 }

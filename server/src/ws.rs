@@ -5,26 +5,27 @@
 //! before reading the stored ones, so nothing falls between the two, and fills any gap in
 //! sequence numbers from the store (events commit in sequence order, see `store::executions`).
 
+use std::sync::Arc;
+
 use app::error::AppError;
-use app::model::auth::{Access, Caller};
+use app::model::auth::Caller;
 use app::model::execution::{ExecutionEvent, Subscribe};
+use app::ssr::ExecutionService;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::auth::policy;
 use crate::engine::Engine;
 use crate::http::Authenticated;
 use crate::state::AppState;
-use crate::store::Store;
 
 const PAGE: u32 = 500;
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, Authenticated(caller): Authenticated) -> Response {
     ws.on_upgrade(move |socket| async move {
-        if let Err(error) = serve(socket, state.engine, state.store, caller).await {
+        if let Err(error) = serve(socket, state.engine, state.services.executions, caller).await {
             tracing::debug!(%error, "event socket closed");
         }
     })
@@ -38,25 +39,12 @@ enum Error {
     Refused(AppError),
 }
 
-async fn authorize(store: &Store, caller: &Caller, subscribe: &Subscribe) -> Result<(), AppError> {
-    let application = match (&subscribe.execution, &subscribe.application) {
-        (Some(id), None) => {
-            let (execution, _) = store.load_execution(id).await?.ok_or_else(|| AppError::not_found(format!("execution {id} not found")))?;
-            execution.application
-        }
-        (None, Some(application)) => application.clone(),
-        _ => return Err(AppError::invalid("subscribe", "send exactly one of execution and application")),
-    };
-    let application = store.get_application(&application).await?;
-    policy::require_application(caller, &application, Access::Read)
-}
-
 fn wanted(subscribe: &Subscribe, event: &ExecutionEvent) -> bool {
     subscribe.execution.as_deref().is_none_or(|id| id == event.execution.id)
         && subscribe.application.as_deref().is_none_or(|app| app == event.execution.application)
 }
 
-async fn serve(socket: WebSocket, engine: Engine, store: Store, caller: Caller) -> Result<(), Error> {
+async fn serve(socket: WebSocket, engine: Engine, executions: Arc<dyn ExecutionService>, caller: Caller) -> Result<(), Error> {
     let (mut sink, mut stream) = socket.split();
     let subscribe: Subscribe = loop {
         match stream.next().await {
@@ -72,7 +60,8 @@ async fn serve(socket: WebSocket, engine: Engine, store: Store, caller: Caller) 
             _ => return Ok(()),
         }
     };
-    if let Err(refusal) = authorize(&store, &caller, &subscribe).await {
+    // Authorized (READ on the application) by the service, here and on every catch-up.
+    if let Err(refusal) = executions.events(&caller, &subscribe, subscribe.after, 1).await {
         sink.send(Message::Text(serde_json::to_string(&refusal.body()).unwrap_or_default().into())).await?;
         return Err(Error::Refused(refusal));
     }
@@ -85,10 +74,7 @@ async fn serve(socket: WebSocket, engine: Engine, store: Store, caller: Caller) 
     // Stored events first (also after a lag of the live channel).
     let catch_up = async |sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, last: &mut i64| -> Result<(), Error> {
         loop {
-            let events = store
-                .events_after(subscribe.execution.as_deref(), subscribe.application.as_deref(), *last, PAGE)
-                .await
-                .map_err(|error| Error::Refused(error.into()))?;
+            let events = executions.events(&caller, &subscribe, *last, PAGE).await.map_err(Error::Refused)?;
             for event in &events {
                 send(sink, event).await?;
                 *last = event.seq;

@@ -1,5 +1,6 @@
-//! The server function behind an application's Overview tab: what it runs and what it did
-//! lately, read in one round trip so the tab renders complete on the server.
+//! The server function behind an application's Overview tab (`ViewService::overview`; REST
+//! `GET /api/v1/applications/{app}/overview`): what it runs and what it did lately, read in
+//! one round trip so the tab renders complete on the server.
 
 use leptos::prelude::*;
 
@@ -12,6 +13,7 @@ pub const RECENT_EXECUTIONS: usize = 10;
 
 /// An application at a glance.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Overview {
     pub clusters: Vec<RegionClusters>,
     /// The last pipeline runs, newest first.
@@ -24,27 +26,5 @@ pub struct Overview {
 
 #[server]
 pub async fn get_overview(application: String) -> Result<Overview, AppError> {
-    crate::ssr::respond(async |services, caller| {
-        // The sequence number first: an event between the reads is then sent again, never lost.
-        let seq = services.executions.latest_seq(&caller, &application).await?;
-        let clusters = services.clusters.clusters(&caller, &application).await?;
-        // Pipeline runs only: the execution list leaves tasks (executions without a pipeline) out.
-        let query = crate::model::execution::ExecutionQuery {
-            application: Some(application.clone()),
-            limit: Some(RECENT_EXECUTIONS as u32),
-            ..Default::default()
-        };
-        let executions = services
-            .executions
-            .list(&caller, query)
-            .await?
-            .into_iter()
-            .filter(|execution| !execution.pipeline_config_id.is_empty())
-            .take(RECENT_EXECUTIONS)
-            .collect();
-        let running_tasks =
-            services.tasks.list(&caller, &application, 50).await?.into_iter().filter(|task| !task.status.is_complete()).collect();
-        Ok(Overview { clusters, executions, running_tasks, seq })
-    })
-    .await
+    crate::ssr::respond(async |services, caller| services.views.overview(&caller, &application).await).await
 }

@@ -1,9 +1,6 @@
-//! The server function behind the header's search box: applications, clusters and server
-//! groups whose name contains the text typed.
-//!
-//! For now it asks the cluster cache for the clusters of every application the caller may
-//! read, one application after another: fine for tens of applications, and no index to keep
-//! in step. When there are hundreds, the cache should answer a name query itself.
+//! The server function behind the header's search box (`ViewService::search`; REST
+//! `GET /api/v1/search?q=`): applications, clusters and server groups whose name contains the
+//! text typed.
 
 use leptos::prelude::*;
 
@@ -14,6 +11,7 @@ pub const MAX_HITS: usize = 100;
 
 /// A cluster or server group found, with where it runs (a server group's `cluster` is the
 /// cluster it belongs to; a cluster's is its own name).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     pub application: String,
@@ -23,7 +21,9 @@ pub struct Hit {
     pub name: String,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SearchResults {
     pub applications: Vec<String>,
     pub clusters: Vec<Hit>,
@@ -33,43 +33,5 @@ pub struct SearchResults {
 /// Case-insensitive substring search; blank text finds nothing.
 #[server]
 pub async fn search(text: String) -> Result<SearchResults, AppError> {
-    let text = text.trim().to_lowercase();
-    crate::ssr::respond(async |services, caller| {
-        let mut results = SearchResults::default();
-        if text.is_empty() {
-            return Ok(results);
-        }
-        for application in services.applications.list(&caller).await? {
-            if application.name.to_lowercase().contains(&text) {
-                results.applications.push(application.name.clone());
-            }
-            // An application whose clusters cannot be read (no cache yet, no account access)
-            // simply contributes none: the search still answers for the rest.
-            let Ok(regions) = services.clusters.clusters(&caller, &application.name).await else { continue };
-            for region in regions {
-                for cluster in &region.clusters {
-                    let at = |name: &str| Hit {
-                        application: application.name.clone(),
-                        account: region.account.clone(),
-                        region: region.region.clone(),
-                        cluster: cluster.name.clone(),
-                        name: name.to_string(),
-                    };
-                    if cluster.name.to_lowercase().contains(&text) {
-                        results.clusters.push(at(&cluster.name));
-                    }
-                    for group in &cluster.server_groups {
-                        if group.name.to_lowercase().contains(&text) {
-                            results.server_groups.push(at(&group.name));
-                        }
-                    }
-                }
-            }
-        }
-        results.applications.truncate(MAX_HITS);
-        results.clusters.truncate(MAX_HITS);
-        results.server_groups.truncate(MAX_HITS);
-        Ok(results)
-    })
-    .await
+    crate::ssr::respond(async |services, caller| services.views.search(&caller, &text).await).await
 }

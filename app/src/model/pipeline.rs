@@ -408,7 +408,8 @@ impl From<Invalid> for crate::error::AppError {
 
 impl Invalid {
     /// `field` is relative to the stage at `index`.
-    fn stage(index: usize, ref_id: &str, field: &str, message: impl Into<String>) -> Self {
+    /// A fault of stage `index` (refId `ref_id`), its field named relative to the stage.
+    pub fn stage(index: usize, ref_id: &str, field: &str, message: impl Into<String>) -> Self {
         let field = if field.is_empty() { format!("stages[{index}]") } else { format!("stages[{index}].{field}") };
         Self { stage: Some(ref_id.to_string()), field, message: format!("stage {ref_id}: {}", message.into()) }
     }
@@ -440,7 +441,8 @@ pub fn parse_pipeline(json: &Value) -> Result<Pipeline, Invalid> {
 
 impl Pipeline {
     /// Checks the graph and options: names, unique refIds, known requisites, no cycle,
-    /// well-formed expressions (given a parser).
+    /// well-formed expressions (given a parser), execution windows. What each stage type
+    /// checks of its own fields is the stage-type registry's (`engine::stages` on the server).
     pub fn validate(&self, parse_expression: &dyn Fn(&str) -> Result<(), String>) -> Result<(), Invalid> {
         let top = |field: &str, message: String| Invalid { stage: None, field: field.into(), message };
         if self.name.trim().is_empty() || self.name.len() > 200 {
@@ -466,24 +468,6 @@ impl Pipeline {
                 for expression in expressions_in(&text).map_err(|message| invalid(&path, message))? {
                     parse_expression(expression).map_err(|message| invalid(&path, format!("${{{expression}}} does not parse: {message}")))?;
                 }
-            }
-            if let StageKind::Webhook(webhook) = &stage.kind {
-                let scheme_ok = webhook.url.starts_with("http://") || webhook.url.starts_with("https://") || webhook.url.starts_with("${");
-                if !scheme_ok {
-                    return Err(invalid("url", "url must start with http:// or https://".into()));
-                }
-                if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&webhook.method.to_ascii_uppercase().as_str()) {
-                    return Err(invalid("method", format!("unsupported method {:?}", webhook.method)));
-                }
-                if webhook.wait_for_completion && webhook.success_statuses.is_none() {
-                    return Err(invalid("successStatuses", "waitForCompletion needs successStatuses".into()));
-                }
-            }
-            stage.kind.validate_cloud().map_err(|(field, message)| invalid(&field, message))?;
-            if let StageKind::Wait(WaitStage { wait_time: NumberOrExpression::Expression(text), .. }) = &stage.kind
-                && !text.contains("${")
-            {
-                return Err(invalid("waitTime", "waitTime must be a number of seconds or an expression".into()));
             }
             if let Some(window) = &stage.restricted_execution_window {
                 check_window(window).map_err(|(field, message)| invalid(&format!("restrictedExecutionWindow.{field}"), message))?;
@@ -707,11 +691,8 @@ mod tests {
         let error = bad.validate(&refuse).unwrap_err();
         assert!(error.message.contains("dangling"));
         assert_eq!(error.field, "stages[1].clusters[0].artifact.command[1]", "the value holding the expression");
-        let capacity = pipeline(json!([{"refId": "1", "type": "deploy", "clusters": [
-            {"application": "shop", "capacity": {"min": 1, "max": 1, "desired": 1}},
-            {"application": "shop", "capacity": {"min": 2, "max": 1, "desired": 1}}
-        ]}]));
-        assert_eq!(capacity.validate(&ok).unwrap_err().field, "stages[0].clusters[1].capacity");
+        // What each stage type checks of its own fields is tested with the stage-type registry
+        // (server/src/engine/stages.rs).
         let window = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": 1, "restrictExecutionDuringTimeWindow": true,
             "restrictedExecutionWindow": {"whitelist": [{"startHour": 9, "endHour": 25}], "days": [2]}}]));
         assert_eq!(window.validate(&ok).unwrap_err().field, "stages[0].restrictedExecutionWindow.whitelist[0].endHour");

@@ -15,7 +15,7 @@ mod notifications;
 mod parameters;
 mod path;
 mod preconditions;
-mod stage_fields;
+pub mod stage_fields;
 mod stage_inputs;
 mod stages;
 mod triggers;

@@ -489,3 +489,39 @@ pub async fn wait_job(execution: &Execution, stage: &Stage, effects: &Effects, j
         }
     }
 }
+
+/// A target names a server group, or a cluster and a selector (for `validate`).
+pub fn validate_target(target: &ServerGroupTarget) -> Result<(), super::stages::Fault> {
+    match (&target.server_group_name, &target.cluster, &target.target) {
+        (Some(_), _, _) | (None, Some(_), Some(_)) => Ok(()),
+        (None, Some(_), None) => Err(("target".into(), "a cluster needs a target (current_asg_dynamic, ancestor_asg_dynamic, oldest_asg_dynamic, largest_asg_dynamic)".into())),
+        (None, None, _) => Err(("serverGroupName".into(), "name a serverGroupName, or a cluster and a target".into())),
+    }
+}
+
+/// `min <= desired <= max`, as every cloud's autoscaling group demands (for `validate`).
+pub fn validate_capacity(field: &str, capacity: &Capacity) -> Result<(), super::stages::Fault> {
+    if capacity.is_consistent() {
+        Ok(())
+    } else {
+        Err((field.into(), format!("capacity must satisfy min <= desired <= max, got {capacity:?}")))
+    }
+}
+
+/// A cluster name's parts are valid, naming the part at fault: the stack or detail when only
+/// it is wrong, else the application (for `validate`; parts with expressions wait for the run).
+pub fn validate_cluster_name(application: &str, stack: &str, detail: &str) -> Result<(), (&'static str, String)> {
+    if [application, stack, detail].iter().any(|part| super::stages::has_expression(part)) {
+        return Ok(());
+    }
+    ClusterName::new(application, stack, detail).map(drop).map_err(|error| {
+        let field = if ClusterName::new(application, "", "").is_err() {
+            "application"
+        } else if ClusterName::new(application, stack, "").is_err() {
+            "stack"
+        } else {
+            "freeFormDetails"
+        };
+        (field, error.to_string())
+    })
+}

@@ -31,6 +31,7 @@ pub mod webhook;
 use std::collections::BTreeMap;
 
 use app::model::execution::{Execution, Stage};
+use app::model::pipeline::{Invalid, Pipeline};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -72,6 +73,38 @@ pub trait StageType: Send + Sync + 'static {
     async fn on_timeout(&self, _stage: &Stage, _effects: &Effects) -> String {
         String::new()
     }
+
+    /// Checks what serde cannot (names, capacities, strategies, targets) when a pipeline is
+    /// saved; `config` is the stage's JSON. The fault names its field relative to the stage
+    /// (`clusters[1].capacity`). Fields holding expressions are checked when the stage runs.
+    fn validate(&self, _config: &Value) -> Result<(), Fault> {
+        Ok(())
+    }
+}
+
+/// A configuration fault: the field (relative to the stage) and what is wrong with it.
+pub type Fault = (String, String);
+
+/// The stage's typed configuration, for `validate` (the pipeline parsed already, so this
+/// only fails on a stage type that reads a configuration of another shape).
+pub fn parse<T: DeserializeOwned>(config: &Value) -> Result<T, Fault> {
+    serde_json::from_value(config.clone()).map_err(|error| (String::new(), error.to_string()))
+}
+
+/// True when a field holds an expression (checked when the stage runs, not at save).
+pub fn has_expression(text: &str) -> bool {
+    text.contains("${")
+}
+
+/// Each stage's own checks (its type's `validate`), after `Pipeline::validate`'s checks of the
+/// whole: a save, a dry run and an ad-hoc task all pass through here.
+pub fn validate_pipeline(pipeline: &Pipeline) -> Result<(), Invalid> {
+    for (index, stage) in pipeline.stages.iter().enumerate() {
+        let Some(stage_type) = find(stage.kind.type_name()) else { continue };
+        let config = serde_json::to_value(stage).unwrap_or_default();
+        stage_type.validate(&config).map_err(|(field, message)| Invalid::stage(index, &stage.ref_id, &field, message))?;
+    }
+    Ok(())
 }
 
 /// Every stage type this build runs, one line each.
@@ -138,6 +171,54 @@ mod tests {
         assert_eq!(unique, known, "the registry and the stage types the model validates agree");
         for stage_type in REGISTRY {
             assert!(!stage_type.task_names().is_empty(), "{} has tasks", stage_type.type_name());
+        }
+    }
+}
+
+#[cfg(test)]
+mod validation_tests {
+    use app::model::pipeline::{STAGE_TYPES, parse_pipeline};
+    use serde_json::{Value, json};
+
+    use super::validate_pipeline;
+
+    fn field_at_fault(stages: Value) -> String {
+        let pipeline = parse_pipeline(&json!({"application": "shop", "name": "p", "stages": stages})).unwrap();
+        validate_pipeline(&pipeline).unwrap_err().field
+    }
+
+    #[test]
+    fn each_stage_type_checks_its_own_fields() {
+        let capacity = json!([{"refId": "1", "type": "deploy", "clusters": [
+            {"application": "shop", "capacity": {"min": 1, "max": 1, "desired": 1}},
+            {"application": "shop", "capacity": {"min": 2, "max": 1, "desired": 1}}
+        ]}]);
+        assert_eq!(field_at_fault(capacity), "stages[0].clusters[1].capacity");
+        let strategy = json!([{"refId": "1", "type": "deploy", "clusters": [{"application": "shop", "strategy": "yolo",
+            "capacity": {"min": 1, "max": 1, "desired": 1}}]}]);
+        assert_eq!(field_at_fault(strategy), "stages[0].clusters[0].strategy");
+        assert_eq!(field_at_fault(json!([{"refId": "1", "type": "webhook", "url": "ftp://x"}])), "stages[0].url");
+        assert_eq!(field_at_fault(json!([{"refId": "1", "type": "wait", "waitTime": "soon"}])), "stages[0].waitTime");
+        assert_eq!(field_at_fault(json!([{"refId": "1", "type": "runJob", "command": []}])), "stages[0].command");
+        assert_eq!(
+            field_at_fault(json!([{"refId": "1", "type": "disableServerGroup", "cluster": "shop-web"}])),
+            "stages[0].target",
+            "a cluster needs a target selector"
+        );
+    }
+
+    #[test]
+    fn the_editors_defaults_pass_every_stage_types_checks() {
+        for kind in STAGE_TYPES {
+            // The pipeline stage's empty name is for the user to fill in.
+            if *kind == "pipeline" {
+                continue;
+            }
+            let mut stage = app::pages::pipelines::stage_fields::defaults(kind, "shop");
+            stage["refId"] = json!("1");
+            stage["type"] = json!(kind);
+            let pipeline = parse_pipeline(&json!({"application": "shop", "name": "p", "stages": [stage]})).unwrap();
+            validate_pipeline(&pipeline).unwrap_or_else(|error| panic!("{kind}: {error}"));
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use app::error::{AppError, Result};
 use app::model::auth::{Access, Caller};
-use app::model::execution::{Execution, ExecutionQuery, Judgment, JudgmentStatus, StartRequest, Status};
+use app::model::execution::{Execution, ExecutionEvent, ExecutionQuery, Judgment, JudgmentStatus, StartRequest, Status, Subscribe};
 use app::model::pipeline::StageKind;
 use app::ssr::ExecutionService;
 use async_trait::async_trait;
@@ -281,6 +281,20 @@ impl ExecutionService for Executions {
     async fn latest_seq(&self, caller: &Caller, application: &str) -> Result<i64> {
         authorize(self.store(), caller, application, Access::Read).await?;
         Ok(self.store().latest_seq(application).await?)
+    }
+
+    async fn events(&self, caller: &Caller, subscribe: &Subscribe, after: i64, limit: u32) -> Result<Vec<ExecutionEvent>> {
+        let application = match (&subscribe.execution, &subscribe.application) {
+            (Some(id), None) => self.readable(caller, id, Access::Read).await?.0.application,
+            (None, Some(application)) => {
+                authorize(self.store(), caller, application, Access::Read).await?;
+                application.clone()
+            }
+            _ => return Err(AppError::invalid("subscribe", "send exactly one of execution and application")),
+        };
+        let execution = subscribe.execution.as_deref();
+        let application = if execution.is_some() { None } else { Some(application.as_str()) };
+        Ok(self.store().events_after(execution, application, after, limit).await?)
     }
 
     async fn evaluate(&self, caller: &Caller, id: &str, expression: &str) -> Result<Value> {

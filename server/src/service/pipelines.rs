@@ -67,6 +67,7 @@ impl PipelineService for Pipelines {
         }
         let mut pipeline = parse_pipeline(&config).map_err(AppError::from)?;
         pipeline.validate(&expressions::check).map_err(AppError::from)?;
+        crate::engine::stages::validate_pipeline(&pipeline).map_err(AppError::from)?;
         crate::triggers::webhook::validate(&self.store, caller, &mut pipeline).await?;
         crate::notify::validate(&self.store, &pipeline).await?;
         // Whoever saves a pipeline that runs another must be allowed to run that one.

@@ -81,6 +81,7 @@ impl TaskService for Tasks {
         };
         let mut pipeline = parse_pipeline(&config).map_err(as_job)?;
         pipeline.validate(&expressions::check).map_err(as_job)?;
+        crate::engine::stages::validate_pipeline(&pipeline).map_err(as_job)?;
         pipeline.id = String::new();
         let launch = Launch::by(caller.clone(), pipeline, "manual", BTreeMap::new());
         let execution = match self.engine.launcher().launch(launch).await? {

@@ -1,11 +1,12 @@
 //! Applications over REST, and the pages that show them.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::both_databases;
 use crate::helpers::{Db, assert_error, spawn_app};
 
 both_databases!(
+    search_and_overview_answer_over_rest_as_the_caller_may_read,
     create_list_read_update_delete,
     invalid_input_is_rejected_with_the_field,
     duplicates_conflict_case_insensitively,
@@ -107,4 +108,33 @@ async fn pages_are_server_rendered(db: Db) {
 
     let missing = app.get("/no/such/page").await;
     assert_eq!(missing.status(), 404);
+}
+
+/// The search box and the Overview tab are services REST answers too, each only with what
+/// the caller may read.
+async fn search_and_overview_answer_over_rest_as_the_caller_may_read(db: Db) {
+    let app = spawn_app(db).await;
+    for name in ["findable", "hidden"] {
+        app.create_application(name).await;
+    }
+    let guard = json!({"READ": ["ops"], "WRITE": ["ops"], "EXECUTE": ["ops"]});
+    let response = app.client.put(app.url("/api/v1/applications/hidden/permissions")).json(&guard).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    let found: Value = app.get("/api/v1/search?q=DAB").await.json().await.unwrap();
+    assert_eq!(found["applications"], json!(["findable"]), "case-insensitive: {found}");
+    assert_eq!(found["serverGroups"], json!([]));
+    let everything: Value = app.get("/api/v1/search?q=i").await.json().await.unwrap();
+    assert_eq!(everything["applications"], json!(["findable", "hidden"]), "an admin reads both");
+    let outsider = app.user_client("outsider", &[]).await;
+    let limited: Value = outsider.get(app.url("/api/v1/search?q=i")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(limited["applications"], json!(["findable"]), "the guarded application stays hidden");
+    assert_error(app.get("/api/v1/search").await, 400, "invalid", Some("q")).await;
+
+    let overview: Value = app.get("/api/v1/applications/findable/overview").await.json().await.unwrap();
+    assert_eq!(overview["executions"], json!([]));
+    assert_eq!(overview["runningTasks"], json!([]));
+    assert!(overview["clusters"].is_array() && overview["seq"].is_i64(), "{overview}");
+    let refused = outsider.get(app.url("/api/v1/applications/hidden/overview")).send().await.unwrap();
+    assert_error(refused, 403, "forbidden", None).await;
 }

@@ -33,6 +33,8 @@ const SELF_SERVICE: &[(&str, &str)] = &[
     ("post", "/api/v1/applications"),
     ("get", "/api/v1/executions"),
     ("get", "/api/v1/accounts"),
+    // Search answers only what the caller may read.
+    ("get", "/api/v1/search"),
     // Webhooks start only the pipelines the caller may run (or whose secret signed the call);
     // a caller without roles gets an answer listing nothing started.
     ("post", "/api/v1/webhooks/{source}"),

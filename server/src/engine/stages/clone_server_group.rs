@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use app::model::pipeline::CloneServerGroupStage;
 use async_trait::async_trait;
+use serde_json::Value;
 
 use super::{StageType, Step, Task, config_or_fail, succeeded};
 use crate::engine::server_groups::{self as groups, Action};
@@ -20,6 +21,18 @@ impl StageType for CloneServerGroup {
 
     fn task_names(&self) -> &'static [&'static str] {
         &["determineClone", "cloneServerGroup", "waitForUpInstances", "disableSource"]
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        let clone: CloneServerGroupStage = super::parse(config)?;
+        groups::validate_target(&clone.target)?;
+        if let Some(capacity) = &clone.capacity {
+            groups::validate_capacity("capacity", capacity)?;
+        }
+        if let Some(artifact) = &clone.artifact {
+            artifact.to_artifact().map_err(|message| ("artifact".to_string(), message))?;
+        }
+        Ok(())
     }
 
     async fn run(&self, task: Task<'_>) -> Step {

@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::server_groups::{
     CLIENT_TOKEN, Step, cluster_groups, created_with, failed, found_artifact, is_healthy, location, next_name, observe, refresh,
+    validate_capacity, validate_cluster_name,
 };
 use async_trait::async_trait;
 
@@ -370,6 +371,9 @@ async fn roll_back_on_failure(deploy: &DeployStage, progress: &mut [Progress], e
     if done.is_empty() { String::new() } else { format!("; rolled back: {}", done.join(", ")) }
 }
 
+/// The strategies a cluster may name (`""` is `none`).
+const STRATEGIES: &[&str] = &["", "none", "redblack", "highlander", "rollingredblack", "canary"];
+
 pub struct Deploy;
 
 #[async_trait]
@@ -380,6 +384,34 @@ impl StageType for Deploy {
 
     fn task_names(&self) -> &'static [&'static str] {
         &["createServerGroup", "waitForUpInstances", "applyStrategy"]
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        let deploy: DeployStage = super::parse(config)?;
+        if deploy.clusters.is_empty() {
+            return Err(("clusters".into(), "a deploy stage needs at least one cluster".into()));
+        }
+        for (index, cluster) in deploy.clusters.iter().enumerate() {
+            let fault = |field: &str, message: String| (format!("clusters[{index}].{field}"), message);
+            validate_cluster_name(&cluster.application, &cluster.stack, &cluster.free_form_details).map_err(|(field, message)| fault(field, message))?;
+            validate_capacity("capacity", &cluster.capacity).map_err(|(field, message)| fault(&field, message))?;
+            if !STRATEGIES.contains(&cluster.strategy.as_str()) && !super::has_expression(&cluster.strategy) {
+                return Err(fault("strategy", format!("unknown strategy {:?}; known: redblack, highlander, rollingredblack, canary, none", cluster.strategy)));
+            }
+            if let Some(artifact) = &cluster.artifact {
+                artifact.to_artifact().map_err(|message| fault("artifact", message))?;
+            }
+            if !cluster.target_percentages.is_empty() {
+                let ascending = cluster.target_percentages.windows(2).all(|pair| pair[0] < pair[1]);
+                if !ascending || cluster.target_percentages.last() != Some(&100) || cluster.target_percentages[0] == 0 {
+                    return Err(fault("targetPercentages", "targetPercentages must rise from above 0 to 100, e.g. [25, 50, 100]".into()));
+                }
+            }
+            if cluster.max_remaining_asgs == Some(0) {
+                return Err(fault("maxRemainingAsgs", "maxRemainingAsgs keeps at least the new server group: 1 or more".into()));
+            }
+        }
+        Ok(())
     }
 
     async fn run(&self, task: Task<'_>) -> Step {

@@ -2,6 +2,7 @@
 
 use app::model::pipeline::ServerGroupStage;
 use async_trait::async_trait;
+use serde_json::Value;
 
 use super::{StageType, Step, Task, config_or_fail};
 use crate::engine::server_groups::{self as groups, Action};
@@ -16,6 +17,10 @@ impl StageType for DestroyServerGroup {
 
     fn task_names(&self) -> &'static [&'static str] {
         &["determineTarget", "destroyServerGroup"]
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        groups::validate_target(&super::parse::<ServerGroupStage>(config)?.target)
     }
 
     async fn run(&self, task: Task<'_>) -> Step {

@@ -3,6 +3,7 @@
 
 use app::model::pipeline::ServerGroupStage;
 use async_trait::async_trait;
+use serde_json::Value;
 
 use super::{StageType, Step, Task, config_or_fail};
 use crate::engine::server_groups::{self as groups, Action};
@@ -17,6 +18,10 @@ impl StageType for DisableServerGroup {
 
     fn task_names(&self) -> &'static [&'static str] {
         &["determineTarget", "disableServerGroup"]
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        groups::validate_target(&super::parse::<ServerGroupStage>(config)?.target)
     }
 
     async fn run(&self, task: Task<'_>) -> Step {

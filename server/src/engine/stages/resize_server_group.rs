@@ -2,8 +2,9 @@
 //! resolved first) to an exact capacity or by a percentage or number, then waits for the capacity
 //! to be healthy.
 
-use app::model::pipeline::ResizeServerGroupStage;
+use app::model::pipeline::{ResizeAction, ResizeServerGroupStage};
 use async_trait::async_trait;
+use serde_json::Value;
 
 use super::{StageType, Step, Task, config_or_fail};
 use crate::engine::server_groups::{self as groups, Action};
@@ -18,6 +19,21 @@ impl StageType for ResizeServerGroup {
 
     fn task_names(&self) -> &'static [&'static str] {
         &["determineTarget", "resizeServerGroup", "waitForCapacity"]
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        let resize: ResizeServerGroupStage = super::parse(config)?;
+        groups::validate_target(&resize.target)?;
+        match resize.action {
+            ResizeAction::ScaleExact => match &resize.capacity {
+                None => Err(("capacity".into(), "scale_exact needs a capacity {min, max, desired}".into())),
+                Some(capacity) => groups::validate_capacity("capacity", capacity),
+            },
+            ResizeAction::ScaleUp | ResizeAction::ScaleDown if resize.scale_num.is_none() && resize.scale_pct.is_none() => {
+                Err(("scaleNum".into(), "scale_up and scale_down need scaleNum or scalePct".into()))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn run(&self, task: Task<'_>) -> Step {

@@ -3,6 +3,7 @@
 
 use app::model::pipeline::RollbackServerGroupStage;
 use async_trait::async_trait;
+use serde_json::Value;
 
 use super::{StageType, Step, Task, config_or_fail};
 use crate::engine::server_groups::{self as groups, Action};
@@ -17,6 +18,14 @@ impl StageType for RollbackServerGroup {
 
     fn task_names(&self) -> &'static [&'static str] {
         &["determineRollback", "enableRestoreServerGroup", "waitForUpInstances", "disableServerGroup"]
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        let rollback: RollbackServerGroupStage = super::parse(config)?;
+        match (&rollback.target.server_group_name, &rollback.target.cluster) {
+            (None, None) => Err(("cluster".into(), "name the cluster (or the serverGroupName) to roll back".into())),
+            _ => Ok(()),
+        }
     }
 
     async fn run(&self, task: Task<'_>) -> Step {

@@ -4,6 +4,7 @@
 use app::model::execution::Stage;
 use app::model::pipeline::RunJobStage;
 use async_trait::async_trait;
+use serde_json::Value;
 
 use super::{StageType, Step, Task, config_or_fail};
 use crate::engine::server_groups as groups;
@@ -19,6 +20,14 @@ impl StageType for RunJob {
 
     fn task_names(&self) -> &'static [&'static str] {
         &["runJob", "waitForJob"]
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        let job: RunJobStage = super::parse(config)?;
+        if job.command.is_empty() {
+            return Err(("command".into(), "runJob needs a command".into()));
+        }
+        Ok(())
     }
 
     async fn run(&self, task: Task<'_>) -> Step {

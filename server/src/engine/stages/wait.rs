@@ -7,7 +7,7 @@ use app::model::pipeline::{NumberOrExpression, WaitStage};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::{StageType, Step, Task, config_or_fail, failed, succeeded};
+use super::{Fault, StageType, Step, Task, config_or_fail, failed, has_expression, parse, succeeded};
 use crate::engine::tasks::{POLL_MS, TaskResult};
 
 pub struct Wait;
@@ -20,6 +20,16 @@ impl StageType for Wait {
 
     fn task_names(&self) -> &'static [&'static str] {
         &["wait"]
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), Fault> {
+        let wait: WaitStage = parse(config)?;
+        match wait.wait_time {
+            NumberOrExpression::Expression(text) if !has_expression(&text) => {
+                Err(("waitTime".into(), "waitTime must be a number of seconds or an expression".into()))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn run(&self, task: Task<'_>) -> Step {

@@ -196,6 +196,21 @@ impl StageType for Webhook {
         &["createWebhook", "monitorWebhook"]
     }
 
+    fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        let hook: WebhookStage = super::parse(config)?;
+        let scheme_ok = hook.url.starts_with("http://") || hook.url.starts_with("https://") || hook.url.starts_with("${");
+        if !scheme_ok {
+            return Err(("url".into(), "url must start with http:// or https://".into()));
+        }
+        if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&hook.method.to_ascii_uppercase().as_str()) {
+            return Err(("method".into(), format!("unsupported method {:?}", hook.method)));
+        }
+        if hook.wait_for_completion && hook.success_statuses.is_none() {
+            return Err(("successStatuses".into(), "waitForCompletion needs successStatuses".into()));
+        }
+        Ok(())
+    }
+
     async fn run(&self, task: Task<'_>) -> super::Step {
         let hook: WebhookStage = config_or_fail!(task.stage);
         match task.index {
