@@ -217,26 +217,6 @@ pub const STAGE_TYPES: &[&str] = &[
     "runJob",
 ];
 
-impl StageKind {
-    /// The cloud accounts the stage changes (checked for WRITE permission when a run starts).
-    pub fn accounts(&self) -> Vec<&str> {
-        match self {
-            Self::Deploy(deploy) => deploy.clusters.iter().map(|c| c.account.as_str()).collect(),
-            Self::ResizeServerGroup(stage) => vec![stage.target.account.as_str()],
-            Self::EnableServerGroup(stage) | Self::DisableServerGroup(stage) | Self::DestroyServerGroup(stage) => {
-                vec![stage.target.account.as_str()]
-            }
-            Self::RollbackServerGroup(stage) => vec![stage.target.account.as_str()],
-            Self::CloneServerGroup(stage) => vec![stage.target.account.as_str()],
-            Self::ShrinkCluster(stage) => vec![stage.cluster.account.as_str()],
-            Self::DisableCluster(stage) => vec![stage.cluster.account.as_str()],
-            Self::ScaleDownCluster(stage) => vec![stage.cluster.account.as_str()],
-            Self::RunJob(stage) => vec![stage.account.as_str()],
-            _ => Vec::new(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WaitStage {

@@ -2,9 +2,10 @@
 //! (REST, server functions, the launcher, triggers) makes before acting. The rules themselves
 //! are pure functions in `policy`.
 
+use std::collections::BTreeSet;
+
 use app::error::Result;
 use app::model::auth::{Access, Caller};
-use app::model::pipeline::Pipeline;
 
 use super::policy;
 use crate::cloud::accounts::KNOWN_ACCOUNTS;
@@ -16,10 +17,10 @@ pub async fn authorize(store: &Store, caller: &Caller, application: &str, access
     policy::require_application(caller, &application, access)
 }
 
-/// Whoever runs stages that change a cloud account needs WRITE on it. An account written as an
-/// expression is only known at run time, so it needs WRITE on every account.
-pub async fn require_accounts(store: &Store, caller: &Caller, pipeline: &Pipeline) -> Result<()> {
-    let mut accounts: std::collections::BTreeSet<&str> = pipeline.stages.iter().flat_map(|stage| stage.kind.accounts()).collect();
+/// Whoever runs stages that change cloud `accounts` needs WRITE on each. An account written
+/// as an expression is only known at run time, so it needs WRITE on every account.
+pub async fn require_accounts(store: &Store, caller: &Caller, accounts: BTreeSet<String>) -> Result<()> {
+    let mut accounts: BTreeSet<&str> = accounts.iter().map(String::as_str).collect();
     if accounts.iter().any(|account| account.contains("${")) {
         accounts.retain(|account| !account.contains("${"));
         accounts.extend(KNOWN_ACCOUNTS.iter().map(|(name, _)| *name));

@@ -185,7 +185,7 @@ fn start_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next>
     let stage = stage.clone();
     let mut next = vec![Next::now(Message::RunTask { execution: id, stage: stage_id.to_string(), task: 0 })];
     next.extend(notifications(execution, "stage.starting", Some(&stage)));
-    if stage.kind == "manualJudgment" {
+    if tasks::awaits_judgment(&stage.kind) {
         next.extend(notifications(execution, "manualJudgment", Some(&stage)));
     }
     next
@@ -216,7 +216,7 @@ async fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: 
     let task = &mut stage.tasks[index];
     task.status = Status::Running;
     task.start_time.get_or_insert(now);
-    if stage.kind == "manualJudgment" && !matches!(result, TaskResult::Running { .. }) {
+    if tasks::awaits_judgment(&stage.kind) && !matches!(result, TaskResult::Running { .. }) {
         let event = match stage.context.get("judgmentStatus").and_then(Value::as_str) {
             Some("continue") => Some("manualJudgmentContinue"),
             Some("stop") => Some("manualJudgmentStop"),

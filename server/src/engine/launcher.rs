@@ -132,7 +132,7 @@ impl Launcher {
         let parameters = pipeline.resolve_parameters(&parameters).map_err(AppError::from)?;
         let user = match &run_as {
             RunAs::Caller(caller) => {
-                require_accounts(&self.store, caller, &pipeline).await?;
+                require_accounts(&self.store, caller, super::stages::accounts_of(&pipeline)).await?;
                 caller.name.clone()
             }
             RunAs::ParentRun { user } => user.clone(),

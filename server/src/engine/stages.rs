@@ -80,6 +80,44 @@ pub trait StageType: Send + Sync + 'static {
     fn validate(&self, _config: &Value) -> Result<(), Fault> {
         Ok(())
     }
+
+    /// The cloud accounts the stage changes (whoever runs it needs WRITE on each); an account
+    /// written as an expression is returned as written.
+    fn accounts(&self, _config: &Value) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The applications whose pipelines the stage starts (whoever saves it needs EXECUTE on
+    /// each); one written as an expression is returned as written.
+    fn starts_pipelines_of(&self, _config: &Value) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Whether the stage waits for a person's judgment (its start and end notify
+    /// `manualJudgment`, `manualJudgmentContinue`, `manualJudgmentStop`).
+    fn awaits_judgment(&self) -> bool {
+        false
+    }
+}
+
+/// Every stage's answer to `ask`, over a pipeline's stages.
+fn gather(pipeline: &Pipeline, ask: impl Fn(&dyn StageType, &Value) -> Vec<String>) -> std::collections::BTreeSet<String> {
+    pipeline
+        .stages
+        .iter()
+        .filter_map(|stage| Some((find(stage.kind.type_name())?, serde_json::to_value(stage).ok()?)))
+        .flat_map(|(stage_type, config)| ask(stage_type, &config))
+        .collect()
+}
+
+/// The cloud accounts a pipeline's stages change.
+pub fn accounts_of(pipeline: &Pipeline) -> std::collections::BTreeSet<String> {
+    gather(pipeline, |stage_type, config| stage_type.accounts(config))
+}
+
+/// The applications whose pipelines a pipeline's stages start.
+pub fn applications_started_by(pipeline: &Pipeline) -> std::collections::BTreeSet<String> {
+    gather(pipeline, |stage_type, config| stage_type.starts_pipelines_of(config))
 }
 
 /// A configuration fault: the field (relative to the stage) and what is wrong with it.
@@ -220,5 +258,29 @@ mod validation_tests {
             let pipeline = parse_pipeline(&json!({"application": "shop", "name": "p", "stages": [stage]})).unwrap();
             validate_pipeline(&pipeline).unwrap_or_else(|error| panic!("{kind}: {error}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod access_tests {
+    use app::model::pipeline::parse_pipeline;
+    use serde_json::json;
+
+    use super::{accounts_of, applications_started_by};
+
+    #[test]
+    fn stages_say_which_accounts_they_change_and_which_pipelines_they_start() {
+        let pipeline = parse_pipeline(&json!({"application": "shop", "name": "p", "stages": [
+            {"refId": "1", "type": "wait", "waitTime": 1},
+            {"refId": "2", "type": "disableServerGroup", "cloudProvider": "local", "account": "prod", "region": "local",
+             "cluster": "shop-web", "target": "current_asg_dynamic"},
+            {"refId": "3", "type": "runJob", "account": "${parameters.account}", "command": ["true"]},
+            {"refId": "4", "type": "pipeline", "application": "billing", "pipeline": "nightly"}
+        ]}))
+        .unwrap();
+        let accounts: Vec<String> = accounts_of(&pipeline).into_iter().collect();
+        assert_eq!(accounts, ["${parameters.account}", "prod"]);
+        let started: Vec<String> = applications_started_by(&pipeline).into_iter().collect();
+        assert_eq!(started, ["billing"]);
     }
 }

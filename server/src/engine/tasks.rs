@@ -45,6 +45,11 @@ pub fn task_names(kind: &str) -> &'static [&'static str] {
     stages::find(kind).map_or(&[], |stage_type| stage_type.task_names())
 }
 
+/// Whether a stage of this type waits for a person's judgment.
+pub fn awaits_judgment(kind: &str) -> bool {
+    stages::find(kind).is_some_and(|stage_type| stage_type.awaits_judgment())
+}
+
 /// What a stage does when its timeout stops it, said as a suffix of its error (a deploy rolls
 /// back with `rollback.onFailure`; most stages have nothing to undo).
 pub async fn on_timeout(stage: &Stage, effects: &Effects) -> String {

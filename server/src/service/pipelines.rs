@@ -3,7 +3,7 @@
 
 use app::error::{AppError, Result};
 use app::model::auth::{Access, Caller};
-use app::model::pipeline::{Pipeline, PipelineRevision, StageKind, parse_pipeline};
+use app::model::pipeline::{Pipeline, PipelineRevision, parse_pipeline};
 use app::ssr::PipelineService;
 use async_trait::async_trait;
 use serde_json::Value;
@@ -71,11 +71,9 @@ impl PipelineService for Pipelines {
         crate::triggers::webhook::validate(&self.store, caller, &mut pipeline).await?;
         crate::notify::validate(&self.store, &pipeline).await?;
         // Whoever saves a pipeline that runs another must be allowed to run that one.
-        for stage in &pipeline.stages {
-            if let StageKind::Pipeline(child) = &stage.kind {
-                if !child.application.contains("${") {
-                    authorize(&self.store, caller, &child.application, Access::Execute).await?;
-                }
+        for application in crate::engine::stages::applications_started_by(&pipeline) {
+            if !application.contains("${") {
+                authorize(&self.store, caller, &application, Access::Execute).await?;
             }
         }
         Ok(pipeline)

@@ -414,6 +414,10 @@ impl StageType for Deploy {
         Ok(())
     }
 
+    fn accounts(&self, config: &Value) -> Vec<String> {
+        super::parse::<DeployStage>(config).map(|config| config.clusters.into_iter().map(|cluster| cluster.account).collect()).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let deploy: DeployStage = config_or_fail!(task.stage);
         run(task.execution, task.stage, &deploy, task.index, task.now, task.effects).await

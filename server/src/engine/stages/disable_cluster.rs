@@ -3,6 +3,7 @@
 
 use app::model::pipeline::DisableClusterStage;
 use async_trait::async_trait;
+use serde_json::Value;
 
 use super::{StageType, Step, Task, config_or_fail};
 use crate::engine::server_groups::{self as groups, Action};
@@ -17,6 +18,10 @@ impl StageType for DisableCluster {
 
     fn task_names(&self) -> &'static [&'static str] {
         &["determineServerGroups", "disableServerGroups"]
+    }
+
+    fn accounts(&self, config: &Value) -> Vec<String> {
+        super::parse::<DisableClusterStage>(config).map(|config| vec![config.cluster.account]).unwrap_or_default()
     }
 
     async fn run(&self, task: Task<'_>) -> Step {

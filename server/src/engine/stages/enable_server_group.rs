@@ -24,6 +24,10 @@ impl StageType for EnableServerGroup {
         groups::validate_target(&super::parse::<ServerGroupStage>(config)?.target)
     }
 
+    fn accounts(&self, config: &Value) -> Vec<String> {
+        super::parse::<ServerGroupStage>(config).map(|config| vec![config.target.account]).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: ServerGroupStage = config_or_fail!(task.stage);
         groups::finish(match task.index {

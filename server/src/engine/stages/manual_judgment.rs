@@ -22,6 +22,10 @@ impl StageType for ManualJudgment {
         &["waitForJudgment"]
     }
 
+    fn awaits_judgment(&self) -> bool {
+        true
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let context = &task.stage.context;
         match context.get("judgmentStatus").and_then(Value::as_str) {

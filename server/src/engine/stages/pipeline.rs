@@ -126,6 +126,11 @@ impl StageType for RunPipeline {
         &["startPipeline", "monitorPipeline"]
     }
 
+    /// Whoever saves the stage must be allowed to run the pipeline it starts.
+    fn starts_pipelines_of(&self, config: &Value) -> Vec<String> {
+        super::parse::<PipelineStage>(config).map(|child| vec![child.application]).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Run {
         let config: PipelineStage = config_or_fail!(task.stage);
         match task.index {

@@ -36,6 +36,10 @@ impl StageType for ResizeServerGroup {
         }
     }
 
+    fn accounts(&self, config: &Value) -> Vec<String> {
+        super::parse::<ResizeServerGroupStage>(config).map(|config| vec![config.target.account]).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: ResizeServerGroupStage = config_or_fail!(task.stage);
         groups::finish(match task.index {

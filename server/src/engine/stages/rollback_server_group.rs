@@ -28,6 +28,10 @@ impl StageType for RollbackServerGroup {
         }
     }
 
+    fn accounts(&self, config: &Value) -> Vec<String> {
+        super::parse::<RollbackServerGroupStage>(config).map(|config| vec![config.target.account]).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: RollbackServerGroupStage = config_or_fail!(task.stage);
         groups::finish(match task.index {

@@ -30,6 +30,10 @@ impl StageType for RunJob {
         Ok(())
     }
 
+    fn accounts(&self, config: &Value) -> Vec<String> {
+        super::parse::<RunJobStage>(config).map(|config| vec![config.account]).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: RunJobStage = config_or_fail!(task.stage);
         groups::finish(match task.index {
