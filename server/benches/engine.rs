@@ -14,7 +14,7 @@ use serde_json::json;
 use server::config::DatabaseUrl;
 use server::engine::Engine;
 use server::engine::clock::SystemClock;
-use server::engine::service::{Executions, Pipelines};
+use server::service::{executions::Executions, pipelines::Pipelines};
 use server::engine::worker::Outcome;
 use server::service::applications::Applications;
 use server::store::Store;

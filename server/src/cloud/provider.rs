@@ -64,20 +64,22 @@ pub struct Snapshot {
     pub security_groups: Vec<SecurityGroup>,
 }
 
+/// Every call names the account and region it acts in (a `Location`, or the spec's), so one
+/// provider serves many accounts and regions; a provider refuses a location it does not serve.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     async fn observe(&self, account: &str, region: &str) -> Result<Snapshot>;
     async fn create_server_group(&self, spec: ServerGroupSpec) -> Result<ServerGroup>;
-    async fn resize(&self, name: &str, capacity: Capacity) -> Result<()>;
-    async fn enable(&self, name: &str) -> Result<()>;
-    async fn disable(&self, name: &str) -> Result<()>;
-    async fn destroy(&self, name: &str) -> Result<()>;
+    async fn resize(&self, location: &Location, name: &str, capacity: Capacity) -> Result<()>;
+    async fn enable(&self, location: &Location, name: &str) -> Result<()>;
+    async fn disable(&self, location: &Location, name: &str) -> Result<()>;
+    async fn destroy(&self, location: &Location, name: &str) -> Result<()>;
     async fn upsert_load_balancer(&self, load_balancer: LoadBalancer) -> Result<LoadBalancer>;
-    async fn delete_load_balancer(&self, name: &str) -> Result<()>;
+    async fn delete_load_balancer(&self, location: &Location, name: &str) -> Result<()>;
     async fn upsert_security_group(&self, security_group: SecurityGroup) -> Result<SecurityGroup>;
-    async fn delete_security_group(&self, name: &str) -> Result<()>;
+    async fn delete_security_group(&self, location: &Location, name: &str) -> Result<()>;
     async fn run_job(&self, spec: JobSpec) -> Result<()>;
-    async fn job_status(&self, token: &str) -> Result<JobStatus>;
-    async fn cancel_job(&self, token: &str) -> Result<()>;
+    async fn job_status(&self, location: &Location, token: &str) -> Result<JobStatus>;
+    async fn cancel_job(&self, location: &Location, token: &str) -> Result<()>;
 }

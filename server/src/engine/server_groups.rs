@@ -188,17 +188,24 @@ pub enum Action {
     ScaleToZero,
 }
 
-pub async fn apply(provider: &dyn Provider, snapshot: &Snapshot, name: &str, action: Action, capacity: Option<Capacity>) -> Result<(), String> {
+pub async fn apply(
+    provider: &dyn Provider,
+    location: &Location,
+    snapshot: &Snapshot,
+    name: &str,
+    action: Action,
+    capacity: Option<Capacity>,
+) -> Result<(), String> {
     let result = match action {
-        Action::Resize => provider.resize(name, capacity.ok_or("no capacity was determined")?).await,
-        Action::Enable => provider.enable(name).await,
-        Action::Disable => provider.disable(name).await,
+        Action::Resize => provider.resize(location, name, capacity.ok_or("no capacity was determined")?).await,
+        Action::Enable => provider.enable(location, name).await,
+        Action::Disable => provider.disable(location, name).await,
         // Destroying what is already gone is done.
         Action::Destroy if !snapshot.server_groups.iter().any(|group| group.name == name) => Ok(()),
-        Action::Destroy => provider.destroy(name).await,
+        Action::Destroy => provider.destroy(location, name).await,
         Action::ScaleToZero => {
             let current = find(snapshot, name)?.capacity;
-            provider.resize(name, Capacity { min: 0, max: current.max, desired: 0 }).await
+            provider.resize(location, name, Capacity { min: 0, max: current.max, desired: 0 }).await
         }
     };
     result.map_err(|error| format!("{action:?} {name}: {error}"))
@@ -208,7 +215,7 @@ pub async fn act(effects: &Effects, stage: &Stage, target: &ServerGroupTarget, a
     let resolved: Resolved = resolution(stage)?;
     let location = target_location(target);
     let (provider, snapshot) = observe(effects, &location).await?;
-    apply(provider.as_ref(), &snapshot, &resolved.server_group_name, action, resolved.capacity).await?;
+    apply(provider.as_ref(), &location, &snapshot, &resolved.server_group_name, action, resolved.capacity).await?;
     refresh(effects, &location).await;
     Ok(succeeded(BTreeMap::new()))
 }
@@ -268,9 +275,9 @@ pub async fn restore(effects: &Effects, stage: &Stage, target: &ServerGroupTarge
     let wanted = resolved.capacity.unwrap_or(current);
     if current.desired < wanted.desired {
         let capacity = Capacity { min: current.min.min(wanted.desired), max: current.max.max(wanted.desired), desired: wanted.desired };
-        provider.resize(&restore, capacity).await.map_err(|e| format!("resize {restore}: {e}"))?;
+        provider.resize(&location, &restore, capacity).await.map_err(|e| format!("resize {restore}: {e}"))?;
     }
-    provider.enable(&restore).await.map_err(|e| format!("enable {restore}: {e}"))?;
+    provider.enable(&location, &restore).await.map_err(|e| format!("enable {restore}: {e}"))?;
     refresh(effects, &location).await;
     Ok(succeeded(BTreeMap::new()))
 }
@@ -438,7 +445,7 @@ pub async fn act_on_cluster(effects: &Effects, stage: &Stage, cluster: &ClusterT
     let (provider, snapshot) = observe(effects, &location).await?;
     for name in &resolved.server_groups {
         if matches!(action, Action::Destroy) || snapshot.server_groups.iter().any(|group| &group.name == name) {
-            apply(provider.as_ref(), &snapshot, name, action, None).await?;
+            apply(provider.as_ref(), &location, &snapshot, name, action, None).await?;
         }
     }
     refresh(effects, &location).await;
@@ -463,8 +470,9 @@ pub async fn start_job(execution: &Execution, stage: &Stage, effects: &Effects, 
 const OUTPUT_KEPT: usize = 16 * 1024;
 
 pub async fn wait_job(execution: &Execution, stage: &Stage, effects: &Effects, job: &RunJobStage, _now: i64) -> Result<Step, String> {
-    let provider = effects.clouds.provider(&job.cloud_provider).map_err(|e| e.to_string())?;
-    match provider.job_status(&job_token(&execution.id, stage)).await.map_err(|e| e.to_string())? {
+    let location = location(&job.cloud_provider, &job.account, &job.region);
+    let provider = effects.clouds.check_location(&location).map_err(|e| e.to_string())?;
+    match provider.job_status(&location, &job_token(&execution.id, stage)).await.map_err(|e| e.to_string())? {
         JobStatus::Running => Ok(running()),
         JobStatus::Unknown => Err("the job is gone (gennaker restarted while it ran); restart the stage to run it again".into()),
         JobStatus::Exited { code, output } => {

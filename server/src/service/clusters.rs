@@ -132,7 +132,7 @@ impl ClusterService for Clusters {
         if let Some(user) = snapshot.server_groups.iter().find(|group| group.load_balancers.iter().any(|lb| lb == name)) {
             return Err(AppError::conflict("name", format!("server group {} still uses load balancer {name}", user.name)));
         }
-        provider.delete_load_balancer(name).await.map_err(provider_error)?;
+        provider.delete_load_balancer(&location, name).await.map_err(provider_error)?;
         self.clouds.refresh(&location).await.map_err(provider_error)?;
         Ok(())
     }
@@ -181,7 +181,7 @@ impl ClusterService for Clusters {
         if let Some(user) = used_by {
             return Err(AppError::conflict("name", format!("{user} still uses security group {name}")));
         }
-        provider.delete_security_group(name).await.map_err(provider_error)?;
+        provider.delete_security_group(&location, name).await.map_err(provider_error)?;
         self.clouds.refresh(&location).await.map_err(provider_error)?;
         Ok(())
     }

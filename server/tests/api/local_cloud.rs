@@ -86,7 +86,10 @@ async fn server_groups_balancers_security_groups_and_a_restart() {
 
     cloud.create_server_group(demo("shop-web-v002", "v2", 1)).await.unwrap();
     eventually("v2 in service", port, |seen| seen.iter().any(|v| v == "v2")).await;
-    cloud.disable("shop-web-v001").await.unwrap();
+    let elsewhere = Location { account: "prod".into(), ..location() };
+    let refused = cloud.disable(&elsewhere, "shop-web-v001").await.unwrap_err();
+    assert!(refused.to_string().contains("only account local"), "every call names its account: {refused}");
+    cloud.disable(&location(), "shop-web-v001").await.unwrap();
     eventually("only v2", port, |seen| seen.iter().all(|v| v == "v2")).await;
     let snapshot = cloud.observe("local", "local").await.unwrap();
     let old = snapshot.server_groups.iter().find(|g| g.name == "shop-web-v001").unwrap();
@@ -110,9 +113,9 @@ async fn server_groups_balancers_security_groups_and_a_restart() {
     assert_eq!(snapshot.server_groups.len(), 2);
     assert_eq!(snapshot.security_groups.len(), 1);
 
-    cloud.destroy("shop-web-v002").await.unwrap();
-    cloud.destroy("shop-web-v001").await.unwrap();
-    cloud.destroy("shop-web-v001").await.unwrap();
+    cloud.destroy(&location(), "shop-web-v002").await.unwrap();
+    cloud.destroy(&location(), "shop-web-v001").await.unwrap();
+    cloud.destroy(&location(), "shop-web-v001").await.unwrap();
     eventually("no instances", port, |seen| seen.iter().all(|v| v.starts_with("status 503"))).await;
     cloud.shutdown().await;
 }

@@ -110,7 +110,7 @@ impl Provider for ScriptedCloud {
         Ok(group)
     }
 
-    async fn resize(&self, name: &str, capacity: Capacity) -> Result<()> {
+    async fn resize(&self, _location: &Location, name: &str, capacity: Capacity) -> Result<()> {
         let mut state = self.state.lock().unwrap();
         let health = state.health(state.groups.get(name).ok_or_else(|| Error::NotFound(name.into()))?);
         let group = state.group(name)?;
@@ -120,21 +120,21 @@ impl Provider for ScriptedCloud {
         Ok(())
     }
 
-    async fn enable(&self, name: &str) -> Result<()> {
+    async fn enable(&self, _location: &Location, name: &str) -> Result<()> {
         let mut state = self.state.lock().unwrap();
         state.group(name)?.disabled = false;
         state.log.push(format!("enable {name}"));
         Ok(())
     }
 
-    async fn disable(&self, name: &str) -> Result<()> {
+    async fn disable(&self, _location: &Location, name: &str) -> Result<()> {
         let mut state = self.state.lock().unwrap();
         state.group(name)?.disabled = true;
         state.log.push(format!("disable {name}"));
         Ok(())
     }
 
-    async fn destroy(&self, name: &str) -> Result<()> {
+    async fn destroy(&self, _location: &Location, name: &str) -> Result<()> {
         let mut state = self.state.lock().unwrap();
         if state.groups.remove(name).is_some() {
             state.log.push(format!("destroy {name}"));
@@ -146,7 +146,7 @@ impl Provider for ScriptedCloud {
         Err(Error::Invalid("the scripted cloud has no load balancers".into()))
     }
 
-    async fn delete_load_balancer(&self, _name: &str) -> Result<()> {
+    async fn delete_load_balancer(&self, _location: &Location, _name: &str) -> Result<()> {
         Ok(())
     }
 
@@ -154,7 +154,7 @@ impl Provider for ScriptedCloud {
         Err(Error::Invalid("the scripted cloud has no security groups".into()))
     }
 
-    async fn delete_security_group(&self, _name: &str) -> Result<()> {
+    async fn delete_security_group(&self, _location: &Location, _name: &str) -> Result<()> {
         Ok(())
     }
 
@@ -162,11 +162,11 @@ impl Provider for ScriptedCloud {
         Err(Error::Invalid("the scripted cloud runs no jobs".into()))
     }
 
-    async fn job_status(&self, _token: &str) -> Result<JobStatus> {
+    async fn job_status(&self, _location: &Location, _token: &str) -> Result<JobStatus> {
         Ok(JobStatus::Unknown)
     }
 
-    async fn cancel_job(&self, _token: &str) -> Result<()> {
+    async fn cancel_job(&self, _location: &Location, _token: &str) -> Result<()> {
         Ok(())
     }
 }

@@ -240,6 +240,15 @@ impl LocalCloud {
     }
 }
 
+/// The local cloud has one account and one region; it refuses any other.
+fn serves(location: &Location) -> Result<()> {
+    if location.account == ACCOUNT && location.region == REGION {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!("the local cloud has only account {ACCOUNT} and region {REGION}, not {}/{}", location.account, location.region)))
+    }
+}
+
 #[async_trait]
 impl Provider for LocalCloud {
     fn name(&self) -> &'static str {
@@ -287,22 +296,26 @@ impl Provider for LocalCloud {
         Ok(Self::view(&state.server_groups[&spec.name], &healthy))
     }
 
-    async fn resize(&self, name: &str, capacity: Capacity) -> Result<()> {
+    async fn resize(&self, location: &Location, name: &str, capacity: Capacity) -> Result<()> {
+        serves(location)?;
         if !capacity.is_consistent() {
             return Err(Error::Invalid(format!("capacity must satisfy min <= desired <= max: {capacity:?}")));
         }
         self.update_group(name, |record| record.spec.capacity = capacity).await.map(drop)
     }
 
-    async fn enable(&self, name: &str) -> Result<()> {
+    async fn enable(&self, location: &Location, name: &str) -> Result<()> {
+        serves(location)?;
         self.update_group(name, |record| record.disabled = false).await.map(drop)
     }
 
-    async fn disable(&self, name: &str) -> Result<()> {
+    async fn disable(&self, location: &Location, name: &str) -> Result<()> {
+        serves(location)?;
         self.update_group(name, |record| record.disabled = true).await.map(drop)
     }
 
-    async fn destroy(&self, name: &str) -> Result<()> {
+    async fn destroy(&self, location: &Location, name: &str) -> Result<()> {
+        serves(location)?;
         let was_disabled = {
             let mut state = self.state.lock().await;
             let was_disabled = state.server_groups.get_mut(name).map(|group| std::mem::replace(&mut group.record.disabled, true));
@@ -327,6 +340,7 @@ impl Provider for LocalCloud {
     }
 
     async fn upsert_load_balancer(&self, config: LoadBalancer) -> Result<LoadBalancer> {
+        serves(&config.location)?;
         app::model::names::ClusterName::parse(&config.name).map_err(|e| Error::Invalid(e.to_string()))?;
         listener_address(&config)?;
         let previous = self.state.lock().await.balancers.remove(&config.name);
@@ -340,7 +354,8 @@ impl Provider for LocalCloud {
         Ok(config)
     }
 
-    async fn delete_load_balancer(&self, name: &str) -> Result<()> {
+    async fn delete_load_balancer(&self, location: &Location, name: &str) -> Result<()> {
+        serves(location)?;
         let removed = self.state.lock().await.balancers.remove(name);
         self.store.delete_local_resource("loadBalancer", name).await.map_err(store_error)?;
         if let Some(running) = removed {
@@ -350,6 +365,7 @@ impl Provider for LocalCloud {
     }
 
     async fn upsert_security_group(&self, security_group: SecurityGroup) -> Result<SecurityGroup> {
+        serves(&security_group.location)?;
         for rule in &security_group.ingress {
             rule.cidr.parse::<Cidr>().map_err(|e| Error::Invalid(e.to_string()))?;
             if rule.start_port > rule.end_port {
@@ -364,7 +380,8 @@ impl Provider for LocalCloud {
         Ok(security_group)
     }
 
-    async fn delete_security_group(&self, name: &str) -> Result<()> {
+    async fn delete_security_group(&self, location: &Location, name: &str) -> Result<()> {
+        serves(location)?;
         self.store.delete_local_resource("securityGroup", name).await.map_err(store_error)?;
         let mut state = self.state.lock().await;
         state.security_groups.remove(name);
@@ -373,17 +390,17 @@ impl Provider for LocalCloud {
     }
 
     async fn run_job(&self, spec: JobSpec) -> Result<()> {
-        if spec.location.account != ACCOUNT || spec.location.region != REGION {
-            return Err(Error::Invalid(format!("the local cloud has only account {ACCOUNT} and region {REGION}")));
-        }
+        serves(&spec.location)?;
         self.jobs.start(&spec.token, &spec.command, &spec.env)
     }
 
-    async fn job_status(&self, token: &str) -> Result<JobStatus> {
+    async fn job_status(&self, location: &Location, token: &str) -> Result<JobStatus> {
+        serves(location)?;
         Ok(self.jobs.status(token))
     }
 
-    async fn cancel_job(&self, token: &str) -> Result<()> {
+    async fn cancel_job(&self, location: &Location, token: &str) -> Result<()> {
+        serves(location)?;
         self.jobs.cancel(token);
         Ok(())
     }

@@ -194,7 +194,7 @@ async fn wait_for_health(execution: &Execution, stage: &Stage, deploy: &DeploySt
         };
         if group.capacity.desired != wanted {
             let capacity = Capacity { min: cluster.capacity.min.min(wanted), max: cluster.capacity.max.max(wanted), desired: wanted };
-            provider.resize(&group.name, capacity).await.map_err(|e| format!("resize {}: {e}", group.name))?;
+            provider.resize(&location, &group.name, capacity).await.map_err(|e| format!("resize {}: {e}", group.name))?;
             refresh(effects, &location).await;
             all_ready = false;
             continue;
@@ -293,7 +293,7 @@ async fn apply_strategy(stage: &Stage, deploy: &DeployStage, now: i64, effects: 
 
         if strategy == "highlander" {
             for group in &others {
-                provider.destroy(&group.name).await.map_err(|e| format!("destroy {}: {e}", group.name))?;
+                provider.destroy(&location, &group.name).await.map_err(|e| format!("destroy {}: {e}", group.name))?;
             }
             refresh(effects, &location).await;
             continue;
@@ -305,7 +305,7 @@ async fn apply_strategy(stage: &Stage, deploy: &DeployStage, now: i64, effects: 
                 continue;
             }
             for group in others.iter().filter(|group| !group.disabled) {
-                provider.disable(&group.name).await.map_err(|e| format!("disable {}: {e}", group.name))?;
+                provider.disable(&location, &group.name).await.map_err(|e| format!("disable {}: {e}", group.name))?;
             }
             progress.disabled_others = true;
             progress.strategy_started = Some(now);
@@ -320,14 +320,14 @@ async fn apply_strategy(stage: &Stage, deploy: &DeployStage, now: i64, effects: 
             }
             for group in others.iter().filter(|group| group.capacity.desired > 0) {
                 let capacity = Capacity { min: 0, max: group.capacity.max, desired: 0 };
-                provider.resize(&group.name, capacity).await.map_err(|e| format!("scale down {}: {e}", group.name))?;
+                provider.resize(&location, &group.name, capacity).await.map_err(|e| format!("scale down {}: {e}", group.name))?;
             }
             progress.scaled_down = true;
         }
         if let Some(keep) = cluster.max_remaining_asgs {
             // `others` is newest first; the new server group counts as one kept.
             for group in others.iter().skip(keep.saturating_sub(1) as usize) {
-                provider.destroy(&group.name).await.map_err(|e| format!("destroy {}: {e}", group.name))?;
+                provider.destroy(&location, &group.name).await.map_err(|e| format!("destroy {}: {e}", group.name))?;
             }
         }
         refresh(effects, &location).await;
@@ -357,12 +357,12 @@ async fn roll_back_on_failure(deploy: &DeployStage, progress: &mut [Progress], e
         let location = cluster_location(cluster);
         let Ok(provider) = effects.clouds.provider(&cluster.cloud_provider) else { continue };
         for name in &progress.previously_enabled {
-            match provider.enable(name).await {
+            match provider.enable(&location, name).await {
                 Ok(()) => done.push(format!("enabled {name}")),
                 Err(error) => done.push(format!("could not enable {name}: {error}")),
             }
         }
-        match provider.destroy(&progress.server_group).await {
+        match provider.destroy(&location, &progress.server_group).await {
             Ok(()) => done.push(format!("destroyed {}", progress.server_group)),
             Err(error) => done.push(format!("could not destroy {}: {error}", progress.server_group)),
         }

@@ -45,8 +45,9 @@ impl StageType for RunJob {
     /// Stops the job the stage started.
     async fn cancel(&self, execution_id: &str, stage: &Stage, effects: &Effects) {
         let Ok(job) = super::config::<RunJobStage>(stage) else { return };
-        if let Ok(provider) = effects.clouds.provider(&job.cloud_provider) {
-            let _ = provider.cancel_job(&groups::job_token(execution_id, stage)).await;
+        let location = groups::location(&job.cloud_provider, &job.account, &job.region);
+        if let Ok(provider) = effects.clouds.check_location(&location) {
+            let _ = provider.cancel_job(&location, &groups::job_token(execution_id, stage)).await;
         }
     }
 }
