@@ -22,7 +22,7 @@ use super::message::{Message, Next};
 use super::tasks::Effects;
 use crate::cloud::clouds::Clouds;
 use crate::store::executions::{Claimed, Outgoing, StepOutcome};
-use crate::store::{self, Store, now_millis};
+use crate::store::{self, Store};
 
 /// How long a claimed message is ours before another worker may take it (the default; a
 /// message whose worker died is redelivered after this).
@@ -115,11 +115,12 @@ impl Engine {
 
     /// Wakes idle workers (a message was just enqueued).
     pub fn wake(&self) {
-        self.wake.notify_waiters();
+        self.launcher().wake();
     }
 
+    /// Tells live subscribers about a state of an execution stored with event `seq`.
     pub fn publish(&self, seq: i64, execution: &Execution) {
-        let _ = self.events.send(ExecutionEvent { seq, ts: now_millis(), execution: execution.clone() });
+        self.launcher().publish(seq, execution);
     }
 
     pub fn outgoing(&self, next: &[Next]) -> Vec<Outgoing> {
