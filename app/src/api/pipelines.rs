@@ -124,9 +124,24 @@ pub async fn find_executions(
     .await
 }
 
+/// An execution and the event sequence number to watch it from, so the page goes on from the
+/// state it shows instead of replaying every state the run went through.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WatchedExecution {
+    pub execution: Execution,
+    pub seq: i64,
+}
+
 #[server]
-pub async fn get_execution(id: String) -> Result<Execution, AppError> {
-    crate::ssr::respond(async |services, caller| services.executions.get(&caller, &id).await).await
+pub async fn get_execution(id: String) -> Result<WatchedExecution, AppError> {
+    crate::ssr::respond(async |services, caller| {
+        let application = services.executions.get(&caller, &id).await?.application;
+        // The sequence number before the state: an event between the reads is sent again, never lost.
+        let seq = services.executions.latest_seq(&caller, &application).await?;
+        let execution = services.executions.get(&caller, &id).await?;
+        Ok(WatchedExecution { execution, seq })
+    })
+    .await
 }
 
 #[server]

@@ -42,7 +42,7 @@ pub fn ExecutionPage() -> impl IntoView {
                 <a href=move || format!("/applications/{}/pipelines", application())>{application}</a> " / execution"
             </p>
             <ApplicationTabs application=application() current="pipelines"/>
-            <Loaded fallback="Loading…" content=loaded(move || async move { execution.await.map(|execution| view! { <ExecutionView initial=execution/> }) })/>
+            <Loaded fallback="Loading…" content=loaded(move || async move { execution.await.map(|watched| view! { <ExecutionView initial=watched.execution seq=watched.seq/> }) })/>
         </section>
     }
 }
@@ -56,9 +56,9 @@ fn duration(stage: &Stage) -> String {
 }
 
 #[component]
-fn ExecutionView(initial: Execution) -> impl IntoView {
+fn ExecutionView(initial: Execution, seq: i64) -> impl IntoView {
     let current = RwSignal::new(initial.clone());
-    watch(Subscribe { execution: Some(initial.id.clone()), application: None, after: 0 }, move |event| current.set(event.execution));
+    watch(Subscribe { execution: Some(initial.id.clone()), application: None, after: seq }, move |event| current.set(event.execution));
     let selected = RwSignal::new(None::<String>);
     // A memo: the log is redrawn when a notification is recorded, not on every stage change.
     let notifications = Memo::new(move |_| current.with(|execution| execution.notifications.clone()));
