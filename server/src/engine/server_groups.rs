@@ -26,18 +26,10 @@ const RESOLVED: &str = "resolved";
 /// The metadata key holding the client token of the task that created a server group.
 pub const CLIENT_TOKEN: &str = "gennaker.clientToken";
 
-pub type Step = (TaskResult, Map<String, Value>);
-
-pub fn failed(error: impl Into<String>) -> Step {
-    (TaskResult::Failed { error: error.into() }, Map::new())
-}
+pub use super::stages::{Step, failed, succeeded};
 
 pub fn running() -> Step {
     (TaskResult::Running { retry_after_ms: CLOUD_POLL_MS }, Map::new())
-}
-
-pub fn succeeded(outputs: BTreeMap<String, Value>) -> Step {
-    (TaskResult::Succeeded { outputs }, Map::new())
 }
 
 /// Succeeded, remembering `resolved` in the stage's context for the next tasks.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use async_trait::async_trait;
 
-use super::{StageType, Step as Run, Task, config_or_fail};
+use super::{StageType, Step as Run, Task, config_or_fail, failed};
 use crate::engine::launcher::{Launch, Launcher, RunAs};
 use crate::engine::message::Message;
 use crate::engine::tasks::{Effects, TaskResult};
@@ -22,10 +22,6 @@ const POLL_MS: i64 = 1_000;
 
 fn child_id(parent: &Execution, stage: &Stage) -> String {
     format!("{}-{}", parent.id, stage.id)
-}
-
-fn failed(error: String) -> Run {
-    (TaskResult::Failed { error }, Map::new())
 }
 
 pub async fn start(launcher: &Launcher, parent: &Execution, stage: &Stage, config: &PipelineStage) -> Run {
@@ -70,7 +66,7 @@ pub async fn wait(store: &Store, stage: &Stage, config: &PipelineStage) -> Run {
         return (TaskResult::Succeeded { outputs: BTreeMap::new() }, Map::new());
     }
     let Some(id) = stage.context.get("executionId").and_then(Value::as_str) else {
-        return failed("the child pipeline's id was not recorded".into());
+        return failed("the child pipeline's id was not recorded");
     };
     let child = match store.load_execution(id).await {
         Ok(Some((child, _))) => child,
