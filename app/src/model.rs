@@ -6,12 +6,12 @@
 
 pub mod application;
 pub mod auth;
-pub mod cloud_stages;
 pub mod cluster;
 pub mod execution;
 pub mod names;
 pub mod notification;
 pub mod pipeline;
+pub mod stage_types;
 pub mod time;
 pub mod trigger;
 

@@ -91,6 +91,9 @@ pub trait PipelineService: Send + Sync + 'static {
     async fn delete(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<()>;
     /// Every saved revision, newest first.
     async fn history(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<Vec<PipelineRevision>>;
+    /// The stage types this server runs, as the editor shows them; their defaults are for a
+    /// stage of `application` (READ on it).
+    async fn stage_types(&self, caller: &Caller, application: &str) -> Result<crate::model::stage_types::StageCatalog>;
     /// Saves an old revision's content as the newest revision.
     async fn restore(&self, caller: &Caller, application: &str, name_or_id: &str, revision: i64) -> Result<Pipeline>;
 }

@@ -119,6 +119,16 @@ pub struct ServeConfig {
     #[arg(long, env = "GENNAKER_DEMO_PORT", default_value_t = 8081)]
     pub demo_port: u16,
 
+    /// Where the local cloud's instances and jobs get their working directories: outside the
+    /// data directory (default: `gennaker-work` in the system's temporary directory).
+    #[arg(long, env = "GENNAKER_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// When gennaker runs as root, the user the local cloud's processes run as (`nobody` by
+    /// default); `--run-as-user ""` keeps root (not recommended).
+    #[arg(long, env = "GENNAKER_RUN_AS_USER", default_value = "nobody")]
+    pub run_as_user: String,
+
     /// How often (ms) the caching agents observe each cloud account and region.
     #[arg(long, env = "GENNAKER_CACHE_INTERVAL_MS", default_value_t = 1_000)]
     pub cache_interval_ms: u64,
@@ -131,6 +141,17 @@ pub struct ServeConfig {
     /// in the variable).
     #[arg(long = "jenkins-master", env = "GENNAKER_JENKINS_MASTERS", value_delimiter = ',')]
     pub jenkins_masters: Vec<String>,
+
+    /// A URL prefix gennaker may call although it is inside the network (loopback, private,
+    /// link-local): `http://127.0.0.1` (any port), `https://10.0.0.5:8443/hooks/`. Webhook
+    /// stages, notifications and the Docker and Jenkins pollers may call nothing else inside
+    /// (repeatable, or comma-separated in the variable).
+    #[arg(long = "outbound-allow", env = "GENNAKER_OUTBOUND_ALLOW", value_delimiter = ',')]
+    pub outbound_allow: Vec<String>,
+
+    /// The largest answer (bytes) an outbound call reads.
+    #[arg(long, env = "GENNAKER_OUTBOUND_MAX_BODY", default_value_t = 4 << 20)]
+    pub outbound_max_body: usize,
 
     #[command(flatten)]
     pub notify: NotifyConfig,
@@ -211,11 +232,23 @@ impl ServeConfig {
             engine_lease_ms: 30_000,
             demo: false,
             demo_port: 8081,
+            work_dir: None,
+            // Tests run processes from the build directory (which may be under /root) as the
+            // user running the tests; the security tests set `nobody` themselves.
+            run_as_user: String::new(),
             cache_interval_ms: 250,
             docker_poll_ms: 15_000,
             jenkins_masters: Vec::new(),
+            // Tests' receivers (webhooks, registries, SMTP/SMS stand-ins) listen on 127.0.0.1.
+            outbound_allow: vec!["http://127.0.0.1".into(), "http://localhost".into()],
+            outbound_max_body: 4 << 20,
             notify: NotifyConfig { smtp_port: 25, smtp_tls: "none".into(), smtp_from: "gennaker@localhost".into(), notify_retry_ms: 50, ..NotifyConfig::default() },
         }
+    }
+
+    /// The sandbox root for local processes.
+    pub fn resolved_work_dir(&self) -> PathBuf {
+        self.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("gennaker-work"))
     }
 
     pub fn resolved_site_root(&self) -> PathBuf {

@@ -14,6 +14,8 @@ use app::model::pipeline::{closing_brace, expressions_in};
 use cel_interpreter::{Context, ExecutionError, Program, Value as CelValue};
 use serde_json::{Value, json};
 
+pub mod spel;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     #[error("${{{expression}}} does not parse: {message}")]
@@ -50,9 +52,43 @@ fn caught<T>(work: impl FnOnce() -> T) -> std::thread::Result<T> {
     result
 }
 
+/// Longest expression accepted (Spring's own default limit).
+const MAX_LENGTH: usize = 10_000;
+/// Deepest nesting accepted: brackets, and runs of unary operators, each recurse in a parser.
+const MAX_DEPTH: usize = 64;
+
+/// Refuses, before any parser sees it, an expression so long or so deeply nested that parsing
+/// it could exhaust the stack or take long: a request must not be able to crash the process.
+fn check_bounds(expression: &str) -> Result<(), String> {
+    if expression.len() > MAX_LENGTH {
+        return Err(format!("the expression is longer than {MAX_LENGTH} characters"));
+    }
+    let (mut depth, mut unary_run, mut quote) = (0usize, 0usize, None::<char>);
+    for c in expression.chars() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        unary_run = if matches!(c, '!' | '-') { unary_run + 1 } else if c.is_whitespace() { unary_run } else { 0 };
+        if depth + unary_run > MAX_DEPTH {
+            return Err(format!("the expression is nested deeper than {MAX_DEPTH} levels"));
+        }
+    }
+    Ok(())
+}
+
 /// Compiles an expression. The CEL parser (antlr4rust) panics on some malformed input instead
 /// of failing; a panic here must not take a request or a worker down, so it becomes an error.
 fn compile(expression: &str) -> Result<Program, String> {
+    check_bounds(expression)?;
     match caught(|| Program::compile(expression)) {
         Ok(Ok(program)) => Ok(program),
         Ok(Err(error)) => Err(error.to_string()),

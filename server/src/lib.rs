@@ -10,6 +10,7 @@ pub mod expressions;
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod outbound;
 pub mod secrets;
 pub mod serde_errors;
 pub mod service;

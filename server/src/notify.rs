@@ -73,7 +73,7 @@ pub struct SmsSettings {
 /// Everything delivery needs; cheap to clone.
 #[derive(Clone)]
 pub struct Notifier {
-    pub http: reqwest::Client,
+    pub http: crate::outbound::Outbound,
     pub secrets: Option<Arc<Secrets>>,
     /// Where people open gennaker, for links in messages.
     pub public_url: String,
@@ -86,7 +86,7 @@ pub struct Notifier {
 impl Default for Notifier {
     fn default() -> Self {
         Self {
-            http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().expect("a plain client builds"),
+            http: crate::outbound::Outbound::default(),
             secrets: None,
             public_url: "http://127.0.0.1:3000".into(),
             smtp: None,

@@ -23,6 +23,7 @@ use app::model::cluster::Location;
 use crate::auth::bootstrap;
 use crate::cloud::clouds::Clouds;
 use crate::cloud::local::cloud::{self as local, LocalCloud};
+use crate::cloud::local::sandbox::Sandbox;
 use crate::cloud::provider::Provider;
 use crate::http::authenticate::{self, AuthLayer};
 use crate::auth::service::AuthConfig;
@@ -46,6 +47,7 @@ pub struct Server {
     cache_interval: Duration,
     docker_poll: Duration,
     jenkins_masters: std::collections::BTreeMap<String, String>,
+    outbound: crate::outbound::Outbound,
 }
 
 impl Server {
@@ -71,15 +73,19 @@ impl Server {
             session_ttl: Duration::from_secs(config.session_hours.max(1) * 3600),
             secure_cookies: config.secure_cookies,
         };
-        let local_cloud = Arc::new(LocalCloud::restore(store.clone()).await?);
+        let outbound = crate::outbound::Outbound::new(&config.outbound_allow, config.outbound_max_body, Duration::from_secs(10))?;
+        let run_as = Some(config.run_as_user.as_str()).filter(|user| !user.is_empty());
+        let sandbox = Arc::new(Sandbox::prepare(&config.resolved_work_dir(), run_as)?);
+        let local_cloud = Arc::new(LocalCloud::restore(store.clone(), sandbox).await?);
         let local_location = Location { cloud_provider: "local".into(), account: local::ACCOUNT.into(), region: local::REGION.into() };
         let clouds = Clouds::new(vec![(local_cloud.clone() as Arc<dyn Provider>, vec![local_location])]);
         clouds.refresh_all().await;
         let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms).with_clouds(clouds.clone())
-            .with_listener(Arc::new(crate::triggers::pipeline::PipelineTriggers));
+            .with_listener(Arc::new(crate::triggers::pipeline::PipelineTriggers))
+            .with_outbound(outbound.clone());
         let built = service::build(store.clone(), auth_config, secret_key, engine.clone());
         // The workers' engine delivers notifications, with secrets for addresses and passwords.
-        let engine = engine.with_notifier(notifier(&config.notify, address, built.secrets.clone()));
+        let engine = engine.with_notifier(notifier(&config.notify, address, built.secrets.clone(), outbound.clone()));
         let (api, document) = OpenApiRouter::new()
             .nest("/api/v1", http::api_router())
             .merge(http::gate::router())
@@ -118,6 +124,7 @@ impl Server {
                 .filter_map(|pair| pair.split_once('='))
                 .map(|(name, url)| (name.trim().to_string(), url.trim().to_string()))
                 .collect(),
+            outbound,
         })
     }
 
@@ -155,7 +162,7 @@ impl Server {
             }
         });
         let agents = self.state.engine.clouds().start_agents(self.cache_interval, stopped.clone());
-        let pollers = crate::triggers::pollers::start(self.state.engine.clone(), self.jenkins_masters.clone(), self.docker_poll, stopped.clone());
+        let pollers = crate::triggers::pollers::start(self.state.engine.clone(), self.outbound.clone(), self.jenkins_masters.clone(), self.docker_poll, stopped.clone());
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         drop(stop);
@@ -207,9 +214,15 @@ fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config:
         .with_state(state)
 }
 
-fn notifier(config: &crate::config::NotifyConfig, address: SocketAddr, secrets: Arc<crate::secrets::Secrets>) -> crate::notify::Notifier {
+fn notifier(
+    config: &crate::config::NotifyConfig,
+    address: SocketAddr,
+    secrets: Arc<crate::secrets::Secrets>,
+    http: crate::outbound::Outbound,
+) -> crate::notify::Notifier {
     use crate::notify::{Notifier, SmsSettings, SmtpSettings};
     Notifier {
+        http,
         secrets: Some(secrets),
         public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
         smtp: config.smtp_host.clone().map(|host| SmtpSettings {

@@ -41,6 +41,12 @@ pub async fn list_pipelines(application: String) -> Result<Vec<PipelineListing>,
     .await
 }
 
+/// The stage types this server runs, as the editor shows them (for a stage of `application`).
+#[server]
+pub async fn stage_types(application: String) -> Result<crate::model::stage_types::StageCatalog, AppError> {
+    crate::ssr::respond(async |services, caller| services.pipelines.stage_types(&caller, &application).await).await
+}
+
 /// Saves pipeline JSON as typed in the editor; errors name the stage and field.
 #[server(input = Json)]
 pub async fn save_pipeline(application: String, json: String) -> Result<Pipeline, AppError> {

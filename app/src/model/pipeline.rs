@@ -1,13 +1,13 @@
 //! Pipeline configurations in Spinnaker's JSON shape, so users can paste what they know.
-//! Stage types are typed structs; fields gennaker does not know are kept in `extra` (and
-//! written back), never dropped.
+//! A stage's own fields stay JSON here: the server's stage-type registry (`engine::stages`)
+//! types and checks them, and tells the editor what they are ([`super::stage_types`]). Fields
+//! gennaker does not know are kept in `extra` (and written back), never dropped.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use super::cloud_stages::*;
 use super::time::EpochMillis;
 
 /// JSON fields a type does not model, kept as they came.
@@ -105,8 +105,14 @@ pub struct StageConfig {
     pub restrict_execution_during_time_window: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restricted_execution_window: Option<ExecutionWindow>,
+    /// Spinnaker's `type`: which stage type of the registry (`engine::stages` on the server)
+    /// runs the stage and reads its own fields.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The type's own fields, as written: the stage type parses them into its typed
+    /// configuration (and checks them) when the pipeline is saved and when the stage runs.
     #[serde(flatten)]
-    pub kind: StageKind,
+    pub fields: Extra,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,233 +144,6 @@ pub struct TimeRange {
     pub end_min: u8,
 }
 
-/// A number that may instead be an expression (`"${parameters.seconds}"`), as in Spinnaker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum NumberOrExpression {
-    Number(u64),
-    Expression(String),
-}
-
-/// The stage types and their own fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum StageKind {
-    Wait(WaitStage),
-    ManualJudgment(ManualJudgmentStage),
-    CheckPreconditions(CheckPreconditionsStage),
-    EvaluateVariables(EvaluateVariablesStage),
-    Webhook(WebhookStage),
-    Pipeline(PipelineStage),
-    Deploy(DeployStage),
-    ResizeServerGroup(ResizeServerGroupStage),
-    EnableServerGroup(ServerGroupStage),
-    DisableServerGroup(ServerGroupStage),
-    DestroyServerGroup(ServerGroupStage),
-    RollbackServerGroup(RollbackServerGroupStage),
-    CloneServerGroup(CloneServerGroupStage),
-    FindImage(FindImageStage),
-    ShrinkCluster(ShrinkClusterStage),
-    DisableCluster(DisableClusterStage),
-    ScaleDownCluster(ScaleDownClusterStage),
-    RunJob(RunJobStage),
-}
-
-impl StageKind {
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Self::Wait(_) => "wait",
-            Self::ManualJudgment(_) => "manualJudgment",
-            Self::CheckPreconditions(_) => "checkPreconditions",
-            Self::EvaluateVariables(_) => "evaluateVariables",
-            Self::Webhook(_) => "webhook",
-            Self::Pipeline(_) => "pipeline",
-            Self::Deploy(_) => "deploy",
-            Self::ResizeServerGroup(_) => "resizeServerGroup",
-            Self::EnableServerGroup(_) => "enableServerGroup",
-            Self::DisableServerGroup(_) => "disableServerGroup",
-            Self::DestroyServerGroup(_) => "destroyServerGroup",
-            Self::RollbackServerGroup(_) => "rollbackServerGroup",
-            Self::CloneServerGroup(_) => "cloneServerGroup",
-            Self::FindImage(_) => "findImage",
-            Self::ShrinkCluster(_) => "shrinkCluster",
-            Self::DisableCluster(_) => "disableCluster",
-            Self::ScaleDownCluster(_) => "scaleDownCluster",
-            Self::RunJob(_) => "runJob",
-        }
-    }
-}
-
-/// The stage types this version knows, for error messages and the editor.
-pub const STAGE_TYPES: &[&str] = &[
-    "wait",
-    "manualJudgment",
-    "checkPreconditions",
-    "evaluateVariables",
-    "webhook",
-    "pipeline",
-    "deploy",
-    "resizeServerGroup",
-    "enableServerGroup",
-    "disableServerGroup",
-    "destroyServerGroup",
-    "rollbackServerGroup",
-    "cloneServerGroup",
-    "findImage",
-    "shrinkCluster",
-    "disableCluster",
-    "scaleDownCluster",
-    "runJob",
-];
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WaitStage {
-    /// Seconds to wait.
-    pub wait_time: NumberOrExpression,
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ManualJudgmentStage {
-    #[serde(default)]
-    pub instructions: String,
-    /// Choices offered with the judgment; the chosen one is `judgmentInput`.
-    #[serde(default)]
-    pub judgment_inputs: Vec<JudgmentInput>,
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JudgmentInput {
-    pub value: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CheckPreconditionsStage {
-    #[serde(default)]
-    pub preconditions: Vec<Precondition>,
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Precondition {
-    #[serde(rename = "type")]
-    pub kind: PreconditionKind,
-    pub context: PreconditionContext,
-    #[serde(default = "yes")]
-    pub fail_pipeline: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum PreconditionKind {
-    Expression,
-    StageStatus,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PreconditionContext {
-    /// For `expression`: true or false after evaluation (`${...}`), or the text of a boolean.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expression: Option<Value>,
-    /// For `stageStatus`: the stage (by name) and the status it must have.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage_status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_message: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EvaluateVariablesStage {
-    #[serde(default)]
-    pub variables: Vec<Variable>,
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Variable {
-    pub key: String,
-    pub value: Value,
-}
-
-/// Calls a URL, and optionally polls a status URL until it reports success (Spinnaker's
-/// webhook stage, same field names). Connection errors and 5xx answers are retried with backoff.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WebhookStage {
-    pub url: String,
-    #[serde(default = "post")]
-    pub method: String,
-    #[serde(default)]
-    pub custom_headers: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<Value>,
-    #[serde(default)]
-    pub wait_for_completion: bool,
-    /// `getMethod` (poll `url`), `locationHeader` (poll the answer's Location) or
-    /// `webhookResponse` (poll the URL found at `statusUrlJsonPath` in the answer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_url_resolution: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_url_json_path: Option<String>,
-    /// Where the status is in the status answer, e.g. `$.status`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_json_path: Option<String>,
-    /// Comma-separated status values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub success_statuses: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub canceled_statuses: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terminal_statuses: Option<String>,
-    /// Answers that fail the stage at once, without retries.
-    #[serde(default)]
-    pub fail_fast_status_codes: Vec<u16>,
-    /// Answers retried like 5xx.
-    #[serde(default)]
-    pub retry_status_codes: Vec<u16>,
-    /// Called when the stage is canceled while it runs (best effort).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_method: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_payload: Option<Value>,
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-/// Runs another pipeline (of this or another application) with parameters and, by default,
-/// waits for it: the stage fails if it fails.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PipelineStage {
-    pub application: String,
-    /// The pipeline's id or name.
-    pub pipeline: String,
-    #[serde(default)]
-    pub pipeline_parameters: BTreeMap<String, String>,
-    #[serde(default = "yes")]
-    pub wait_for_completion: bool,
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-fn post() -> String {
-    "POST".to_string()
-}
 
 /// What is wrong with a pipeline; `stage` is the refId when a stage is at fault.
 ///
@@ -395,16 +174,12 @@ impl Invalid {
     }
 }
 
-/// Parses a pipeline from JSON, naming the stage and field at fault: an unknown stage type,
-/// a missing required field, a wrong type.
+/// Parses a pipeline from JSON, naming the stage and field at fault: a missing required field,
+/// a wrong type. Each stage's own fields are its stage type's to parse and check.
 pub fn parse_pipeline(json: &Value) -> Result<Pipeline, Invalid> {
     if let Some(stages) = json.get("stages").and_then(Value::as_array) {
         for (index, stage) in stages.iter().enumerate() {
             let ref_id = stage.get("refId").and_then(Value::as_str).map_or_else(|| format!("#{}", index + 1), str::to_string);
-            let kind = stage.get("type").and_then(Value::as_str).unwrap_or_default();
-            if !STAGE_TYPES.contains(&kind) {
-                return Err(Invalid::stage(index, &ref_id, "type", format!("unknown stage type {kind:?}; known: {}", STAGE_TYPES.join(", "))));
-            }
             if let Err(error) = serde_json::from_value::<StageConfig>(stage.clone()) {
                 let message = error.to_string();
                 let field = message.split('`').nth(1).unwrap_or_default().to_string();
@@ -648,10 +423,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_stage_and_field() {
-        let unknown = parse_pipeline(&json!({"application": "a", "name": "p", "stages": [{"refId": "7", "type": "teleport"}]})).unwrap_err();
-        assert_eq!((unknown.stage.as_deref(), unknown.field.as_str()), (Some("7"), "stages[0].type"));
-        let missing = parse_pipeline(&json!({"application": "a", "name": "p", "stages": [{"refId": "2", "type": "wait"}]})).unwrap_err();
-        assert_eq!((missing.stage.as_deref(), missing.field.as_str()), (Some("2"), "stages[0].waitTime"));
+        let untyped = parse_pipeline(&json!({"application": "a", "name": "p", "stages": [{"refId": "7"}]})).unwrap_err();
+        assert_eq!((untyped.stage.as_deref(), untyped.field.as_str()), (Some("7"), "stages[0].type"));
+        // Unknown stage types and each type's own fields are checked by the stage-type
+        // registry (server/src/engine/stages.rs).
 
         let duplicate = pipeline(json!([{"refId": "1", "type": "wait", "waitTime": 1}, {"refId": "1", "type": "wait", "waitTime": 1}]));
         assert_eq!(duplicate.validate(&ok).unwrap_err().field, "stages[1].refId");

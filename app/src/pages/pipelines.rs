@@ -14,9 +14,8 @@ mod items;
 mod notifications;
 mod parameters;
 mod path;
-mod preconditions;
-pub mod stage_fields;
 mod stage_inputs;
+mod stage_lists;
 mod stages;
 mod triggers;
 

@@ -33,15 +33,17 @@ pub fn require_application(caller: &Caller, application: &Application, access: A
     }
 }
 
-/// Accounts: READ sees what runs there, WRITE deploys to it (and implies READ); no permissions
-/// set means open to every signed-in user; admins bypass.
+/// Accounts: READ sees what runs there, WRITE deploys to it (and implies READ); admins bypass.
+/// An account without READ roles can be read by every signed-in user; an account nobody was
+/// granted WRITE on is for admins only: deploying runs processes (the `local` account runs
+/// them on gennaker's own machine), so it is never open by default.
 pub fn may_use_account(caller: &Caller, permissions: &AccountPermissions, access: Access) -> bool {
-    if caller.admin || (permissions.read.is_empty() && permissions.write.is_empty()) {
+    if caller.admin {
         return true;
     }
     let holds = |roles: &std::collections::BTreeSet<String>| caller.roles.iter().any(|role| roles.contains(role));
     match access {
-        Access::Read => holds(&permissions.read) || holds(&permissions.write),
+        Access::Read => (permissions.read.is_empty() && permissions.write.is_empty()) || holds(&permissions.read) || holds(&permissions.write),
         Access::Write | Access::Execute => holds(&permissions.write),
     }
 }
@@ -93,7 +95,9 @@ mod tests {
         assert!(may_use_account(&caller(&["ops"], false), &prod, Access::Read), "WRITE implies READ");
         assert!(may_use_account(&caller(&["ops"], false), &prod, Access::Write));
         assert!(!may_use_account(&caller(&[], false), &prod, Access::Read));
-        assert!(may_use_account(&caller(&[], false), &AccountPermissions::default(), Access::Write));
+        assert!(may_use_account(&caller(&[], false), &AccountPermissions::default(), Access::Read));
+        assert!(!may_use_account(&caller(&["dev"], false), &AccountPermissions::default(), Access::Write), "nobody granted WRITE: admins only");
+        assert!(may_use_account(&caller(&[], true), &AccountPermissions::default(), Access::Write));
         assert!(require_account(&caller(&["dev"], false), "prod", &prod, Access::Write).is_err());
     }
 

@@ -5,3 +5,4 @@ pub mod balancer;
 pub mod cloud;
 pub mod jobs;
 pub mod processes;
+pub mod sandbox;

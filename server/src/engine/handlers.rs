@@ -172,7 +172,15 @@ fn start_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next>
     let stage = execution.stage_mut(stage_id).expect("found above");
     stage.context = evaluated;
     stage.warnings.extend(warnings);
-    if let Err(error) = tasks::stage_kind(stage) {
+    // The evaluated configuration must hold what its type needs: an expression may have
+    // produced a value the save could not check.
+    let checked = match super::stages::find(&stage.kind) {
+        Some(stage_type) => stage_type.validate(&stage.context),
+        None => Err(("type".into(), format!("this server does not run stages of type {:?}", stage.kind))),
+    };
+    if let Err((field, message)) = checked {
+        let at = if field.is_empty() { String::new() } else { format!(" ({field})") };
+        let error = format!("stage {} is misconfigured{at}: {message}", stage.name);
         return fail_stage(execution, stage_id, error, now);
     }
     stage.status = Status::Running;

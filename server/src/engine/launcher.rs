@@ -231,7 +231,7 @@ fn stage_from_config(config: &StageConfig) -> Stage {
     Stage {
         id: config.ref_id.clone(),
         ref_id: config.ref_id.clone(),
-        kind: config.kind.type_name().to_string(),
+        kind: config.type_name.clone(),
         name: if config.name.is_empty() { config.ref_id.clone() } else { config.name.clone() },
         status: Status::NotStarted,
         requisite_stage_ref_ids: config.requisite_stage_ref_ids.clone(),

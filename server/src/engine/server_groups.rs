@@ -10,9 +10,12 @@ use std::collections::BTreeMap;
 use app::model::cluster::{Artifact, Capacity, HealthState, Location, ServerGroup};
 use app::model::execution::{Execution, Stage};
 use app::model::names::{ClusterName, ServerGroupName};
-use app::model::pipeline::{
-    ClusterTarget, ResizeAction, RunJobStage, SelectionStrategy, ServerGroupTarget, TargetSelector,
-};
+use super::stages::find_image::SelectionStrategy;
+use super::stages::resize_server_group::{ResizeAction, ResizeServerGroupStage};
+use super::stages::rollback_server_group::RollbackServerGroupStage;
+use super::stages::clone_server_group::CloneServerGroupStage;
+use super::stages::run_job::RunJobStage;
+use super::targets::{ClusterTarget, ServerGroupTarget, TargetSelector};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -146,7 +149,7 @@ pub async fn determine_target(effects: &Effects, target: &ServerGroupTarget) -> 
     Ok(determined(&Resolved { server_group_name: name.clone(), capacity: None, restore: None, clone: None }, name_output(&name)))
 }
 
-pub async fn determine_resize(effects: &Effects, resize: &app::model::pipeline::ResizeServerGroupStage) -> Result<Step, String> {
+pub async fn determine_resize(effects: &Effects, resize: &ResizeServerGroupStage) -> Result<Step, String> {
     let (_, snapshot) = observe(effects, &target_location(&resize.target)).await?;
     let name = resolve_target(&snapshot, &resize.target)?;
     let current = find(&snapshot, &name)?.capacity;
@@ -229,7 +232,7 @@ pub async fn wait_for(effects: &Effects, location: &Location, name: &str) -> Res
     Ok(if ready { succeeded(BTreeMap::new()) } else { running() })
 }
 
-pub async fn determine_rollback(effects: &Effects, rollback: &app::model::pipeline::RollbackServerGroupStage) -> Result<Step, String> {
+pub async fn determine_rollback(effects: &Effects, rollback: &RollbackServerGroupStage) -> Result<Step, String> {
     let (_, snapshot) = observe(effects, &target_location(&rollback.target)).await?;
     let mut target = rollback.target.clone();
     if target.server_group_name.is_none() && target.target.is_none() {
@@ -300,7 +303,7 @@ pub async fn determine_clone(
     execution: &Execution,
     stage: &Stage,
     effects: &Effects,
-    clone: &app::model::pipeline::CloneServerGroupStage,
+    clone: &CloneServerGroupStage,
 ) -> Result<Step, String> {
     let (_, snapshot) = observe(effects, &target_location(&clone.target)).await?;
     let source_name = resolve_target(&snapshot, &clone.target)?;

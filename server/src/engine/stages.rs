@@ -1,13 +1,11 @@
 //! The stage-type registry (Orca's `StageDefinitionBuilder`, one per stage type): each stage
 //! type is one file under `stages/` that says its Spinnaker `type` name, the tasks it expands
 //! into, what each task does (reading its typed configuration from the stage's evaluated
-//! context), what cancel and timeout do, and the outputs it sets. The engine finds a stage's
-//! definition here by its `type`; nothing else in the engine matches on stage types. A new
-//! stage type is its file plus one line in [`REGISTRY`].
-//!
-//! Still outside the registry (see issue 13's note): the typed configurations and their
-//! save-time validation live in `app::model` (shared with the editor), and the editor's help
-//! and defaults in `app/src/pages/pipelines/stage_fields.rs`.
+//! context), what cancel and timeout do, and the outputs it sets; its typed configuration and
+//! the save-time checks of it; and what the editor shows of it (name, help, fields, defaults:
+//! `describe`, served as `GET /api/v1/stageTypes`). The engine, validation and the editor find
+//! a stage's definition here by its `type`; nothing else matches on stage types. A new stage
+//! type is its file plus one line in [`REGISTRY`].
 
 pub mod check_preconditions;
 pub mod clone_server_group;
@@ -32,6 +30,7 @@ use std::collections::BTreeMap;
 
 use app::model::execution::{Execution, Stage};
 use app::model::pipeline::{Invalid, Pipeline};
+use app::model::stage_types::{StageCatalog, StageTypeInfo};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -74,12 +73,15 @@ pub trait StageType: Send + Sync + 'static {
         String::new()
     }
 
-    /// Checks what serde cannot (names, capacities, strategies, targets) when a pipeline is
-    /// saved; `config` is the stage's JSON. The fault names its field relative to the stage
-    /// (`clusters[1].capacity`). Fields holding expressions are checked when the stage runs.
-    fn validate(&self, _config: &Value) -> Result<(), Fault> {
-        Ok(())
-    }
+    /// What the editor shows of the type: its name, help, fields and a new stage's fields
+    /// (for a stage of `application`).
+    fn describe(&self, application: &str) -> StageTypeInfo;
+
+    /// Parses the stage's typed configuration and checks what serde cannot (names,
+    /// capacities, strategies, targets) when a pipeline is saved; `config` is the stage's JSON.
+    /// The fault names its field relative to the stage (`clusters[1].capacity`). Fields
+    /// holding expressions are checked when the stage runs.
+    fn validate(&self, config: &Value) -> Result<(), Fault>;
 
     /// The cloud accounts the stage changes (whoever runs it needs WRITE on each); an account
     /// written as an expression is returned as written.
@@ -98,6 +100,16 @@ pub trait StageType: Send + Sync + 'static {
     fn awaits_judgment(&self) -> bool {
         false
     }
+
+    /// Checks the input a judge chose against the ones the stage offers.
+    fn check_judgment_input(&self, _stage: &Stage, _input: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Whether a person may end the running stage early (a wait's Skip).
+    fn skippable(&self) -> bool {
+        false
+    }
 }
 
 /// Every stage's answer to `ask`, over a pipeline's stages.
@@ -105,7 +117,7 @@ fn gather(pipeline: &Pipeline, ask: impl Fn(&dyn StageType, &Value) -> Vec<Strin
     pipeline
         .stages
         .iter()
-        .filter_map(|stage| Some((find(stage.kind.type_name())?, serde_json::to_value(stage).ok()?)))
+        .filter_map(|stage| Some((find(&stage.type_name)?, serde_json::to_value(stage).ok()?)))
         .flat_map(|(stage_type, config)| ask(stage_type, &config))
         .collect()
 }
@@ -123,10 +135,13 @@ pub fn applications_started_by(pipeline: &Pipeline) -> std::collections::BTreeSe
 /// A configuration fault: the field (relative to the stage) and what is wrong with it.
 pub type Fault = (String, String);
 
-/// The stage's typed configuration, for `validate` (the pipeline parsed already, so this
-/// only fails on a stage type that reads a configuration of another shape).
+/// The stage's typed configuration, for `validate`: a missing or mistyped field is a fault
+/// naming it (serde quotes the field's name between backticks).
 pub fn parse<T: DeserializeOwned>(config: &Value) -> Result<T, Fault> {
-    serde_json::from_value(config.clone()).map_err(|error| (String::new(), error.to_string()))
+    serde_json::from_value(config.clone()).map_err(|error| {
+        let message = error.to_string();
+        (message.split('`').nth(1).unwrap_or_default().to_string(), message)
+    })
 }
 
 /// True when a field holds an expression (checked when the stage runs, not at save).
@@ -138,7 +153,11 @@ pub fn has_expression(text: &str) -> bool {
 /// whole: a save, a dry run and an ad-hoc task all pass through here.
 pub fn validate_pipeline(pipeline: &Pipeline) -> Result<(), Invalid> {
     for (index, stage) in pipeline.stages.iter().enumerate() {
-        let Some(stage_type) = find(stage.kind.type_name()) else { continue };
+        let Some(stage_type) = find(&stage.type_name) else {
+            let known: Vec<&str> = REGISTRY.iter().map(|known| known.type_name()).collect();
+            let message = format!("unknown stage type {:?}; known: {}", stage.type_name, known.join(", "));
+            return Err(Invalid::stage(index, &stage.ref_id, "type", message));
+        };
         let config = serde_json::to_value(stage).unwrap_or_default();
         stage_type.validate(&config).map_err(|(field, message)| Invalid::stage(index, &stage.ref_id, &field, message))?;
     }
@@ -166,6 +185,15 @@ pub static REGISTRY: &[&dyn StageType] = &[
     &scale_down_cluster::ScaleDownCluster,
     &run_job::RunJob,
 ];
+
+/// What the editor shows of every stage type, in the order its Add menu offers them.
+pub fn catalog(application: &str) -> StageCatalog {
+    let mut types: Vec<StageTypeInfo> = REGISTRY.iter().map(|stage_type| stage_type.describe(application)).collect();
+    // The Add menu's order: what most pipelines use first.
+    let first = ["deploy", "manualJudgment", "wait"];
+    types.sort_by_key(|info| first.iter().position(|name| *name == info.type_name).unwrap_or(first.len()));
+    StageCatalog(types)
+}
 
 /// The definition of stage type `type_name`, if this build knows it.
 pub fn find(type_name: &str) -> Option<&'static dyn StageType> {
@@ -205,20 +233,40 @@ mod tests {
         let names: Vec<&str> = REGISTRY.iter().map(|stage_type| stage_type.type_name()).collect();
         let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
         assert_eq!(unique.len(), names.len(), "a type registered twice: {names:?}");
-        let known: std::collections::BTreeSet<&str> = app::model::pipeline::STAGE_TYPES.iter().copied().collect();
-        assert_eq!(unique, known, "the registry and the stage types the model validates agree");
         for stage_type in REGISTRY {
             assert!(!stage_type.task_names().is_empty(), "{} has tasks", stage_type.type_name());
         }
+    }
+
+    #[test]
+    fn every_stage_type_tells_the_editor_its_name_and_fields_once() {
+        let catalog = catalog("shop");
+        assert_eq!(catalog.0.len(), REGISTRY.len());
+        assert_eq!(catalog.0[0].type_name, "deploy", "the Add menu starts with deploy");
+        for info in &catalog.0 {
+            assert_ne!(info.label, info.type_name, "{} has a name users know", info.type_name);
+            assert!(!info.description.is_empty(), "{} says what it does", info.type_name);
+            assert!(info.defaults.is_object(), "{}'s defaults are an object", info.type_name);
+            for fields in std::iter::once(&info.fields).chain(info.lists.iter().map(|list| &list.fields)) {
+                let keys: Vec<&str> = fields.iter().map(|field| field.key.as_str()).collect();
+                let unique: std::collections::BTreeSet<&str> = keys.iter().copied().collect();
+                assert_eq!(keys.len(), unique.len(), "{} lists a field twice", info.type_name);
+            }
+        }
+        let wait = catalog.find("wait").unwrap();
+        assert!(wait.fields.iter().any(|field| field.key == "waitTime"));
+        let deploy = catalog.find("deploy").unwrap();
+        assert!(deploy.lists[0].fields.iter().any(|field| field.key == "strategy"));
+        assert_eq!(deploy.defaults["clusters"][0]["application"], "shop");
     }
 }
 
 #[cfg(test)]
 mod validation_tests {
-    use app::model::pipeline::{STAGE_TYPES, parse_pipeline};
+    use app::model::pipeline::parse_pipeline;
     use serde_json::{Value, json};
 
-    use super::validate_pipeline;
+    use super::{REGISTRY, validate_pipeline};
 
     fn field_at_fault(stages: Value) -> String {
         let pipeline = parse_pipeline(&json!({"application": "shop", "name": "p", "stages": stages})).unwrap();
@@ -237,6 +285,8 @@ mod validation_tests {
         assert_eq!(field_at_fault(strategy), "stages[0].clusters[0].strategy");
         assert_eq!(field_at_fault(json!([{"refId": "1", "type": "webhook", "url": "ftp://x"}])), "stages[0].url");
         assert_eq!(field_at_fault(json!([{"refId": "1", "type": "wait", "waitTime": "soon"}])), "stages[0].waitTime");
+        assert_eq!(field_at_fault(json!([{"refId": "1", "type": "wait"}])), "stages[0].waitTime", "a missing field is named");
+        assert_eq!(field_at_fault(json!([{"refId": "1", "type": "teleport"}])), "stages[0].type", "an unknown type is named");
         assert_eq!(field_at_fault(json!([{"refId": "1", "type": "runJob", "command": []}])), "stages[0].command");
         assert_eq!(
             field_at_fault(json!([{"refId": "1", "type": "disableServerGroup", "cluster": "shop-web"}])),
@@ -247,16 +297,24 @@ mod validation_tests {
 
     #[test]
     fn the_editors_defaults_pass_every_stage_types_checks() {
-        for kind in STAGE_TYPES {
+        for stage_type in REGISTRY {
+            let kind = stage_type.type_name();
             // The pipeline stage's empty name is for the user to fill in.
-            if *kind == "pipeline" {
+            if kind == "pipeline" {
                 continue;
             }
-            let mut stage = app::pages::pipelines::stage_fields::defaults(kind, "shop");
+            let mut stage = stage_type.describe("shop").defaults;
             stage["refId"] = json!("1");
             stage["type"] = json!(kind);
             let pipeline = parse_pipeline(&json!({"application": "shop", "name": "p", "stages": [stage]})).unwrap();
+            pipeline.validate(&|_| Ok(())).unwrap_or_else(|error| panic!("{kind}: {error}"));
             validate_pipeline(&pipeline).unwrap_or_else(|error| panic!("{kind}: {error}"));
+            for list in stage_type.describe("shop").lists {
+                let mut with_item = pipeline.clone();
+                let items = with_item.stages[0].fields.get_mut(&list.key).and_then(Value::as_array_mut).unwrap();
+                items.push(list.new_item.clone());
+                validate_pipeline(&with_item).unwrap_or_else(|error| panic!("{kind} with a new {}: {error}", list.noun));
+            }
         }
     }
 }

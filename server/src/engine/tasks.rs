@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use app::model::execution::{Execution, Stage};
-use app::model::pipeline::StageKind;
 use serde_json::{Map, Value};
 
 use super::stages;
@@ -17,7 +16,7 @@ use crate::store::Store;
 /// stages).
 #[derive(Clone)]
 pub struct Effects {
-    pub http: reqwest::Client,
+    pub http: crate::outbound::Outbound,
     pub store: Store,
     pub clouds: Clouds,
     pub notifier: crate::notify::Notifier,
@@ -74,14 +73,5 @@ pub async fn cancel(execution_id: &str, stage: &Stage, effects: &Effects) {
     if let Some(stage_type) = stages::find(&stage.kind) {
         stage_type.cancel(execution_id, stage, effects).await;
     }
-}
-
-/// The stage's typed configuration, read from its (evaluated) context.
-pub fn stage_kind(stage: &Stage) -> Result<StageKind, String> {
-    let mut typed = stage.context.clone();
-    if let Value::Object(map) = &mut typed {
-        map.insert("type".to_string(), Value::String(stage.kind.clone()));
-    }
-    serde_json::from_value(typed).map_err(|error| format!("stage {} is misconfigured: {error}", stage.name))
 }
 

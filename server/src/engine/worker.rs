@@ -63,7 +63,7 @@ impl Engine {
         let (events, _) = broadcast::channel(1024);
         let wake = Arc::new(Notify::new());
         let launcher = Launcher::new(store.clone(), clock.clone(), events.clone(), wake.clone());
-        let effects = Effects { http: reqwest::Client::new(), store: store.clone(), clouds: Clouds::default(), notifier: Default::default(), launcher, listeners: Vec::new() };
+        let effects = Effects { http: crate::outbound::Outbound::default(), store: store.clone(), clouds: Clouds::default(), notifier: Default::default(), launcher, listeners: Vec::new() };
         Self { store, clock, events, wake, lease_ms: LEASE_MS, effects }
     }
 
@@ -87,6 +87,12 @@ impl Engine {
     /// How notifications are delivered (chat and webhook channels only, by default).
     pub fn with_notifier(mut self, notifier: crate::notify::Notifier) -> Self {
         self.effects.notifier = notifier;
+        self
+    }
+
+    /// The allow-listed client webhook stages call through.
+    pub fn with_outbound(mut self, outbound: crate::outbound::Outbound) -> Self {
+        self.effects.http = outbound;
         self
     }
 

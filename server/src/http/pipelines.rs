@@ -1,9 +1,10 @@
 //! `/api/v1/applications/{name}/pipelines`: pipeline configurations, their revisions, and
-//! starting runs.
+//! starting runs; `/api/v1/applications/{name}/stageTypes`: what the editor offers.
 
 use app::error::{AppError, ErrorBody};
 use app::model::execution::{Execution, StartRequest};
 use app::model::pipeline::{Pipeline, PipelineRevision};
+use app::model::stage_types::StageCatalog;
 use app::ssr::Services;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -22,6 +23,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(history))
         .routes(routes!(restore))
         .routes(routes!(start))
+        .routes(routes!(stage_types))
+}
+
+/// The stage types this server runs, as the pipeline editor shows them: type, name, help, fields
+/// (with how each is typed in), lists of items, and a new stage's fields for this application
+/// (needs READ).
+#[utoipa::path(get, path = "/applications/{name}/stageTypes", tag = "pipelines",
+    params(("name" = String, Path, description = "application")),
+    responses((status = 200, description = "the stage types, in the editor's order"), (status = 403, body = ErrorBody)))]
+pub async fn stage_types(State(services): State<Services>, Authenticated(caller): Authenticated, Path(name): Path<String>) -> Result<Json<StageCatalog>, ApiError> {
+    Ok(Json(services.pipelines.stage_types(&caller, &name).await?))
 }
 
 /// The application's pipelines (needs READ).

@@ -29,15 +29,17 @@ async fn address(notifier: &Notifier, config: &NotificationConfig) -> Result<Str
 
 async fn post_json(notifier: &Notifier, url: &str, body: serde_json::Value, from_secret: bool) -> Result<(), String> {
     let target = if from_secret { "the secret URL" } else { url };
-    let response = notifier.http.post(url).json(&body).send().await.map_err(|error| {
-        // reqwest errors carry the URL; a secret one must not reach the execution.
-        if from_secret { format!("cannot reach {target}") } else { format!("cannot reach {target}: {error}") }
+    // A refusal names the URL, and reqwest's errors carry it: a secret one must not reach
+    // the execution.
+    let request = notifier.http.post(url).map_err(|error| if from_secret { format!("{target} is refused") } else { error.to_string() })?;
+    let response = request.json(&body).send().await.map_err(|error| {
+        if from_secret { format!("cannot reach {target}") } else { format!("cannot reach {target}: {}", crate::outbound::describe(&error)) }
     })?;
     if response.status().is_success() {
         Ok(())
     } else {
         let status = response.status();
-        let answer: String = response.text().await.unwrap_or_default().chars().take(200).collect();
+        let answer: String = notifier.http.text(response).await.unwrap_or_default().chars().take(200).collect();
         Err(format!("{target} answered {status}: {answer}"))
     }
 }
@@ -84,16 +86,17 @@ pub async fn send(
             let response = notifier
                 .http
                 .post(&url)
+                .map_err(|error| error.to_string())?
                 .basic_auth(&sms.account_sid, Some(token))
                 .form(&[("To", to.as_str()), ("From", sms.from.as_str()), ("Body", text)])
                 .send()
                 .await
-                .map_err(|error| format!("cannot reach the SMS API: {error}"))?;
+                .map_err(|error| format!("cannot reach the SMS API: {}", crate::outbound::describe(&error)))?;
             if response.status().is_success() {
                 Ok(())
             } else {
                 let status = response.status();
-                Err(format!("the SMS API answered {status}: {}", response.text().await.unwrap_or_default().chars().take(200).collect::<String>()))
+                Err(format!("the SMS API answered {status}: {}", notifier.http.text(response).await.unwrap_or_default().chars().take(200).collect::<String>()))
             }
         }
         Channel::Email => send_email(notifier, &to, &subject(execution, event), text).await,

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use app::error::{AppError, Result};
 use app::model::auth::{Access, Caller};
 use app::model::execution::{Execution, ExecutionEvent, ExecutionQuery, Judgment, JudgmentStatus, StartRequest, Status, Subscribe};
-use app::model::pipeline::StageKind;
 use app::ssr::ExecutionService;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::auth::access::authorize;
 use crate::engine::Engine;
+use crate::engine::stages;
 use crate::engine::launcher::{Launch, Launched};
 use crate::engine::message::{Message, Next};
 use crate::expressions::Scope;
@@ -194,17 +194,14 @@ impl ExecutionService for Executions {
             let stage = execution
                 .stage_mut(stage_id)
                 .ok_or_else(|| AppError::not_found(format!("stage {stage_id} not found in execution {execution_id}")))?;
-            if stage.kind != "manualJudgment" {
+            let Some(stage_type) = stages::find(&stage.kind).filter(|stage_type| stage_type.awaits_judgment()) else {
                 return Err(AppError::invalid("stageId", format!("stage {} is a {}, not a manual judgment", stage.name, stage.kind)));
-            }
+            };
             if stage.status != Status::Running || stage.context.get("judgmentStatus").is_some() {
                 return Err(AppError::conflict("judgmentStatus", format!("stage {} is not waiting for a judgment", stage.name)));
             }
-            if let (Ok(StageKind::ManualJudgment(config)), Some(input)) = (crate::engine::tasks::stage_kind(stage), &judgment.judgment_input) {
-                if !config.judgment_inputs.is_empty() && !config.judgment_inputs.iter().any(|choice| &choice.value == input) {
-                    let choices: Vec<&str> = config.judgment_inputs.iter().map(|c| c.value.as_str()).collect();
-                    return Err(AppError::invalid("judgmentInput", format!("judgmentInput must be one of {choices:?}")));
-                }
+            if let Some(input) = &judgment.judgment_input {
+                stage_type.check_judgment_input(stage, input).map_err(|message| AppError::invalid("judgmentInput", message))?;
             }
             let status = match judgment.judgment_status {
                 JudgmentStatus::Continue => "continue",
@@ -267,7 +264,7 @@ impl ExecutionService for Executions {
             let stage = execution
                 .stage_mut(stage_id)
                 .ok_or_else(|| AppError::not_found(format!("stage {stage_id} not found in execution {execution_id}")))?;
-            if stage.kind != "wait" || stage.status != Status::Running {
+            if !stages::find(&stage.kind).is_some_and(|stage_type| stage_type.skippable()) || stage.status != Status::Running {
                 return Err(AppError::conflict("stageId", format!("stage {} is not a running wait", stage.name)));
             }
             if let Value::Object(context) = &mut stage.context {

@@ -1,9 +1,10 @@
 //! Pipelines as REST and the UI use them: read, check (as a save would), save with
-//! optimistic revisions, delete, history and restore.
+//! optimistic revisions, delete, history and restore; and the stage types the editor offers.
 
 use app::error::{AppError, Result};
 use app::model::auth::{Access, Caller};
 use app::model::pipeline::{Pipeline, PipelineRevision, parse_pipeline};
+use app::model::stage_types::StageCatalog;
 use app::ssr::PipelineService;
 use async_trait::async_trait;
 use serde_json::Value;
@@ -28,6 +29,11 @@ impl PipelineService for Pipelines {
     async fn list(&self, caller: &Caller, application: &str) -> Result<Vec<Pipeline>> {
         authorize(&self.store, caller, application, Access::Read).await?;
         Ok(self.store.list_pipelines(application).await?)
+    }
+
+    async fn stage_types(&self, caller: &Caller, application: &str) -> Result<StageCatalog> {
+        authorize(&self.store, caller, application, Access::Read).await?;
+        Ok(crate::engine::stages::catalog(application))
     }
 
     async fn get(&self, caller: &Caller, application: &str, name_or_id: &str) -> Result<Pipeline> {
@@ -70,6 +76,9 @@ impl PipelineService for Pipelines {
         crate::engine::stages::validate_pipeline(&pipeline).map_err(AppError::from)?;
         crate::triggers::webhook::validate(&self.store, caller, &mut pipeline).await?;
         crate::notify::validate(&self.store, &pipeline).await?;
+        // Whoever saves a pipeline that changes cloud accounts must be allowed to deploy there
+        // (checked again when it runs, as the run's user).
+        crate::auth::access::require_accounts(&self.store, caller, crate::engine::stages::accounts_of(&pipeline)).await?;
         // Whoever saves a pipeline that runs another must be allowed to run that one.
         for application in crate::engine::stages::applications_started_by(&pipeline) {
             if !application.contains("${") {

@@ -10,6 +10,7 @@
 //! Registries are reached over HTTPS unless the address says `http://` or is on localhost or
 //! 127.0.0.1 (a local registry). Registries that need credentials are not supported yet.
 
+use crate::outbound::Outbound;
 use std::collections::BTreeMap;
 
 use app::model::trigger::{DockerTrigger, TriggerKind};
@@ -52,10 +53,11 @@ fn key(pipeline_id: &str, trigger: &DockerTrigger) -> String {
 }
 
 /// The repository's matching tags and their digests.
-async fn observe(http: &reqwest::Client, trigger: &DockerTrigger) -> Result<BTreeMap<String, String>, String> {
+async fn observe(http: &Outbound, trigger: &DockerTrigger) -> Result<BTreeMap<String, String>, String> {
     let base = base_url(&trigger.registry);
     let response = http
-        .get(format!("{base}/v2/{}/tags/list", trigger.repository))
+        .get(&format!("{base}/v2/{}/tags/list", trigger.repository))
+        .map_err(|error| error.to_string())?
         .send()
         .await
         .map_err(|error| format!("cannot reach {base}: {error}"))?;
@@ -66,7 +68,7 @@ async fn observe(http: &reqwest::Client, trigger: &DockerTrigger) -> Result<BTre
     if !response.status().is_success() {
         return Err(format!("{base} answered {} for the tags of {}", response.status(), trigger.repository));
     }
-    let list: TagList = response.json().await.map_err(|error| format!("{base}: unreadable tag list: {error}"))?;
+    let list: TagList = http.json(response).await.map_err(|error| format!("{base}: unreadable tag list: {error}"))?;
     let pattern = match &trigger.tag {
         Some(tag) if !tag.is_empty() => Some(regex::Regex::new(&format!("^(?:{tag})$")).map_err(|error| format!("tag {tag:?}: {error}"))?),
         _ => None,
@@ -74,7 +76,8 @@ async fn observe(http: &reqwest::Client, trigger: &DockerTrigger) -> Result<BTre
     let mut tags = BTreeMap::new();
     for tag in list.tags.unwrap_or_default().into_iter().filter(|tag| pattern.as_ref().is_none_or(|re| re.is_match(tag))) {
         let manifest = http
-            .head(format!("{base}/v2/{}/manifests/{tag}", trigger.repository))
+            .head(&format!("{base}/v2/{}/manifests/{tag}", trigger.repository))
+            .map_err(|error| error.to_string())?
             .header("accept", MANIFEST_TYPES)
             .send()
             .await
@@ -92,7 +95,7 @@ async fn observe(http: &reqwest::Client, trigger: &DockerTrigger) -> Result<BTre
 }
 
 /// One look at every Docker trigger; returns how many runs it started.
-pub async fn poll(launcher: &Launcher, http: &reqwest::Client, owner: &str, now: i64) -> Result<usize, crate::store::Error> {
+pub async fn poll(launcher: &Launcher, http: &Outbound, owner: &str, now: i64) -> Result<usize, crate::store::Error> {
     let store = launcher.store();
     if !store.take_poll_lease("docker", owner, now, LEASE_MS).await? {
         return Ok(0);

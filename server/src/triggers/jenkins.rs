@@ -10,6 +10,7 @@
 //! folders are written `folder/job/name`, as in Jenkins URLs. Masters that need credentials
 //! are not supported yet.
 
+use crate::outbound::Outbound;
 use std::collections::BTreeMap;
 
 use app::model::trigger::{JenkinsTrigger, TriggerKind};
@@ -61,14 +62,14 @@ fn key(pipeline_id: &str, trigger: &JenkinsTrigger) -> String {
     format!("jenkins:{pipeline_id}:{}", super::short_digest(&format!("{}|{}", trigger.master, trigger.job), 8))
 }
 
-async fn builds(http: &reqwest::Client, base: &str, job: &str) -> Result<Vec<Build>, String> {
+async fn builds(http: &Outbound, base: &str, job: &str) -> Result<Vec<Build>, String> {
     let path = job.split('/').filter(|p| !p.is_empty() && *p != "job").collect::<Vec<_>>().join("/job/");
     let url = format!("{base}/job/{path}/api/json?tree=builds[number,result,building,url,timestamp]");
-    let response = http.get(&url).send().await.map_err(|error| format!("cannot reach {base}: {error}"))?;
+    let response = http.get(&url).map_err(|error| error.to_string())?.send().await.map_err(|error| format!("cannot reach {base}: {error}"))?;
     if !response.status().is_success() {
         return Err(format!("{base} answered {} for job {job}", response.status()));
     }
-    let job: Job = response.json().await.map_err(|error| format!("{base}: unreadable job JSON: {error}"))?;
+    let job: Job = http.json(response).await.map_err(|error| format!("{base}: unreadable job JSON: {error}"))?;
     Ok(job.builds)
 }
 
@@ -82,17 +83,17 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-async fn properties(http: &reqwest::Client, build: &Build, file: &str) -> Result<BTreeMap<String, String>, String> {
+async fn properties(http: &Outbound, build: &Build, file: &str) -> Result<BTreeMap<String, String>, String> {
     let url = format!("{}/artifact/{file}", build.url.trim_end_matches('/'));
-    let response = http.get(&url).send().await.map_err(|error| format!("cannot read {url}: {error}"))?;
+    let response = http.get(&url).map_err(|error| error.to_string())?.send().await.map_err(|error| format!("cannot read {url}: {error}"))?;
     if !response.status().is_success() {
         return Err(format!("the property file {file} of build {}: {}", build.number, response.status()));
     }
-    Ok(parse_properties(&response.text().await.map_err(|error| error.to_string())?))
+    Ok(parse_properties(&http.text(response).await.map_err(|error| error.to_string())?))
 }
 
 /// One look at every Jenkins trigger; returns how many runs it started.
-pub async fn poll(launcher: &Launcher, http: &reqwest::Client, masters: &BTreeMap<String, String>, owner: &str, now: i64) -> Result<usize, crate::store::Error> {
+pub async fn poll(launcher: &Launcher, http: &Outbound, masters: &BTreeMap<String, String>, owner: &str, now: i64) -> Result<usize, crate::store::Error> {
     let store = launcher.store();
     if !store.take_poll_lease("jenkins", owner, now, LEASE_MS).await? {
         return Ok(0);

@@ -35,9 +35,14 @@ fn report(engine: &Engine, started: Result<usize, crate::store::Error>, what: &s
     }
 }
 
-pub fn start(engine: Engine, jenkins_masters: BTreeMap<String, String>, poll_every: Duration, stopped: watch::Receiver<()>) -> Vec<JoinHandle<()>> {
+pub fn start(
+    engine: Engine,
+    http: crate::outbound::Outbound,
+    jenkins_masters: BTreeMap<String, String>,
+    poll_every: Duration,
+    stopped: watch::Receiver<()>,
+) -> Vec<JoinHandle<()>> {
     let owner = crate::auth::token::new_id();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("a plain client builds");
     let cron = {
         let (engine, owner) = (engine.clone(), owner.clone());
         repeat(Duration::from_secs(1), stopped.clone(), move || {

@@ -6,11 +6,17 @@ use std::time::{Duration, Instant};
 
 use app::model::cluster::{Artifact, Capacity, HealthCheck, IngressRule, Listener, LoadBalancer, Location, Protocol, SecurityGroup};
 use server::cloud::local::cloud::LocalCloud;
+use server::cloud::local::sandbox::Sandbox;
 use server::cloud::provider::{Provider, ServerGroupSpec};
 use server::config::DatabaseUrl;
 use server::store::Store;
 
 use crate::helpers::{Db, free_port, fresh_database};
+
+/// The sandbox processes start in, as the test's own user.
+fn sandbox() -> std::sync::Arc<Sandbox> {
+    std::sync::Arc::new(Sandbox::prepare(&std::env::temp_dir().join("gennaker-work-tests"), None).unwrap())
+}
 
 fn location() -> Location {
     Location { cloud_provider: "local".into(), account: "local".into(), region: "local".into() }
@@ -73,7 +79,7 @@ async fn eventually(what: &str, port: u16, condition: impl Fn(&[String]) -> bool
 async fn server_groups_balancers_security_groups_and_a_restart() {
     let store = Store::open(&DatabaseUrl(fresh_database(Db::Sqlite).await)).await.unwrap();
     let port = free_port();
-    let cloud = LocalCloud::restore(store.clone()).await.unwrap();
+    let cloud = LocalCloud::restore(store.clone(), sandbox()).await.unwrap();
     cloud.upsert_load_balancer(balancer(port, vec![])).await.unwrap();
     assert!(versions(port, 1).await[0].starts_with("status 503"), "no instance yet");
 
@@ -107,7 +113,7 @@ async fn server_groups_balancers_security_groups_and_a_restart() {
     // A restart (new provider on the same store) brings it all back.
     cloud.shutdown().await;
     assert_eq!(versions(port, 1).await, ["refused"], "nothing listens while it is down");
-    let cloud = LocalCloud::restore(store.clone()).await.unwrap();
+    let cloud = LocalCloud::restore(store.clone(), sandbox()).await.unwrap();
     eventually("v2 serving after the restart", port, |seen| seen.iter().all(|v| v == "v2")).await;
     let snapshot = cloud.observe("local", "local").await.unwrap();
     assert_eq!(snapshot.server_groups.len(), 2);

@@ -18,5 +18,6 @@ mod pipelines;
 mod platform;
 mod processes;
 mod secrets;
+mod security;
 mod strategies;
 mod triggers;

@@ -46,6 +46,25 @@ async fn pipelines_are_validated_versioned_and_restorable(db: Db) {
     app.create_application("shop").await;
     let base = "/api/v1/applications/shop/pipelines";
 
+    // The editor's stage types come from the server's registry: each one's defaults save.
+    let types: Vec<Value> = app.get("/api/v1/applications/shop/stageTypes").await.json().await.unwrap();
+    assert!(types.len() >= 18, "every registered stage type: {}", types.len());
+    assert_eq!((types[0]["type"].as_str(), types[0]["label"].as_str()), (Some("deploy"), Some("Deploy")));
+    assert_eq!(types[0]["lists"][0]["key"], "clusters");
+    let stages: Vec<Value> = types
+        .iter()
+        .filter(|info| info["type"] != "pipeline")
+        .enumerate()
+        .map(|(index, info)| {
+            let mut stage = info["defaults"].clone();
+            stage["refId"] = json!((index + 1).to_string());
+            stage["type"] = info["type"].clone();
+            stage
+        })
+        .collect();
+    let every_type = app.post_json(&format!("{base}?dryRun=true"), &json!({"name": "all", "stages": stages})).await;
+    assert_eq!(every_type.status(), 200, "{}", every_type.text().await.unwrap());
+
     let bad_type = app.post_json(base, &json!({"name": "p", "stages": [{"refId": "a", "type": "teleport"}]})).await;
     let body = assert_error(bad_type, 400, "invalid", Some("stages[0].type")).await;
     assert!(body["error"]["message"].as_str().unwrap().contains("stage a"));

@@ -36,7 +36,8 @@ async fn instances_run_are_replaced_resized_and_stopped() {
         command: vec![env!("CARGO_BIN_EXE_gennaker").to_string(), "demo-app".into(), "--version".into(), "v7".into()],
         env: BTreeMap::new(),
     };
-    let group = ProcessGroup::start("shop-web-v001", spec, 2);
+    let sandbox = server::cloud::local::sandbox::Sandbox::prepare(&std::env::temp_dir().join("gennaker-work-tests"), None).unwrap();
+    let group = ProcessGroup::start("shop-web-v001", spec, 2, std::sync::Arc::new(sandbox));
     let first = all_healthy(&group, 2).await;
     let answer: serde_json::Value = reqwest::get(format!("http://{}/", first[0].address)).await.unwrap().json().await.unwrap();
     assert_eq!(answer["version"], "v7");

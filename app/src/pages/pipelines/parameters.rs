@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde_json::{Value, json};
 
 use super::document::Document;
-use super::stage_fields::{Field, Input};
+use crate::model::stage_types::{Field, Input};
 use super::stage_inputs::JsonField;
 
 /// A checkbox for a pipeline flag whose absence means `default`.
@@ -32,7 +32,7 @@ pub fn PipelineOptions(doc: Document) -> impl IntoView {
         <section class="items-editor" aria-labelledby="pipeline-options-title">
             <h3 id="pipeline-options-title">"Pipeline"</h3>
             <div class="fields">
-                <JsonField doc path="name".to_string() field=Field { key: "name", label: "Pipeline name", help: "Unique in the application; triggers and other pipelines refer to it.", input: Input::Text }/>
+                <JsonField doc path="name".to_string() field=Field::new("name", "Pipeline name", Input::Text, "Unique in the application; triggers and other pipelines refer to it.")/>
             </div>
             <div class="fields">
                 <Flag doc key="limitConcurrent" label="Run one at a time" default=true
@@ -77,7 +77,7 @@ fn Parameter(doc: Document, index: usize) -> impl IntoView {
         Signal::derive(move || doc.value_at(&format!("{at}.name")).and_then(|v| v.as_str().map(str::to_string)).filter(|n| !n.is_empty()))
     };
     let field = |key: &'static str, label: &'static str, help: &'static str, input: Input| {
-        view! { <JsonField doc path=format!("{at}.{key}") field=Field { key, label, help, input }/> }
+        view! { <JsonField doc path=format!("{at}.{key}") field=Field::new(key, label, input, help)/> }
     };
     view! {
         <li class="item" aria-label=move || format!("Parameter {}", name.get().unwrap_or_else(|| (index + 1).to_string()))>

@@ -11,10 +11,10 @@ use leptos::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::document::Document;
-use super::stage_fields::{Field, Input};
+use crate::model::stage_types::{Field, Input};
 
 /// The value as the input shows it.
-pub fn show(input: Input, value: Option<&Value>) -> String {
+pub fn show(input: &Input, value: Option<&Value>) -> String {
     let text = |value: &Value| match value {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),
@@ -75,7 +75,7 @@ fn read_seconds_as_millis(text: &str) -> Option<u64> {
 
 /// What the typed text means: the value to store (`None` removes the key), or why it cannot be
 /// read. Only what the browser can know is checked here; the rest is the server's check.
-pub fn read(input: Input, text: &str) -> Result<Option<Value>, String> {
+pub fn read(input: &Input, text: &str) -> Result<Option<Value>, String> {
     let trimmed = text.trim();
     let lines = || text.lines().map(str::trim).filter(|line| !line.is_empty());
     let pair = |line: &str| {
@@ -138,7 +138,9 @@ pub fn dom_id(path: &str) -> String {
 /// The labelled input of `field` at `path`, with its help and the error that concerns it.
 #[component]
 pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
-    let input = field.input;
+    let input = StoredValue::new(field.input.clone());
+    let (label, help) = (field.label.clone(), field.help.clone());
+    let has_help = !help.is_empty();
     let id = dom_id(&path);
     let error_id = format!("{id}-error");
     let help_id = format!("{id}-help");
@@ -146,14 +148,14 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
         let path = path.clone();
         Memo::new(move |_| doc.value_at(&path))
     };
-    let typed = RwSignal::new(untrack(|| show(input, stored.get().as_ref())));
+    let typed = RwSignal::new(untrack(|| input.with_value(|input| show(input, stored.get().as_ref()))));
     let local_problem = RwSignal::new(None::<String>);
     // Take the document's value when it changed for another reason than this input.
     Effect::new(move |_| {
         let value = stored.get();
-        let same = typed.with_untracked(|text| read(input, text).ok() == Some(value.clone()));
+        let same = typed.with_untracked(|text| input.with_value(|input| read(input, text)).ok() == Some(value.clone()));
         if !same {
-            typed.set(show(input, value.as_ref()));
+            typed.set(input.with_value(|input| show(input, value.as_ref())));
             local_problem.set(None);
         }
     });
@@ -166,7 +168,7 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
         let path = path.clone();
         move |text: String| {
             typed.set(text.clone());
-            match read(input, &text) {
+            match input.with_value(|input| read(input, &text)) {
                 Ok(value) => {
                     local_problem.set(None);
                     doc.set_at(&path, value);
@@ -182,14 +184,14 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
             if message.with(Option::is_some) {
                 ids.push(error_id.clone());
             }
-            if !field.help.is_empty() {
+            if has_help {
                 ids.push(help_id.clone());
             }
             (!ids.is_empty()).then(|| ids.join(" "))
         }
     };
     let invalid = move || message.with(Option::is_some).then_some("true");
-    let control = match input {
+    let control = match field.input {
         Input::Check | Input::CheckOn => {
             let write = write.clone();
             view! {
@@ -197,7 +199,7 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
                     <input type="checkbox" id=id.clone() prop:checked=move || typed.get() == "true"
                         on:change=move |e| write(event_target_checked(&e).to_string())
                         aria-invalid=invalid aria-describedby=described.clone()/>
-                    {field.label}
+                    {label}
                 </label>
             }
             .into_any()
@@ -206,20 +208,23 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
             let initial = typed.get_untracked();
             let write = write.clone();
             view! {
-                <label>{field.label}
+                <label>{label}
                     <select id=id.clone() prop:value=move || typed.get() on:change=move |e| write(event_target_value(&e))
                         aria-invalid=invalid aria-describedby=described.clone()>
-                        {options.iter().map(|(value, label)| view! { <option value=*value selected=*value == initial>{*label}</option> }).collect_view()}
+                        {options.into_iter().map(|choice| {
+                            let selected = choice.value == initial;
+                            view! { <option value=choice.value selected=selected>{choice.label}</option> }
+                        }).collect_view()}
                     </select>
                 </label>
             }
             .into_any()
         }
-        Input::LongText | Input::Lines | Input::Values | Input::Pairs | Input::KeyValues | Input::Json => {
+        ref multiline @ (Input::LongText | Input::Lines | Input::Values | Input::Pairs | Input::KeyValues | Input::Json) => {
             let write = write.clone();
-            let rows = if matches!(input, Input::Json) { 6 } else { 3 };
+            let rows = if matches!(multiline, Input::Json) { 6 } else { 3 };
             view! {
-                <label>{field.label}
+                <label>{label}
                     <textarea id=id.clone() rows=rows spellcheck="false" prop:value=move || typed.get()
                         on:input=move |e| write(event_target_value(&e))
                         aria-invalid=invalid aria-describedby=described.clone()></textarea>
@@ -227,11 +232,11 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
             }
             .into_any()
         }
-        _ => {
+        ref other => {
             let write = write.clone();
-            let mode = if matches!(input, Input::Number) { "numeric" } else { "text" };
+            let mode = if matches!(other, Input::Number) { "numeric" } else { "text" };
             view! {
-                <label>{field.label}
+                <label>{label}
                     <input type="text" inputmode=mode id=id.clone() autocomplete="off" spellcheck="false" prop:value=move || typed.get()
                         on:input=move |e| write(event_target_value(&e))
                         aria-invalid=invalid aria-describedby=described.clone()/>
@@ -240,11 +245,11 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
             .into_any()
         }
     };
-    let wide = matches!(input, Input::LongText | Input::Json | Input::Lines | Input::Pairs | Input::KeyValues | Input::Values);
+    let wide = input.with_value(|input| matches!(input, Input::LongText | Input::Json | Input::Lines | Input::Pairs | Input::KeyValues | Input::Values));
     view! {
         <div class=if wide { "field wide" } else { "field" }>
             {control}
-            {(!field.help.is_empty()).then(|| view! { <span class="help" id=help_id>{field.help}</span> })}
+            {has_help.then(|| view! { <span class="help" id=help_id>{help}</span> })}
             {move || message.get().map(|message| view! { <span class="field-error" id=error_id.clone()>{message}</span> })}
         </div>
     }
@@ -254,36 +259,36 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
 mod tests {
     use super::*;
 
-    fn round_trip(input: Input, text: &str) -> String {
+    fn round_trip(input: &Input, text: &str) -> String {
         show(input, read(input, text).unwrap().as_ref())
     }
 
     #[test]
     fn typed_text_reads_as_the_stage_json() {
-        assert_eq!(read(Input::NumberOrExpression, "30"), Ok(Some(json!(30))));
-        assert_eq!(read(Input::NumberOrExpression, "${parameters.delay}"), Ok(Some(json!("${parameters.delay}"))));
-        assert_eq!(read(Input::Number, " "), Ok(None), "an empty number removes the key");
-        assert!(read(Input::Number, "3x").unwrap_err().contains("whole number"));
-        assert_eq!(read(Input::Lines, "demo-app\n\n --version \nv2\n"), Ok(Some(json!(["demo-app", "--version", "v2"]))));
-        assert_eq!(read(Input::Values, "ship\nhold"), Ok(Some(json!([{"value": "ship"}, {"value": "hold"}]))));
-        assert_eq!(read(Input::Pairs, "A=1\nB = two=2"), Ok(Some(json!({"A": "1", "B": "two=2"}))));
-        assert!(read(Input::Pairs, "no equals").is_err());
-        assert_eq!(read(Input::KeyValues, "region=eu"), Ok(Some(json!([{"key": "region", "value": "eu"}]))));
-        assert_eq!(read(Input::Numbers, "25, 50,100"), Ok(Some(json!([25, 50, 100]))));
-        assert_eq!(read(Input::Millis, "90"), Ok(Some(json!(90000))));
-        assert_eq!(read(Input::Millis, "0.25"), Ok(Some(json!(250))));
-        assert!(read(Input::Millis, "-1").is_err());
-        assert!(read(Input::Millis, "0").is_err());
-        assert!(read(Input::Millis, "1.2345").is_err());
-        assert_eq!(read(Input::Condition, "${parameters.go}"), Ok(Some(json!({"type": "expression", "expression": "${parameters.go}"}))));
-        assert_eq!(read(Input::Hours, "9-17:30"), Ok(Some(json!([{"startHour": 9, "startMin": 0, "endHour": 17, "endMin": 30}]))));
-        assert!(read(Input::Hours, "25:00-26:00").is_err());
-        assert_eq!(read(Input::Check, "false"), Ok(Some(json!(false))));
-        assert_eq!(read(Input::CheckOn, "false"), Ok(Some(json!(false))));
-        assert_eq!(read(Input::CheckOn, "true"), Ok(None), "checked is the default: the key goes");
-        assert_eq!(show(Input::CheckOn, None), "true");
-        assert_eq!(show(Input::CheckOn, Some(&json!(true))), "true");
-        assert!(read(Input::Json, "{").is_err());
+        assert_eq!(read(&Input::NumberOrExpression, "30"), Ok(Some(json!(30))));
+        assert_eq!(read(&Input::NumberOrExpression, "${parameters.delay}"), Ok(Some(json!("${parameters.delay}"))));
+        assert_eq!(read(&Input::Number, " "), Ok(None), "an empty number removes the key");
+        assert!(read(&Input::Number, "3x").unwrap_err().contains("whole number"));
+        assert_eq!(read(&Input::Lines, "demo-app\n\n --version \nv2\n"), Ok(Some(json!(["demo-app", "--version", "v2"]))));
+        assert_eq!(read(&Input::Values, "ship\nhold"), Ok(Some(json!([{"value": "ship"}, {"value": "hold"}]))));
+        assert_eq!(read(&Input::Pairs, "A=1\nB = two=2"), Ok(Some(json!({"A": "1", "B": "two=2"}))));
+        assert!(read(&Input::Pairs, "no equals").is_err());
+        assert_eq!(read(&Input::KeyValues, "region=eu"), Ok(Some(json!([{"key": "region", "value": "eu"}]))));
+        assert_eq!(read(&Input::Numbers, "25, 50,100"), Ok(Some(json!([25, 50, 100]))));
+        assert_eq!(read(&Input::Millis, "90"), Ok(Some(json!(90000))));
+        assert_eq!(read(&Input::Millis, "0.25"), Ok(Some(json!(250))));
+        assert!(read(&Input::Millis, "-1").is_err());
+        assert!(read(&Input::Millis, "0").is_err());
+        assert!(read(&Input::Millis, "1.2345").is_err());
+        assert_eq!(read(&Input::Condition, "${parameters.go}"), Ok(Some(json!({"type": "expression", "expression": "${parameters.go}"}))));
+        assert_eq!(read(&Input::Hours, "9-17:30"), Ok(Some(json!([{"startHour": 9, "startMin": 0, "endHour": 17, "endMin": 30}]))));
+        assert!(read(&Input::Hours, "25:00-26:00").is_err());
+        assert_eq!(read(&Input::Check, "false"), Ok(Some(json!(false))));
+        assert_eq!(read(&Input::CheckOn, "false"), Ok(Some(json!(false))));
+        assert_eq!(read(&Input::CheckOn, "true"), Ok(None), "checked is the default: the key goes");
+        assert_eq!(show(&Input::CheckOn, None), "true");
+        assert_eq!(show(&Input::CheckOn, Some(&json!(true))), "true");
+        assert!(read(&Input::Json, "{").is_err());
     }
 
     #[test]
@@ -297,10 +302,10 @@ mod tests {
             (Input::Hours, "09:00-17:30, 20:00-22:00"),
             (Input::Values, "ship\nhold"),
         ] {
-            assert_eq!(round_trip(input, text), text, "{input:?}");
+            assert_eq!(round_trip(&input, text), text, "{input:?}");
         }
-        assert_eq!(show(Input::Number, Some(&json!(3))), "3");
-        assert_eq!(show(Input::Text, None), "");
+        assert_eq!(show(&Input::Number, Some(&json!(3))), "3");
+        assert_eq!(show(&Input::Text, None), "");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The Stages section of the pipeline editor: the stage graph as it will run (columns by depth,
 //! so parallel branches and joins show), each stage listed with Move up / Move down / Edit /
 //! Remove, and Add stage. A stage's form has its name, type, the stages it runs after, its
-//! type's fields (see [`super::stage_fields`]) and its execution options. Everything is written
-//! into the pipeline's JSON at once (see [`super::document`]).
+//! type's fields and lists of items as the server's stage-type registry describes them (the
+//! stage catalog, loaded with the editor; see [`crate::model::stage_types`]) and its execution
+//! options. Everything is written into the pipeline's JSON at once (see [`super::document`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,10 +12,28 @@ use serde_json::{Map, Value, json};
 
 use super::document::{Document, text_of};
 use super::path::concerns;
-use super::preconditions::{self, Preconditions};
-use super::stage_fields::{self, COMMON_KEYS, DEPLOY_CLUSTER, Field, Input, KINDS, label};
 use super::stage_inputs::{JsonField, dom_id};
+use super::stage_lists::{StageList, count_in};
+use crate::api::pipelines::stage_types;
+use crate::components::ErrorMessage;
 use crate::model::pipeline::graph_depths;
+use crate::model::stage_types::{Field, Input, StageCatalog};
+
+/// The keys every stage has whatever its type: kept when the type changes.
+const COMMON_KEYS: &[&str] = &[
+    "refId",
+    "name",
+    "requisiteStageRefIds",
+    "failPipeline",
+    "continuePipeline",
+    "completeOtherBranchesThenFail",
+    "failOnFailedExpressions",
+    "stageEnabled",
+    "stageTimeoutMs",
+    "restrictExecutionDuringTimeWindow",
+    "restrictedExecutionWindow",
+    "comments",
+];
 
 /// What the list and the graph need of a stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,17 +43,19 @@ struct Row {
     name: String,
     kind: String,
     requisites: Vec<String>,
-    clusters: usize,
-    preconditions: usize,
+    /// How many items each list of the stage holds (a form is redrawn when one changes).
+    lists: Vec<(String, usize)>,
+    /// The type's name as users know it.
+    label: String,
 }
 
 impl Row {
     fn title(&self) -> String {
-        if self.name.is_empty() { format!("{} ({})", label(&self.kind), self.ref_id) } else { self.name.clone() }
+        if self.name.is_empty() { format!("{} ({})", self.label, self.ref_id) } else { self.name.clone() }
     }
 }
 
-fn rows_of(root: Option<&Value>) -> Vec<Row> {
+fn rows_of(root: Option<&Value>, catalog: &StageCatalog) -> Vec<Row> {
     let stages = root.and_then(|root| root.get("stages")).and_then(Value::as_array);
     stages
         .into_iter()
@@ -50,8 +71,11 @@ fn rows_of(root: Option<&Value>) -> Vec<Row> {
                 .and_then(Value::as_array)
                 .map(|ids| ids.iter().filter_map(|id| id.as_str().map(str::to_string)).collect())
                 .unwrap_or_default(),
-            clusters: stage.get("clusters").and_then(Value::as_array).map_or(0, Vec::len),
-            preconditions: preconditions::count_in(stage),
+            lists: catalog
+                .find(&text_of(stage, "type"))
+                .map(|info| info.lists.iter().map(|list| (list.key.clone(), count_in(stage, &list.key))).collect())
+                .unwrap_or_default(),
+            label: catalog.label(&text_of(stage, "type")).to_string(),
         })
         .collect()
 }
@@ -82,11 +106,11 @@ fn columns(rows: &[Row]) -> Vec<Vec<Row>> {
 }
 
 /// The stage list with `stage` of a new `kind` appended after the last one.
-fn new_stage(kind: &str, application: &str, rows: &[Row]) -> Value {
-    let mut stage = stage_fields::defaults(kind, application);
+fn new_stage(catalog: &StageCatalog, kind: &str, rows: &[Row]) -> Value {
+    let mut stage = catalog.find(kind).map_or_else(|| json!({}), |info| info.defaults.clone());
     if let Some(object) = stage.as_object_mut() {
         object.insert("refId".into(), json!(next_ref_id(rows)));
-        object.insert("name".into(), json!(label(kind)));
+        object.insert("name".into(), json!(catalog.label(kind)));
         object.insert("type".into(), json!(kind));
         let after: Vec<&str> = rows.last().map(|row| row.ref_id.as_str()).into_iter().collect();
         object.insert("requisiteStageRefIds".into(), json!(after));
@@ -95,9 +119,9 @@ fn new_stage(kind: &str, application: &str, rows: &[Row]) -> Value {
 }
 
 /// The stage as another `kind`: what every stage has is kept, the old type's fields go.
-fn retyped(stage: &Map<String, Value>, kind: &str, application: &str) -> Map<String, Value> {
+fn retyped(catalog: &StageCatalog, stage: &Map<String, Value>, kind: &str) -> Map<String, Value> {
     let mut changed: Map<String, Value> = stage.iter().filter(|(key, _)| COMMON_KEYS.contains(&key.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-    if let Value::Object(defaults) = stage_fields::defaults(kind, application) {
+    if let Some(Value::Object(defaults)) = catalog.find(kind).map(|info| info.defaults.clone()) {
         changed.extend(defaults);
     }
     changed.insert("type".into(), json!(kind));
@@ -123,18 +147,28 @@ fn remove_stage(root: &mut Map<String, Value>, index: usize) {
     }
 }
 
+/// The Stages section once the stage catalog (what the server's stage types are) has loaded.
 #[component]
 pub fn StagesEditor(doc: Document, application: String) -> impl IntoView {
+    let catalog = LocalResource::new(move || stage_types(application.clone()));
+    move || match catalog.get() {
+        None => view! { <p class="muted">"Loading the stage types…"</p> }.into_any(),
+        Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+        Some(Ok(catalog)) => view! { <Stages doc catalog=StoredValue::new(catalog)/> }.into_any(),
+    }
+}
+
+#[component]
+fn Stages(doc: Document, catalog: StoredValue<StageCatalog>) -> impl IntoView {
     // While the JSON does not parse, the last list stays, so the open forms survive.
     let rows = Memo::new(move |previous: Option<&Vec<Row>>| {
-        if doc.parses() { doc.with(rows_of) } else { previous.cloned().unwrap_or_default() }
+        if doc.parses() { catalog.with_value(|catalog| doc.with(|root| rows_of(root, catalog))) } else { previous.cloned().unwrap_or_default() }
     });
     let open = RwSignal::new(BTreeSet::<String>::new());
     let adding = RwSignal::new(String::from("deploy"));
-    let add_application = application.clone();
     let add = move |_| {
         let kind = adding.get_untracked();
-        let stage = new_stage(&kind, &add_application, &rows.get_untracked());
+        let stage = catalog.with_value(|catalog| new_stage(catalog, &kind, &rows.get_untracked()));
         let ref_id = text_of(&stage, "refId");
         doc.push("stages", stage);
         open.update(|open| {
@@ -147,14 +181,17 @@ pub fn StagesEditor(doc: Document, application: String) -> impl IntoView {
             <StageGraph rows/>
             {move || rows.with(Vec::is_empty).then(|| view! { <p class="muted">"No stages yet: add the first below."</p> })}
             <ol class="items" aria-label="Stages">
-                <For each=move || rows.get() key=|row| (row.index, row.ref_id.clone(), row.kind.clone(), row.clusters, row.preconditions) let:row>
-                    <StageItem doc row rows open application=application.clone()/>
+                <For each=move || rows.get() key=|row| (row.index, row.ref_id.clone(), row.kind.clone(), row.lists.clone()) let:row>
+                    <StageItem doc row rows open catalog/>
                 </For>
             </ol>
             <div class="add-item">
                 <label>"New stage type"
                     <select prop:value=move || adding.get() on:change=move |e| adding.set(event_target_value(&e))>
-                        {KINDS.iter().map(|(kind, name)| view! { <option value=*kind selected=*kind == "deploy">{*name}</option> }).collect_view()}
+                        {catalog.with_value(|catalog| catalog.0.iter().map(|info| {
+                            let selected = info.type_name == "deploy";
+                            view! { <option value=info.type_name.clone() selected=selected>{info.label.clone()}</option> }
+                        }).collect_view())}
                     </select>
                 </label>
                 <button type="button" on:click=add disabled=move || !doc.parses()>"Add stage"</button>
@@ -179,7 +216,7 @@ fn StageGraph(rows: Memo<Vec<Row>>) -> impl IntoView {
                             view! {
                                 <div class="node" role="listitem">
                                     <strong>{row.title()}</strong>
-                                    <small>{label(&row.kind).to_string()}</small>
+                                    <small>{row.label.clone()}</small>
                                     {(!after.is_empty()).then(|| view! { <small class="after">"after " {after.join(", ")}</small> })}
                                 </div>
                             }
@@ -192,7 +229,7 @@ fn StageGraph(rows: Memo<Vec<Row>>) -> impl IntoView {
 }
 
 #[component]
-fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTreeSet<String>>, application: String) -> impl IntoView {
+fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTreeSet<String>>, catalog: StoredValue<StageCatalog>) -> impl IntoView {
     let index = row.index;
     let at = format!("stages[{index}]");
     let ref_id = row.ref_id.clone();
@@ -213,21 +250,20 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
     };
     let title = {
         let at = at.clone();
-        let kind = kind.clone();
+        let label = row.label.clone();
         Memo::new(move |_| {
             let name = doc.value_at(&format!("{at}.name")).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            if name.is_empty() { label(&kind).to_string() } else { name }
+            if name.is_empty() { label.clone() } else { name }
         })
     };
-    let type_fields = stage_fields::fields(&kind);
+    let info = catalog.with_value(|catalog| catalog.find(&kind).cloned());
+    let type_fields = info.as_ref().map(|info| info.fields.clone()).unwrap_or_default();
     // The paths this form has inputs for; an error about anything else shows on the row.
     let mut shown: Vec<String> =
         ["name", "type", "requisiteStageRefIds"].iter().chain(OPTION_KEYS).map(|key| format!("{at}.{key}")).collect();
-    shown.extend(type_fields.iter().map(|field| format!("{at}.{}", field.key)));
-    for cluster in 0..row.clusters {
-        shown.extend(DEPLOY_CLUSTER.iter().map(|field| format!("{at}.clusters[{cluster}].{}", field.key)));
+    if let Some(info) = &info {
+        shown.extend(info.shown_paths(&at, untrack(|| doc.value_at(&at)).as_ref()));
     }
-    shown.extend(preconditions::shown_paths(&at, row.preconditions));
     let problem = {
         let at = at.clone();
         Memo::new(move |_| doc.problem_in(&at))
@@ -257,11 +293,10 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
         doc.problem.set(None);
     };
     let fields_id = format!("stage-{}-fields", dom_id(&ref_id));
-    let (retype_application, retype_at) = (application.clone(), index);
     let retype = move |new_kind: String| {
         doc.edit(|root| {
-            if let Some(Value::Object(stage)) = stages_mut(root).and_then(|stages| stages.get_mut(retype_at)) {
-                *stage = retyped(stage, &new_kind, &retype_application);
+            if let Some(Value::Object(stage)) = stages_mut(root).and_then(|stages| stages.get_mut(index)) {
+                *stage = catalog.with_value(|catalog| retyped(catalog, stage, &new_kind));
             }
         });
     };
@@ -269,7 +304,7 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
     view! {
         <li class="item stage" aria-label=move || format!("Stage {}", title.get())>
             <div class="item-head">
-                <span class="kind">{label(&kind).to_string()}</span>
+                <span class="kind">{row.label.clone()}</span>
                 <span class="title">{move || title.get()}</span>
                 <span class="summary">{move || rows.with(|rows| rows.get(index).map(|row| summary(row, rows)).unwrap_or_default())}</span>
                 <button type="button" class="secondary" aria-label=move || format!("Move {} up", title.get()) disabled=index == 0 on:click=move |_| move_by(-1)>"Up"</button>
@@ -286,11 +321,14 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
             {move || row_problem().map(|message| view! { <p class="field-error" role="alert">{message}</p> })}
             <div class="item-fields" id=fields_id hidden=move || !is_open.get()>
                 <div class="fields">
-                    <JsonField doc path=format!("{at}.name") field=Field { key: "name", label: "Stage name", help: "", input: Input::Text }/>
+                    <JsonField doc path=format!("{at}.name") field=Field::new("name", "Stage name", Input::Text, "")/>
                     <div class="field">
                         <label>"Stage type"
                             <select on:change=move |e| retype(event_target_value(&e))>
-                                {KINDS.iter().map(|(value, name)| view! { <option value=*value selected=*value == kind_for_select>{*name}</option> }).collect_view()}
+                                {catalog.with_value(|catalog| catalog.0.iter().map(|info| {
+                                    let selected = info.type_name == kind_for_select;
+                                    view! { <option value=info.type_name.clone() selected=selected>{info.label.clone()}</option> }
+                                }).collect_view())}
                             </select>
                         </label>
                         <span class="help">"Changing the type keeps the name, the stages it runs after and the execution options."</span>
@@ -300,8 +338,10 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
                 <div class="fields">
                     {type_fields.into_iter().map(|field| view! { <JsonField doc path=format!("{at}.{}", field.key) field/> }).collect_view()}
                 </div>
-                {(kind == "deploy").then(|| view! { <DeployClusters doc at=at.clone() clusters=row.clusters application=application.clone()/> })}
-                {(kind == "checkPreconditions").then(|| view! { <Preconditions doc at=at.clone() count=row.preconditions/> })}
+                {info.map(|info| info.lists.into_iter().map(|list| {
+                    let count = row.lists.iter().find(|(key, _)| *key == list.key).map_or(0, |(_, count)| *count);
+                    view! { <StageList doc at=at.clone() list count/> }
+                }).collect_view())}
                 <StageOptions doc at=at.clone()/>
             </div>
         </li>
@@ -364,33 +404,6 @@ fn Requisites(doc: Document, at: String, ref_id: String, rows: Memo<Vec<Row>>) -
             }).collect_view()}
         </fieldset>
         {move || message.get().map(|message| view! { <span class="field-error" id=error_id.clone()>{message}</span> })}
-    }
-}
-
-/// A deploy's clusters, each with its own fields, and Add / Remove cluster.
-#[component]
-fn DeployClusters(doc: Document, at: String, clusters: usize, application: String) -> impl IntoView {
-    let list = format!("{at}.clusters");
-    let add_list = list.clone();
-    view! {
-        {(0..clusters).map(|cluster| {
-            let base = format!("{list}[{cluster}]");
-            let remove_path = base.clone();
-            view! {
-                <fieldset class="cluster">
-                    <legend>{format!("Cluster {}", cluster + 1)}</legend>
-                    <div class="fields">
-                        {DEPLOY_CLUSTER.iter().map(|field| view! { <JsonField doc path=format!("{base}.{}", field.key) field=*field/> }).collect_view()}
-                    </div>
-                    {(clusters > 1).then(|| view! {
-                        <button type="button" class="secondary" on:click=move |_| doc.set_at(&remove_path, None)>"Remove cluster " {cluster + 1}</button>
-                    })}
-                </fieldset>
-            }
-        }).collect_view()}
-        <button type="button" class="secondary" on:click=move |_| doc.set_at(&format!("{add_list}[{clusters}]"), Some(stage_fields::new_cluster(&application)))>
-            "Add cluster"
-        </button>
     }
 }
 
@@ -493,8 +506,8 @@ fn StageOptions(doc: Document, at: String) -> impl IntoView {
                     </label>
                     <span class="help">"Unchecked, the text is left as it is and a warning shows."</span>
                 </div>
-                <JsonField doc path=format!("{at}.stageTimeoutMs") field=Field { key: "stageTimeoutMs", label: "Timeout (s)", help: "Fail the stage if it runs longer; empty: no limit.", input: Input::Millis }/>
-                <JsonField doc path=format!("{at}.stageEnabled") field=Field { key: "stageEnabled", label: "Run only if", help: "An expression, e.g. ${parameters.env == 'prod'}; false skips the stage.", input: Input::Condition }/>
+                <JsonField doc path=format!("{at}.stageTimeoutMs") field=Field::new("stageTimeoutMs", "Timeout (s)", Input::Millis, "Fail the stage if it runs longer; empty: no limit.")/>
+                <JsonField doc path=format!("{at}.stageEnabled") field=Field::new("stageEnabled", "Run only if", Input::Condition, "An expression, e.g. ${parameters.env == 'prod'}; false skips the stage.")/>
             </div>
             <div class="fields">
                 <div class="field">
@@ -509,7 +522,7 @@ fn StageOptions(doc: Document, at: String) -> impl IntoView {
                 </div>
             </div>
             <div class="fields" hidden=move || !window_on()>
-                <JsonField doc path=format!("{at}.restrictedExecutionWindow.whitelist") field=Field { key: "whitelist", label: "Hours (UTC)", help: "e.g. 09:00-17:00, 20:00-22:00", input: Input::Hours }/>
+                <JsonField doc path=format!("{at}.restrictedExecutionWindow.whitelist") field=Field::new("whitelist", "Hours (UTC)", Input::Hours, "e.g. 09:00-17:00, 20:00-22:00")/>
                 <fieldset class="checks">
                     <legend>"Days (none: every day)"</legend>
                     {DAYS.iter().map(|(number, name)| {
@@ -543,18 +556,34 @@ fn StageOptions(doc: Document, at: String) -> impl IntoView {
 mod tests {
     use super::*;
 
+    use crate::model::stage_types::StageTypeInfo;
+
+    /// Two stage types as a server would describe them.
+    fn catalog() -> StageCatalog {
+        let info = |type_name: &str, label: &str, defaults: Value| StageTypeInfo {
+            type_name: type_name.into(),
+            label: label.into(),
+            description: String::new(),
+            fields: Vec::new(),
+            lists: Vec::new(),
+            defaults,
+        };
+        StageCatalog(vec![info("wait", "Wait", json!({"waitTime": 30})), info("manualJudgment", "Manual Judgment", json!({"instructions": ""}))])
+    }
+
     fn rows(stages: Value) -> Vec<Row> {
-        rows_of(Some(&json!({"stages": stages})))
+        rows_of(Some(&json!({"stages": stages})), &catalog())
     }
 
     #[test]
     fn new_stages_follow_the_last_and_take_a_free_ref_id() {
         let existing = rows(json!([{"refId": "1", "type": "wait"}, {"refId": "7", "type": "wait", "requisiteStageRefIds": ["1"]}]));
-        let stage = new_stage("manualJudgment", "shop", &existing);
+        let stage = new_stage(&catalog(), "manualJudgment", &existing);
         assert_eq!(stage["refId"], "8");
         assert_eq!(stage["requisiteStageRefIds"], json!(["7"]));
         assert_eq!(stage["name"], "Manual Judgment");
-        assert_eq!(new_stage("wait", "shop", &[])["requisiteStageRefIds"], json!([]));
+        assert_eq!(stage["instructions"], "", "the type's defaults");
+        assert_eq!(new_stage(&catalog(), "wait", &[])["requisiteStageRefIds"], json!([]));
     }
 
     #[test]
@@ -578,7 +607,7 @@ mod tests {
             {"refId": "2", "type": "wait", "waitTime": 5, "requisiteStageRefIds": ["1"], "name": "Later", "stageTimeoutMs": 1000}
         ]});
         let map = root.as_object_mut().unwrap();
-        let retyped = retyped(map["stages"][1].as_object().unwrap(), "manualJudgment", "shop");
+        let retyped = retyped(&catalog(), map["stages"][1].as_object().unwrap(), "manualJudgment");
         assert_eq!(retyped.get("name"), Some(&json!("Later")));
         assert_eq!(retyped.get("stageTimeoutMs"), Some(&json!(1000)));
         assert!(retyped.get("waitTime").is_none());

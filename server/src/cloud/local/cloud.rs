@@ -21,6 +21,7 @@ use super::balancer::{Balancer, HealthCheck, Target};
 use super::processes::{InstanceSpec, ProcessGroup};
 use crate::cloud::cidr::Cidr;
 use super::jobs::Jobs;
+use super::sandbox::Sandbox;
 use crate::cloud::provider::{Error, JobSpec, JobStatus, Provider, Result, ServerGroupSpec, Snapshot};
 use crate::store::Store;
 
@@ -62,6 +63,7 @@ pub struct LocalCloud {
     state: Arc<Mutex<State>>,
     sync: tokio::task::JoinHandle<()>,
     jobs: Jobs,
+    sandbox: Arc<Sandbox>,
 }
 
 fn location() -> Location {
@@ -135,7 +137,8 @@ fn sync_balancers(state: &State) {
 
 impl LocalCloud {
     /// Starts the local cloud with the state stored from before (none on a first start).
-    pub async fn restore(store: Store) -> Result<Self> {
+    /// Brings back what the store holds; every process starts inside `sandbox`.
+    pub async fn restore(store: Store, sandbox: Arc<Sandbox>) -> Result<Self> {
         let state = Arc::new(Mutex::new(State::default()));
         let sync_state = state.clone();
         let sync = tokio::spawn(async move {
@@ -144,7 +147,7 @@ impl LocalCloud {
                 sync_balancers(&*sync_state.lock().await);
             }
         });
-        let cloud = Self { store: store.clone(), state, sync, jobs: Jobs::default() };
+        let cloud = Self { store: store.clone(), state, sync, jobs: Jobs::new(sandbox.clone()), sandbox };
         for (_, body) in store.local_resources("securityGroup").await.map_err(store_error)? {
             let security_group: SecurityGroup = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
             cloud.state.lock().await.security_groups.insert(security_group.name.clone(), security_group);
@@ -159,7 +162,7 @@ impl LocalCloud {
         }
         for (_, body) in store.local_resources("serverGroup").await.map_err(store_error)? {
             let record: ServerGroupRecord = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
-            let processes = ProcessGroup::start(&record.spec.name, instance_spec(&record.spec.artifact)?, record.spec.capacity.desired as usize);
+            let processes = ProcessGroup::start(&record.spec.name, instance_spec(&record.spec.artifact)?, record.spec.capacity.desired as usize, cloud.sandbox.clone());
             cloud.state.lock().await.server_groups.insert(record.spec.name.clone(), RunningGroup { record, processes });
         }
         sync_balancers(&*cloud.state.lock().await);
@@ -288,7 +291,7 @@ impl Provider for LocalCloud {
         }
         let record = ServerGroupRecord { spec: spec.clone(), disabled: false, created_time: crate::store::now_millis() };
         self.save_group(&record).await?;
-        let processes = ProcessGroup::start(&spec.name, instance_spec(&spec.artifact)?, spec.capacity.desired as usize);
+        let processes = ProcessGroup::start(&spec.name, instance_spec(&spec.artifact)?, spec.capacity.desired as usize, self.sandbox.clone());
         let mut state = self.state.lock().await;
         state.server_groups.insert(spec.name.clone(), RunningGroup { record, processes });
         sync_balancers(&state);

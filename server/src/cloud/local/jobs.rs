@@ -2,15 +2,15 @@
 //! finds the job already there), their output captured (the last `MAX_OUTPUT` bytes, stdout
 //! and stderr interleaved as they arrive) and their exit code kept until gennaker stops. A job
 //! that was running when gennaker stopped is gone after a restart: its status is `Unknown`,
-//! which the stage reports as a failure instead of waiting forever.
+//! which the stage reports as a failure instead of waiting forever. Every job starts inside
+//! the [`Sandbox`].
 
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
-
+use super::sandbox::Sandbox;
 use crate::cloud::provider::{Error, JobStatus, Result};
 
 /// How much output is kept per job (the end of it).
@@ -23,9 +23,10 @@ struct Job {
     cancel: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct Jobs {
     jobs: Arc<Mutex<HashMap<String, Arc<Mutex<Job>>>>>,
+    sandbox: Arc<Sandbox>,
 }
 
 fn append(job: &Mutex<Job>, bytes: &[u8]) {
@@ -47,36 +48,28 @@ async fn capture(mut reader: impl AsyncRead + Unpin, job: Arc<Mutex<Job>>) {
     }
 }
 
-/// The program and arguments to run: `demo-app ...` is gennaker's own demo app.
-pub fn program(command: &[String]) -> std::io::Result<(std::path::PathBuf, Vec<String>)> {
-    match command.split_first() {
-        Some((first, rest)) if first == "demo-app" => {
-            let mut args = vec!["demo-app".to_string()];
-            args.extend(rest.iter().cloned());
-            Ok((std::env::current_exe()?, args))
-        }
-        Some((first, rest)) => Ok((first.into(), rest.to_vec())),
-        None => Err(std::io::Error::other("a job needs a command")),
-    }
-}
-
 impl Jobs {
+    pub fn new(sandbox: Arc<Sandbox>) -> Self {
+        Self { jobs: Arc::default(), sandbox }
+    }
+
     /// Starts the job unless one with this token exists.
     pub fn start(&self, token: &str, command: &[String], env: &std::collections::BTreeMap<String, String>) -> Result<()> {
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         if jobs.contains_key(token) {
             return Ok(());
         }
-        let (program, args) = program(command).map_err(|e| Error::Invalid(e.to_string()))?;
-        let mut child = Command::new(&program)
-            .args(&args)
-            .envs(env)
+        let program = command.first().cloned().unwrap_or_default();
+        let mut child = self
+            .sandbox
+            .command(&format!("job-{token}"), command, env)
+            .map_err(|error| Error::Invalid(error.to_string()))?
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|error| Error::Provider(format!("cannot start {}: {error}", program.display())))?;
+            .map_err(|error| Error::Provider(format!("cannot start {program}: {error}")))?;
         let (cancel, canceled) = tokio::sync::oneshot::channel();
         let job = Arc::new(Mutex::new(Job { cancel: Some(cancel), ..Job::default() }));
         jobs.insert(token.to_string(), job.clone());

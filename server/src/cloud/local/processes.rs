@@ -1,7 +1,8 @@
 //! Instances of the local cloud: child processes, each on its own port of 127.0.0.1 with
 //! `PORT` and `GENNAKER_INSTANCE` in its environment. A group keeps `desired` of them running
 //! and replaces any that exits, as an autoscaling group does; resizing adds or stops instances
-//! (the newest go first). A command starting with `demo-app` runs `gennaker demo-app`.
+//! (the newest go first). A command starting with `demo-app` runs `gennaker demo-app`. Every
+//! instance starts inside the [`Sandbox`].
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,7 +10,9 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use tokio::process::Child;
+
+use super::sandbox::Sandbox;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -38,6 +41,7 @@ struct Running {
 struct Group {
     name: String,
     spec: InstanceSpec,
+    sandbox: Arc<Sandbox>,
     desired: Mutex<usize>,
     instances: Mutex<Vec<Running>>,
     counter: Mutex<u64>,
@@ -62,10 +66,8 @@ impl Group {
             *counter
         };
         let name = format!("{}-{number}", self.name);
-        let (program, args) = super::jobs::program(&self.spec.command)?;
-        let child = Command::new(program)
-            .args(args)
-            .envs(&self.spec.env)
+        let mut command = self.sandbox.command(&name, &self.spec.command, &self.spec.env).map_err(std::io::Error::other)?;
+        let child = command
             .env("PORT", port.to_string())
             .env("GENNAKER_INSTANCE", &name)
             .stdin(Stdio::null())
@@ -108,10 +110,11 @@ impl Group {
 }
 
 impl ProcessGroup {
-    pub fn start(name: &str, spec: InstanceSpec, desired: usize) -> Self {
+    pub fn start(name: &str, spec: InstanceSpec, desired: usize, sandbox: Arc<Sandbox>) -> Self {
         let group = Arc::new(Group {
             name: name.to_string(),
             spec,
+            sandbox,
             desired: Mutex::new(desired),
             instances: Mutex::new(Vec::new()),
             counter: Mutex::new(0),

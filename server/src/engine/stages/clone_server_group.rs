@@ -2,14 +2,37 @@
 //! settings, with the stage's changes), waits for it to be up, and optionally disables the
 //! source.
 
+use app::model::pipeline::Extra;
+use serde::{Deserialize, Serialize};
+use crate::engine::targets::{ArtifactSpec, ServerGroupTarget};
+use app::model::cluster::Capacity;
 use std::collections::BTreeMap;
 
-use app::model::pipeline::CloneServerGroupStage;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use app::model::stage_types::{Field, Input, StageTypeInfo};
+use serde_json::json;
+use crate::engine::stage_forms as F;
 use super::{StageType, Step, Task, config_or_fail, succeeded};
 use crate::engine::server_groups::{self as groups, Action};
+
+/// Copies a server group into the next version of its cluster, with overrides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloneServerGroupStage {
+    #[serde(flatten)]
+    pub target: ServerGroupTarget,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<ArtifactSpec>,
+    /// Disable the source once the clone is healthy.
+    #[serde(default)]
+    pub disable_source: bool,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
 
 pub struct CloneServerGroup;
 
@@ -17,6 +40,21 @@ pub struct CloneServerGroup;
 impl StageType for CloneServerGroup {
     fn type_name(&self) -> &'static str {
         "cloneServerGroup"
+    }
+
+    fn describe(&self, application: &str) -> StageTypeInfo {
+        F::info(
+            "cloneServerGroup",
+            "Clone Server Group",
+            "Copies a server group into the next version of its cluster, with overrides.",
+            F::target_with(vec![
+            Field::new("capacity.min", "Min", Input::Number, "Optional capacity override."),
+            Field::new("capacity.max", "Max", Input::Number, ""),
+            Field::new("capacity.desired", "Desired", Input::Number, ""),
+            Field::new("disableSource", "Disable the source", Input::Check, "Once the clone is healthy."),
+        ]),
+            F::target_defaults(application, json!({})),
+        )
     }
 
     fn task_names(&self) -> &'static [&'static str] {

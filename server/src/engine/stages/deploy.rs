@@ -18,12 +18,13 @@
 //! healthy (or a later step fails), it is destroyed and the server groups it was to replace
 //! are enabled again.
 
+use app::model::pipeline::Extra;
+use crate::engine::targets::{ArtifactSpec, RollbackOptions};
 use std::collections::BTreeMap;
 
 use app::model::cluster::{Capacity, Location};
 use app::model::execution::{Execution, Stage};
 use app::model::names::ClusterName;
-use app::model::pipeline::{ClusterDeploy, DeployStage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -33,9 +34,88 @@ use crate::engine::server_groups::{
 };
 use async_trait::async_trait;
 
+use app::model::stage_types::{Field, FieldList, Input, StageTypeInfo, choices};
+use serde_json::json;
+use crate::engine::stage_forms as F;
 use super::{StageType, Task, config_or_fail};
 use crate::engine::tasks::{Effects, TaskResult};
 use crate::cloud::provider::ServerGroupSpec;
+
+/// One cluster of a deploy stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterDeploy {
+    #[serde(default = "crate::engine::targets::local")]
+    pub cloud_provider: String,
+    #[serde(default = "crate::engine::targets::local", alias = "credentials")]
+    pub account: String,
+    #[serde(default = "crate::engine::targets::local")]
+    pub region: String,
+    pub application: String,
+    #[serde(default)]
+    pub stack: String,
+    #[serde(default)]
+    pub free_form_details: String,
+    pub capacity: Capacity,
+    /// Omitted: the artifact an upstream Find Image stage found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<ArtifactSpec>,
+    #[serde(default)]
+    pub load_balancers: Vec<String>,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// `redblack`, `highlander`, `rollingredblack`, `canary` or `none` (also empty).
+    #[serde(default)]
+    pub strategy: String,
+    /// Red/black: how many server groups the cluster keeps, the new one included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_remaining_asgs: Option<u32>,
+    /// Red/black: seconds to wait after the new one is healthy before disabling the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_before_cleanup: Option<u64>,
+    /// Red/black: scale the disabled server groups down to zero instances.
+    #[serde(default)]
+    pub scale_down: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_before_scale_down_sec: Option<u64>,
+    /// Rolling red/black: the share of the desired capacity the new server group reaches at
+    /// each step, ending at 100 (default `[50, 100]`).
+    #[serde(default)]
+    pub target_percentages: Vec<u32>,
+    /// Rolling red/black: a pipeline run (and waited for) after each step, before traffic moves
+    /// on; if it fails, the deploy fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_before_cleanup: Option<PipelineBeforeCleanup>,
+    /// Canary: the canary server group's instance count (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_capacity: Option<u32>,
+    /// Seconds to wait for every new instance to be healthy (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for_healthy_timeout_sec: Option<u64>,
+    #[serde(default)]
+    pub rollback: RollbackOptions,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineBeforeCleanup {
+    pub application: String,
+    /// The pipeline's id or name.
+    #[serde(alias = "pipeline")]
+    pub pipeline_id: String,
+    #[serde(default)]
+    pub pipeline_parameters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployStage {
+    pub clusters: Vec<ClusterDeploy>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
 
 /// Where the stage keeps its progress.
 const PROGRESS: &str = "deployProgress";
@@ -236,10 +316,10 @@ async fn step_pipeline_done(
     execution: &Execution,
     stage: &Stage,
     progress: &mut Progress,
-    before_cleanup: &app::model::pipeline::PipelineBeforeCleanup,
+    before_cleanup: &PipelineBeforeCleanup,
     effects: &Effects,
 ) -> Result<bool, String> {
-    let config = app::model::pipeline::PipelineStage {
+    let config = super::pipeline::PipelineStage {
         application: before_cleanup.application.clone(),
         pipeline: before_cleanup.pipeline_id.clone(),
         pipeline_parameters: before_cleanup.pipeline_parameters.clone(),
@@ -382,6 +462,12 @@ impl StageType for Deploy {
         "deploy"
     }
 
+    fn describe(&self, application: &str) -> StageTypeInfo {
+        let mut info = F::info("deploy", "Deploy", "Deploys a new server group in each cluster with a strategy (red/black, highlander, rolling red/black, canary).", Vec::new(), json!({"clusters": [new_cluster(application)]}));
+        info.lists = vec![clusters_list(application)];
+        info
+    }
+
     fn task_names(&self) -> &'static [&'static str] {
         &["createServerGroup", "waitForUpInstances", "applyStrategy"]
     }
@@ -430,4 +516,53 @@ impl StageType for Deploy {
             Err(_) => String::new(),
         }
     }
+}
+
+/// A deploy's cluster as the form starts it: the application's main cluster, red/black, on the
+/// local cloud, running the demo app.
+fn new_cluster(application: &str) -> Value {
+    json!({
+        "cloudProvider": "local", "account": "local", "region": "local",
+        "application": application, "stack": "", "freeFormDetails": "",
+        "capacity": {"min": 1, "max": 1, "desired": 1},
+        "artifact": {"command": ["demo-app", "--version", "v1"], "version": "v1"},
+        "loadBalancers": [], "securityGroups": [],
+        "strategy": "redblack", "maxRemainingAsgs": 2,
+        "rollback": {"onFailure": true}
+    })
+}
+
+/// One cluster of a deploy stage, relative to `clusters[i]`.
+fn clusters_list(application: &str) -> FieldList {
+    let strategies = choices(&[
+        ("redblack", "Red/black (blue/green)"),
+        ("highlander", "Highlander"),
+        ("rollingredblack", "Rolling red/black"),
+        ("canary", "Canary"),
+        ("none", "None: just add a server group"),
+    ]);
+    let mut fields = vec![
+        Field::new("application", "Application", Input::Text, "The cluster's application (names the server groups)."),
+        Field::new("stack", "Stack", Input::Text, "Optional, e.g. web or prod: the second part of the cluster's name."),
+        Field::new("freeFormDetails", "Detail", Input::Text, "Optional third part of the cluster's name."),
+    ];
+    fields.extend(F::location());
+    fields.extend([
+        Field::new("capacity.min", "Min", Input::Number, "Fewest instances."),
+        Field::new("capacity.max", "Max", Input::Number, "Most instances."),
+        Field::new("capacity.desired", "Desired", Input::Number, "Instances to run: min <= desired <= max."),
+        Field::new("artifact.command", "Command", Input::Lines, "What each instance runs, one argument per line; the local cloud's demo is demo-app. Leave empty to deploy what a Find Image stage found."),
+        Field::new("artifact.version", "Version", Input::Text, "The version shown for the server group, e.g. v2 or ${parameters.version}."),
+        Field::new("loadBalancers", "Load balancers", Input::Lines, "Load balancers the server group joins, one per line."),
+        Field::new("securityGroups", "Firewalls", Input::Lines, "Security groups, one per line."),
+        Field::new("strategy", "Strategy", strategies, "How the new server group replaces the old ones."),
+        Field::new("maxRemainingAsgs", "Server groups kept", Input::Number, "Red/black: server groups the cluster keeps, the new one included; older ones are destroyed."),
+        Field::new("delayBeforeCleanup", "Delay before disabling (s)", Input::Number, "Red/black: seconds to wait after the new server group is healthy."),
+        Field::new("scaleDown", "Scale down replaced server groups", Input::Check, "Red/black: disabled server groups go to zero instances."),
+        Field::new("targetPercentages", "Rolling steps (%)", Input::Numbers, "Rolling red/black: e.g. 25, 50, 100."),
+        Field::new("canaryCapacity", "Canary instances", Input::Number, "Canary: how many instances the canary runs."),
+        Field::new("waitForHealthyTimeoutSec", "Healthy within (s)", Input::Number, "Seconds every new instance has to pass its health checks (default 600)."),
+        Field::new("rollback.onFailure", "Roll back on failure", Input::Check, "If the deploy fails, destroy the new server group and keep the old one serving."),
+    ]);
+    FieldList { key: "clusters".into(), noun: "Cluster".into(), fields, new_item: new_cluster(application), min_items: 1, empty: String::new() }
 }

@@ -1,9 +1,12 @@
 //! `destroyServerGroup`: Destroys a server group (drained from its load balancers first).
 
-use app::model::pipeline::ServerGroupStage;
+use crate::engine::targets::ServerGroupStage;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use app::model::stage_types::StageTypeInfo;
+use serde_json::json;
+use crate::engine::stage_forms as F;
 use super::{StageType, Step, Task, config_or_fail};
 use crate::engine::server_groups::{self as groups, Action};
 
@@ -13,6 +16,16 @@ pub struct DestroyServerGroup;
 impl StageType for DestroyServerGroup {
     fn type_name(&self) -> &'static str {
         "destroyServerGroup"
+    }
+
+    fn describe(&self, application: &str) -> StageTypeInfo {
+        F::info(
+            "destroyServerGroup",
+            "Destroy Server Group",
+            "Stops a server group's instances and deletes it.",
+            F::target_with(Vec::new()),
+            F::target_defaults(application, json!({})),
+        )
     }
 
     fn task_names(&self) -> &'static [&'static str] {

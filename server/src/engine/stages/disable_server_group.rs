@@ -1,10 +1,13 @@
 //! `disableServerGroup`: Takes a server group out of its load balancers (draining it); its
 //! instances keep running.
 
-use app::model::pipeline::ServerGroupStage;
+use crate::engine::targets::ServerGroupStage;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use app::model::stage_types::StageTypeInfo;
+use serde_json::json;
+use crate::engine::stage_forms as F;
 use super::{StageType, Step, Task, config_or_fail};
 use crate::engine::server_groups::{self as groups, Action};
 
@@ -14,6 +17,16 @@ pub struct DisableServerGroup;
 impl StageType for DisableServerGroup {
     fn type_name(&self) -> &'static str {
         "disableServerGroup"
+    }
+
+    fn describe(&self, application: &str) -> StageTypeInfo {
+        F::info(
+            "disableServerGroup",
+            "Disable Server Group",
+            "Takes a server group out of its load balancers; its instances keep running.",
+            F::target_with(Vec::new()),
+            F::target_defaults(application, json!({})),
+        )
     }
 
     fn task_names(&self) -> &'static [&'static str] {

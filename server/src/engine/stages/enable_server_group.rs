@@ -1,10 +1,13 @@
 //! `enableServerGroup`: Puts a server group back in its load balancers and waits for its
 //! instances to be up.
 
-use app::model::pipeline::ServerGroupStage;
+use crate::engine::targets::ServerGroupStage;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use app::model::stage_types::StageTypeInfo;
+use serde_json::json;
+use crate::engine::stage_forms as F;
 use super::{StageType, Step, Task, config_or_fail};
 use crate::engine::server_groups::{self as groups, Action};
 
@@ -14,6 +17,16 @@ pub struct EnableServerGroup;
 impl StageType for EnableServerGroup {
     fn type_name(&self) -> &'static str {
         "enableServerGroup"
+    }
+
+    fn describe(&self, application: &str) -> StageTypeInfo {
+        F::info(
+            "enableServerGroup",
+            "Enable Server Group",
+            "Puts a server group back into its load balancers.",
+            F::target_with(Vec::new()),
+            F::target_defaults(application, json!({})),
+        )
     }
 
     fn task_names(&self) -> &'static [&'static str] {

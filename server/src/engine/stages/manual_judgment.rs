@@ -2,13 +2,36 @@
 //! the judgment in the stage's context and runs the task again at once); the chosen input
 //! becomes the output `judgmentInput`.
 
+use app::model::execution::Stage;
+use app::model::pipeline::Extra;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+use app::model::stage_types::{Field, Input, StageTypeInfo};
+use serde_json::json;
+use crate::engine::stage_forms as F;
 use super::{StageType, Step, Task, failed, succeeded};
 use crate::engine::tasks::{POLL_MS, TaskResult};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManualJudgmentStage {
+    #[serde(default)]
+    pub instructions: String,
+    /// Choices offered with the judgment; the chosen one is `judgmentInput`.
+    #[serde(default)]
+    pub judgment_inputs: Vec<JudgmentInput>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgmentInput {
+    pub value: String,
+}
 
 pub struct ManualJudgment;
 
@@ -16,6 +39,29 @@ pub struct ManualJudgment;
 impl StageType for ManualJudgment {
     fn type_name(&self) -> &'static str {
         "manualJudgment"
+    }
+
+    fn describe(&self, _application: &str) -> StageTypeInfo {
+        F::info(
+            "manualJudgment",
+            "Manual Judgment",
+            "Waits for a person to continue or stop the pipeline, optionally choosing an input.",
+            vec![
+            Field::new("instructions", "Instructions", Input::LongText, "What the judge should check before continuing."),
+            Field::new("judgmentInputs", "Choices", Input::Values, "Optional choices offered with Continue, one per line; later stages read judgment(\"Name\")."),
+        ],
+            json!({"instructions": "", "judgmentInputs": []}),
+        )
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        super::parse::<ManualJudgmentStage>(config).map(drop)
+    }
+
+    fn check_judgment_input(&self, stage: &Stage, input: &str) -> Result<(), String> {
+        let config: ManualJudgmentStage = super::config(stage)?;
+        let offered: Vec<&str> = config.judgment_inputs.iter().map(|choice| choice.value.as_str()).collect();
+        if offered.is_empty() || offered.contains(&input) { Ok(()) } else { Err(format!("judgmentInput must be one of {offered:?}")) }
     }
 
     fn task_names(&self) -> &'static [&'static str] {

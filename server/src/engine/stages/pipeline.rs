@@ -2,21 +2,40 @@
 //! child's id is derived from the parent's and the stage's, so starting it again after a crash
 //! finds it instead of starting a second one.
 
+use app::model::pipeline::Extra;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use app::error::AppError;
 use app::model::execution::{Execution, Stage, Status};
-use app::model::pipeline::PipelineStage;
 use serde_json::{Map, Value, json};
 
 use async_trait::async_trait;
 
+use app::model::stage_types::{Field, Input, StageTypeInfo};
+use crate::engine::stage_forms as F;
 use super::{StageType, Step as Run, Task, config_or_fail, failed};
 use crate::engine::launcher::{Launch, Launcher, RunAs};
 use crate::engine::message::Message;
 use crate::engine::tasks::{Effects, TaskResult};
 use crate::store::executions::Outgoing;
 use crate::store::{self, Store};
+
+/// Runs another pipeline (of this or another application) with parameters and, by default,
+/// waits for it: the stage fails if it fails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineStage {
+    pub application: String,
+    /// The pipeline's id or name.
+    pub pipeline: String,
+    #[serde(default)]
+    pub pipeline_parameters: BTreeMap<String, String>,
+    #[serde(default = "crate::engine::targets::yes")]
+    pub wait_for_completion: bool,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
 
 const POLL_MS: i64 = 1_000;
 
@@ -116,6 +135,25 @@ pub struct RunPipeline;
 impl StageType for RunPipeline {
     fn type_name(&self) -> &'static str {
         "pipeline"
+    }
+
+    fn describe(&self, application: &str) -> StageTypeInfo {
+        F::info(
+            "pipeline",
+            "Pipeline",
+            "Runs another pipeline (of this or another application) and, by default, waits for it.",
+            vec![
+            Field::new("application", "Application", Input::Text, "The application of the pipeline to run."),
+            Field::new("pipeline", "Pipeline", Input::Text, "Its name or id."),
+            Field::new("pipelineParameters", "Parameters", Input::Pairs, "NAME=VALUE per line; values may be expressions."),
+            Field::new("waitForCompletion", "Wait for it to finish", Input::Check, "The stage fails if the pipeline fails."),
+        ],
+            json!({"application": application, "pipeline": "", "waitForCompletion": true}),
+        )
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        super::parse::<PipelineStage>(config).map(drop)
     }
 
     fn task_names(&self) -> &'static [&'static str] {

@@ -2,12 +2,46 @@
 //! resolved first) to an exact capacity or by a percentage or number, then waits for the capacity
 //! to be healthy.
 
-use app::model::pipeline::{ResizeAction, ResizeServerGroupStage};
+use app::model::pipeline::Extra;
+use serde::{Deserialize, Serialize};
+use crate::engine::targets::ServerGroupTarget;
+use app::model::cluster::Capacity;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use app::model::stage_types::{Field, Input, StageTypeInfo, choices};
+use serde_json::json;
+use crate::engine::stage_forms as F;
 use super::{StageType, Step, Task, config_or_fail};
 use crate::engine::server_groups::{self as groups, Action};
+
+/// `scale_exact` (to `capacity`), `scale_up`/`scale_down` (by `scaleNum` instances or
+/// `scalePct` percent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeAction {
+    #[default]
+    ScaleExact,
+    ScaleUp,
+    ScaleDown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResizeServerGroupStage {
+    #[serde(flatten)]
+    pub target: ServerGroupTarget,
+    #[serde(default)]
+    pub action: ResizeAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_num: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_pct: Option<u32>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
 
 pub struct ResizeServerGroup;
 
@@ -15,6 +49,23 @@ pub struct ResizeServerGroup;
 impl StageType for ResizeServerGroup {
     fn type_name(&self) -> &'static str {
         "resizeServerGroup"
+    }
+
+    fn describe(&self, application: &str) -> StageTypeInfo {
+        F::info(
+            "resizeServerGroup",
+            "Resize Server Group",
+            "Resizes a server group to an exact capacity, or by a number or percentage of instances.",
+            F::target_with(vec![
+            Field::new("action", "Action", choices(&[("scale_exact", "Resize to an exact capacity"), ("scale_up", "Scale up by"), ("scale_down", "Scale down by")]), ""),
+            Field::new("capacity.min", "Min", Input::Number, "Exact resize: fewest instances."),
+            Field::new("capacity.max", "Max", Input::Number, "Exact resize: most instances."),
+            Field::new("capacity.desired", "Desired", Input::Number, "Exact resize: instances to run."),
+            Field::new("scaleNum", "By instances", Input::Number, "Scale up/down: by this many instances."),
+            Field::new("scalePct", "By percent", Input::Number, "Scale up/down: or by this percentage."),
+        ]),
+            F::target_defaults(application, json!({"action": "scale_exact", "capacity": {"min": 1, "max": 1, "desired": 1}})),
+        )
     }
 
     fn task_names(&self) -> &'static [&'static str] {

@@ -1,14 +1,35 @@
 //! `wait`: waits `waitTime` seconds from the stage's start (a person may skip the rest). The
 //! task asks to be run again when the time is up: nothing sleeps.
 
+use app::model::pipeline::Extra;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use app::model::pipeline::{NumberOrExpression, WaitStage};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+use app::model::stage_types::{Field, Input, StageTypeInfo};
+use serde_json::json;
+use crate::engine::stage_forms as F;
 use super::{Fault, StageType, Step, Task, config_or_fail, failed, has_expression, parse, succeeded};
 use crate::engine::tasks::{POLL_MS, TaskResult};
+
+/// A number that may instead be an expression (`"${parameters.seconds}"`), as in Spinnaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NumberOrExpression {
+    Number(u64),
+    Expression(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitStage {
+    /// Seconds to wait.
+    pub wait_time: NumberOrExpression,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
 
 pub struct Wait;
 
@@ -16,6 +37,20 @@ pub struct Wait;
 impl StageType for Wait {
     fn type_name(&self) -> &'static str {
         "wait"
+    }
+
+    fn describe(&self, _application: &str) -> StageTypeInfo {
+        F::info(
+            "wait",
+            "Wait",
+            "Waits a number of seconds (a Skip button ends the wait early).",
+            vec![Field::new("waitTime", "Seconds to wait", Input::NumberOrExpression, "A number, or an expression such as ${parameters.delay}.")],
+            json!({"waitTime": 30}),
+        )
+    }
+
+    fn skippable(&self) -> bool {
+        true
     }
 
     fn task_names(&self) -> &'static [&'static str] {

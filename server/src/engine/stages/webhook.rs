@@ -3,15 +3,71 @@
 //! `successStatuses` (or `terminalStatuses`/`canceledStatuses`). A step commits after its call,
 //! so a crash between the two repeats the call: webhooks are at-least-once, as in Spinnaker.
 
+use crate::outbound::Outbound;
+use app::model::pipeline::Extra;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use app::model::pipeline::WebhookStage;
 use serde_json::{Map, Value, json};
 
 use async_trait::async_trait;
 
+use app::model::stage_types::{Field, Input, StageTypeInfo, choices};
+use crate::engine::stage_forms as F;
 use super::{StageType, Task, config_or_fail};
 use crate::engine::tasks::TaskResult;
+
+/// Calls a URL, and optionally polls a status URL until it reports success (Spinnaker's
+/// webhook stage, same field names). Connection errors and 5xx answers are retried with backoff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookStage {
+    pub url: String,
+    #[serde(default = "post")]
+    pub method: String,
+    #[serde(default)]
+    pub custom_headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    #[serde(default)]
+    pub wait_for_completion: bool,
+    /// `getMethod` (poll `url`), `locationHeader` (poll the answer's Location) or
+    /// `webhookResponse` (poll the URL found at `statusUrlJsonPath` in the answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url_resolution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url_json_path: Option<String>,
+    /// Where the status is in the status answer, e.g. `$.status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_json_path: Option<String>,
+    /// Comma-separated status values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_statuses: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canceled_statuses: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_statuses: Option<String>,
+    /// Answers that fail the stage at once, without retries.
+    #[serde(default)]
+    pub fail_fast_status_codes: Vec<u16>,
+    /// Answers retried like 5xx.
+    #[serde(default)]
+    pub retry_status_codes: Vec<u16>,
+    /// Called when the stage is canceled while it runs (best effort).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_payload: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn post() -> String {
+    "POST".to_string()
+}
 
 /// Attempts of the first call before the stage fails.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -46,25 +102,41 @@ fn listed(list: &Option<String>, status: &str) -> bool {
     list.as_deref().is_some_and(|list| list.split(',').any(|s| s.trim().eq_ignore_ascii_case(status)))
 }
 
-async fn send(http: &reqwest::Client, method: &str, url: &str, webhook: &WebhookStage, body: Option<&Value>) -> Result<(u16, Option<String>, Value), String> {
-    let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|e| e.to_string())?;
-    let mut request = http.request(method, url).timeout(TIMEOUT);
+/// Why a call failed, and whether trying again may help (a refused address will not).
+struct CallFailed {
+    retry: bool,
+    why: String,
+}
+
+impl std::fmt::Display for CallFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+async fn send(http: &Outbound, method: &str, url: &str, webhook: &WebhookStage, body: Option<&Value>) -> Result<(u16, Option<String>, Value), CallFailed> {
+    let final_failure = |why: String| CallFailed { retry: false, why };
+    let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|e| final_failure(e.to_string()))?;
+    let mut request = http.request(method, url).map_err(|error| final_failure(error.to_string()))?.timeout(TIMEOUT);
     for (name, value) in &webhook.custom_headers {
         request = request.header(name, value);
     }
     if let Some(body) = body {
         request = request.json(body);
     }
-    let response = request.send().await.map_err(|error| format!("cannot reach {url}: {error}"))?;
+    let response = request.send().await.map_err(|error| CallFailed {
+        retry: !crate::outbound::is_refusal(&error),
+        why: format!("cannot reach {url}: {}", crate::outbound::describe(&error)),
+    })?;
     let status = response.status().as_u16();
     let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
-    let text = response.text().await.unwrap_or_default();
+    let text = http.text(response).await.map_err(|error| CallFailed { retry: true, why: format!("{url}: {error}") })?;
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Ok((status, location, body))
 }
 
 /// Task 1: call the webhook.
-pub async fn call(http: &reqwest::Client, webhook: &WebhookStage, context: &Value) -> Run {
+pub async fn call(http: &Outbound, webhook: &WebhookStage, context: &Value) -> Run {
     let attempt = context.get("webhookAttempts").and_then(Value::as_i64).unwrap_or(0) + 1;
     let mut patch = Map::new();
     patch.insert("webhookAttempts".into(), json!(attempt));
@@ -77,7 +149,8 @@ pub async fn call(http: &reqwest::Client, webhook: &WebhookStage, context: &Valu
     };
     let (status, location, body) = match send(http, &webhook.method, &webhook.url, webhook, webhook.payload.as_ref()).await {
         Ok(answer) => answer,
-        Err(error) => return retry(patch, error),
+        Err(CallFailed { retry: false, why }) => return (TaskResult::Failed { error: why }, patch),
+        Err(CallFailed { why, .. }) => return retry(patch, why),
     };
     if webhook.fail_fast_status_codes.contains(&status) {
         return (TaskResult::Failed { error: format!("webhook answered {status} (a fail-fast status): {body}") }, patch);
@@ -120,7 +193,7 @@ fn absolute(base: &str, url: &str) -> String {
 }
 
 /// Task 2: poll the status URL, when waiting for completion.
-pub async fn monitor(http: &reqwest::Client, webhook: &WebhookStage, context: &Value) -> Run {
+pub async fn monitor(http: &Outbound, webhook: &WebhookStage, context: &Value) -> Run {
     let patch = Map::new();
     if !webhook.wait_for_completion {
         return (TaskResult::Succeeded { outputs: Default::default() }, patch);
@@ -174,7 +247,7 @@ mod tests {
 
 /// The cancel hook: call `cancelEndpoint`, if the stage has one. Failures are logged only: the
 /// stage is canceled either way.
-pub async fn cancel(http: &reqwest::Client, webhook: &WebhookStage) {
+pub async fn cancel(http: &Outbound, webhook: &WebhookStage) {
     let Some(url) = &webhook.cancel_endpoint else { return };
     let method = webhook.cancel_method.as_deref().unwrap_or("POST");
     match send(http, method, url, webhook, webhook.cancel_payload.as_ref()).await {
@@ -190,6 +263,38 @@ pub struct Webhook;
 impl StageType for Webhook {
     fn type_name(&self) -> &'static str {
         "webhook"
+    }
+
+    fn describe(&self, _application: &str) -> StageTypeInfo {
+        F::info(
+            "webhook",
+            "Webhook",
+            "Calls a URL and optionally polls a status URL until it reports success.",
+            vec![
+            Field::new("url", "URL", Input::Text, "http:// or https://; may hold expressions."),
+            Field::new("method", "Method", choices(&[("POST", "POST"), ("GET", "GET"), ("PUT", "PUT"), ("PATCH", "PATCH"), ("DELETE", "DELETE")]), ""),
+            Field::new("customHeaders", "Headers", Input::Pairs, "Name=value per line."),
+            Field::new("payload", "Payload (JSON)", Input::Json, "Sent as the body; may hold expressions."),
+            Field::new("waitForCompletion", "Wait for completion", Input::Check, "Poll a status URL until it reports success."),
+            Field::new(
+                "statusUrlResolution",
+                "Status URL",
+                choices(&[
+                    ("", "(do not poll)"),
+                    ("getMethod", "Poll the same URL with GET"),
+                    ("locationHeader", "Poll the Location header"),
+                    ("webhookResponse", "Poll a URL found in the answer"),
+                ]),
+                "",
+            ),
+            Field::new("statusUrlJsonPath", "Status URL JSON path", Input::Text, "Where the status URL is in the answer, e.g. $.links.status."),
+            Field::new("statusJsonPath", "Status JSON path", Input::Text, "Where the status is in the status answer, e.g. $.status."),
+            Field::new("successStatuses", "Success statuses", Input::Text, "Comma-separated, e.g. DONE,OK."),
+            Field::new("terminalStatuses", "Terminal statuses", Input::Text, "Comma-separated statuses that fail the stage."),
+            Field::new("failFastStatusCodes", "Fail at once on", Input::Numbers, "HTTP codes that fail without retrying, e.g. 404, 422."),
+        ],
+            json!({"url": "https://example.com/hook", "method": "POST"}),
+        )
     }
 
     fn task_names(&self) -> &'static [&'static str] {

@@ -1,0 +1,120 @@
+//! What cloud stages act on, in Orca's field names so Spinnaker pipelines paste in unchanged: a
+//! server group by name or a cluster and a `target` in it, a cluster, an artifact to run, the
+//! rollback option. `account` also reads Spinnaker's `credentials`. Each stage type's own
+//! configuration is in its file under `stages/`; these are the pieces several share.
+
+use app::model::cluster::Artifact;
+use app::model::pipeline::Extra;
+use serde::{Deserialize, Serialize};
+
+/// Serde's default for `cloudProvider`, `account` and `region`: the local cloud.
+pub fn local() -> String {
+    "local".to_string()
+}
+
+pub fn one() -> u32 {
+    1
+}
+
+pub fn yes() -> bool {
+    true
+}
+
+/// Which server group of a cluster a stage acts on, Spinnaker's `target` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetSelector {
+    /// The newest server group.
+    #[serde(alias = "current_asg")]
+    CurrentAsgDynamic,
+    /// The one before the newest.
+    #[serde(alias = "ancestor_asg")]
+    AncestorAsgDynamic,
+    OldestAsgDynamic,
+    /// The one with the most desired instances (the newest of equals).
+    LargestAsgDynamic,
+}
+
+/// Where a stage acts: a cloud location and either a server group by name or a cluster and a
+/// `target` in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerGroupTarget {
+    #[serde(default = "crate::engine::targets::local")]
+    pub cloud_provider: String,
+    #[serde(default = "crate::engine::targets::local", alias = "credentials")]
+    pub account: String,
+    #[serde(default = "crate::engine::targets::local")]
+    pub region: String,
+    /// An explicit server group (`asgName` in older Spinnaker pipelines).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "asgName")]
+    pub server_group_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetSelector>,
+}
+
+/// Where a cluster-wide stage acts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterTarget {
+    #[serde(default = "crate::engine::targets::local")]
+    pub cloud_provider: String,
+    #[serde(default = "crate::engine::targets::local", alias = "credentials")]
+    pub account: String,
+    #[serde(default = "crate::engine::targets::local")]
+    pub region: String,
+    pub cluster: String,
+}
+
+/// What a deploy runs: a command line on the local cloud (`demo-app ...` is the built-in demo),
+/// a Docker image or a machine image. Untyped, as users write it; the `type` tag is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactSpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+impl ArtifactSpec {
+    pub fn to_artifact(&self) -> Result<Artifact, String> {
+        if !self.command.is_empty() {
+            let version = if self.version.is_empty() { "unversioned".to_string() } else { self.version.clone() };
+            return Ok(Artifact::Command { command: self.command.clone(), version });
+        }
+        if let Some(reference) = &self.reference {
+            return Ok(Artifact::DockerImage { reference: reference.clone() });
+        }
+        if let Some(image_id) = &self.image_id {
+            return Ok(Artifact::MachineImage { image_id: image_id.clone() });
+        }
+        Err("artifact needs a command, a Docker image reference or an imageId".to_string())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackOptions {
+    /// On a failed deploy, destroy the new server group and keep the previous one serving.
+    #[serde(default)]
+    pub on_failure: bool,
+}
+
+/// Enable, disable and destroy take only a target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerGroupStage {
+    #[serde(flatten)]
+    pub target: ServerGroupTarget,
+    #[serde(flatten)]
+    pub extra: Extra,
+}

@@ -1,0 +1,219 @@
+//! Security checks as an attacker would try them, black-box against the real server (issue
+//! "Security hardening"): one test per finding, each shown failing before its fix.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::both_databases;
+use crate::helpers::{Db, TestApp, assert_error, spawn_app, spawn_app_with};
+
+both_databases!(a_role_less_user_cannot_run_processes_until_an_admin_grants_the_account,);
+
+async fn finished(app: &TestApp, client: &reqwest::Client, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let execution: Value = client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
+        if ["SUCCEEDED", "TERMINAL", "CANCELED"].contains(&execution["status"].as_str().unwrap_or_default()) {
+            return execution;
+        }
+        assert!(Instant::now() < deadline, "the run did not finish: {execution}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn job(command: &str) -> Value {
+    json!({"refId": "1", "name": "Job", "type": "runJob", "account": "local", "command": ["sh", "-c", command]})
+}
+
+/// Finding: a signed-in user without roles ran a shell on gennaker's host through `runJob` (or
+/// a deploy's command) on `local`, open to everyone because no permission was set on it. Now
+/// an account nobody was granted WRITE on is for admins only, at save and at run time.
+async fn a_role_less_user_cannot_run_processes_until_an_admin_grants_the_account(db: Db) {
+    let app = spawn_app(db).await;
+    let mallory = app.user_client("mallory", &[]).await;
+    let created = mallory.post(app.url("/api/v1/applications")).json(&json!({"name": "mine"})).send().await.unwrap();
+    assert_eq!(created.status(), 201, "anyone may create an application");
+    let pipelines = app.url("/api/v1/applications/mine/pipelines");
+    let save = mallory.post(&pipelines).json(&json!({"name": "shell", "stages": [job("id")]})).send().await.unwrap();
+    let body = assert_error(save, 403, "forbidden", None).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("account local"), "{body}");
+    let deploy = json!({"refId": "1", "type": "deploy", "clusters": [{"application": "mine", "account": "local",
+        "capacity": {"min": 1, "max": 1, "desired": 1}, "artifact": {"command": ["sh", "-c", "id"]}}]});
+    let save = mallory.post(&pipelines).json(&json!({"name": "deploy", "stages": [deploy]})).send().await.unwrap();
+    assert_error(save, 403, "forbidden", None).await;
+    let task = mallory
+        .post(app.url("/api/v1/tasks"))
+        .json(&json!({"application": "mine", "description": "shell", "job": [job("id")]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(task.status(), 403, "nor as an ad-hoc task: {}", task.text().await.unwrap());
+
+    // The documented grant: an admin gives a role WRITE on the account.
+    let grant = app.client.put(app.url("/api/v1/accounts/local/permissions")).json(&json!({"READ": [], "WRITE": ["deployers"]})).send().await.unwrap();
+    assert_eq!(grant.status(), 200);
+    let deployer = app.user_client("dee", &["deployers"]).await;
+    deployer.post(app.url("/api/v1/applications")).json(&json!({"name": "theirs"})).send().await.unwrap();
+    let saved = deployer
+        .post(app.url("/api/v1/applications/theirs/pipelines"))
+        .json(&json!({"name": "job", "stages": [job("echo fine")]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200, "a granted role may: {}", saved.text().await.unwrap());
+    let still = mallory.post(&pipelines).json(&json!({"name": "shell", "stages": [job("id")]})).send().await.unwrap();
+    assert_eq!(still.status(), 403, "the grant is for the role only");
+}
+
+/// The secret key file as the sandbox test makes it: root's, mode 0600.
+fn secret_file(directory: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(directory).unwrap();
+    let path = directory.join("secret.key");
+    std::fs::write(&path, "the-key-material").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+        .unwrap_or(false)
+}
+
+/// Finding: jobs and instances inherited gennaker's environment (`DATABASE_URL`, every
+/// `GENNAKER_*`), ran in its working directory as its user (root), and could read the secret
+/// key file. Now: a cleared environment, a directory of their own outside the data directory,
+/// and, where gennaker is root, the configured unprivileged user.
+#[tokio::test]
+async fn processes_start_with_nothing_of_gennakers() {
+    let data = std::env::temp_dir().join(format!("gennaker-security-data-{}", std::process::id()));
+    let key = secret_file(&data);
+    let work = std::env::temp_dir().join(format!("gennaker-security-work-{}", std::process::id()));
+    let work_for_config = work.clone();
+    let app = spawn_app_with(Db::Sqlite, move |config| {
+        config.run_as_user = "nobody".into();
+        config.work_dir = Some(work_for_config);
+    })
+    .await;
+    app.create_application("shop").await;
+    let script = format!("env; echo UID=$(id -u); echo PWD=$(pwd); cat {} 2>/dev/null || echo KEY=unreadable", key.display());
+    let mut stage = job(&script);
+    stage["env"] = json!({"STAGE_VALUE": "from the stage"});
+    let saved = app.post_json("/api/v1/applications/shop/pipelines", &json!({"name": "probe", "stages": [stage]})).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let started: Value = app.post_json("/api/v1/applications/shop/pipelines/probe/executions", &json!({})).await.json().await.unwrap();
+    let execution = finished(&app, &app.client, started["id"].as_str().unwrap()).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    let output = execution["stages"][0]["outputs"]["output"].as_str().unwrap().to_string();
+    let variables: Vec<&str> = output.lines().filter_map(|line| line.split_once('=').map(|(name, _)| name)).collect();
+    assert!(variables.contains(&"STAGE_VALUE"), "what the stage sets is there: {output}");
+    assert!(variables.contains(&"PATH"));
+    for name in &variables {
+        assert!(!name.starts_with("GENNAKER_") && *name != "DATABASE_URL" && *name != "CARGO", "{name} leaked into the job: {output}");
+    }
+    let pwd = output.lines().find_map(|line| line.strip_prefix("PWD=")).unwrap();
+    assert!(pwd.starts_with(work.to_str().unwrap()), "a directory of its own under the work dir: {pwd}");
+    assert!(!output.contains("the-key-material"));
+    if running_as_root() {
+        assert!(!output.contains("UID=0"), "as root, gennaker runs jobs as nobody: {output}");
+        assert!(output.contains("KEY=unreadable"), "{output}");
+    }
+    // A stage cannot hand a job gennaker's own variables either (nor the loader's).
+    for name in ["GENNAKER_SECRET_KEY", "LD_PRELOAD"] {
+        let mut smuggle = job("env");
+        smuggle["env"] = json!({name: "x"});
+        let saved = app.post_json("/api/v1/applications/shop/pipelines", &json!({"name": "smuggle", "stages": [smuggle]})).await;
+        assert_error(saved, 400, "invalid", Some(&format!("stages[0].env.{name}"))).await;
+    }
+    std::fs::remove_dir_all(data).ok();
+}
+
+/// A receiver on 127.0.0.1 that counts what reaches it: `/start` redirects to `/inside`.
+async fn receiver() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = vec![0u8; 4096];
+            let read = socket.read(&mut request).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&request[..read]).to_string();
+            let answer = if request.starts_with("POST /start") || request.starts_with("GET /start") {
+                format!("HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{port}/inside\r\ncontent-length: 0\r\n\r\n")
+            } else {
+                counted.fetch_add(1, Ordering::SeqCst);
+                "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_string()
+            };
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    (port, hits)
+}
+
+async fn run_webhook(app: &TestApp, name: &str, url: &str) -> Value {
+    let stage = json!({"refId": "1", "name": "Call", "type": "webhook", "url": url, "method": "POST"});
+    let saved = app.post_json("/api/v1/applications/shop/pipelines", &json!({"name": name, "stages": [stage]})).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let started: Value = app.post_json(&format!("/api/v1/applications/shop/pipelines/{name}/executions"), &json!({})).await.json().await.unwrap();
+    finished(app, &app.client, started["id"].as_str().unwrap()).await
+}
+
+/// Finding: webhook stages (and notifications, pollers) called any address, the cloud metadata
+/// service and gennaker's own loopback among them. Now inside addresses are refused unless an
+/// admin allows them, redirects are checked at every hop, answers are capped.
+#[tokio::test]
+async fn webhooks_cannot_reach_inside_the_network_unless_allowed() {
+    use std::sync::atomic::Ordering;
+    let (port, hits) = receiver().await;
+    let app = spawn_app_with(Db::Sqlite, |config| config.outbound_allow = Vec::new()).await;
+    app.create_application("shop").await;
+    for (name, url) in [
+        ("metadata", "http://169.254.169.254/latest/meta-data/".to_string()),
+        ("loopback", format!("http://127.0.0.1:{port}/inside")),
+        ("named", format!("http://localhost:{port}/inside")),
+    ] {
+        let execution = run_webhook(&app, name, &url).await;
+        assert_eq!(execution["status"], "TERMINAL", "{name}: {execution}");
+        let error = execution["stages"][0]["error"].as_str().unwrap_or_default().to_string();
+        assert!(error.contains("does not call"), "{name}: {error}");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached the receiver");
+
+    // Allowed by configuration: only what the entry names, redirects included.
+    let allowed = format!("http://127.0.0.1:{port}/start");
+    let app = spawn_app_with(Db::Sqlite, move |config| config.outbound_allow = vec![allowed]).await;
+    app.create_application("shop").await;
+    let execution = run_webhook(&app, "redirected", &format!("http://127.0.0.1:{port}/start")).await;
+    assert_eq!(execution["status"], "TERMINAL", "the redirect leaves the allowed path: {execution}");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    let execution = run_webhook(&app, "direct", &format!("http://127.0.0.1:{port}/inside")).await;
+    assert_eq!(execution["status"], "TERMINAL");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+/// Finding: a deeply nested `${...}` overflowed the parser's stack (the process died) and a long
+/// one kept a request thread busy. Now length and depth are checked before any parser sees it,
+/// and the refusal is a 400 naming the field.
+#[tokio::test]
+async fn expressions_cannot_crash_the_server() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    let deep = format!("${{{}1{}}}", "(".repeat(100_000), ")".repeat(100_000));
+    let negated = format!("${{{}true}}", "!".repeat(100_000));
+    let long = format!("${{{}}}", "1 + ".repeat(5_000) + "1");
+    for (what, expression) in [("deep", deep), ("negated", negated), ("long", long)] {
+        let stage = json!({"refId": "1", "type": "wait", "waitTime": expression});
+        let saved = app.post_json("/api/v1/applications/shop/pipelines", &json!({"name": "p", "stages": [stage]})).await;
+        let body = assert_error(saved, 400, "invalid", Some("stages[0].waitTime")).await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("expression"), "{what}: {body}");
+    }
+    assert_eq!(app.get("/healthz").await.status(), 200, "the server is still up");
+}
