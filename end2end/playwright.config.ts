@@ -47,6 +47,8 @@ export default defineConfig({
     env: {
       GENNAKER_ADMIN_PASSWORD: adminPassword,
       GENNAKER_SECRET_KEY_FILE: path.join(dataDir, 'secret.key'),
+      // The tests' webhook receivers listen on 127.0.0.1, which gennaker does not call unless allowed.
+      GENNAKER_OUTBOUND_ALLOW: 'http://127.0.0.1',
     },
     stdout: 'ignore',
     stderr: 'pipe',

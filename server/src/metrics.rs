@@ -68,7 +68,11 @@ impl Default for Metrics {
 /// would make a label per application name).
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request<Body>, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    // Only the methods HTTP defines: any other text would add a label value per request.
+    let method = match request.method().as_str() {
+        known @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => known.to_string(),
+        _ => "OTHER".to_string(),
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()

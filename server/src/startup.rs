@@ -211,6 +211,8 @@ fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config:
         .layer(middleware::from_fn_with_state(auth_layer, authenticate::authenticate))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())
+        // Outermost, so every answer has them: redirects to sign-in and refusals included.
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
 
@@ -254,6 +256,27 @@ async fn revalidate_bundle(request: axum::extract::Request, next: middleware::Ne
     if bundle {
         response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-cache"));
     }
+    response
+}
+
+/// What a page may load and who may frame it. Scripts: this origin, the inline hydration
+/// script Leptos writes into each page (hence `'unsafe-inline'`: nonces are the next step) and
+/// compiling WebAssembly; sockets and fetches: this origin; no plugins, no framing, forms post
+/// here only.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// The headers every answer carries: the content security policy, no framing (for browsers
+/// without CSP's `frame-ancestors`), no MIME sniffing, no referrer to other sites.
+async fn security_headers(request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 

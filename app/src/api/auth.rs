@@ -9,7 +9,10 @@ use crate::model::auth::{ApiToken, AuditEntry, CreatedApiToken, User};
 
 /// Only same-site paths, so a crafted link cannot bounce a fresh session elsewhere.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+    // Browsers drop tabs and newlines from URLs (`/\t/evil` is `//evil`), so no control
+    // character or space passes either.
+    let plain = !next.chars().any(|c| c.is_control() || c.is_whitespace());
+    if plain && next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
 }
 
 #[server(endpoint = "sign_in")]
@@ -90,5 +93,7 @@ mod tests {
         assert_eq!(safe_next("//evil.example"), "/");
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next("/\t/evil.example"), "/", "a tab the browser drops");
+        assert_eq!(safe_next("/\n/evil.example"), "/");
     }
 }

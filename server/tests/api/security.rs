@@ -217,3 +217,27 @@ async fn expressions_cannot_crash_the_server() {
     }
     assert_eq!(app.get("/healthz").await.status(), 200, "the server is still up");
 }
+
+/// Finding: pages had no content security policy and could be framed (clickjacking the
+/// judgment buttons); `/metrics` took any method name as a label value. Now every answer carries
+/// the headers, and unknown methods fold into one label value.
+#[tokio::test]
+async fn pages_carry_security_headers_and_metrics_labels_are_bounded() {
+    let app = spawn_app(Db::Sqlite).await;
+    for path in ["/", "/signin", "/api/v1/applications", "/healthz"] {
+        let response = app.anonymous.get(app.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        let csp = headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"), "{path}: {csp:?}");
+        assert_eq!(headers.get("x-frame-options").and_then(|v| v.to_str().ok()), Some("DENY"), "{path}");
+        assert_eq!(headers.get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"), "{path}");
+        assert!(headers.get("referrer-policy").is_some(), "{path}");
+    }
+    for method in ["FOOBAR1", "FOOBAR2", "FOOBAR3"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        app.anonymous.request(method, app.url("/healthz")).send().await.unwrap();
+    }
+    let metrics = app.anonymous.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(!metrics.contains("FOOBAR"), "an unknown method is not a label value");
+    assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
+}
