@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use app::error::AppError;
-use app::model::auth::{Access, Caller};
+use app::model::auth::{Access, Caller, Credential};
 use app::model::execution::{Execution, ExecutionEvent, Stage, Status, Trigger};
 use app::model::pipeline::{Pipeline, StageConfig};
 use serde_json::Value;
@@ -33,9 +33,11 @@ pub enum RunAs {
     /// A user, service account or trigger identity: needs EXECUTE on the application and WRITE
     /// on the accounts the pipeline's stages change, checked at every launch.
     Caller(Caller),
-    /// A `pipeline` stage starting its child: whoever saved the parent needed EXECUTE on the
-    /// child's application then (`PipelineService::check`), so the run itself is not checked
-    /// again; `user` (the parent's trigger user) is recorded as the child's.
+    /// A `pipeline` stage starting its child (or a deploy's `pipelineBeforeCleanup`): the
+    /// child acts as the parent's user (`user`, the parent's trigger user), who is checked again
+    /// now like any caller: EXECUTE on the child's application (which may have come from an
+    /// expression), WRITE on its accounts. A user gennaker does not know (a trigger's
+    /// `anonymous`) has no roles.
     ParentRun { user: String },
 }
 
@@ -120,23 +122,29 @@ impl Launcher {
         }
     }
 
+    /// The authority of a run's user: their roles when gennaker knows them, none otherwise.
+    async fn caller_named(&self, name: &str) -> Result<Caller, AppError> {
+        match self.store.get_user(name).await {
+            Ok(user) => Ok(Caller { name: user.name, roles: user.roles, admin: user.admin, via: Credential::System }),
+            Err(store::Error::NotFound(_)) => Ok(Caller { name: name.to_string(), roles: Vec::new(), admin: false, via: Credential::System }),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Starts a run (see the module doc for every step).
     pub async fn launch(&self, launch: Launch) -> Result<Launched, AppError> {
         let Launch { pipeline, trigger_kind, run_as, parameters, extra, id } = launch;
         if pipeline.disabled {
             return Err(AppError::invalid("pipeline", format!("pipeline {} is disabled", pipeline.name)));
         }
-        if let RunAs::Caller(caller) = &run_as {
-            authorize(&self.store, caller, &pipeline.application, Access::Execute).await?;
-        }
-        let parameters = pipeline.resolve_parameters(&parameters).map_err(AppError::from)?;
-        let user = match &run_as {
-            RunAs::Caller(caller) => {
-                require_accounts(&self.store, caller, super::stages::accounts_of(&pipeline)).await?;
-                caller.name.clone()
-            }
-            RunAs::ParentRun { user } => user.clone(),
+        let caller = match run_as {
+            RunAs::Caller(caller) => caller,
+            RunAs::ParentRun { user } => self.caller_named(&user).await?,
         };
+        authorize(&self.store, &caller, &pipeline.application, Access::Execute).await?;
+        let parameters = pipeline.resolve_parameters(&parameters).map_err(AppError::from)?;
+        require_accounts(&self.store, &caller, super::stages::accounts_of(&pipeline)).await?;
+        let user = caller.name.clone();
         let now = self.clock.now();
         let id = id.unwrap_or_else(|| new_execution_id(now));
         if self.store.load_execution(&id).await?.is_some() {

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use crate::both_databases;
 use crate::helpers::{Db, TestApp, assert_error, spawn_app, spawn_app_with};
 
-both_databases!(a_role_less_user_cannot_run_processes_until_an_admin_grants_the_account,);
+both_databases!(
+    a_role_less_user_cannot_run_processes_until_an_admin_grants_the_account,
+    a_child_pipeline_runs_only_where_the_runs_user_may_execute,
+);
 
 async fn finished(app: &TestApp, client: &reqwest::Client, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -240,4 +243,34 @@ async fn pages_carry_security_headers_and_metrics_labels_are_bounded() {
     let metrics = app.anonymous.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(!metrics.contains("FOOBAR"), "an unknown method is not a label value");
     assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
+}
+
+/// Finding: a `pipeline` stage whose `application` is an expression (unchecked at save) started
+/// pipelines of applications its user may not run: child runs were never authorized. Now the
+/// child is checked when it starts, as the run's user.
+async fn a_child_pipeline_runs_only_where_the_runs_user_may_execute(db: Db) {
+    let app = spawn_app(db).await;
+    app.create_application("vault").await;
+    let locked = app.client.put(app.url("/api/v1/applications/vault/permissions"))
+        .json(&json!({"READ": ["vault-ops"], "WRITE": ["vault-ops"], "EXECUTE": ["vault-ops"]})).send().await.unwrap();
+    assert_eq!(locked.status(), 200, "{}", locked.text().await.unwrap());
+    let secret = json!({"name": "secret-job", "stages": [{"refId": "1", "type": "wait", "waitTime": 0}]});
+    assert_eq!(app.post_json("/api/v1/applications/vault/pipelines", &secret).await.status(), 200);
+
+    let eve = app.user_client("eve", &["shop-dev"]).await;
+    eve.post(app.url("/api/v1/applications")).json(&json!({"name": "shop"})).send().await.unwrap();
+    let direct = json!({"name": "direct", "stages": [{"refId": "1", "type": "pipeline", "application": "vault", "pipeline": "secret-job"}]});
+    let saved = eve.post(app.url("/api/v1/applications/shop/pipelines")).json(&direct).send().await.unwrap();
+    assert_eq!(saved.status(), 403, "named outright, the save refuses it");
+    let indirect = json!({"name": "indirect", "parameterConfig": [{"name": "target", "default": "vault"}],
+        "stages": [{"refId": "1", "type": "pipeline", "application": "${parameters.target}", "pipeline": "secret-job"}]});
+    let saved = eve.post(app.url("/api/v1/applications/shop/pipelines")).json(&indirect).send().await.unwrap();
+    assert_eq!(saved.status(), 200, "an expression is only known when it runs: {}", saved.text().await.unwrap());
+    let started: Value = eve.post(app.url("/api/v1/applications/shop/pipelines/indirect/executions")).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let execution = finished(&app, &eve, started["id"].as_str().unwrap()).await;
+    assert_eq!(execution["status"], "TERMINAL", "{execution}");
+    let error = execution["stages"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("Execute permission on application vault"), "{error}");
+    let runs: Vec<Value> = app.get("/api/v1/executions?application=vault").await.json().await.unwrap();
+    assert!(runs.is_empty(), "nothing ran in vault: {runs:?}");
 }
