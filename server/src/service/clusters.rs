@@ -60,20 +60,25 @@ fn application_of(name: &str) -> Result<String> {
     crate::cloud::cache::application_of(name).ok_or_else(|| AppError::invalid("name", format!("{name:?} does not follow the naming convention")))
 }
 
+impl Clusters {
+    /// Which accounts `caller` may read (what runs there shows only to them).
+    async fn readable_accounts(&self, caller: &Caller) -> Result<impl Fn(&str) -> bool + use<>> {
+        let permissions = self.store.account_permissions().await?;
+        let caller = caller.clone();
+        Ok(move |account: &str| {
+            let granted = permissions.get(account).cloned().unwrap_or_default();
+            policy::may_use_account(&caller, &granted, Access::Read)
+        })
+    }
+}
+
 #[async_trait]
 impl ClusterService for Clusters {
     async fn clusters(&self, caller: &Caller, application: &str) -> Result<Vec<RegionClusters>> {
         authorize(&self.store, caller, application, Access::Read).await?;
-        let permissions = self.store.account_permissions().await?;
+        let readable = self.readable_accounts(caller).await?;
         let view = self.clouds.cache.clusters(application);
-        Ok(view
-            .iter()
-            .filter(|region| {
-                let granted = permissions.get(&region.account).cloned().unwrap_or_default();
-                policy::may_use_account(caller, &granted, Access::Read)
-            })
-            .cloned()
-            .collect())
+        Ok(view.iter().filter(|region| readable(&region.account)).cloned().collect())
     }
 
     async fn server_group(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<ServerGroup> {
@@ -88,7 +93,8 @@ impl ClusterService for Clusters {
 
     async fn load_balancers(&self, caller: &Caller, application: &str) -> Result<Vec<LoadBalancer>> {
         authorize(&self.store, caller, application, Access::Read).await?;
-        Ok(self.clouds.cache.load_balancers(application))
+        let readable = self.readable_accounts(caller).await?;
+        Ok(self.clouds.cache.load_balancers(application).into_iter().filter(|found| readable(&found.location.account)).collect())
     }
 
     async fn upsert_load_balancer(&self, caller: &Caller, request: LoadBalancerRequest) -> Result<LoadBalancer> {
@@ -139,7 +145,8 @@ impl ClusterService for Clusters {
 
     async fn security_groups(&self, caller: &Caller, application: &str) -> Result<Vec<SecurityGroup>> {
         authorize(&self.store, caller, application, Access::Read).await?;
-        Ok(self.clouds.cache.security_groups(application))
+        let readable = self.readable_accounts(caller).await?;
+        Ok(self.clouds.cache.security_groups(application).into_iter().filter(|found| readable(&found.location.account)).collect())
     }
 
     async fn upsert_security_group(&self, caller: &Caller, request: SecurityGroupRequest) -> Result<SecurityGroup> {

@@ -274,3 +274,33 @@ async fn a_child_pipeline_runs_only_where_the_runs_user_may_execute(db: Db) {
     let runs: Vec<Value> = app.get("/api/v1/executions?application=vault").await.json().await.unwrap();
     assert!(runs.is_empty(), "nothing ran in vault: {runs:?}");
 }
+
+/// Finding: the load balancer and security group lists showed every account's, to users who may
+/// not read the account (the clusters view already filtered). Now all three apply account READ.
+#[tokio::test]
+async fn load_balancers_and_firewalls_show_only_in_readable_accounts() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    let port = crate::helpers::free_port();
+    let balancer = json!({"cloudProvider": "local", "account": "local", "region": "local", "application": "shop", "stack": "web",
+        "listeners": [{"port": port, "protocol": "http"}]});
+    assert_eq!(app.post_json("/api/v1/loadBalancers", &balancer).await.status(), 200);
+    let firewall = json!({"application": "shop", "stack": "lan", "ingress": [{"cidr": "127.0.0.0/8", "protocol": "tcp", "startPort": 1, "endPort": 65535}]});
+    assert_eq!(app.post_json("/api/v1/securityGroups", &firewall).await.status(), 200);
+    let grant = app.client.put(app.url("/api/v1/accounts/local/permissions")).json(&json!({"READ": ["ops"], "WRITE": ["ops"]})).send().await.unwrap();
+    assert_eq!(grant.status(), 200);
+    let list = |client: reqwest::Client, what: &'static str| {
+        let url = app.url(&format!("/api/v1/applications/shop/{what}"));
+        async move { client.get(url).send().await.unwrap().json::<Vec<Value>>().await.unwrap() }
+    };
+    let ops = app.user_client("olga", &["ops"]).await;
+    let dev = app.user_client("dave", &["dev"]).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while list(ops.clone(), "loadBalancers").await.is_empty() || list(ops.clone(), "securityGroups").await.is_empty() {
+        assert!(Instant::now() < deadline, "the cache shows them to ops");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for what in ["loadBalancers", "securityGroups"] {
+        assert_eq!(list(dev.clone(), what).await, Vec::<Value>::new(), "{what} of an account dave may not read");
+    }
+}
