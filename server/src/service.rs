@@ -61,6 +61,7 @@ impl From<store::Error> for AppError {
             store::Error::Duplicate(what) => AppError::conflict("name", format!("{what} already exists")),
             store::Error::NotFound(what) => AppError::not_found(format!("{what} not found")),
             store::Error::Stale(message) => AppError::conflict("revision", message),
+            store::Error::InUse(field, message) => AppError::conflict(field, message),
             other => {
                 tracing::error!(error = %other, "store failure");
                 AppError::Internal

@@ -40,6 +40,9 @@ pub enum Error {
     /// An update based on an old revision (optimistic concurrency).
     #[error("{0}")]
     Stale(String),
+    /// Refused while something still depends on it: (the field at fault, why).
+    #[error("{1}")]
+    InUse(String, String),
     /// A stored document that no longer parses.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),

@@ -112,14 +112,31 @@ impl Store {
             .ok_or_else(|| Error::NotFound(format!("application {name}")))
     }
 
+    /// Deletes the application with its pipelines (by cascade), runs, their events and queued
+    /// messages, in one transaction: an application created later under the same name must not
+    /// see them. Refused while any of its runs is still active.
     pub async fn delete_application(&self, name: &str) -> Result<()> {
-        let deleted = on_pool!(self, pool => {
-            sqlx::query("DELETE FROM applications WHERE name = $1").bind(name).execute(pool).await
-                .map(|done| done.rows_affected())
-        })?;
-        if deleted == 0 {
-            return Err(Error::NotFound(format!("application {name}")));
+        let outcome: std::result::Result<std::result::Result<u64, Error>, sqlx::Error> = on_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                let active: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM executions WHERE application = $1 AND status IN ('NOT_STARTED', 'BUFFERED', 'RUNNING', 'PAUSED')",
+                )
+                .bind(name).fetch_one(&mut *tx).await?;
+                if active > 0 {
+                    return Ok(Err(Error::InUse("application".into(), format!("application {name} has {active} active runs: cancel them first"))));
+                }
+                sqlx::query("DELETE FROM queue WHERE execution_id IN (SELECT id FROM executions WHERE application = $1)").bind(name).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM execution_events WHERE application = $1").bind(name).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM executions WHERE application = $1").bind(name).execute(&mut *tx).await?;
+                let deleted = sqlx::query("DELETE FROM applications WHERE name = $1").bind(name).execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                Ok(Ok(deleted))
+            }.await
+        });
+        match outcome?? {
+            0 => Err(Error::NotFound(format!("application {name}"))),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }

@@ -11,6 +11,7 @@ use crate::helpers::{Db, TestApp, assert_error, spawn_app, spawn_app_with};
 both_databases!(
     a_role_less_user_cannot_run_processes_until_an_admin_grants_the_account,
     a_child_pipeline_runs_only_where_the_runs_user_may_execute,
+    a_deleted_applications_runs_do_not_reach_whoever_takes_its_name,
 );
 
 async fn finished(app: &TestApp, client: &reqwest::Client, id: &str) -> Value {
@@ -303,4 +304,39 @@ async fn load_balancers_and_firewalls_show_only_in_readable_accounts() {
     for what in ["loadBalancers", "securityGroups"] {
         assert_eq!(list(dev.clone(), what).await, Vec::<Value>::new(), "{what} of an account dave may not read");
     }
+}
+
+/// Finding: deleting an application left its runs and events under its name; whoever created an
+/// application of that name next could read them. Now they go with it (and it is refused while
+/// a run is active).
+async fn a_deleted_applications_runs_do_not_reach_whoever_takes_its_name(db: Db) {
+    let app = spawn_app(db).await;
+    app.create_application("payroll").await;
+    let locked = app.client.put(app.url("/api/v1/applications/payroll/permissions"))
+        .json(&json!({"READ": ["hr"], "WRITE": ["hr"], "EXECUTE": ["hr"]})).send().await.unwrap();
+    assert_eq!(locked.status(), 200);
+    let quick = json!({"name": "quick", "stages": [{"refId": "1", "type": "evaluateVariables", "variables": [{"key": "salary", "value": "secret"}]}]});
+    assert_eq!(app.post_json("/api/v1/applications/payroll/pipelines", &quick).await.status(), 200);
+    let slow = json!({"name": "slow", "stages": [{"refId": "1", "type": "wait", "waitTime": 600}]});
+    assert_eq!(app.post_json("/api/v1/applications/payroll/pipelines", &slow).await.status(), 200);
+    let done: Value = app.post_json("/api/v1/applications/payroll/pipelines/quick/executions", &json!({})).await.json().await.unwrap();
+    let done_id = done["id"].as_str().unwrap().to_string();
+    assert_eq!(finished(&app, &app.client, &done_id).await["status"], "SUCCEEDED");
+    let running: Value = app.post_json("/api/v1/applications/payroll/pipelines/slow/executions", &json!({})).await.json().await.unwrap();
+    let running_id = running["id"].as_str().unwrap().to_string();
+
+    let refused = app.delete("/api/v1/applications/payroll").await;
+    assert_error(refused, 409, "conflict", Some("application")).await;
+    let canceled = app.client.put(app.url(&format!("/api/v1/executions/{running_id}/cancel"))).send().await.unwrap();
+    assert_eq!(canceled.status(), 200);
+    finished(&app, &app.client, &running_id).await;
+    assert_eq!(app.delete("/api/v1/applications/payroll").await.status(), 204);
+
+    let mallory = app.user_client("mallory", &[]).await;
+    let created = mallory.post(app.url("/api/v1/applications")).json(&json!({"name": "payroll"})).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let runs: Vec<Value> = mallory.get(app.url("/api/v1/executions?application=payroll")).send().await.unwrap().json().await.unwrap();
+    assert!(runs.is_empty(), "the old runs are gone: {runs:?}");
+    let old = mallory.get(app.url(&format!("/api/v1/executions/{done_id}"))).send().await.unwrap();
+    assert_eq!(old.status(), 404);
 }
