@@ -182,6 +182,12 @@ pub async fn deliver(launcher: &Launcher, secrets: &Secrets, source: &str, deliv
             .collect();
         let mut reasons = Vec::new();
         let mut fired = false;
+        // The answer names a pipeline only to whoever may read it, or who signed the call with
+        // one of its triggers' secrets: a webhook must not tell strangers what listens.
+        let mut visible = match delivery.caller {
+            Some(caller) => authorize(store, caller, &pipeline.application, Access::Read).await.is_ok(),
+            None => false,
+        };
         for trigger in listening {
             let authorized = match secret_name(trigger) {
                 Some(name) => match secrets.reveal(name).await {
@@ -201,13 +207,16 @@ pub async fn deliver(launcher: &Launcher, secrets: &Secrets, source: &str, deliv
                 continue;
             }
             verified_any |= secret_name(trigger).is_some();
+            visible |= secret_name(trigger).is_some();
             if let Some(reason) = mismatch(trigger, &payload, push.as_ref()) {
                 reasons.push(reason);
                 continue;
             }
             match start(launcher, &pipeline, trigger, kind, &payload, push.as_ref(), source).await {
                 Ok(Some(run)) => {
-                    response.triggered.push(run);
+                    if visible {
+                        response.triggered.push(run);
+                    }
                     fired = true;
                     break;
                 }
@@ -215,7 +224,7 @@ pub async fn deliver(launcher: &Launcher, secrets: &Secrets, source: &str, deliv
                 Err(error) => reasons.push(error.to_string()),
             }
         }
-        if !fired && !reasons.is_empty() {
+        if visible && !fired && !reasons.is_empty() {
             response.skipped.push(SkippedPipeline { application: pipeline.application.clone(), pipeline: pipeline.name.clone(), reason: reasons.join("; ") });
         }
     }

@@ -340,3 +340,28 @@ async fn a_deleted_applications_runs_do_not_reach_whoever_takes_its_name(db: Db)
     let old = mallory.get(app.url(&format!("/api/v1/executions/{done_id}"))).send().await.unwrap();
     assert_eq!(old.status(), 404);
 }
+
+/// Finding: a webhook call's answer listed every listening pipeline, with the reason it was
+/// skipped, to any caller: a map of other applications' pipelines. Now it names only those the
+/// caller may read (or whose trigger secret signed the call).
+#[tokio::test]
+async fn webhook_answers_name_only_pipelines_the_caller_may_read() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("hidden").await;
+    let locked = app.client.put(app.url("/api/v1/applications/hidden/permissions"))
+        .json(&json!({"READ": ["ops"], "WRITE": ["ops"], "EXECUTE": ["ops"]})).send().await.unwrap();
+    assert_eq!(locked.status(), 200);
+    let listening = json!({"name": "on-deploy", "triggers": [{"type": "webhook", "source": "deploy", "enabled": true}],
+        "stages": [{"refId": "1", "type": "wait", "waitTime": 0}]});
+    let saved = app.post_json("/api/v1/applications/hidden/pipelines", &listening).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+
+    let mallory = app.user_client("mallory", &[]).await;
+    let answer: Value = mallory.post(app.url("/api/v1/webhooks/deploy")).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(answer, json!({"triggered": [], "skipped": []}), "nothing about hidden's pipelines");
+    let ops = app.user_client("olga", &["ops"]).await;
+    let answer: Value = ops.post(app.url("/api/v1/webhooks/deploy")).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    // The trigger has no runAsUser, so its run would act as anonymous, who may not run it: a
+    // reader is told so.
+    assert_eq!(answer["skipped"][0]["pipeline"], "on-deploy", "a reader sees what listens and why: {answer}");
+}
