@@ -242,6 +242,16 @@ impl ExecutionService for Executions {
     }
 
     async fn restart_stage(&self, caller: &Caller, id: &str, stage_id: &str) -> Result<Execution> {
+        // A restart runs stages again as the one restarting them: they need WRITE on the
+        // accounts the run's stages change, as a start would.
+        let (execution, _) = self.readable(caller, id, Access::Execute).await?;
+        let accounts = execution
+            .stages
+            .iter()
+            .filter_map(|stage| Some(stages::find(&stage.kind)?.accounts(&stage.config)))
+            .flatten()
+            .collect();
+        crate::auth::access::require_accounts(self.store(), caller, accounts).await?;
         self.change(caller, id, |execution| {
             let execution_id = execution.id.clone();
             if execution.canceled {

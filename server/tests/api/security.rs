@@ -365,3 +365,26 @@ async fn webhook_answers_name_only_pipelines_the_caller_may_read() {
     // reader is told so.
     assert_eq!(answer["skipped"][0]["pipeline"], "on-deploy", "a reader sees what listens and why: {answer}");
 }
+
+/// Finding: restarting a finished stage ran it again (a job on `local`, say) for anyone with
+/// EXECUTE on the application, without WRITE on the account. Now a restart checks the accounts
+/// as a start does.
+#[tokio::test]
+async fn restarting_a_stage_needs_the_accounts_a_start_needs() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    let opened = app.client.put(app.url("/api/v1/applications/shop/permissions"))
+        .json(&json!({"READ": ["dev"], "WRITE": ["dev"], "EXECUTE": ["dev"]})).send().await.unwrap();
+    assert_eq!(opened.status(), 200);
+    let saved = app.post_json("/api/v1/applications/shop/pipelines", &json!({"name": "job", "stages": [job("echo ran")]})).await;
+    assert_eq!(saved.status(), 200);
+    let started: Value = app.post_json("/api/v1/applications/shop/pipelines/job/executions", &json!({})).await.json().await.unwrap();
+    let id = started["id"].as_str().unwrap().to_string();
+    assert_eq!(finished(&app, &app.client, &id).await["status"], "SUCCEEDED");
+
+    let dev = app.user_client("dev", &["dev"]).await;
+    let restart = dev.put(app.url(&format!("/api/v1/executions/{id}/stages/1/restart"))).send().await.unwrap();
+    assert_eq!(restart.status(), 403, "{}", restart.text().await.unwrap());
+    let restart = app.client.put(app.url(&format!("/api/v1/executions/{id}/stages/1/restart"))).send().await.unwrap();
+    assert_eq!(restart.status(), 200, "an admin may");
+}
