@@ -10,6 +10,9 @@ use serde_json::Value;
 
 use super::time::EpochMillis;
 
+/// The most stages a pipeline may have (Spinnaker's largest real pipelines have a few dozen).
+pub const MAX_STAGES: usize = 500;
+
 /// JSON fields a type does not model, kept as they came.
 pub type Extra = BTreeMap<String, Value>;
 
@@ -203,6 +206,9 @@ impl Pipeline {
         if self.name.trim().is_empty() || self.name.len() > 200 {
             return Err(top("name", "pipeline name must be 1 to 200 characters".into()));
         }
+        if self.stages.len() > MAX_STAGES {
+            return Err(top("stages", format!("a pipeline has at most {MAX_STAGES} stages, not {}", self.stages.len())));
+        }
         let mut ref_ids = BTreeSet::new();
         for (index, stage) in self.stages.iter().enumerate() {
             if stage.ref_id.is_empty() {
@@ -364,26 +370,29 @@ pub fn graph_depths<'a>(stages: &[(&'a str, &'a [String])]) -> BTreeMap<&'a str,
     depth
 }
 
+/// A stage on a cycle of requisites, if there is one: what Kahn's ordering cannot place. No
+/// recursion, so no stage graph, however long its chains, can exhaust the stack.
 fn find_cycle(stages: &[StageConfig]) -> Option<String> {
-    let requisites: HashMap<&str, &Vec<String>> = stages.iter().map(|s| (s.ref_id.as_str(), &s.requisite_stage_ref_ids)).collect();
-    // 0 = unvisited, 1 = on the current path, 2 = done
-    let mut state: HashMap<&str, u8> = HashMap::new();
-    fn visit<'a>(node: &'a str, requisites: &HashMap<&'a str, &'a Vec<String>>, state: &mut HashMap<&'a str, u8>) -> Option<String> {
-        match state.get(node) {
-            Some(1) => return Some(node.to_string()),
-            Some(2) => return None,
-            _ => {}
+    let mut waiting_on: HashMap<&str, usize> = stages.iter().map(|s| (s.ref_id.as_str(), s.requisite_stage_ref_ids.len())).collect();
+    let mut followers: HashMap<&str, Vec<&str>> = HashMap::new();
+    for stage in stages {
+        for requisite in &stage.requisite_stage_ref_ids {
+            followers.entry(requisite.as_str()).or_default().push(stage.ref_id.as_str());
         }
-        state.insert(node, 1);
-        for next in requisites.get(node).into_iter().flat_map(|r| r.iter()) {
-            if let Some(cycle) = visit(next.as_str(), requisites, state) {
-                return Some(cycle);
+    }
+    let mut ready: Vec<&str> = waiting_on.iter().filter(|(_, count)| **count == 0).map(|(id, _)| *id).collect();
+    while let Some(done) = ready.pop() {
+        for follower in followers.get(done).into_iter().flatten() {
+            if let Some(count) = waiting_on.get_mut(follower) {
+                *count -= 1;
+                if *count == 0 {
+                    ready.push(follower);
+                }
             }
         }
-        state.insert(node, 2);
-        None
+        waiting_on.remove(done);
     }
-    stages.iter().find_map(|stage| visit(stage.ref_id.as_str(), &requisites, &mut state))
+    stages.iter().find(|stage| waiting_on.get(stage.ref_id.as_str()).is_some_and(|count| *count > 0)).map(|stage| stage.ref_id.clone())
 }
 
 /// One saved revision of a pipeline.

@@ -14,6 +14,9 @@ use crate::auth::token;
 use crate::expressions;
 use crate::store::Store;
 
+/// The largest pipeline JSON accepted: every run stores a copy, every event carries it.
+const MAX_PIPELINE_BYTES: usize = 1 << 20;
+
 pub struct Pipelines {
     store: Store,
 }
@@ -59,6 +62,10 @@ impl PipelineService for Pipelines {
 
     async fn check(&self, caller: &Caller, application: &str, mut config: Value) -> Result<Pipeline> {
         authorize(&self.store, caller, application, Access::Write).await?;
+        let size = serde_json::to_vec(&config).map_or(0, |bytes| bytes.len());
+        if size > MAX_PIPELINE_BYTES {
+            return Err(AppError::invalid("pipeline", format!("a pipeline is at most {MAX_PIPELINE_BYTES} bytes of JSON, not {size}")));
+        }
         let Some(object) = config.as_object_mut() else {
             return Err(AppError::invalid("pipeline", "a pipeline is a JSON object"));
         };

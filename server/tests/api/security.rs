@@ -388,3 +388,27 @@ async fn restarting_a_stage_needs_the_accounts_a_start_needs() {
     let restart = app.client.put(app.url(&format!("/api/v1/executions/{id}/stages/1/restart"))).send().await.unwrap();
     assert_eq!(restart.status(), 200, "an admin may");
 }
+
+/// Finding: a pipeline of any size and stage count was accepted (each run copies it, each event
+/// carries it), and the cycle check recursed once per stage of a chain (a long chain overflowed
+/// the stack). Now size and stage count are bounded and the check does not recurse.
+#[tokio::test]
+async fn pipelines_are_bounded_and_long_chains_do_not_crash_the_check() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    let base = "/api/v1/applications/shop/pipelines";
+    let chain = |count: usize| -> Vec<Value> {
+        (1..=count)
+            .map(|n| {
+                let after: Vec<String> = if n == 1 { vec![] } else { vec![(n - 1).to_string()] };
+                json!({"refId": n.to_string(), "type": "wait", "waitTime": 0, "requisiteStageRefIds": after})
+            })
+            .collect()
+    };
+    let long = app.post_json(&format!("{base}?dryRun=true"), &json!({"name": "long", "stages": chain(500)})).await;
+    assert_eq!(long.status(), 200, "500 stages in one chain: {}", long.text().await.unwrap());
+    let too_many = app.post_json(&format!("{base}?dryRun=true"), &json!({"name": "many", "stages": chain(501)})).await;
+    assert_error(too_many, 400, "invalid", Some("stages")).await;
+    let big = app.post_json(&format!("{base}?dryRun=true"), &json!({"name": "big", "description": "x".repeat(1_100_000), "stages": []})).await;
+    assert_error(big, 400, "invalid", Some("pipeline")).await;
+}
