@@ -86,8 +86,10 @@ impl AuthService for Auth {
         let now = Instant::now();
         let account_key = credentials.username.to_ascii_lowercase();
         let address_key = address.to_string();
-        self.accounts.check(&account_key, now).map_err(Self::too_many)?;
-        self.addresses.check(&address_key, now).map_err(Self::too_many)?;
+        // Each attempt counts as a failure from here until the password matches (see
+        // `Throttle::attempt`).
+        self.accounts.attempt(&account_key, now).map_err(Self::too_many)?;
+        self.addresses.attempt(&address_key, now).map_err(Self::too_many)?;
 
         let found = self.store.user_with_hash(&credentials.username).await?;
         let (user, hash) = match found {
@@ -101,13 +103,12 @@ impl AuthService for Auth {
         let user = match (matches, user) {
             (true, Some(user)) => user,
             _ => {
-                self.accounts.record_failure(&account_key, now);
-                self.addresses.record_failure(&address_key, now);
                 tracing::info!(user = %credentials.username, %address, "failed sign-in");
                 return Err(AppError::unauthenticated(WRONG_CREDENTIALS));
             }
         };
         self.accounts.record_success(&account_key);
+        self.addresses.release(&address_key);
 
         let session_token = token::random_secret();
         let ttl = self.config.session_ttl.as_secs();

@@ -33,6 +33,7 @@ impl Throttle {
     }
 
     /// `Err(wait)` while `key` is locked out.
+    #[cfg(test)]
     pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let records = self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match records.get(key).and_then(|record| record.locked_until) {
@@ -41,8 +42,27 @@ impl Throttle {
         }
     }
 
+    /// Takes an attempt for `key`, counted as a failure until [`Self::record_success`] says
+    /// otherwise: `Err(wait)` while locked out. Counting before the (slow) password check, under
+    /// one lock, makes concurrent attempts count like sequential ones: twenty guesses sent at
+    /// once get no more tries than twenty sent one after another, and the argon2 work one
+    /// account can cause is bounded.
+    pub fn attempt(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let mut records = self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(until) = records.get(key).and_then(|record| record.locked_until).filter(|until| *until > now) {
+            return Err(until - now);
+        }
+        self.count_failure(&mut records, key, now);
+        Ok(())
+    }
+
+    #[cfg(test)]
     pub fn record_failure(&self, key: &str, now: Instant) {
         let mut records = self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.count_failure(&mut records, key, now);
+    }
+
+    fn count_failure(&self, records: &mut HashMap<String, Record>, key: &str, now: Instant) {
         if records.len() > 100_000 {
             // Bound memory under a spray of distinct keys: drop what is old.
             let forget_after = self.limits.forget_after;
@@ -57,6 +77,18 @@ impl Throttle {
         if let Some(excess) = record.failures.checked_sub(self.limits.free_failures).filter(|&e| e > 0) {
             let lockout = Duration::from_secs(1u64 << excess.min(20)).min(self.limits.max_lockout);
             record.locked_until = Some(now + lockout);
+        }
+    }
+
+    /// Takes back the failure an [`Self::attempt`] counted, when it succeeded (for an address
+    /// shared by many users, whose other failures still count).
+    pub fn release(&self, key: &str) {
+        let mut records = self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(record) = records.get_mut(key) {
+            record.failures = record.failures.saturating_sub(1);
+            if record.failures <= self.limits.free_failures {
+                record.locked_until = None;
+            }
         }
     }
 

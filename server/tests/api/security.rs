@@ -412,3 +412,20 @@ async fn pipelines_are_bounded_and_long_chains_do_not_crash_the_check() {
     let big = app.post_json(&format!("{base}?dryRun=true"), &json!({"name": "big", "description": "x".repeat(1_100_000), "stages": []})).await;
     assert_error(big, 400, "invalid", Some("pipeline")).await;
 }
+
+/// Finding: sign-in throttling counted a failure only after the (slow) password check, so
+/// guesses sent at the same time all got through: 20 at once were 20 tries, and as many argon2
+/// runs. Now an attempt counts before the check, so concurrent guesses are throttled like
+/// sequential ones.
+#[tokio::test]
+async fn concurrent_wrong_passwords_are_throttled_like_sequential_ones() {
+    let app = spawn_app(Db::Sqlite).await;
+    let guesses = (0..20).map(|n| {
+        let request = app.anonymous.post(app.url("/api/v1/session")).json(&json!({"username": "admin", "password": format!("guess number {n}")}));
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let tried = statuses.iter().filter(|status| **status == 401).count();
+    assert!(tried <= 6, "at most the free failures and one more were checked: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|status| **status == 429).count(), 20 - tried, "{statuses:?}");
+}
