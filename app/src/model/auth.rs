@@ -47,6 +47,10 @@ pub struct NewUser {
 pub struct UserPatch {
     #[serde(default)]
     pub password: Option<String>,
+    /// Changing one's own password needs the current one (an admin resetting someone else's
+    /// does not).
+    #[serde(default)]
+    pub current_password: Option<String>,
     #[serde(default)]
     pub roles: Option<Vec<String>>,
     #[serde(default)]

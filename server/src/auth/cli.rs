@@ -41,7 +41,8 @@ pub async fn run(store: &Store, command: UserCommand) -> anyhow::Result<()> {
             let hash = Auth::hash_new_password(&read_password()?).await.map_err(|error| anyhow::anyhow!("{error}"))?;
             store.update_user(&name, &UserChanges { password_hash: Some(&hash), ..UserChanges::default() }).await?;
             store.delete_sessions_of(&name).await?;
-            println!("password of {name} changed; their sessions are ended");
+            store.delete_api_tokens_of(&name).await?;
+            println!("password of {name} changed; their sessions and API tokens are ended");
         }
         UserCommand::List => {
             for user in store.list_users().await? {

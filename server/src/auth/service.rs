@@ -203,6 +203,19 @@ impl AuthService for Auth {
             Self::validate_roles(roles)?;
         }
         let existing = self.store.get_user(name).await?;
+        if patch.password.is_some() && caller.name == name {
+            // Whoever holds a session or token of the user must not be able to take the account
+            // over by setting a new password without knowing the old one.
+            let current = patch.current_password.clone().unwrap_or_default();
+            let stored = self.store.user_with_hash(name).await?.and_then(|(_, hash)| hash);
+            let matches = password::verify(current, stored).await.map_err(|error| {
+                tracing::error!(%error, "password verification failed");
+                AppError::Internal
+            })?;
+            if !matches {
+                return Err(AppError::invalid("currentPassword", "the current password is needed to set a new one, and this is not it"));
+            }
+        }
         let hash = match &patch.password {
             Some(_) if existing.service_account => {
                 return Err(AppError::invalid("password", "service accounts cannot sign in, so take no password"));
@@ -213,7 +226,9 @@ impl AuthService for Auth {
         let changes = UserChanges { password_hash: hash.as_deref(), roles: patch.roles.as_deref(), admin: patch.admin };
         let user = self.store.update_user(name, &changes).await?;
         if hash.is_some() {
+            // A new password ends every session and token: a stolen one stops working.
             self.store.delete_sessions_of(name).await?;
+            self.store.delete_api_tokens_of(name).await?;
         }
         Ok(user)
     }

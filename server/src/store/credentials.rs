@@ -122,6 +122,12 @@ impl Store {
         Ok(rows.into_iter().map(ApiTokenRow::into_model).collect())
     }
 
+    /// Ends every API token of `user` (a password change ends them with the sessions).
+    pub async fn delete_api_tokens_of(&self, user: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM api_tokens WHERE user_name = $1").bind(user).execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
     pub async fn delete_api_token(&self, user: &str, id: &str) -> Result<()> {
         let deleted = on_pool!(self, pool => {
             sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_name = $2").bind(id).bind(user)

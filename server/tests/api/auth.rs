@@ -290,11 +290,13 @@ async fn users_service_accounts_and_passwords(db: Db) {
     // Alice changes her own password; her old session ends; she may not grant herself roles.
     let cookie = app.sign_in("alice", "alice password 1").await;
     let alice = client_with_token(&app.token_for("alice", "alice password 1").await);
-    let own = alice.patch(app.url("/api/v1/users/alice")).json(&json!({"password": "alice password 2"})).send().await.unwrap();
+    let own = alice.patch(app.url("/api/v1/users/alice")).json(&json!({"password": "alice password 2", "currentPassword": "alice password 1"})).send().await.unwrap();
     assert_eq!(own.status(), 200);
     let old_session = app.with_cookie(app.anonymous.get(app.url("/api/v1/session")), &cookie).send().await.unwrap();
     assert_eq!(old_session.status(), 401);
+    assert_eq!(alice.get(app.url("/api/v1/applications")).send().await.unwrap().status(), 401, "and her tokens");
     app.sign_in("alice", "alice password 2").await;
+    let alice = client_with_token(&app.token_for("alice", "alice password 2").await);
     let escalate = alice.patch(app.url("/api/v1/users/alice")).json(&json!({"admin": true})).send().await.unwrap();
     assert_eq!(escalate.status(), 403);
 

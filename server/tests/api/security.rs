@@ -429,3 +429,31 @@ async fn concurrent_wrong_passwords_are_throttled_like_sequential_ones() {
     assert!(tried <= 6, "at most the free failures and one more were checked: {statuses:?}");
     assert_eq!(statuses.iter().filter(|status| **status == 429).count(), 20 - tried, "{statuses:?}");
 }
+
+/// Finding: a stolen session or token could set a new password without the old one (taking the
+/// account over), and a password change left the user's API tokens working. Now the current
+/// password is needed (an admin resetting someone else's excepted) and tokens end too.
+#[tokio::test]
+async fn a_password_change_needs_the_current_one_and_ends_tokens() {
+    let app = spawn_app(Db::Sqlite).await;
+    let stolen = app.user_client("victim", &[]).await;
+    let takeover = stolen.patch(app.url("/api/v1/users/victim")).json(&json!({"password": "attacker chosen password"})).send().await.unwrap();
+    assert_error(takeover, 400, "invalid", Some("currentPassword")).await;
+    let wrong = stolen
+        .patch(app.url("/api/v1/users/victim"))
+        .json(&json!({"password": "attacker chosen password", "currentPassword": "a guess at it"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(wrong, 400, "invalid", Some("currentPassword")).await;
+    let own = stolen
+        .patch(app.url("/api/v1/users/victim"))
+        .json(&json!({"password": "a brand new password", "currentPassword": "victim password long enough"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert_eq!(stolen.get(app.url("/api/v1/applications")).send().await.unwrap().status(), 401, "the token ended with the old password");
+    let reset = app.client.patch(app.url("/api/v1/users/victim")).json(&json!({"password": "reset by the admin"})).send().await.unwrap();
+    assert_eq!(reset.status(), 200, "an admin resets another user's password without it");
+}
