@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::open(&DatabaseUrl(url.clone())).await?;
     let password = "benchmark admin password";
     ensure_admin(&store, Some(&SecretString::from(password))).await?;
-    let auth = Auth::new(store, AuthConfig { session_ttl: Duration::from_secs(3600), secure_cookies: false });
+    let auth = Auth::new(store, AuthConfig { session_ttl: Duration::from_secs(3600), token_max_days: 365, secure_cookies: false });
     println!("database: {}", DatabaseUrl(url));
 
     let address: IpAddr = [127, 0, 0, 1].into();

@@ -88,6 +88,10 @@ pub struct ServeConfig {
     #[arg(long, env = "GENNAKER_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u64,
 
+    /// The longest an API token may live, in days; a token asked for without a lifetime gets it.
+    #[arg(long, env = "GENNAKER_TOKEN_MAX_DAYS", default_value_t = 365)]
+    pub token_max_days: u32,
+
     /// Mark the session cookie `Secure` (set when users reach gennaker over HTTPS).
     #[arg(long, env = "GENNAKER_SECURE_COOKIES", default_value_t = false, action = clap::ArgAction::Set)]
     pub secure_cookies: bool,
@@ -222,6 +226,7 @@ impl ServeConfig {
             site_root: None,
             public_metrics: true,
             session_hours: 12,
+            token_max_days: 365,
             secure_cookies: false,
             secrets: SecretsConfig {
                 secret_key: Some(SecretString::from("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")),

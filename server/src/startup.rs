@@ -71,6 +71,7 @@ impl Server {
             .build();
         let auth_config = AuthConfig {
             session_ttl: Duration::from_secs(config.session_hours.max(1) * 3600),
+            token_max_days: config.token_max_days,
             secure_cookies: config.secure_cookies,
         };
         let outbound = crate::outbound::Outbound::new(&config.outbound_allow, config.outbound_max_body, Duration::from_secs(10))?;

@@ -91,7 +91,8 @@ pub struct ApiToken {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewApiToken {
     pub name: String,
-    /// Days until the token stops working; absent means it never expires.
+    /// Days until the token stops working; absent means the longest a token may live
+    /// (`--token-max-days`). A token made with a token ends no later than that one.
     #[serde(default)]
     pub expires_in_days: Option<u32>,
 }
@@ -197,7 +198,9 @@ pub struct Caller {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Credential {
     Session,
-    Token,
+    /// An API token, and when it expires (epoch ms; `None`: tokens made before lifetimes were
+    /// bounded): a token it creates may not outlive it.
+    Token { expires_ts: Option<i64> },
     /// The server itself (start-up, the command line).
     System,
 }

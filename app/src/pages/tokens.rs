@@ -20,7 +20,7 @@ pub fn TokensPage() -> impl IntoView {
             <p>"Automation sends a token as " <code>"Authorization: Bearer <token>"</code> "."</p>
             <ActionForm action=create attr:class="form" attr:aria-label="Create token">
                 <label>"Name" <input type="text" name="name" required placeholder="ci"/></label>
-                <label>"Expires in days (empty: never)" <input type="number" name="expires_in_days" min="1"/></label>
+                <label>"Expires in days (empty: the longest allowed)" <input type="number" name="expires_in_days" min="1"/></label>
                 <button type="submit">"Create token"</button>
             </ActionForm>
             {move || match create.value().get() {

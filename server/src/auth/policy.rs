@@ -70,7 +70,7 @@ mod tests {
     use app::model::auth::Credential;
 
     fn caller(roles: &[&str], admin: bool) -> Caller {
-        Caller { name: "u".into(), roles: roles.iter().map(|r| r.to_string()).collect(), admin, via: Credential::Token }
+        Caller { name: "u".into(), roles: roles.iter().map(|r| r.to_string()).collect(), admin, via: Credential::Token { expires_ts: None } }
     }
 
     fn permissions(read: &[&str], write: &[&str], execute: &[&str]) -> Permissions {

@@ -20,6 +20,8 @@ use crate::store::{Store, now_millis};
 #[derive(Debug, Clone, Copy)]
 pub struct AuthConfig {
     pub session_ttl: Duration,
+    /// The longest an API token may live (a token asked for without a lifetime gets this).
+    pub token_max_days: u32,
     /// Mark the cookie `Secure` (when gennaker is served over HTTPS, directly or by a proxy).
     pub secure_cookies: bool,
 }
@@ -132,8 +134,8 @@ impl AuthService for Auth {
         if !secret.starts_with(token::API_TOKEN_PREFIX) {
             return Ok(None);
         }
-        let user = self.store.api_token_user(&token::digest(secret), now_millis()).await?;
-        Ok(user.map(|user| Self::caller_for(user, Credential::Token)))
+        let found = self.store.api_token_user(&token::digest(secret), now_millis()).await?;
+        Ok(found.map(|(user, expires_ts)| Self::caller_for(user, Credential::Token { expires_ts })))
     }
 
     async fn me(&self, caller: &Caller) -> Result<User> {
@@ -145,13 +147,21 @@ impl AuthService for Auth {
         if name.is_empty() || name.len() > 100 {
             return Err(AppError::invalid("name", "token name must be 1 to 100 characters"));
         }
-        let expires_ts = match new.expires_in_days {
-            Some(days) if !(1..=MAX_TOKEN_DAYS).contains(&days) => {
-                return Err(AppError::invalid("expiresInDays", format!("expiresInDays must be 1 to {MAX_TOKEN_DAYS}")));
+        let max_days = self.config.token_max_days.clamp(1, MAX_TOKEN_DAYS);
+        let days = match new.expires_in_days {
+            Some(days) if !(1..=max_days).contains(&days) => {
+                return Err(AppError::invalid("expiresInDays", format!("expiresInDays must be 1 to {max_days}")));
             }
-            Some(days) => Some(now_millis() + i64::from(days) * 86_400_000),
-            None => None,
+            Some(days) => days,
+            None => max_days,
         };
+        let mut expires_ts = now_millis() + i64::from(days) * 86_400_000;
+        // A token made with a token ends when that one does: a leaked short-lived token cannot
+        // mint a long-lived one.
+        if let Credential::Token { expires_ts: Some(creator_expires) } = caller.via {
+            expires_ts = expires_ts.min(creator_expires);
+        }
+        let expires_ts = Some(expires_ts);
         let secret = token::new_api_token();
         let created = self
             .store

@@ -91,16 +91,18 @@ impl Store {
 
     /// The user behind a token that has not expired. Marks the token used, at most once per
     /// `LAST_USED_RESOLUTION_MS`, so most calls are a single indexed read.
-    pub async fn api_token_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
+    /// The user behind a valid token, and when the token expires.
+    pub async fn api_token_user(&self, token_hash: &str, now: i64) -> Result<Option<(User, Option<i64>)>> {
         #[derive(sqlx::FromRow)]
         struct TokenUser {
             #[sqlx(flatten)]
             user: UserRow,
             id: String,
             last_used_ts: Option<i64>,
+            expires_ts: Option<i64>,
         }
         let sql = format!(
-            "SELECT {JOINED_USER}, t.id, t.last_used_ts FROM api_tokens t JOIN users u ON u.name = t.user_name \
+            "SELECT {JOINED_USER}, t.id, t.last_used_ts, t.expires_ts FROM api_tokens t JOIN users u ON u.name = t.user_name \
              WHERE t.token_hash = $1 AND (t.expires_ts IS NULL OR t.expires_ts > $2)"
         );
         let row: Option<TokenUser> = on_pool!(self, pool => {
@@ -113,7 +115,7 @@ impl Store {
                     .execute(pool).await.map(drop)
             })?;
         }
-        Ok(Some(row.user.into_model()))
+        Ok(Some((row.user.into_model(), row.expires_ts)))
     }
 
     pub async fn list_api_tokens(&self, user: &str) -> Result<Vec<ApiToken>> {

@@ -457,3 +457,31 @@ async fn a_password_change_needs_the_current_one_and_ends_tokens() {
     let reset = app.client.patch(app.url("/api/v1/users/victim")).json(&json!({"password": "reset by the admin"})).send().await.unwrap();
     assert_eq!(reset.status(), 200, "an admin resets another user's password without it");
 }
+
+/// Finding: API tokens could be made to never expire, and a token could mint tokens that
+/// outlived it (a leaked one-day token became a permanent one). Now every token has a lifetime
+/// of at most `--token-max-days` (365), and one made with a token ends no later than it.
+#[tokio::test]
+async fn tokens_have_bounded_lifetimes_and_do_not_outlive_their_maker() {
+    let app = spawn_app(Db::Sqlite).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let day = 86_400_000i64;
+    let unbounded: Value = app.post_json("/api/v1/tokens", &json!({"name": "forever"})).await.json().await.unwrap();
+    let expires = unbounded["expiresTs"].as_i64().expect("a token without a lifetime gets the longest one");
+    assert!(expires <= now + 366 * day, "{unbounded}");
+    let too_long = app.post_json("/api/v1/tokens", &json!({"name": "long", "expiresInDays": 400})).await;
+    assert_error(too_long, 400, "invalid", Some("expiresInDays")).await;
+
+    let short: Value = app.post_json("/api/v1/tokens", &json!({"name": "short", "expiresInDays": 1})).await.json().await.unwrap();
+    let short_client = crate::helpers::client_with_token(short["secret"].as_str().unwrap());
+    let minted: Value = short_client
+        .post(app.url("/api/v1/tokens"))
+        .json(&json!({"name": "minted", "expiresInDays": 300}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(minted["expiresTs"].as_i64().unwrap() <= short["expiresTs"].as_i64().unwrap(), "{minted}");
+}
