@@ -152,20 +152,22 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
     }
     let response = next.run(request).await;
 
-    if is_mutation(&method) {
-        let actor = response
-            .extensions()
-            .get::<AuditActor>()
-            .map(|actor| actor.0.clone())
-            .or(actor)
-            .unwrap_or_else(|| "anonymous".to_string());
+    // Throttled requests and refusals of callers nobody knows (a webhook with a wrong
+    // signature) are counted in /metrics (`gennaker_http_requests` by route and status), not stored: a
+    // stranger must not be able to grow the audit log without bound. Failed sign-ins that were
+    // checked are stored, and the throttle bounds them.
+    let reported_actor = response.extensions().get::<AuditActor>().map(|actor| actor.0.clone()).or(actor);
+    let status = response.status().as_u16();
+    let stranger_refused = status == 429 || (reported_actor.is_none() && status == 401 && path.starts_with("/api/v1/webhooks/"));
+    if is_mutation(&method) && !stranger_refused {
+        let actor = reported_actor.unwrap_or_else(|| "anonymous".to_string());
         let entry = NewAuditEntry {
             ts: crate::store::now_millis(),
             actor: &actor,
             action: &action_name(&method, route.as_deref().unwrap_or(&path)),
             target: &path,
             address: &address.to_string(),
-            status: response.status().as_u16(),
+            status,
         };
         if let Err(error) = layer.store.append_audit(&entry).await {
             tracing::error!(%error, "could not write the audit log");

@@ -485,3 +485,34 @@ async fn tokens_have_bounded_lifetimes_and_do_not_outlive_their_maker() {
         .unwrap();
     assert!(minted["expiresTs"].as_i64().unwrap() <= short["expiresTs"].as_i64().unwrap(), "{minted}");
 }
+
+/// Finding: every webhook call with a wrong signature, and every throttled sign-in, stored an
+/// audit row: anyone could grow the audit log without bound. Now those refusals are counted in
+/// /metrics instead.
+#[tokio::test]
+async fn strangers_cannot_grow_the_audit_log() {
+    let app = spawn_app(Db::Sqlite).await;
+    let rows = |app: &TestApp| {
+        let request = app.client.get(app.url("/api/v1/audit?limit=500"));
+        async move { request.send().await.unwrap().json::<Vec<Value>>().await.unwrap().len() }
+    };
+    let before = rows(&app).await;
+    for _ in 0..30 {
+        let refused = app
+            .anonymous
+            .post(app.url("/api/v1/webhooks/anything"))
+            .header("X-Gennaker-Signature-256", "sha256=00")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+    }
+    for _ in 0..30 {
+        app.anonymous.post(app.url("/api/v1/session")).json(&json!({"username": "admin", "password": "not the password"})).send().await.unwrap();
+    }
+    let after = rows(&app).await;
+    assert!(after - before <= 6, "only the checked sign-ins are stored, not the refusals: {before} -> {after}");
+    let metrics = app.anonymous.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|line| line.contains("/api/v1/webhooks/{source}") && line.contains("status=\"401\"")), "counted instead");
+}
