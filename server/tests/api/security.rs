@@ -516,3 +516,42 @@ async fn strangers_cannot_grow_the_audit_log() {
     let metrics = app.anonymous.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.lines().any(|line| line.contains("/api/v1/webhooks/{source}") && line.contains("status=\"401\"")), "counted instead");
 }
+
+/// Finding: the built-in load balancer passed on headers the client's `Connection` header named
+/// as hop-by-hop (letting a client strip or smuggle headers between balancer and instance),
+/// and passed on whatever `X-Forwarded-For` the client claimed. Now those are dropped and the
+/// balancer says the client's real address.
+#[tokio::test]
+async fn the_balancer_drops_connection_named_headers_and_vouches_for_the_client_address() {
+    use axum::routing::get;
+    use server::cloud::local::balancer::{Balancer, Target};
+    // An instance that answers with the headers it received.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let instance = listener.local_addr().unwrap();
+    let echo = axum::Router::new().route(
+        "/",
+        get(|headers: axum::http::HeaderMap| async move {
+            let seen: serde_json::Map<String, Value> =
+                headers.iter().map(|(name, value)| (name.to_string(), json!(value.to_str().unwrap_or_default()))).collect();
+            axum::Json(Value::Object(seen))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, echo).await.unwrap() });
+    let balancer = Balancer::start("127.0.0.1:0".parse().unwrap(), None).await.unwrap();
+    balancer.set_targets(vec![Target { address: instance, enabled: true }]);
+    let seen: Value = reqwest::Client::new()
+        .get(format!("http://{}/", balancer.address()))
+        .header("connection", "keep-alive, x-internal-auth")
+        .header("x-internal-auth", "set by the client")
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("x-kept", "yes")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(seen.get("x-internal-auth").is_none(), "a header the Connection header names is not passed on: {seen}");
+    assert_eq!(seen["x-forwarded-for"], "127.0.0.1", "the client's real address only: {seen}");
+    assert_eq!(seen["x-kept"], "yes");
+}

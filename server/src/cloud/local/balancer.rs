@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,6 +23,9 @@ use crate::cloud::cidr::Cidr;
 
 /// Largest request body the balancer buffers (bodies are buffered so a request can be retried).
 const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Requests a balancer holds at once (each may buffer up to `MAX_BODY`); more are answered 503
+/// at once, so a flood of slow uploads cannot take gennaker's memory.
+const MAX_IN_FLIGHT: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthCheck {
@@ -55,6 +58,7 @@ struct Shared {
     next: AtomicUsize,
     client: reqwest::Client,
     health: Option<HealthCheck>,
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl Shared {
@@ -125,6 +129,7 @@ impl Balancer {
             next: AtomicUsize::new(0),
             client,
             health,
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
         });
         let inner = TcpListener::bind(listen).await?;
         let address = inner.local_addr()?;
@@ -136,6 +141,7 @@ impl Balancer {
             let shutdown = async move {
                 let _ = serving_stop.changed().await;
             };
+            let app = app.into_make_service_with_connect_info::<Peer>();
             if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
                 tracing::error!(%error, "load balancer stopped");
             }
@@ -233,15 +239,52 @@ fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
+/// Copies the end-to-end headers: not the hop-by-hop ones, nor those the `Connection` header
+/// names (RFC 9110 §7.6.1), which a client could otherwise use to smuggle or strip headers.
 fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    let named: Vec<String> = from
+        .get_all(axum::http::header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
     for (name, value) in from {
-        if !hop_by_hop(name) {
+        if !hop_by_hop(name) && !named.iter().any(|listed| listed == name.as_str()) {
             to.append(name.clone(), value.clone());
         }
     }
 }
 
-async fn proxy(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+/// The `X-Forwarded-*` headers the balancer, being the edge, vouches for: the client's own
+/// address (what a client sent is not kept: it could claim any address) and the host it asked.
+fn forwarded_headers(headers: &mut HeaderMap, peer: SocketAddr, host: Option<&axum::http::HeaderValue>) {
+    for name in ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded"] {
+        headers.remove(name);
+    }
+    if let Ok(value) = axum::http::HeaderValue::from_str(&peer.ip().to_string()) {
+        headers.insert("x-forwarded-for", value);
+    }
+    headers.insert("x-forwarded-proto", axum::http::HeaderValue::from_static("http"));
+    if let Some(host) = host {
+        headers.insert("x-forwarded-host", host.clone());
+    }
+}
+
+/// The client's address, as the balancer's listener accepted it.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, GuardedListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, GuardedListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+async fn proxy(State(shared): State<Arc<Shared>>, ConnectInfo(Peer(peer)): ConnectInfo<Peer>, request: Request) -> Response {
+    let Ok(_permit) = shared.in_flight.try_acquire() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many requests in flight").into_response();
+    };
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
@@ -256,6 +299,7 @@ async fn proxy(State(shared): State<Arc<Shared>>, request: Request) -> Response 
     for target in targets {
         let mut headers = HeaderMap::new();
         copy_headers(&parts.headers, &mut headers);
+        forwarded_headers(&mut headers, peer, parts.headers.get(axum::http::header::HOST));
         let sent = shared
             .client
             .request(parts.method.clone(), format!("http://{target}{path}"))
