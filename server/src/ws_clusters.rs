@@ -8,7 +8,7 @@ use app::error::AppError;
 use app::model::auth::Caller;
 use app::model::cluster::{ClusterEvent, ClusterSubscribe};
 use app::ssr::Services;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
@@ -16,11 +16,17 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::engine::Engine;
 use crate::http::Authenticated;
+use crate::http::authenticate::{PresentedCredential, RECHECK_EVERY};
 use crate::state::AppState;
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, Authenticated(caller): Authenticated) -> Response {
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Extension(credential): Extension<PresentedCredential>,
+) -> Response {
     ws.on_upgrade(move |socket| async move {
-        if let Err(error) = serve(socket, state.engine, state.services, caller).await {
+        if let Err(error) = serve(socket, state.engine, state.services, caller, credential).await {
             tracing::debug!(%error, "clusters socket closed");
         }
     })
@@ -30,7 +36,7 @@ async fn send(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, ev
     sink.send(Message::Text(serde_json::to_string(event).unwrap_or_default().into())).await
 }
 
-async fn serve(socket: WebSocket, engine: Engine, services: Services, caller: Caller) -> Result<(), axum::Error> {
+async fn serve(socket: WebSocket, engine: Engine, services: Services, mut caller: Caller, credential: PresentedCredential) -> Result<(), axum::Error> {
     let (mut sink, mut stream) = socket.split();
     let subscribe: ClusterSubscribe = loop {
         match stream.next().await {
@@ -55,8 +61,20 @@ async fn serve(socket: WebSocket, engine: Engine, services: Services, caller: Ca
         }
     };
     send(&mut sink, &ClusterEvent { application: subscribe.application.clone(), regions: view }).await?;
+    let mut recheck = tokio::time::interval(RECHECK_EVERY);
     loop {
         tokio::select! {
+            // Roles, tokens, sessions and permissions change: look again, and close the socket
+            // once its caller may no longer read the application.
+            _ = recheck.tick() => {
+                let Some(fresh) = credential.caller_now(&*services.auth).await else {
+                    return sink.send(Message::Close(None)).await;
+                };
+                caller = fresh;
+                if services.clusters.clusters(&caller, &subscribe.application).await.is_err() {
+                    return sink.send(Message::Close(None)).await;
+                }
+            }
             received = live.recv() => match received {
                 Ok(event) if event.application == subscribe.application => {
                     // Filter by account READ exactly as the REST call does.

@@ -34,6 +34,35 @@ pub struct AuthLayer {
     pub public_files: Arc<HashSet<String>>,
 }
 
+/// The credential a long-lived request (a WebSocket) came with, to check again later.
+#[derive(Clone)]
+pub struct PresentedCredential {
+    bearer: Option<String>,
+    session: Option<String>,
+}
+
+impl std::fmt::Debug for PresentedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PresentedCredential(..)")
+    }
+}
+
+impl PresentedCredential {
+    /// Who the credential stands for now (roles as they are now), or `None` once it no longer
+    /// works (token revoked or expired, session ended, user deleted).
+    pub async fn caller_now(&self, auth: &dyn AuthService) -> Option<Caller> {
+        let found = match (&self.bearer, &self.session) {
+            (Some(token), _) => auth.token_caller(token).await,
+            (None, Some(session)) => auth.session_caller(session).await,
+            (None, None) => return None,
+        };
+        found.ok().flatten()
+    }
+}
+
+/// How often an open socket shows its credential again.
+pub const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The user name a handler reports for the audit log when the request had no caller yet
 /// (sign-in): put in the response's extensions.
 #[derive(Debug, Clone)]
@@ -145,6 +174,11 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
             .into_response();
     }
 
+    if websocket {
+        // A socket lives on after this request: it shows the credential again from time to
+        // time, so a revoked token, an ended session or lost roles close it.
+        request.extensions_mut().insert(PresentedCredential { bearer: bearer_token.clone(), session: session.clone() });
+    }
     let route = request.extensions().get::<MatchedPath>().map(|matched| matched.as_str().to_string());
     let actor = caller.as_ref().map(|caller| caller.name.clone());
     if let Some(caller) = caller {

@@ -555,3 +555,61 @@ async fn the_balancer_drops_connection_named_headers_and_vouches_for_the_client_
     assert_eq!(seen["x-forwarded-for"], "127.0.0.1", "the client's real address only: {seen}");
     assert_eq!(seen["x-kept"], "yes");
 }
+
+/// Opens `path` (a live socket) with `token` and subscribes.
+async fn open_socket(app: &TestApp, path: &str, token: &str, subscribe: Value) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = app.url(path).replace("http://", "ws://").into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket.send(tokio_tungstenite::tungstenite::Message::Text(subscribe.to_string().into())).await.unwrap();
+    socket
+}
+
+/// Waits until the server closes the socket; false if it is still open after `within`.
+async fn closed_within(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    within: Duration,
+) -> bool {
+    use futures_util::StreamExt;
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(500), socket.next()).await {
+            Ok(None | Some(Err(_)) | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Finding: an open live socket kept streaming after its token was revoked or its user lost
+/// READ on the application: it held the roles it opened with. Now a socket shows its credential
+/// again every few seconds and closes once it no longer works or no longer reads.
+#[tokio::test]
+async fn live_sockets_close_when_access_is_lost() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    let reader = app.token_for_new_user("rita", &["readers"]).await;
+    let opened = app.client.put(app.url("/api/v1/applications/shop/permissions"))
+        .json(&json!({"READ": ["readers"], "WRITE": [], "EXECUTE": []})).send().await.unwrap();
+    assert_eq!(opened.status(), 200);
+    let mut events = open_socket(&app, "/api/v1/ws", &reader, json!({"application": "shop", "after": 0})).await;
+    let mut clusters = open_socket(&app, "/api/v1/ws/clusters", &reader, json!({"application": "shop"})).await;
+    assert!(!closed_within(&mut events, Duration::from_secs(1)).await, "open while rita may read");
+
+    // Rita loses her role.
+    let demoted = app.client.patch(app.url("/api/v1/users/rita")).json(&json!({"roles": []})).send().await.unwrap();
+    assert_eq!(demoted.status(), 200);
+    assert!(closed_within(&mut events, Duration::from_secs(12)).await, "the event socket closes");
+    assert!(closed_within(&mut clusters, Duration::from_secs(12)).await, "the clusters socket closes");
+
+    // A revoked token closes its socket too.
+    let admin_socket_token: Value = app.post_json("/api/v1/tokens", &json!({"name": "socket", "expiresInDays": 1})).await.json().await.unwrap();
+    let mut admin_events =
+        open_socket(&app, "/api/v1/ws", admin_socket_token["secret"].as_str().unwrap(), json!({"application": "shop", "after": 0})).await;
+    assert!(!closed_within(&mut admin_events, Duration::from_secs(1)).await);
+    let revoked = app.delete(&format!("/api/v1/tokens/{}", admin_socket_token["id"].as_str().unwrap())).await;
+    assert_eq!(revoked.status(), 204);
+    assert!(closed_within(&mut admin_events, Duration::from_secs(12)).await, "a revoked token's socket closes");
+}
