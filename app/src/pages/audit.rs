@@ -23,7 +23,7 @@ pub fn AuditPage() -> impl IntoView {
                         .then(|| entries.last().map(|last| format!("/admin/audit?before={}", last.id)))
                         .flatten();
                     view! {
-                        <table class="list" aria-label="Audit log">
+                        <table class="list audit" aria-label="Audit log">
                             <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"From"</th><th>"Status"</th></tr></thead>
                             <tbody>
                                 {entries.into_iter().map(|entry| view! {
