@@ -27,6 +27,16 @@ impl Clusters {
         Self { store, clouds }
     }
 
+    /// Which accounts `caller` may read (what runs there shows only to them).
+    async fn readable_accounts(&self, caller: &Caller) -> Result<impl Fn(&str) -> bool + use<>> {
+        let permissions = self.store.account_permissions().await?;
+        let caller = caller.clone();
+        Ok(move |account: &str| {
+            let granted = permissions.get(account).cloned().unwrap_or_default();
+            policy::may_use_account(&caller, &granted, Access::Read)
+        })
+    }
+
     async fn require_account(&self, caller: &Caller, account: &str, access: Access) -> Result<()> {
         let permissions = self.store.account_permissions().await?.remove(account).unwrap_or_default();
         policy::require_account(caller, account, &permissions, access)
@@ -58,18 +68,6 @@ fn named(application: &str, stack: &str, detail: &str) -> Result<String> {
 
 fn application_of(name: &str) -> Result<String> {
     crate::cloud::cache::application_of(name).ok_or_else(|| AppError::invalid("name", format!("{name:?} does not follow the naming convention")))
-}
-
-impl Clusters {
-    /// Which accounts `caller` may read (what runs there shows only to them).
-    async fn readable_accounts(&self, caller: &Caller) -> Result<impl Fn(&str) -> bool + use<>> {
-        let permissions = self.store.account_permissions().await?;
-        let caller = caller.clone();
-        Ok(move |account: &str| {
-            let granted = permissions.get(account).cloned().unwrap_or_default();
-            policy::may_use_account(&caller, &granted, Access::Read)
-        })
-    }
 }
 
 #[async_trait]

@@ -43,7 +43,7 @@ async fn harness(db: Db) -> Harness {
     let store = Store::open(&server::config::DatabaseUrl(fresh_database(db).await)).await.unwrap();
     let clock = ManualClock::starting_at(1_800_000_000_000);
     // The tests' receivers listen on 127.0.0.1, which the outbound client refuses by default.
-    let outbound = server::outbound::Outbound::new(&["http://127.0.0.1".to_string()], 4 << 20, std::time::Duration::from_secs(10)).unwrap();
+    let outbound = crate::helpers::loopback_outbound();
     let engine = Engine::new(store.clone(), Arc::new(clock.clone()))
         .with_listener(Arc::new(server::triggers::pipeline::PipelineTriggers))
         .with_outbound(outbound);

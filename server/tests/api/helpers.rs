@@ -225,3 +225,8 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str, 
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_gennaker"))
 }
+
+/// An outbound client that may call the tests' receivers on 127.0.0.1 (refused by default).
+pub fn loopback_outbound() -> server::outbound::Outbound {
+    server::outbound::Outbound::new(&["http://127.0.0.1".to_string()], 4 << 20, std::time::Duration::from_secs(10)).unwrap()
+}

@@ -14,6 +14,12 @@ both_databases!(
     a_deleted_applications_runs_do_not_reach_whoever_takes_its_name,
 );
 
+/// Sets an application's permissions (as admin).
+async fn grant_application(app: &TestApp, application: &str, permissions: Value) {
+    let response = app.client.put(app.url(&format!("/api/v1/applications/{application}/permissions"))).json(&permissions).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
 async fn finished(app: &TestApp, client: &reqwest::Client, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -252,9 +258,7 @@ async fn pages_carry_security_headers_and_metrics_labels_are_bounded() {
 async fn a_child_pipeline_runs_only_where_the_runs_user_may_execute(db: Db) {
     let app = spawn_app(db).await;
     app.create_application("vault").await;
-    let locked = app.client.put(app.url("/api/v1/applications/vault/permissions"))
-        .json(&json!({"READ": ["vault-ops"], "WRITE": ["vault-ops"], "EXECUTE": ["vault-ops"]})).send().await.unwrap();
-    assert_eq!(locked.status(), 200, "{}", locked.text().await.unwrap());
+    grant_application(&app, "vault", json!({"READ": ["vault-ops"], "WRITE": ["vault-ops"], "EXECUTE": ["vault-ops"]})).await;
     let secret = json!({"name": "secret-job", "stages": [{"refId": "1", "type": "wait", "waitTime": 0}]});
     assert_eq!(app.post_json("/api/v1/applications/vault/pipelines", &secret).await.status(), 200);
 
@@ -312,9 +316,7 @@ async fn load_balancers_and_firewalls_show_only_in_readable_accounts() {
 async fn a_deleted_applications_runs_do_not_reach_whoever_takes_its_name(db: Db) {
     let app = spawn_app(db).await;
     app.create_application("payroll").await;
-    let locked = app.client.put(app.url("/api/v1/applications/payroll/permissions"))
-        .json(&json!({"READ": ["hr"], "WRITE": ["hr"], "EXECUTE": ["hr"]})).send().await.unwrap();
-    assert_eq!(locked.status(), 200);
+    grant_application(&app, "payroll", json!({"READ": ["hr"], "WRITE": ["hr"], "EXECUTE": ["hr"]})).await;
     let quick = json!({"name": "quick", "stages": [{"refId": "1", "type": "evaluateVariables", "variables": [{"key": "salary", "value": "secret"}]}]});
     assert_eq!(app.post_json("/api/v1/applications/payroll/pipelines", &quick).await.status(), 200);
     let slow = json!({"name": "slow", "stages": [{"refId": "1", "type": "wait", "waitTime": 600}]});
@@ -348,9 +350,7 @@ async fn a_deleted_applications_runs_do_not_reach_whoever_takes_its_name(db: Db)
 async fn webhook_answers_name_only_pipelines_the_caller_may_read() {
     let app = spawn_app(Db::Sqlite).await;
     app.create_application("hidden").await;
-    let locked = app.client.put(app.url("/api/v1/applications/hidden/permissions"))
-        .json(&json!({"READ": ["ops"], "WRITE": ["ops"], "EXECUTE": ["ops"]})).send().await.unwrap();
-    assert_eq!(locked.status(), 200);
+    grant_application(&app, "hidden", json!({"READ": ["ops"], "WRITE": ["ops"], "EXECUTE": ["ops"]})).await;
     let listening = json!({"name": "on-deploy", "triggers": [{"type": "webhook", "source": "deploy", "enabled": true}],
         "stages": [{"refId": "1", "type": "wait", "waitTime": 0}]});
     let saved = app.post_json("/api/v1/applications/hidden/pipelines", &listening).await;
@@ -373,9 +373,7 @@ async fn webhook_answers_name_only_pipelines_the_caller_may_read() {
 async fn restarting_a_stage_needs_the_accounts_a_start_needs() {
     let app = spawn_app(Db::Sqlite).await;
     app.create_application("shop").await;
-    let opened = app.client.put(app.url("/api/v1/applications/shop/permissions"))
-        .json(&json!({"READ": ["dev"], "WRITE": ["dev"], "EXECUTE": ["dev"]})).send().await.unwrap();
-    assert_eq!(opened.status(), 200);
+    grant_application(&app, "shop", json!({"READ": ["dev"], "WRITE": ["dev"], "EXECUTE": ["dev"]})).await;
     let saved = app.post_json("/api/v1/applications/shop/pipelines", &json!({"name": "job", "stages": [job("echo ran")]})).await;
     assert_eq!(saved.status(), 200);
     let started: Value = app.post_json("/api/v1/applications/shop/pipelines/job/executions", &json!({})).await.json().await.unwrap();
@@ -591,9 +589,7 @@ async fn live_sockets_close_when_access_is_lost() {
     let app = spawn_app(Db::Sqlite).await;
     app.create_application("shop").await;
     let reader = app.token_for_new_user("rita", &["readers"]).await;
-    let opened = app.client.put(app.url("/api/v1/applications/shop/permissions"))
-        .json(&json!({"READ": ["readers"], "WRITE": [], "EXECUTE": []})).send().await.unwrap();
-    assert_eq!(opened.status(), 200);
+    grant_application(&app, "shop", json!({"READ": ["readers"], "WRITE": [], "EXECUTE": []})).await;
     let mut events = open_socket(&app, "/api/v1/ws", &reader, json!({"application": "shop", "after": 0})).await;
     let mut clusters = open_socket(&app, "/api/v1/ws/clusters", &reader, json!({"application": "shop"})).await;
     assert!(!closed_within(&mut events, Duration::from_secs(1)).await, "open while rita may read");

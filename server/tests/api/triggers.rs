@@ -315,7 +315,7 @@ async fn docker_pushes_start_the_pipeline_once_each(db: Db) {
     let pipeline = json!({"name": "on-image", "limitConcurrent": false,
         "triggers": [{"type": "docker", "registry": registry.address, "repository": "shop/web", "tag": "v[0-9.]+"}], "stages": []});
     let saved = server::service::pipelines::Pipelines::new(store.clone()).save(&admin, "images", pipeline).await.unwrap();
-    let http = server::outbound::Outbound::new(&["http://127.0.0.1".to_string()], 4 << 20, std::time::Duration::from_secs(10)).unwrap();
+    let http = crate::helpers::loopback_outbound();
     let runs = |store: server::store::Store| {
         let id = saved.id.clone();
         async move { store.list_executions(&ExecutionFilter { pipeline_id: Some(id), limit: 50, ..Default::default() }).await.unwrap() }
@@ -386,7 +386,7 @@ async fn jenkins_builds_start_the_pipeline_once_each(db: Db) {
         "triggers": [{"type": "jenkins", "master": "ci", "job": "team/job/shop", "propertyFile": "build.properties"}], "stages": []});
     let saved = server::service::pipelines::Pipelines::new(store.clone()).save(&admin, "ci", pipeline).await.unwrap();
     let masters = std::collections::BTreeMap::from([("ci".to_string(), base.clone())]);
-    let http = server::outbound::Outbound::new(&["http://127.0.0.1".to_string()], 4 << 20, std::time::Duration::from_secs(10)).unwrap();
+    let http = crate::helpers::loopback_outbound();
     let runs = || async {
         store.list_executions(&ExecutionFilter { pipeline_id: Some(saved.id.clone()), limit: 50, ..Default::default() }).await.unwrap()
     };
