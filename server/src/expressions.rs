@@ -1,22 +1,38 @@
-//! `${...}` expressions in stage configurations, evaluated with CEL (the `cel-interpreter`
-//! crate): typed, side-effect free, no I/O. Variables: `trigger`, `parameters`, `execution`
-//! (id, application, name), and the functions `stage("Name")` (its `outputs`, `context`,
-//! `status`) and `judgment("Name")` (the input chosen at that manual judgment).
+//! `${...}` expressions in stage configurations, read as SpEL (Spring Expression Language)
+//! the way Spinnaker's Orca reads them, so pipelines written for Spinnaker run unchanged. The
+//! evaluator is `spel` (pure Rust, over JSON): no I/O, no type or bean references, and a hard
+//! budget of length, nesting, steps and result size on every evaluation (see `spel`'s module
+//! doc), so a `${...}` can neither crash the process nor keep a thread busy for long (at most
+//! about 0.1 s of work in a release build).
+//!
+//! What an expression sees, as in Orca's `ContextParameterProcessor`: the stage's own context
+//! keys; the outputs of the stages upstream of it (the nearest one's value when several set a
+//! key) for keys the context does not set; and `execution` (the whole run), `trigger` and
+//! `parameters` (the trigger's parameters). Functions: Spinnaker's pure helpers (`#toJson`,
+//! `#readJson`, `#toInt`, `#toFloat`, `#toBoolean`, `#toBase64`, `#fromBase64`,
+//! `#alphanumerical`) and the ones about the run: `#stage(name)` (its `status`, `context`,
+//! `outputs`, ...), `#stageByRefId(refId)`, `#stageExists(nameOrRefId)`, `#judgment(name)`
+//! (also spelled `#judgement`: the input chosen at that manual judgment) and
+//! `#currentStage()`. `stage(name)` and `judgment(name)` without `#` are gennaker's earlier
+//! spelling and still work.
+//!
+//! CEL, which gennaker read before, is gone: its forms that SpEL lacks (`size(x)`, `has(x.y)`,
+//! `x in list`, `int(x)`) are written `x.size()`, `x?.y != null`, `list.contains(x)`,
+//! `#toInt(x)`. One language, the one Spinnaker users already write, and one with a budget.
 //!
 //! A string that is exactly one expression takes the expression's type (`"${1 + 2}"` is 3);
-//! text around expressions makes a string.
+//! text around expressions makes a string (Spring's conversion: lists join with `,`). An
+//! expression whose value is null failed, as in Orca: the field keeps its text.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeSet, VecDeque};
 
 use app::model::execution::{Execution, Stage};
 use app::model::pipeline::{closing_brace, expressions_in};
-use cel_interpreter::{Context, ExecutionError, Program, Value as CelValue};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 pub mod spel;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     #[error("${{{expression}}} does not parse: {message}")]
     Parse { expression: String, message: String },
@@ -26,123 +42,89 @@ pub enum Error {
     Unclosed(String),
 }
 
-thread_local! {
-    /// Set while the CEL library runs: its panics are expected (and caught), not bugs.
-    static CAUGHT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// The bounds every expression is held to.
+fn limits() -> spel::Limits {
+    spel::Limits::default()
 }
 
-/// Runs `work` (which may panic inside the CEL library) with the panic caught and kept out of
-/// stderr: the default hook would print a backtrace for every malformed expression a user
-/// types, and the editor checks as the user types. Other panics still print as before.
-fn caught<T>(work: impl FnOnce() -> T) -> std::thread::Result<T> {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if CAUGHT.with(std::cell::Cell::get) {
-                tracing::debug!(panic = %info, "the CEL library panicked; reported as an expression error");
-            } else {
-                previous(info);
-            }
-        }));
-    });
-    CAUGHT.with(|flag| flag.set(true));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
-    CAUGHT.with(|flag| flag.set(false));
-    result
-}
-
-/// Longest expression accepted (Spring's own default limit).
-const MAX_LENGTH: usize = 10_000;
-/// Deepest nesting accepted: brackets, and runs of unary operators, each recurse in a parser.
-const MAX_DEPTH: usize = 64;
-
-/// Refuses, before any parser sees it, an expression so long or so deeply nested that parsing
-/// it could exhaust the stack or take long: a request must not be able to crash the process.
-fn check_bounds(expression: &str) -> Result<(), String> {
-    if expression.len() > MAX_LENGTH {
-        return Err(format!("the expression is longer than {MAX_LENGTH} characters"));
-    }
-    let (mut depth, mut unary_run, mut quote) = (0usize, 0usize, None::<char>);
-    for c in expression.chars() {
-        if let Some(q) = quote {
-            if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        unary_run = if matches!(c, '!' | '-') { unary_run + 1 } else if c.is_whitespace() { unary_run } else { 0 };
-        if depth + unary_run > MAX_DEPTH {
-            return Err(format!("the expression is nested deeper than {MAX_DEPTH} levels"));
-        }
-    }
-    Ok(())
-}
-
-/// Compiles an expression. The CEL parser (antlr4rust) panics on some malformed input instead
-/// of failing; a panic here must not take a request or a worker down, so it becomes an error.
-fn compile(expression: &str) -> Result<Program, String> {
-    check_bounds(expression)?;
-    match caught(|| Program::compile(expression)) {
-        Ok(Ok(program)) => Ok(program),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err("syntax error".to_string()),
-    }
-}
-
-/// Checks that an expression parses (for validation when a pipeline is saved).
+/// Checks that an expression parses (for validation when a pipeline is saved): a syntax
+/// error, or a form expressions may never use (`T(java.lang.Runtime)`, `#fromUrl`, ...).
 pub fn check(expression: &str) -> Result<(), String> {
-    compile(expression).map(drop)
+    spel::parse(expression, &limits()).map(drop).map_err(|error| error.to_string())
 }
 
-/// What expressions can see.
+/// What expressions can see: the root object and the run's stages for the functions.
 pub struct Scope {
-    context: Context<'static>,
+    root: Value,
+    stages: Vec<Value>,
+    current: Option<Value>,
 }
 
 impl Scope {
-    /// The scope of a stage of `execution`: everything that happened before it.
+    /// The scope of the run as a whole (the Evaluate box of the execution page): every
+    /// finished stage's outputs, later stages' winning.
     pub fn for_execution(execution: &Execution) -> Self {
-        let mut context = Context::default();
-        let trigger = serde_json::to_value(&execution.trigger).unwrap_or_default();
-        let parameters = serde_json::to_value(&execution.trigger.parameters).unwrap_or_default();
-        let summary = json!({
-            "id": execution.id,
-            "application": execution.application,
-            "name": execution.name,
-            "status": execution.status.as_str(),
-        });
-        for (name, value) in [("trigger", trigger), ("parameters", parameters), ("execution", summary)] {
-            context.add_variable_from_value(name, to_cel(&value));
+        let mut root = Map::new();
+        for stage in &execution.stages {
+            root.extend(stage.outputs.iter().map(|(key, value)| (key.clone(), value.clone())));
         }
-        let stages: Arc<HashMap<String, Value>> = Arc::new(
-            execution.stages.iter().map(|stage| (stage.name.clone(), stage_view(stage))).collect(),
-        );
-        let by_name = stages.clone();
-        context.add_function("stage", move |name: Arc<String>| -> Result<CelValue, ExecutionError> {
-            let stage = by_name.get(name.as_str()).ok_or_else(|| ExecutionError::function_error("stage", format!("no stage named {name:?}")))?;
-            Ok(to_cel(stage))
-        });
-        context.add_function("judgment", move |name: Arc<String>| -> Result<CelValue, ExecutionError> {
-            let stage = stages.get(name.as_str()).ok_or_else(|| ExecutionError::function_error("judgment", format!("no stage named {name:?}")))?;
-            let input = stage["context"]["judgmentInput"].as_str().unwrap_or_default().to_string();
-            Ok(CelValue::String(Arc::new(input)))
-        });
-        Self { context }
+        Self::with_run(root, execution, None)
+    }
+
+    /// The scope of `stage` of `execution` as it starts: its context, its upstream stages'
+    /// outputs, the run.
+    pub fn for_stage(execution: &Execution, stage: &Stage) -> Self {
+        let mut root = Map::new();
+        // Farthest first, so the nearest stage's value for a key is the one left.
+        for ancestor in ancestors(execution, stage).iter().rev() {
+            root.extend(ancestor.outputs.iter().map(|(key, value)| (key.clone(), value.clone())));
+        }
+        if let Value::Object(context) = &stage.context {
+            root.extend(context.iter().map(|(key, value)| (key.clone(), value.clone())));
+        }
+        Self::with_run(root, execution, Some(stage))
+    }
+
+    fn with_run(mut root: Map<String, Value>, execution: &Execution, current: Option<&Stage>) -> Self {
+        root.insert("execution".into(), serde_json::to_value(execution).unwrap_or_default());
+        root.insert("trigger".into(), serde_json::to_value(&execution.trigger).unwrap_or_default());
+        root.insert("parameters".into(), serde_json::to_value(&execution.trigger.parameters).unwrap_or_default());
+        Self { root: Value::Object(root), stages: execution.stages.iter().map(stage_view).collect(), current: current.map(stage_view) }
+    }
+
+    /// The run's functions (`#stage`, `#judgment`, ...).
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        let text_arg = || match args {
+            [Value::String(text)] => Ok(text.as_str()),
+            _ => Err(format!("#{name} takes one text argument")),
+        };
+        let by = |key: &str, wanted: &str| self.stages.iter().find(|stage| stage[key] == wanted).cloned();
+        let result = match name {
+            "stage" => text_arg().and_then(|wanted| by("name", wanted).ok_or_else(|| format!("no stage named {wanted:?}"))),
+            "stageByRefId" => text_arg().and_then(|wanted| by("refId", wanted).ok_or_else(|| format!("no stage with refId {wanted:?}"))),
+            "stageExists" => text_arg().map(|wanted| Value::Bool(by("name", wanted).or_else(|| by("id", wanted)).or_else(|| by("refId", wanted)).is_some())),
+            "judgment" | "judgement" => text_arg().and_then(|wanted| {
+                let stage = self.stages.iter().find(|stage| stage["name"] == wanted && stage["type"] == "manualJudgment");
+                let stage = stage.or_else(|| self.stages.iter().find(|stage| stage["name"] == wanted));
+                let stage = stage.ok_or_else(|| format!("no manual judgment stage named {wanted:?}"))?;
+                Ok(stage["context"].get("judgmentInput").cloned().unwrap_or(Value::Null))
+            }),
+            "currentStage" => self.current.clone().ok_or_else(|| "there is no current stage here".to_string()),
+            _ => return None,
+        };
+        Some(result)
     }
 
     pub fn evaluate(&self, expression: &str) -> Result<Value, Error> {
-        let program = compile(expression).map_err(|message| Error::Parse { expression: expression.to_string(), message })?;
-        let executed = caught(|| program.execute(&self.context))
-            .map_err(|_| Error::Evaluate { expression: expression.to_string(), message: "the evaluator failed".to_string() })?;
-        let value = executed.map_err(|error| Error::Evaluate { expression: expression.to_string(), message: error.to_string() })?;
-        value.json().map_err(|error| Error::Evaluate { expression: expression.to_string(), message: error.to_string() })
+        let functions = |name: &str, args: &[Value]| self.call(name, args);
+        let parsed = spel::parse(expression, &limits()).map_err(|error| Error::Parse { expression: expression.to_string(), message: error.to_string() })?;
+        let value = spel::evaluate_parsed(&parsed, &self.root, &functions, &limits())
+            .map_err(|error| Error::Evaluate { expression: expression.to_string(), message: error.to_string() })?;
+        if value.is_null() {
+            // Orca's answer to a null: the expression failed (it names what it did not find).
+            return Err(Error::Evaluate { expression: expression.to_string(), message: "it refers to something that is not there (null)".into() });
+        }
+        Ok(value)
     }
 
     /// Evaluates every expression in every string of `value`. Returns the new value and the
@@ -190,10 +172,10 @@ impl Scope {
             out.push_str(&rest[..start]);
             let body = &rest[start + 2..];
             let end = closing_brace(body).ok_or_else(|| Error::Unclosed(text.to_string()))?;
-            match self.evaluate(body[..end].trim())? {
-                Value::String(s) => out.push_str(&s),
-                other => out.push_str(&other.to_string()),
-            }
+            let expression = body[..end].trim();
+            let value = self.evaluate(expression)?;
+            let piece = spel::to_text(&value, &limits()).map_err(|error| Error::Evaluate { expression: expression.to_string(), message: error.to_string() })?;
+            out.push_str(&piece);
             rest = &body[end + 1..];
         }
         out.push_str(rest);
@@ -201,26 +183,24 @@ impl Scope {
     }
 }
 
-/// JSON to CEL. Whole numbers become CEL `int` (not `uint`), so `outputs.replicas + 1` works
-/// as people expect instead of failing on CEL's strict int/uint arithmetic.
-fn to_cel(value: &Value) -> CelValue {
-    match value {
-        Value::Null => CelValue::Null,
-        Value::Bool(b) => CelValue::Bool(*b),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => CelValue::Int(i),
-            (None, Some(u), _) => CelValue::UInt(u),
-            (_, _, f) => CelValue::Float(f.unwrap_or_default()),
-        },
-        Value::String(text) => CelValue::String(Arc::new(text.clone())),
-        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(to_cel).collect())),
-        Value::Object(map) => {
-            let map: HashMap<String, CelValue> = map.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
-            CelValue::from(map)
+/// The stages upstream of `stage`, nearest first (breadth-first over `requisiteStageRefIds`).
+fn ancestors<'a>(execution: &'a Execution, stage: &Stage) -> Vec<&'a Stage> {
+    let mut seen = BTreeSet::new();
+    let mut found = Vec::new();
+    let mut queue: VecDeque<&str> = stage.requisite_stage_ref_ids.iter().map(String::as_str).collect();
+    while let Some(ref_id) = queue.pop_front() {
+        if !seen.insert(ref_id.to_string()) {
+            continue;
+        }
+        if let Some(upstream) = execution.stages.iter().find(|candidate| candidate.ref_id == ref_id) {
+            found.push(upstream);
+            queue.extend(upstream.requisite_stage_ref_ids.iter().map(String::as_str));
         }
     }
+    found
 }
 
+/// A stage as `#stage(...)` gives it.
 fn stage_view(stage: &Stage) -> Value {
     json!({
         "id": stage.id,
@@ -228,6 +208,8 @@ fn stage_view(stage: &Stage) -> Value {
         "name": stage.name,
         "type": stage.kind,
         "status": stage.status.as_str(),
+        "startTime": stage.start_time,
+        "endTime": stage.end_time,
         "outputs": stage.outputs,
         "context": stage.context,
     })
@@ -295,7 +277,7 @@ mod tests {
     fn whole_strings_keep_types_and_mixed_text_interpolates() {
         let scope = Scope::for_execution(&execution());
         let (value, failures) = scope.evaluate_all(&json!({
-            "waitTime": "${int(parameters.seconds)}",
+            "waitTime": "${#toInt(parameters.seconds)}",
             "message": "deploying to ${parameters.env} by ${trigger.user}",
             "list": ["${1 + 1}", "plain"],
             "broken": "${nothing.here}"
@@ -312,8 +294,46 @@ mod tests {
     fn expressions_cannot_reach_outside() {
         // No function touches files, network or the environment: unknown names fail.
         let scope = Scope::for_execution(&execution());
-        for attempt in ["env('HOME')", "readFile('/etc/passwd')", "http('x')"] {
+        for attempt in ["env('HOME')", "readFile('/etc/passwd')", "http('x')", "T(java.lang.Runtime).getRuntime()", "#fromUrl('http://x')"] {
             assert!(scope.evaluate(attempt).is_err(), "{attempt}");
         }
+        assert!(check("#jsonFromUrl('http://169.254.169.254/')").unwrap_err().contains("jsonFromUrl"));
+    }
+
+    #[test]
+    fn spinnaker_forms_evaluate_as_orca_would() {
+        let scope = Scope::for_execution(&execution());
+        assert_eq!(scope.evaluate("#stage('Compute')['status'].toString() == 'SUCCEEDED'").unwrap(), json!(true));
+        assert_eq!(scope.evaluate("#judgment('Compute')").unwrap(), json!("blue"));
+        assert_eq!(scope.evaluate("new Integer(parameters['seconds']) + 1").unwrap(), json!(6));
+        assert_eq!(scope.evaluate("execution.stages.?[name == 'Compute'][0].status").unwrap(), json!("SUCCEEDED"));
+        assert_eq!(scope.evaluate("parameters['env'] == 'prod' ? 1 : 0").unwrap(), json!(1));
+        assert_eq!(scope.evaluate("replicas").unwrap(), json!(3), "stage outputs are names too");
+        assert_eq!(scope.evaluate("#stageExists('Compute') && !#stageExists('Nope')").unwrap(), json!(true));
+        assert!(matches!(scope.evaluate("trigger.nope"), Err(Error::Evaluate { .. })), "null is a failure, as in Orca");
+    }
+
+    #[test]
+    fn a_stage_sees_its_context_and_its_upstream_outputs_nearest_first() {
+        let mut run = execution();
+        let mut far = run.stages[0].clone();
+        far.ref_id = "0".into();
+        far.name = "Far".into();
+        far.outputs = [("color".to_string(), json!("red")), ("size".to_string(), json!(1))].into_iter().collect();
+        run.stages[0].requisite_stage_ref_ids = vec!["0".into()];
+        run.stages[0].outputs = [("color".to_string(), json!("blue"))].into_iter().collect();
+        let mut current = run.stages[0].clone();
+        current.ref_id = "2".into();
+        current.name = "Now".into();
+        current.requisite_stage_ref_ids = vec!["1".into()];
+        current.context = json!({"size": 9});
+        run.stages.insert(0, far);
+        let scope = Scope::for_stage(&run, &current);
+        assert_eq!(scope.evaluate("color").unwrap(), json!("blue"), "the nearest upstream stage wins");
+        assert_eq!(scope.evaluate("size").unwrap(), json!(9), "the stage's own context wins over outputs");
+        assert_eq!(scope.evaluate("#currentStage().name").unwrap(), json!("Now"));
+        let (text, failures) = scope.evaluate_all(&json!("sizes ${ {1, 2} } of ${color}"));
+        assert!(failures.is_empty(), "{failures:?}");
+        assert_eq!(text, json!("sizes 1,2 of blue"));
     }
 }

@@ -21,7 +21,11 @@ use crate::secrets::Secrets;
 
 /// Checks a pipeline's notifications (and its stages') when it is saved: known channels and
 /// events, an address or an existing secret.
-pub async fn validate(store: &crate::store::Store, pipeline: &app::model::pipeline::Pipeline) -> Result<(), app::error::AppError> {
+pub async fn validate(
+    store: &crate::store::Store,
+    saver: &app::model::auth::Caller,
+    pipeline: &app::model::pipeline::Pipeline,
+) -> Result<(), app::error::AppError> {
     use app::error::AppError;
     let stage_lists = pipeline.stages.iter().filter_map(|stage| {
         let value = serde_json::to_value(stage).ok()?;
@@ -35,9 +39,7 @@ pub async fn validate(store: &crate::store::Store, pipeline: &app::model::pipeli
             let config: NotificationConfig = serde_json::from_value(raw.clone()).map_err(|error| AppError::invalid(field.clone(), error.to_string()))?;
             config.check().map_err(|(name, message)| AppError::invalid(format!("{field}.{name}"), message))?;
             if let Some(name) = &config.secret_name {
-                if store.sealed_secret(name).await.is_err() {
-                    return Err(AppError::invalid(format!("{field}.secretName"), format!("no secret {name:?} in the secrets store")));
-                }
+                crate::secrets::require_usable(store, saver, &pipeline.application, &format!("{field}.secretName"), name).await?;
             }
         }
     }

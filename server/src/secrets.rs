@@ -4,6 +4,12 @@
 //! `GENNAKER_SECRET_KEY` (base64) or a key file created with mode 0600 on first start.
 //! Values are write-only through the API: listing shows names and metadata; only the server
 //! reads a value back ([`Secrets::reveal`]), as a `SecretString` that never prints.
+//!
+//! A secret is scoped: it names the roles whose holders may reference it in a pipeline they
+//! save, and the applications whose pipelines may reference it (`*`: any). Admins may always.
+//! The scope is checked when a pipeline naming the secret is saved ([`require_usable`]) and
+//! again each time a run uses it ([`Secrets::reveal_for`]), against the pipeline's
+//! application and its last saver as they are then: narrowing a scope takes effect at once.
 
 use std::io::Write;
 use std::path::Path;
@@ -20,7 +26,7 @@ use secrecy::SecretString;
 
 use crate::auth::{policy, token};
 use crate::store::Store;
-use crate::store::secrets::SealedSecret;
+use crate::store::secrets::{SealedSecret, StoredScope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -106,7 +112,26 @@ impl Secrets {
         Self { store, key }
     }
 
-    /// A secret's value, for the server's own use (sending mail, signing webhooks).
+    /// A secret's value for a run of (or a trigger of) the pipeline `pipeline_id` of
+    /// `application`: refused unless the secret's scope allows that application or the
+    /// pipeline's last saver, as they are now. The error names the secret, never its value.
+    pub async fn reveal_for(&self, name: &str, application: &str, pipeline_id: &str) -> Result<SecretString> {
+        let scope = self.store.secret_scope(name).await.map_err(|_| AppError::not_found(format!("secret {name} is not in the secrets store")))?;
+        let mut allowed = allows_application(&scope, application);
+        if !allowed {
+            let saver = match self.store.get_pipeline(application, pipeline_id).await {
+                Ok(pipeline) => crate::triggers::launch::caller_for(&self.store, Some(&pipeline.last_modified_by)).await.ok(),
+                Err(_) => None,
+            };
+            allowed = saver.is_some_and(|saver| allows_holder(&scope, &saver));
+        }
+        if !allowed {
+            return Err(AppError::forbidden(format!("secret {name} may not be used by application {application} (see its roles and applications)")));
+        }
+        self.reveal(name).await
+    }
+
+    /// A secret's value, for the server's own use (server settings such as the SMTP password).
     pub async fn reveal(&self, name: &str) -> Result<SecretString> {
         let sealed = self.store.sealed_secret(name).await?;
         self.key.open(name, &sealed).map_err(|error| {
@@ -136,13 +161,49 @@ impl SecretService for Secrets {
         if write.value.is_empty() || write.value.len() > MAX_VALUE_LEN {
             return Err(AppError::invalid("value", format!("value must be 1 to {MAX_VALUE_LEN} bytes")));
         }
+        for role in &write.roles {
+            validate_role(role).map_err(|_| AppError::invalid("roles", format!("{role:?} is not a role name (1 to 64 letters, digits, '-', '_' or '.')")))?;
+        }
+        for application in &write.applications {
+            if application != "*" {
+                app::model::names::validate_application(application).map_err(|error| AppError::invalid("applications", format!("{application:?}: {error}")))?;
+            }
+        }
+        let scope = StoredScope { roles: write.roles, applications: write.applications };
         let sealed = self.key.seal(name, &write.value);
-        Ok(self.store.upsert_secret(name, write.description.trim(), &sealed).await?)
+        Ok(self.store.upsert_secret(name, write.description.trim(), &scope, &sealed).await?)
     }
 
     async fn delete(&self, caller: &Caller, name: &str) -> Result<()> {
         policy::require_admin(caller)?;
         Ok(self.store.delete_secret(name).await?)
+    }
+}
+
+fn allows_application(scope: &StoredScope, application: &str) -> bool {
+    scope.applications.iter().any(|allowed| allowed == "*" || allowed == application)
+}
+
+fn allows_holder(scope: &StoredScope, caller: &Caller) -> bool {
+    caller.admin || caller.roles.iter().any(|role| scope.roles.contains(role))
+}
+
+/// Whether `saver` may save a pipeline of `application` that references the secret `name`
+/// (the `field` holding the name is what a refusal names). A secret that does not exist and
+/// one the saver may not use get the same answer, so a refusal tells nobody which secrets
+/// exist.
+pub async fn require_usable(store: &Store, saver: &Caller, application: &str, field: &str, name: &str) -> Result<()> {
+    let usable = match store.secret_scope(name).await {
+        Ok(scope) => allows_application(&scope, application) || allows_holder(&scope, saver),
+        Err(_) => false,
+    };
+    if usable {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("no secret {name:?} that {} may use in application {application} (an admin sets a secret's roles and applications)", saver.name),
+        ))
     }
 }
 

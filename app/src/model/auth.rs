@@ -218,6 +218,12 @@ impl Caller {
 pub struct SecretInfo {
     pub name: String,
     pub description: String,
+    /// Who may reference it: pipelines saved by a holder of one of these roles ...
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// ... or pipelines of these applications (`*`: any). Both empty: admins only.
+    #[serde(default)]
+    pub applications: Vec<String>,
     pub create_ts: EpochMillis,
     pub update_ts: EpochMillis,
 }
@@ -232,11 +238,22 @@ pub struct SecretWrite {
     pub value: String,
     #[serde(default)]
     pub description: String,
+    /// Pipelines saved by a holder of one of these roles may reference the secret.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Pipelines of these applications may reference the secret (`*`: any application).
+    #[serde(default)]
+    pub applications: Vec<String>,
 }
 
 impl std::fmt::Debug for SecretWrite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretWrite").field("name", &self.name).field("value", &"***").finish()
+        f.debug_struct("SecretWrite")
+            .field("name", &self.name)
+            .field("value", &"***")
+            .field("roles", &self.roles)
+            .field("applications", &self.applications)
+            .finish()
     }
 }
 
@@ -277,7 +294,7 @@ mod tests {
     fn secrets_never_print() {
         let sign_in = SignIn { username: "a".into(), password: "hunter2".into() };
         assert!(!format!("{sign_in:?}").contains("hunter2"));
-        let write = SecretWrite { name: None, value: "s3cret".into(), description: String::new() };
+        let write = SecretWrite { name: None, value: "s3cret".into(), description: String::new(), roles: vec![], applications: vec![] };
         assert!(!format!("{write:?}").contains("s3cret"));
     }
 

@@ -36,3 +36,27 @@ pub async fn require_accounts(store: &Store, caller: &Caller, accounts: BTreeSet
     Ok(())
 }
 
+
+/// Whoever runs stages that act on other applications' server groups, load balancers or
+/// security groups (by the naming convention) needs WRITE on each; `own` is the pipeline's
+/// application. A name no application holds is nobody's (anyone could create that
+/// application and own it), so it passes; one still written as an expression is checked when
+/// the stage runs.
+pub async fn require_applications_acted_on(store: &Store, caller: &Caller, own: &str, applications: BTreeSet<String>) -> Result<()> {
+    for application in applications {
+        if application == own || application.contains("${") || application.is_empty() {
+            continue;
+        }
+        match store.get_application(&application).await {
+            Ok(found) => policy::require_application(caller, &found, Access::Write).map_err(|_| {
+                app::error::AppError::forbidden(format!(
+                    "{} needs WRITE permission on application {application} to act on its resources from application {own}",
+                    caller.name
+                ))
+            })?,
+            Err(crate::store::Error::NotFound(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}

@@ -141,7 +141,7 @@ fn start_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next>
             None => return fail_stage(execution, stage_id, "restrictExecutionDuringTimeWindow is set but restrictedExecutionWindow is missing".into(), now),
         }
     }
-    let scope = Scope::for_execution(execution);
+    let scope = Scope::for_stage(execution, &stage);
 
     if let Some(expression) = stage.context.get("stageEnabled").and_then(|enabled| enabled.get("expression")).and_then(Value::as_str) {
         let expression = expression.trim();

@@ -23,7 +23,7 @@ use tokio::sync::{Notify, broadcast};
 
 use super::clock::Clock;
 use super::message::Message;
-use crate::auth::access::{authorize, require_accounts};
+use crate::auth::access::{authorize, require_accounts, require_applications_acted_on};
 use crate::store::executions::{Concurrency, Outgoing};
 use crate::store::{self, Store, now_millis};
 
@@ -123,7 +123,7 @@ impl Launcher {
     }
 
     /// The authority of a run's user: their roles when gennaker knows them, none otherwise.
-    async fn caller_named(&self, name: &str) -> Result<Caller, AppError> {
+    pub async fn caller_named(&self, name: &str) -> Result<Caller, AppError> {
         match self.store.get_user(name).await {
             Ok(user) => Ok(Caller { name: user.name, roles: user.roles, admin: user.admin, via: Credential::System }),
             Err(store::Error::NotFound(_)) => Ok(Caller { name: name.to_string(), roles: Vec::new(), admin: false, via: Credential::System }),
@@ -144,6 +144,8 @@ impl Launcher {
         authorize(&self.store, &caller, &pipeline.application, Access::Execute).await?;
         let parameters = pipeline.resolve_parameters(&parameters).map_err(AppError::from)?;
         require_accounts(&self.store, &caller, super::stages::accounts_of(&pipeline)).await?;
+        let acted_on = super::stages::applications_acted_on(&pipeline);
+        require_applications_acted_on(&self.store, &caller, &pipeline.application, acted_on).await?;
         let user = caller.name.clone();
         let now = self.clock.now();
         let id = id.unwrap_or_else(|| new_execution_id(now));

@@ -89,6 +89,13 @@ pub trait StageType: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The applications whose server groups, clusters, load balancers or security groups the
+    /// stage acts on, by the naming convention (`targets::application_of`); one written as an
+    /// expression is returned as written. Acting on another application's needs WRITE on it.
+    fn applications_acted_on(&self, _config: &Value) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The applications whose pipelines the stage starts (whoever saves it needs EXECUTE on
     /// each); one written as an expression is returned as written.
     fn starts_pipelines_of(&self, _config: &Value) -> Vec<String> {
@@ -125,6 +132,11 @@ fn gather(pipeline: &Pipeline, ask: impl Fn(&dyn StageType, &Value) -> Vec<Strin
 /// The cloud accounts a pipeline's stages change.
 pub fn accounts_of(pipeline: &Pipeline) -> std::collections::BTreeSet<String> {
     gather(pipeline, |stage_type, config| stage_type.accounts(config))
+}
+
+/// The applications whose resources a pipeline's stages act on.
+pub fn applications_acted_on(pipeline: &Pipeline) -> std::collections::BTreeSet<String> {
+    gather(pipeline, |stage_type, config| stage_type.applications_acted_on(config))
 }
 
 /// The applications whose pipelines a pipeline's stages start.

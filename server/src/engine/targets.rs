@@ -20,6 +20,16 @@ pub fn yes() -> bool {
     true
 }
 
+/// The application a server group, cluster, load balancer or security group belongs to by
+/// Spinnaker's naming convention: the name's part before its first `-`. A name holding an
+/// expression is returned whole (it is checked once evaluated).
+pub fn application_of(name: &str) -> String {
+    if name.contains("${") {
+        return name.to_string();
+    }
+    name.split('-').next().unwrap_or(name).to_ascii_lowercase()
+}
+
 /// Which server group of a cluster a stage acts on, Spinnaker's `target` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,6 +65,13 @@ pub struct ServerGroupTarget {
     pub target: Option<TargetSelector>,
 }
 
+impl ServerGroupTarget {
+    /// The applications whose resources this names (see [`application_of`]).
+    pub fn applications(&self) -> Vec<String> {
+        self.server_group_name.iter().chain(self.cluster.iter()).map(|name| application_of(name)).collect()
+    }
+}
+
 /// Where a cluster-wide stage acts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -66,6 +83,13 @@ pub struct ClusterTarget {
     #[serde(default = "crate::engine::targets::local")]
     pub region: String,
     pub cluster: String,
+}
+
+impl ClusterTarget {
+    /// The application whose cluster this is (see [`application_of`]).
+    pub fn applications(&self) -> Vec<String> {
+        vec![application_of(&self.cluster)]
+    }
 }
 
 /// What a deploy runs: a command line on the local cloud (`demo-app ...` is the built-in demo),

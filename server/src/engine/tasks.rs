@@ -61,10 +61,31 @@ pub async fn on_timeout(stage: &Stage, effects: &Effects) -> String {
 /// Runs task `index` of `stage`; returns its result and keys to set in the stage's context.
 /// `now` is the clock's time.
 pub async fn run(execution: &Execution, stage: &Stage, index: usize, now: i64, effects: &Effects) -> (TaskResult, Map<String, Value>) {
-    match stages::find(&stage.kind) {
-        Some(stage_type) => stage_type.run(stages::Task { execution, stage, index, now, effects }).await,
-        None => stages::failed(format!("stage type {:?} is not supported by this version of gennaker", stage.kind)),
+    let Some(stage_type) = stages::find(&stage.kind) else {
+        return stages::failed(format!("stage type {:?} is not supported by this version of gennaker", stage.kind));
+    };
+    let first_delivery = index == 0 && stage.tasks.first().is_some_and(|task| task.start_time.is_none());
+    if first_delivery {
+        if let Err(error) = may_act(execution, stage, stage_type, effects).await {
+            return stages::failed(error.to_string());
+        }
     }
+    stage_type.run(stages::Task { execution, stage, index, now, effects }).await
+}
+
+/// Before a stage's first task acts, its evaluated configuration is checked as the run's user
+/// (an account or a resource name written as an expression is only known now): WRITE on the
+/// accounts it changes and on every other application whose resources it names.
+async fn may_act(execution: &Execution, stage: &Stage, stage_type: &dyn stages::StageType, effects: &Effects) -> Result<(), app::error::AppError> {
+    let accounts: std::collections::BTreeSet<String> = stage_type.accounts(&stage.context).into_iter().collect();
+    let acted_on: std::collections::BTreeSet<String> =
+        stage_type.applications_acted_on(&stage.context).into_iter().filter(|application| application != &execution.application).collect();
+    if accounts.is_empty() && acted_on.is_empty() {
+        return Ok(());
+    }
+    let caller = effects.launcher.caller_named(&execution.trigger.user).await?;
+    crate::auth::access::require_accounts(&effects.store, &caller, accounts).await?;
+    crate::auth::access::require_applications_acted_on(&effects.store, &caller, &execution.application, acted_on).await
 }
 
 /// A running stage's cancel hook: stop what it started elsewhere (a child pipeline, a job

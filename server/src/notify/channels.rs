@@ -14,15 +14,21 @@ use serde_json::json;
 
 use super::{Notifier, execution_link, subject};
 
+/// A server setting's secret (the SMTP password, the SMS token).
 async fn reveal(notifier: &Notifier, name: &str) -> Result<String, String> {
     let secrets = notifier.secrets.as_ref().ok_or("secrets are not available here")?;
     secrets.reveal(name).await.map(|value| value.expose_secret().to_string()).map_err(|_| format!("secret {name} is not in the secrets store"))
 }
 
-/// Where it goes: the address, or the secret holding it.
-async fn address(notifier: &Notifier, config: &NotificationConfig) -> Result<String, String> {
+/// Where it goes: the address, or the secret holding it (if the secret's scope still lets
+/// this run's pipeline use it).
+async fn address(notifier: &Notifier, config: &NotificationConfig, execution: &Execution) -> Result<String, String> {
     match &config.secret_name {
-        Some(name) => reveal(notifier, name).await,
+        Some(name) => {
+            let secrets = notifier.secrets.as_ref().ok_or("secrets are not available here")?;
+            let value = secrets.reveal_for(name, &execution.application, &execution.pipeline_config_id).await.map_err(|error| error.to_string())?;
+            Ok(value.expose_secret().to_string())
+        }
         None => Ok(config.address.clone()),
     }
 }
@@ -39,6 +45,10 @@ async fn post_json(notifier: &Notifier, url: &str, body: serde_json::Value, from
         Ok(())
     } else {
         let status = response.status();
+        if from_secret {
+            // The peer's answer may echo what it was sent (the secret URL): only the status.
+            return Err(format!("{target} answered {status}"));
+        }
         let answer: String = notifier.http.text(response).await.unwrap_or_default().chars().take(200).collect();
         Err(format!("{target} answered {status}: {answer}"))
     }
@@ -52,7 +62,7 @@ pub async fn send(
     stage: Option<&Stage>,
     text: &str,
 ) -> Result<(), String> {
-    let to = address(notifier, config).await?;
+    let to = address(notifier, config, execution).await?;
     let from_secret = config.secret_name.is_some();
     match config.channel {
         Channel::Slack | Channel::Googlechat => post_json(notifier, &to, json!({ "text": text }), from_secret).await,
@@ -96,18 +106,24 @@ pub async fn send(
                 Ok(())
             } else {
                 let status = response.status();
+                if from_secret {
+                    // The API's answer may name the number, which came from a secret.
+                    return Err(format!("the SMS API answered {status}"));
+                }
                 Err(format!("the SMS API answered {status}: {}", notifier.http.text(response).await.unwrap_or_default().chars().take(200).collect::<String>()))
             }
         }
-        Channel::Email => send_email(notifier, &to, &subject(execution, event), text).await,
+        Channel::Email => send_email(notifier, &to, from_secret, &subject(execution, event), text).await,
     }
 }
 
-async fn send_email(notifier: &Notifier, to: &str, subject: &str, text: &str) -> Result<(), String> {
+async fn send_email(notifier: &Notifier, to: &str, from_secret: bool, subject: &str, text: &str) -> Result<(), String> {
     let smtp = notifier.smtp.as_ref().ok_or("email is not configured (--smtp-host)")?;
     let message = lettre::Message::builder()
         .from(smtp.from.parse().map_err(|error| format!("--smtp-from {:?}: {error}", smtp.from))?)
-        .to(to.parse().map_err(|error| format!("address {to:?}: {error}"))?)
+        .to(to.parse().map_err(|error| {
+            if from_secret { "the address in the secret is not an email address".to_string() } else { format!("address {to:?}: {error}") }
+        })?)
         .subject(subject)
         .header(ContentType::TEXT_PLAIN)
         .body(text.to_string())
@@ -125,5 +141,8 @@ async fn send_email(notifier: &Notifier, to: &str, subject: &str, text: &str) ->
         };
         builder = builder.credentials(Credentials::new(username.clone(), password));
     }
-    builder.build().send(message).await.map(drop).map_err(|error| format!("SMTP {}:{}: {error}", smtp.host, smtp.port))
+    // The server's refusal may quote the recipient, which may have come from a secret.
+    builder.build().send(message).await.map(drop).map_err(|error| {
+        if from_secret { format!("SMTP {}:{} refused the message", smtp.host, smtp.port) } else { format!("SMTP {}:{}: {error}", smtp.host, smtp.port) }
+    })
 }

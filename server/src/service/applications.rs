@@ -47,6 +47,13 @@ impl ApplicationService for Applications {
     async fn update(&self, caller: &Caller, name: &str, patch: ApplicationPatch) -> Result<Application> {
         let application = self.authorized(caller, name, Access::Write).await?;
         let patch = patch.validated()?;
+        // Application-wide notifications may name only secrets the caller may use here.
+        for (index, raw) in patch.notifications.iter().flatten().enumerate() {
+            if let Some(secret) = raw.get("secretName").and_then(serde_json::Value::as_str) {
+                let field = format!("notifications[{index}].secretName");
+                crate::secrets::require_usable(&self.store, caller, &application.name, &field, secret).await?;
+            }
+        }
         Ok(self.store.update_application(&application.name, &patch).await?)
     }
 

@@ -252,6 +252,13 @@ impl ExecutionService for Executions {
             .flatten()
             .collect();
         crate::auth::access::require_accounts(self.store(), caller, accounts).await?;
+        let acted_on = execution
+            .stages
+            .iter()
+            .filter_map(|stage| Some(stages::find(&stage.kind)?.applications_acted_on(&stage.config)))
+            .flatten()
+            .collect();
+        crate::auth::access::require_applications_acted_on(self.store(), caller, &execution.application, acted_on).await?;
         self.change(caller, id, |execution| {
             let execution_id = execution.id.clone();
             if execution.canceled {

@@ -82,10 +82,13 @@ impl PipelineService for Pipelines {
         pipeline.validate(&expressions::check).map_err(AppError::from)?;
         crate::engine::stages::validate_pipeline(&pipeline).map_err(AppError::from)?;
         crate::triggers::webhook::validate(&self.store, caller, &mut pipeline).await?;
-        crate::notify::validate(&self.store, &pipeline).await?;
+        crate::notify::validate(&self.store, caller, &pipeline).await?;
         // Whoever saves a pipeline that changes cloud accounts must be allowed to deploy there
         // (checked again when it runs, as the run's user).
         crate::auth::access::require_accounts(&self.store, caller, crate::engine::stages::accounts_of(&pipeline)).await?;
+        // ... and to act on every application whose resources its stages name.
+        let acted_on = crate::engine::stages::applications_acted_on(&pipeline);
+        crate::auth::access::require_applications_acted_on(&self.store, caller, application, acted_on).await?;
         // Whoever saves a pipeline that runs another must be allowed to run that one.
         for application in crate::engine::stages::applications_started_by(&pipeline) {
             if !application.contains("${") {

@@ -190,10 +190,10 @@ pub async fn deliver(launcher: &Launcher, secrets: &Secrets, source: &str, deliv
         };
         for trigger in listening {
             let authorized = match secret_name(trigger) {
-                Some(name) => match secrets.reveal(name).await {
+                Some(name) => match secrets.reveal_for(name, &pipeline.application, &pipeline.id).await {
                     Ok(secret) => signed_with(&delivery, secret.expose_secret().as_bytes()),
-                    Err(_) => {
-                        reasons.push(format!("its secret {name} is not in the secrets store"));
+                    Err(error) => {
+                        reasons.push(error.to_string());
                         continue;
                     }
                 },
@@ -287,9 +287,7 @@ pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) ->
             })?;
         }
         if let Some(name) = secret_name(&trigger) {
-            if store.sealed_secret(name).await.is_err() {
-                return Err(AppError::invalid(format!("{field}.secretName"), format!("no secret {name:?} in the secrets store")));
-            }
+            crate::secrets::require_usable(store, saver, &pipeline.application, &format!("{field}.secretName"), name).await?;
         }
         match &trigger.kind {
             TriggerKind::Webhook(webhook) => {
@@ -307,6 +305,14 @@ pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) ->
                 if let Some(pattern) = &git.branch {
                     full_match(pattern, "").map_err(|error| AppError::invalid(format!("{field}.branch"), error))?;
                 }
+            }
+            TriggerKind::Pipeline(parent) if !parent.application.eq_ignore_ascii_case(&pipeline.application) => {
+                // Listening to another application's runs reads them (their outcome, and
+                // `trigger.parentExecution`): the saver needs READ there.
+                authorize(store, saver, &parent.application, Access::Read).await.map_err(|error| match error {
+                    AppError::NotFound { .. } => AppError::invalid(format!("{field}.application"), format!("no application {:?}", parent.application)),
+                    other => other,
+                })?;
             }
             TriggerKind::Docker(docker) => {
                 if docker.registry.trim().is_empty() || docker.repository.trim().is_empty() {

@@ -288,7 +288,7 @@ async fn concurrent_runs_wait_their_turn(db: Db) {
 async fn expressions_feed_later_stages_and_fail_loudly(db: Db) {
     let h = harness(db).await;
     let config = json!({"name": "exprs", "parameterConfig": [{"name": "replicas", "default": "2"}], "stages": [
-        variables("1", "Compute", json!([{"key": "doubled", "value": "${int(parameters.replicas) * 2}"}]), &[]),
+        variables("1", "Compute", json!([{"key": "doubled", "value": "${#toInt(parameters.replicas) * 2}"}]), &[]),
         variables("2", "Use", json!([{"key": "message", "value": "scaling to ${stage('Compute').outputs.doubled} by ${trigger.user}"}]), &["1"]),
     ]});
     h.pipelines.save(&h.admin, "shop", config).await.unwrap();
@@ -298,7 +298,7 @@ async fn expressions_feed_later_stages_and_fail_loudly(db: Db) {
     assert_eq!(done.status, Status::Succeeded);
     assert_eq!(done.stages[0].outputs["doubled"], json!(6));
     assert_eq!(done.stages[1].outputs["message"], json!("scaling to 6 by tester"));
-    let evaluated = h.executions.evaluate(&h.admin, &started.id, "${stage('Use').outputs.message.size()}").await.unwrap();
+    let evaluated = h.executions.evaluate(&h.admin, &started.id, "${stage('Use').outputs.message.length()}").await.unwrap();
     assert_eq!(evaluated, json!(22));
 
     h.save("broken", json!([variables("1", "Bad", json!([{"key": "x", "value": "${parameters.missing + 1}"}]), &[])])).await;

@@ -12,6 +12,9 @@ both_databases!(
     a_role_less_user_cannot_run_processes_until_an_admin_grants_the_account,
     a_child_pipeline_runs_only_where_the_runs_user_may_execute,
     a_deleted_applications_runs_do_not_reach_whoever_takes_its_name,
+    secrets_are_used_only_where_their_scope_allows,
+    stages_act_on_other_applications_resources_only_with_write_there,
+    pipeline_triggers_on_other_applications_need_read_and_carry_what_readers_may_see,
 );
 
 /// Sets an application's permissions (as admin).
@@ -608,4 +611,207 @@ async fn live_sockets_close_when_access_is_lost() {
     let revoked = app.delete(&format!("/api/v1/tokens/{}", admin_socket_token["id"].as_str().unwrap())).await;
     assert_eq!(revoked.status(), 204);
     assert!(closed_within(&mut admin_events, Duration::from_secs(12)).await, "a revoked token's socket closes");
+}
+
+async fn put_secret(app: &TestApp, name: &str, value: &str, roles: &[&str], applications: &[&str]) {
+    let body = json!({"value": value, "roles": roles, "applications": applications});
+    let response = app.client.put(app.url(&format!("/api/v1/secrets/{name}"))).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+fn signed_by(key: &str, body: &[u8]) -> String {
+    server::triggers::webhook::signature(key.as_bytes(), body)
+}
+
+/// Finding: any user who could save a pipeline could name any secret in it (a notification's
+/// address, a trigger's signing key) and so use, for instance, another team's chat hook or
+/// webhook key. Now a secret names the roles and applications that may reference it, checked
+/// at save and again each time a run or a delivery uses it; a secret's value (a malformed
+/// address taken from one included) never appears in errors or records.
+async fn secrets_are_used_only_where_their_scope_allows(db: Db) {
+    let app = spawn_app_with(db, |config| {
+        config.notify.smtp_host = Some("127.0.0.1".into());
+        config.notify.smtp_port = 9;
+        config.notify.smtp_tls = "none".into();
+        config.notify.smtp_from = "gennaker@example.test".into();
+        config.notify.notify_retry_ms = 1;
+    })
+    .await;
+    put_secret(&app, "ops-key", "ops-signing-key", &["ops"], &[]).await;
+    put_secret(&app, "shop-hook", "http://127.0.0.1:9/shop", &[], &["shop"]).await;
+    put_secret(&app, "admins-only", "http://127.0.0.1:9/admin", &[], &[]).await;
+    let listed: Value = app.client.get(app.url("/api/v1/secrets")).send().await.unwrap().json().await.unwrap();
+    let ops_key = listed.as_array().unwrap().iter().find(|s| s["name"] == "ops-key").unwrap();
+    assert_eq!(ops_key["roles"], json!(["ops"]), "the scope is listed: {listed}");
+    let bad_scope = app.client.put(app.url("/api/v1/secrets/x")).json(&json!({"value": "v", "roles": ["no spaces"]})).send().await.unwrap();
+    assert_error(bad_scope, 400, "invalid", Some("roles")).await;
+
+    let mallory = app.user_client("mallory", &[]).await;
+    let olga = app.user_client("olga", &["ops"]).await;
+    for name in ["mine", "shop"] {
+        let created = mallory.post(app.url("/api/v1/applications")).json(&json!({"name": name})).send().await.unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    let wait = json!([{"refId": "1", "type": "wait", "waitTime": 0}]);
+    let hooked = |key: &str| json!({"name": "hooked", "stages": wait,
+        "triggers": [{"type": "webhook", "source": "scoped", "enabled": true, "secretName": key}]});
+    let notified = |secret: &str| json!({"name": "notified", "stages": wait,
+        "notifications": [{"type": "slack", "secretName": secret, "when": ["pipeline.complete"]}]});
+    let save = |client: &reqwest::Client, application: &str, pipeline: Value| {
+        client.post(app.url(&format!("/api/v1/applications/{application}/pipelines"))).json(&pipeline).send()
+    };
+
+    // At save: the saver's roles or the pipeline's application must be in the scope.
+    let refused = save(&mallory, "mine", hooked("ops-key")).await.unwrap();
+    let body = assert_error(refused, 400, "invalid", Some("triggers[0].secretName")).await;
+    assert!(!body.to_string().contains("ops-signing-key"), "{body}");
+    assert_error(save(&mallory, "mine", notified("admins-only")).await.unwrap(), 400, "invalid", Some("notifications[0].secretName")).await;
+    assert_error(save(&mallory, "mine", notified("shop-hook")).await.unwrap(), 400, "invalid", Some("notifications[0].secretName")).await;
+    assert_error(save(&mallory, "mine", notified("no-such-secret")).await.unwrap(), 400, "invalid", Some("notifications[0].secretName")).await;
+    let patch = mallory.patch(app.url("/api/v1/applications/mine")).json(&json!({"notifications": [
+        {"type": "slack", "secretName": "admins-only", "when": ["pipeline.failed"]}]})).send().await.unwrap();
+    assert_error(patch, 400, "invalid", Some("notifications[0].secretName")).await;
+    assert_eq!(save(&mallory, "shop", notified("shop-hook")).await.unwrap().status(), 200, "shop's pipelines may use shop-hook");
+    let saved = save(&olga, "mine", hooked("ops-key")).await.unwrap();
+    assert_eq!(saved.status(), 200, "a holder of ops may use ops-key: {}", saved.text().await.unwrap());
+
+    // At use: a delivery signed with the key starts the pipeline while the scope allows it ...
+    let body = br#"{"ref":"main"}"#;
+    let deliver = || {
+        reqwest::Client::new()
+            .post(app.url("/api/v1/webhooks/scoped"))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", signed_by("ops-signing-key", body))
+            .body(body.to_vec())
+            .send()
+    };
+    let answer: Value = deliver().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["triggered"].as_array().map(Vec::len), Some(1), "{answer}");
+    // ... and no longer once an admin narrows the scope.
+    put_secret(&app, "ops-key", "ops-signing-key", &[], &[]).await;
+    assert_eq!(deliver().await.unwrap().status(), 401, "the key no longer verifies anything for this pipeline");
+
+    // A malformed address read from a secret is not quoted in the record.
+    put_secret(&app, "mail-to", "not an address <leaked-value@", &[], &["shop"]).await;
+    let mail = json!({"name": "mailed", "stages": wait,
+        "notifications": [{"type": "email", "secretName": "mail-to", "when": ["pipeline.complete"]}]});
+    assert_eq!(save(&mallory, "shop", mail).await.unwrap().status(), 200);
+    let started: Value = mallory.post(app.url("/api/v1/applications/shop/pipelines/mailed/executions")).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let id = started["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let execution = loop {
+        let execution: Value = mallory.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
+        if execution["notifications"].as_array().is_some_and(|n| !n.is_empty()) {
+            break execution;
+        }
+        assert!(Instant::now() < deadline, "no notification record: {execution}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let record = &execution["notifications"][0];
+    assert_eq!(record["status"], "failed", "{record}");
+    assert!(record["error"].as_str().unwrap().contains("not an email address"), "{record}");
+    assert!(!execution.to_string().contains("leaked-value"), "the secret's value stays out of the run: {execution}");
+}
+
+/// Finding: a stage in an application its user owns could disable, resize or destroy another
+/// application's server groups, or join its load balancer, on an account the user may deploy
+/// to. Now a stage acts on resources named after another application (Spinnaker's naming
+/// convention) only for a user with WRITE on that application: at save, at start, and when a
+/// name written as an expression is known.
+async fn stages_act_on_other_applications_resources_only_with_write_there(db: Db) {
+    let app = spawn_app(db).await;
+    app.create_application("payroll").await;
+    grant_application(&app, "payroll", json!({"READ": ["payroll-ops"], "WRITE": ["payroll-ops"], "EXECUTE": ["payroll-ops"]})).await;
+    let grant = app.client.put(app.url("/api/v1/accounts/local/permissions")).json(&json!({"READ": [], "WRITE": ["deployers"]})).send().await.unwrap();
+    assert_eq!(grant.status(), 200);
+    let dee = app.user_client("dee", &["deployers"]).await;
+    assert_eq!(dee.post(app.url("/api/v1/applications")).json(&json!({"name": "shop"})).send().await.unwrap().status(), 201);
+    let save = |client: &reqwest::Client, pipeline: Value| client.post(app.url("/api/v1/applications/shop/pipelines")).json(&pipeline).send();
+
+    let destroy = json!({"name": "destroy", "stages": [{"refId": "1", "type": "destroyServerGroup", "serverGroupName": "payroll-v000"}]});
+    let refused = assert_error(save(&dee, destroy.clone()).await.unwrap(), 403, "forbidden", None).await;
+    assert!(refused["error"]["message"].as_str().unwrap().contains("application payroll"), "{refused}");
+    let join = json!({"name": "join", "stages": [{"refId": "1", "type": "deploy", "clusters": [{"application": "shop", "account": "local",
+        "capacity": {"min": 1, "max": 1, "desired": 1}, "loadBalancers": ["payroll-frontend"], "artifact": {"command": ["sleep", "60"]}}]}]});
+    assert_error(save(&dee, join).await.unwrap(), 403, "forbidden", None).await;
+    let shrink = json!({"name": "shrink", "stages": [{"refId": "1", "type": "shrinkCluster", "cluster": "payroll-main"}]});
+    assert_error(save(&dee, shrink).await.unwrap(), 403, "forbidden", None).await;
+
+    // Named by an expression: refused when the stage starts, before it acts.
+    let indirect = json!({"name": "indirect", "parameterConfig": [{"name": "target", "default": "payroll-v000"}],
+        "stages": [{"refId": "1", "type": "destroyServerGroup", "serverGroupName": "${parameters.target}"}]});
+    let saved = save(&dee, indirect).await.unwrap();
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let started: Value = dee.post(app.url("/api/v1/applications/shop/pipelines/indirect/executions")).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let execution = finished(&app, &dee, started["id"].as_str().unwrap()).await;
+    assert_eq!(execution["status"], "TERMINAL", "{execution}");
+    let error = execution["stages"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("WRITE permission on application payroll"), "{error}");
+
+    // Its own resources, and another application's for a user who may write there, pass.
+    let own = json!({"name": "own", "stages": [{"refId": "1", "type": "destroyServerGroup", "serverGroupName": "shop-v000"}]});
+    assert_eq!(save(&dee, own).await.unwrap().status(), 200);
+    let olga = app.user_client("olga", &["deployers", "payroll-ops"]).await;
+    let saved = save(&olga, destroy).await.unwrap();
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+}
+
+async fn runs_of(app: &TestApp, application: &str) -> Vec<Value> {
+    app.get(&format!("/api/v1/executions?application={application}")).await.json().await.unwrap()
+}
+
+/// Finding: a pipeline could listen to another application's runs without READ on it, and its
+/// runs then carried the whole parent run (stage contexts and outputs) to their own readers.
+/// Now saving such a trigger needs READ on the other application, it fires only while the run's
+/// user may read it, and the child carries only a summary unless everyone may read the parent.
+async fn pipeline_triggers_on_other_applications_need_read_and_carry_what_readers_may_see(db: Db) {
+    let app = spawn_app(db).await;
+    app.create_application("vault").await;
+    grant_application(&app, "vault", json!({"READ": ["vault-readers"], "WRITE": ["vault-ops"], "EXECUTE": ["vault-ops"]})).await;
+    let release = json!({"name": "release", "stages": [{"refId": "1", "type": "evaluateVariables", "name": "Keys",
+        "variables": [{"key": "vaultToken", "value": "hidden-in-vault"}]}]});
+    let saved = app.post_json("/api/v1/applications/vault/pipelines", &release).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+
+    let eve = app.user_client("eve", &[]).await;
+    assert_eq!(eve.post(app.url("/api/v1/applications")).json(&json!({"name": "shop"})).send().await.unwrap().status(), 201);
+    let listener = |name: &str, run_as: Option<&str>| {
+        let mut trigger = json!({"type": "pipeline", "application": "vault", "pipeline": "release", "status": ["successful"], "enabled": true});
+        if let Some(user) = run_as {
+            trigger["runAsUser"] = json!(user);
+        }
+        json!({"name": name, "triggers": [trigger], "stages": [{"refId": "1", "type": "wait", "waitTime": 0}]})
+    };
+    let refused = eve.post(app.url("/api/v1/applications/shop/pipelines")).json(&listener("eavesdrop", None)).send().await.unwrap();
+    assert_eq!(refused.status(), 403, "eve may not read vault: {}", refused.text().await.unwrap());
+
+    // An admin wires two listeners: one acting as a vault reader, one as nobody in particular.
+    app.user_client("rita", &["vault-readers"]).await;
+    for (name, run_as) in [("as-reader", Some("rita")), ("as-anyone", None)] {
+        let saved = app.post_json("/api/v1/applications/shop/pipelines", &listener(name, run_as)).await;
+        assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    }
+    let started: Value = app.post_json("/api/v1/applications/vault/pipelines/release/executions", &json!({})).await.json().await.unwrap();
+    let parent = finished(&app, &app.client, started["id"].as_str().unwrap()).await;
+    assert_eq!(parent["status"], "SUCCEEDED", "{parent}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let children = loop {
+        let runs = runs_of(&app, "shop").await;
+        if !runs.is_empty() {
+            break runs;
+        }
+        assert!(Instant::now() < deadline, "the reader's listener never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Give a second (wrongly fired) child the time to show up before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let children = if runs_of(&app, "shop").await.len() > children.len() { runs_of(&app, "shop").await } else { children };
+    assert_eq!(children.len(), 1, "only the listener whose user may read vault fired: {children:?}");
+    let child: Value = app.get(&format!("/api/v1/executions/{}", children[0]["id"].as_str().unwrap())).await.json().await.unwrap();
+    assert_eq!(child["name"], "as-reader");
+    let seen = &child["trigger"]["parentExecution"];
+    assert_eq!(seen["id"], parent["id"], "{seen}");
+    assert_eq!(seen["status"], "SUCCEEDED");
+    assert!(seen.get("stages").is_none(), "no stage of the parent: {seen}");
+    assert!(!child.to_string().contains("hidden-in-vault"), "the parent's outputs stay in vault: {child}");
 }

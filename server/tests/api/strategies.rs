@@ -187,6 +187,9 @@ async fn scenario(cluster: Value) -> Scenario {
     let clouds = Clouds::new(vec![(cloud.clone() as Arc<dyn Provider>, vec![location])]);
     let engine = Engine::new(store.clone(), Arc::new(clock.clone())).with_clouds(clouds);
     let admin = Caller { name: "tester".into(), roles: vec![], admin: true, via: Credential::System };
+    // Stages act as the run's user as the store knows them when they start.
+    let tester = server::store::users::UserRecord { name: "tester", password_hash: None, roles: &[], admin: true, service_account: false };
+    store.insert_user(&tester).await.unwrap();
     let new = app::model::NewApplication { name: "shop".into(), description: String::new(), email: String::new() };
     Applications::new(store.clone()).create(&admin, new).await.unwrap();
     let mut deploy = json!({"cloudProvider": "local", "account": "local", "region": "local", "application": "shop",

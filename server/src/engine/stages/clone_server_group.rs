@@ -77,6 +77,10 @@ impl StageType for CloneServerGroup {
         super::parse::<CloneServerGroupStage>(config).map(|config| vec![config.target.account]).unwrap_or_default()
     }
 
+    fn applications_acted_on(&self, config: &Value) -> Vec<String> {
+        super::parse::<CloneServerGroupStage>(config).map(|config| config.target.applications()).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: CloneServerGroupStage = config_or_fail!(task.stage);
         groups::finish(match task.index {

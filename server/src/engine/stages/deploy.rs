@@ -504,6 +504,26 @@ impl StageType for Deploy {
         super::parse::<DeployStage>(config).map(|config| config.clusters.into_iter().map(|cluster| cluster.account).collect()).unwrap_or_default()
     }
 
+    /// Each cluster's application, and those of the load balancers and security groups its
+    /// server groups join.
+    fn applications_acted_on(&self, config: &Value) -> Vec<String> {
+        let Ok(config) = super::parse::<DeployStage>(config) else { return Vec::new() };
+        config
+            .clusters
+            .iter()
+            .flat_map(|cluster| {
+                let joined = cluster.load_balancers.iter().chain(&cluster.security_groups).map(|name| crate::engine::targets::application_of(name));
+                std::iter::once(cluster.application.clone()).chain(joined)
+            })
+            .collect()
+    }
+
+    /// Rolling red/black's `pipelineBeforeCleanup` starts a pipeline.
+    fn starts_pipelines_of(&self, config: &Value) -> Vec<String> {
+        let Ok(config) = super::parse::<DeployStage>(config) else { return Vec::new() };
+        config.clusters.into_iter().filter_map(|cluster| cluster.pipeline_before_cleanup.map(|before| before.application)).collect()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let deploy: DeployStage = config_or_fail!(task.stage);
         run(task.execution, task.stage, &deploy, task.index, task.now, task.effects).await

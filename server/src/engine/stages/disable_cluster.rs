@@ -60,6 +60,10 @@ impl StageType for DisableCluster {
         super::parse::<DisableClusterStage>(config).map(|config| vec![config.cluster.account]).unwrap_or_default()
     }
 
+    fn applications_acted_on(&self, config: &Value) -> Vec<String> {
+        super::parse::<DisableClusterStage>(config).map(|config| config.cluster.applications()).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: DisableClusterStage = config_or_fail!(task.stage);
         groups::finish(match task.index {

@@ -41,6 +41,10 @@ impl StageType for DisableServerGroup {
         super::parse::<ServerGroupStage>(config).map(|config| vec![config.target.account]).unwrap_or_default()
     }
 
+    fn applications_acted_on(&self, config: &Value) -> Vec<String> {
+        super::parse::<ServerGroupStage>(config).map(|config| config.target.applications()).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: ServerGroupStage = config_or_fail!(task.stage);
         groups::finish(match task.index {

@@ -91,6 +91,10 @@ impl StageType for ResizeServerGroup {
         super::parse::<ResizeServerGroupStage>(config).map(|config| vec![config.target.account]).unwrap_or_default()
     }
 
+    fn applications_acted_on(&self, config: &Value) -> Vec<String> {
+        super::parse::<ResizeServerGroupStage>(config).map(|config| config.target.applications()).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: ResizeServerGroupStage = config_or_fail!(task.stage);
         groups::finish(match task.index {

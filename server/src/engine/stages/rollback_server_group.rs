@@ -66,6 +66,12 @@ impl StageType for RollbackServerGroup {
         super::parse::<RollbackServerGroupStage>(config).map(|config| vec![config.target.account]).unwrap_or_default()
     }
 
+    fn applications_acted_on(&self, config: &Value) -> Vec<String> {
+        let Ok(config) = super::parse::<RollbackServerGroupStage>(config) else { return Vec::new() };
+        let restored = config.restore_server_group_name.iter().map(|name| crate::engine::targets::application_of(name));
+        config.target.applications().into_iter().chain(restored).collect()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: RollbackServerGroupStage = config_or_fail!(task.stage);
         groups::finish(match task.index {

@@ -64,6 +64,10 @@ impl StageType for ScaleDownCluster {
         super::parse::<ScaleDownClusterStage>(config).map(|config| vec![config.cluster.account]).unwrap_or_default()
     }
 
+    fn applications_acted_on(&self, config: &Value) -> Vec<String> {
+        super::parse::<ScaleDownClusterStage>(config).map(|config| config.cluster.applications()).unwrap_or_default()
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: ScaleDownClusterStage = config_or_fail!(task.stage);
         groups::finish(match task.index {

@@ -164,6 +164,10 @@ impl Parser {
         if word == "T" && self.peek_symbol(Symbol::LParen) {
             return self.type_reference();
         }
+        // gennaker's earlier spelling of `#stage(...)` and `#judgment(...)`.
+        if matches!(word.as_str(), "stage" | "judgment") && self.peek_symbol(Symbol::LParen) {
+            return Ok(Node::Function { name: word, args: self.arguments()? });
+        }
         if self.peek_symbol(Symbol::LParen) {
             let args = self.arguments()?;
             let method = Step::Method { name: word, args, null_safe: false };
