@@ -19,31 +19,53 @@ use serde_json::Value;
 use crate::expressions::Scope;
 use crate::secrets::Secrets;
 
-/// Checks a pipeline's notifications (and its stages') when it is saved: known channels and
-/// events, an address or an existing secret.
+/// Checks a pipeline's notifications (and its stages') when it is saved: known events, an
+/// address or a secret the saver may use. What Spinnaker sends and gennaker cannot (a channel
+/// type it lacks, a Slack channel name rather than a webhook URL) is kept with a warning, and
+/// not sent.
 pub async fn validate(
     store: &crate::store::Store,
     saver: &app::model::auth::Caller,
     pipeline: &app::model::pipeline::Pipeline,
-) -> Result<(), app::error::AppError> {
+) -> Result<Vec<String>, app::error::AppError> {
     use app::error::AppError;
+    use app::model::notification::Channel;
     let stage_lists = pipeline.stages.iter().filter_map(|stage| {
         let value = serde_json::to_value(stage).ok()?;
         let list = value.get("notifications")?.as_array()?.clone();
         Some((format!("stages[{}].notifications", stage.ref_id), list))
     });
     let lists = std::iter::once(("notifications".to_string(), pipeline.notifications.clone())).chain(stage_lists);
+    let mut warnings = Vec::new();
     for (prefix, list) in lists {
         for (index, raw) in list.iter().enumerate() {
             let field = format!("{prefix}[{index}]");
-            let config: NotificationConfig = serde_json::from_value(raw.clone()).map_err(|error| AppError::invalid(field.clone(), error.to_string()))?;
+            let kind = raw.get("type").and_then(Value::as_str).unwrap_or_default();
+            if serde_json::from_value::<Channel>(Value::String(kind.to_string())).is_err() {
+                warnings.push(format!(
+                    "{field}: notifications of type {kind:?} are kept but not sent (gennaker sends email, slack, teams, googlechat, sms and webhook)"
+                ));
+                continue;
+            }
+            let config: NotificationConfig = app::model::lenient::from_value(raw).map_err(|fault| {
+                let at = if fault.path.is_empty() { field.clone() } else { format!("{field}.{}", fault.path) };
+                AppError::invalid(at, fault.message)
+            })?;
+            let address = config.address.trim();
+            let is_url = address.starts_with("http://") || address.starts_with("https://") || address.contains("${");
+            if config.channel == Channel::Slack && config.secret_name.is_none() && !is_url {
+                warnings.push(format!(
+                    "{field}: Slack channel {address:?} is kept but not sent to: gennaker posts to Slack incoming-webhook URLs (give the URL, or a secretName holding it)"
+                ));
+                continue;
+            }
             config.check().map_err(|(name, message)| AppError::invalid(format!("{field}.{name}"), message))?;
             if let Some(name) = &config.secret_name {
                 crate::secrets::require_usable(store, saver, &pipeline.application, &format!("{field}.secretName"), name).await?;
             }
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 /// Attempts per notification, the first included.
@@ -229,7 +251,7 @@ pub async fn attempt(
     let stage = stage_id.and_then(|id| execution.stage(id)).cloned();
     let raw = configs(execution, if own { stage.as_ref() } else { None }).get(index).cloned();
     let Some(raw) = raw else { return Attempt::Skipped };
-    let config: NotificationConfig = match serde_json::from_value(raw) {
+    let config: NotificationConfig = match app::model::lenient::from_value(&raw).map_err(|fault| fault.to_string()) {
         Ok(config) => config,
         Err(error) => {
             tracing::warn!(%error, execution = %execution.id, "an unreadable notification was skipped");

@@ -35,7 +35,7 @@ pub async fn triggered_pipelines(store: &crate::store::Store, kind: &str) -> Res
             let triggers = pipeline
                 .triggers
                 .iter()
-                .filter_map(|trigger| serde_json::from_value::<app::model::trigger::TriggerConfig>(trigger.clone()).ok())
+                .filter_map(|trigger| app::model::lenient::from_value::<app::model::trigger::TriggerConfig>(trigger).ok())
                 .filter(|trigger| trigger.enabled)
                 .collect::<Vec<_>>();
             (pipeline, triggers)

@@ -47,9 +47,23 @@ pub struct Pipeline {
     pub update_ts: EpochMillis,
     #[serde(default)]
     pub last_modified_by: String,
+    /// What the server noticed and did not refuse (stages of types it does not run: the
+    /// pipeline is kept, and refused when started). Worked out whenever it is read; never
+    /// stored, and ignored when a client sends it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(flatten)]
     pub extra: Extra,
+    /// The document as it was saved: every field as its author wrote it (Spinnaker's stamps,
+    /// strings for numbers, nulls, fields gennaker does not know). REST and Gate give this back
+    /// ([`Pipeline::to_document`]), so whatever a client read it can send back unchanged; the
+    /// typed fields above are the server's lenient reading of it.
+    #[serde(skip)]
+    pub document: Option<Value>,
 }
+
+/// The fields the server stamps on a saved pipeline, over what its author wrote.
+const STAMPED: &[&str] = &["id", "application", "name", "revision", "updateTs", "lastModifiedBy"];
 
 fn yes() -> bool {
     true
@@ -67,11 +81,21 @@ pub struct ParameterConfig {
     pub default: String,
     #[serde(default)]
     pub required: bool,
-    /// When not empty, the value must be one of these.
+    /// When not empty (and `hasOptions` is not false), the value must be one of these.
     #[serde(default)]
     pub options: Vec<ParameterOption>,
+    /// Spinnaker's switch for `options`: Deck keeps an empty option list with it false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_options: Option<bool>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl ParameterConfig {
+    /// Whether the value must be one of `options`.
+    pub fn offers_options(&self) -> bool {
+        self.has_options != Some(false) && !self.options.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,8 +144,10 @@ pub struct StageConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageEnabled {
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     pub kind: String,
+    /// Empty (or missing, as Deck leaves it before one is typed): the stage runs.
+    #[serde(default)]
     pub expression: String,
 }
 
@@ -177,27 +203,77 @@ impl Invalid {
     }
 }
 
+/// Orca's answer to a pipeline whose stages have no `refId` at all (written by hand, or from
+/// an old export): the stages run one after another in the order listed. Numbers them `1`,
+/// `2`, ... with each requiring the one before, in the document itself (what the server
+/// stamps). Nothing changes when any stage has a `refId`.
+pub fn number_linear_stages(document: &mut Value) -> bool {
+    let Some(stages) = document.get_mut("stages").and_then(Value::as_array_mut) else { return false };
+    let has_ref_id = |stage: &Value| stage.get("refId").is_some_and(|ref_id| !ref_id.is_null() && ref_id.as_str() != Some(""));
+    if stages.is_empty() || stages.iter().any(has_ref_id) {
+        return false;
+    }
+    for (index, stage) in stages.iter_mut().enumerate() {
+        if let Value::Object(stage) = stage {
+            stage.insert("refId".into(), Value::String((index + 1).to_string()));
+            let before = if index == 0 { Vec::new() } else { vec![Value::String(index.to_string())] };
+            stage.insert("requisiteStageRefIds".into(), Value::Array(before));
+        }
+    }
+    true
+}
+
 /// Parses a pipeline from JSON, naming the stage and field at fault: a missing required field,
-/// a wrong type. Each stage's own fields are its stage type's to parse and check.
+/// a wrong type Spinnaker would not coerce either (`lenient`). Each stage's own fields are its stage type's to parse and check.
 pub fn parse_pipeline(json: &Value) -> Result<Pipeline, Invalid> {
     if let Some(stages) = json.get("stages").and_then(Value::as_array) {
         for (index, stage) in stages.iter().enumerate() {
             let ref_id = stage.get("refId").and_then(Value::as_str).map_or_else(|| format!("#{}", index + 1), str::to_string);
-            if let Err(error) = serde_json::from_value::<StageConfig>(stage.clone()) {
-                let message = error.to_string();
-                let field = message.split('`').nth(1).unwrap_or_default().to_string();
-                return Err(Invalid::stage(index, &ref_id, &field, message));
+            if let Err(fault) = super::lenient::from_value::<StageConfig>(stage) {
+                return Err(Invalid::stage(index, &ref_id, &fault.path, fault.message));
             }
         }
     }
-    serde_json::from_value(json.clone()).map_err(|error| {
-        let message = error.to_string();
-        let field = message.split('`').nth(1).unwrap_or("pipeline").to_string();
-        Invalid { stage: None, field, message }
+    super::lenient::from_value(json).map_err(|fault| {
+        let field = if fault.path.is_empty() { "pipeline".to_string() } else { fault.path };
+        Invalid { stage: None, field, message: fault.message }
     })
 }
 
 impl Pipeline {
+    /// The pipeline as REST gives it: the document as saved with the server's stamps (`id`,
+    /// `revision`, `updateTs`, `lastModifiedBy`, trigger ids it assigned) and `warnings`; a
+    /// pipeline that has no document yet is its typed fields.
+    pub fn to_document(&self) -> Value {
+        let Some(Value::Object(written)) = &self.document else {
+            return serde_json::to_value(self).unwrap_or_default();
+        };
+        let mut document = written.clone();
+        let typed = serde_json::to_value(self).unwrap_or_default();
+        for key in STAMPED {
+            if let Some(value) = typed.get(*key) {
+                document.insert((*key).to_string(), value.clone());
+            }
+        }
+        if document.contains_key("triggers") || !self.triggers.is_empty() {
+            document.insert("triggers".into(), Value::Array(self.triggers.clone()));
+        }
+        document.remove("warnings");
+        if !self.warnings.is_empty() {
+            document.insert("warnings".into(), serde_json::to_value(&self.warnings).unwrap_or_default());
+        }
+        Value::Object(document)
+    }
+
+    /// The document to store: [`Pipeline::to_document`] without the warnings.
+    pub fn stored_document(&self) -> Value {
+        let mut document = self.to_document();
+        if let Value::Object(map) = &mut document {
+            map.remove("warnings");
+        }
+        document
+    }
+
     /// Checks the graph and options: names, unique refIds, known requisites, no cycle,
     /// well-formed expressions (given a parser), execution windows. What each stage type
     /// checks of its own fields is the stage-type registry's (`engine::stages` on the server).
@@ -264,7 +340,7 @@ impl Pipeline {
             if parameter.required && value.is_empty() {
                 return Err(invalid(&parameter.name, format!("parameter {:?} is required", parameter.name)));
             }
-            if !parameter.options.is_empty() && !value.is_empty() && !parameter.options.iter().any(|o| o.value == value) {
+            if parameter.offers_options() && !value.is_empty() && !parameter.options.iter().any(|o| o.value == value) {
                 let options: Vec<&str> = parameter.options.iter().map(|o| o.value.as_str()).collect();
                 return Err(invalid(&parameter.name, format!("parameter {:?} must be one of {options:?}", parameter.name)));
             }

@@ -20,6 +20,16 @@ pub async fn authorize(store: &Store, caller: &Caller, application: &str, access
 /// Whoever runs stages that change cloud `accounts` needs WRITE on each. An account written
 /// as an expression is only known at run time, so it needs WRITE on every account.
 pub async fn require_accounts(store: &Store, caller: &Caller, accounts: BTreeSet<String>) -> Result<()> {
+    require_account_access(store, caller, accounts, Access::Write).await
+}
+
+/// Whoever runs stages that read cloud `accounts` (a `clusterSize` precondition) needs READ on
+/// each, as the clusters view does.
+pub async fn require_accounts_read(store: &Store, caller: &Caller, accounts: BTreeSet<String>) -> Result<()> {
+    require_account_access(store, caller, accounts, Access::Read).await
+}
+
+async fn require_account_access(store: &Store, caller: &Caller, accounts: BTreeSet<String>, access: Access) -> Result<()> {
     let mut accounts: BTreeSet<&str> = accounts.iter().map(String::as_str).collect();
     if accounts.iter().any(|account| account.contains("${")) {
         accounts.retain(|account| !account.contains("${"));
@@ -31,7 +41,7 @@ pub async fn require_accounts(store: &Store, caller: &Caller, accounts: BTreeSet
     let mut permissions = store.account_permissions().await?;
     for account in accounts {
         let granted = permissions.remove(account).unwrap_or_default();
-        policy::require_account(caller, account, &granted, Access::Write)?;
+        policy::require_account(caller, account, &granted, access)?;
     }
     Ok(())
 }

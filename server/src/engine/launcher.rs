@@ -137,6 +137,11 @@ impl Launcher {
         if pipeline.disabled {
             return Err(AppError::invalid("pipeline", format!("pipeline {} is disabled", pipeline.name)));
         }
+        // Kept at save with a warning, refused here: nothing of the run starts.
+        let not_runnable = super::stages::not_runnable(&pipeline);
+        if !not_runnable.is_empty() {
+            return Err(AppError::invalid("stages", format!("pipeline {} cannot start: {}", pipeline.name, not_runnable.join("; "))));
+        }
         let caller = match run_as {
             RunAs::Caller(caller) => caller,
             RunAs::ParentRun { user } => self.caller_named(&user).await?,

@@ -89,6 +89,18 @@ pub trait StageType: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The cloud accounts the stage only reads (whoever runs it needs READ on each).
+    fn accounts_read(&self, _config: &Value) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Why this configuration cannot run on this server though the type is known (a cloud
+    /// provider gennaker does not run yet, a placeholder where a URL belongs): the pipeline is
+    /// kept with this as a warning, and refused when started. `None`: it can run.
+    fn cannot_run(&self, config: &Value) -> Option<String> {
+        other_cloud(config)
+    }
+
     /// The applications whose server groups, clusters, load balancers or security groups the
     /// stage acts on, by the naming convention (`targets::application_of`); one written as an
     /// expression is returned as written. Acting on another application's needs WRITE on it.
@@ -129,9 +141,21 @@ fn gather(pipeline: &Pipeline, ask: impl Fn(&dyn StageType, &Value) -> Vec<Strin
         .collect()
 }
 
+/// A stage aimed at a cloud provider other than `local` (Spinnaker's `cloudProvider`, or
+/// `provider` in older pipelines): gennaker runs only the local cloud so far.
+pub fn other_cloud(config: &Value) -> Option<String> {
+    let provider = config.get("cloudProvider").or_else(|| config.get("provider")).and_then(Value::as_str)?;
+    (provider != "local" && !has_expression(provider)).then(|| format!("it acts on cloud provider {provider:?}, which gennaker does not run yet"))
+}
+
 /// The cloud accounts a pipeline's stages change.
 pub fn accounts_of(pipeline: &Pipeline) -> std::collections::BTreeSet<String> {
     gather(pipeline, |stage_type, config| stage_type.accounts(config))
+}
+
+/// The cloud accounts a pipeline's stages read.
+pub fn accounts_read_by(pipeline: &Pipeline) -> std::collections::BTreeSet<String> {
+    gather(pipeline, |stage_type, config| stage_type.accounts_read(config))
 }
 
 /// The applications whose resources a pipeline's stages act on.
@@ -147,13 +171,10 @@ pub fn applications_started_by(pipeline: &Pipeline) -> std::collections::BTreeSe
 /// A configuration fault: the field (relative to the stage) and what is wrong with it.
 pub type Fault = (String, String);
 
-/// The stage's typed configuration, for `validate`: a missing or mistyped field is a fault
-/// naming it (serde quotes the field's name between backticks).
+/// The stage's typed configuration, for `validate`: read as Spinnaker reads it (loose values
+/// coerced, `app::model::lenient`); a missing or mistyped field is a fault naming it.
 pub fn parse<T: DeserializeOwned>(config: &Value) -> Result<T, Fault> {
-    serde_json::from_value(config.clone()).map_err(|error| {
-        let message = error.to_string();
-        (message.split('`').nth(1).unwrap_or_default().to_string(), message)
-    })
+    app::model::lenient::from_value(config).map_err(|fault| (fault.path, fault.message))
 }
 
 /// True when a field holds an expression (checked when the stage runs, not at save).
@@ -162,18 +183,36 @@ pub fn has_expression(text: &str) -> bool {
 }
 
 /// Each stage's own checks (its type's `validate`), after `Pipeline::validate`'s checks of the
-/// whole: a save, a dry run and an ad-hoc task all pass through here.
-pub fn validate_pipeline(pipeline: &Pipeline) -> Result<(), Invalid> {
+/// whole: a save, a dry run and an ad-hoc task all pass through here. A stage of a type this
+/// build does not run is not a fault: the pipeline is kept (Spinnaker's pipelines use many
+/// such types) with a warning for each, and refused when started ([`not_runnable`]).
+pub fn validate_pipeline(pipeline: &Pipeline) -> Result<Vec<String>, Invalid> {
     for (index, stage) in pipeline.stages.iter().enumerate() {
-        let Some(stage_type) = find(&stage.type_name) else {
-            let known: Vec<&str> = REGISTRY.iter().map(|known| known.type_name()).collect();
-            let message = format!("unknown stage type {:?}; known: {}", stage.type_name, known.join(", "));
-            return Err(Invalid::stage(index, &stage.ref_id, "type", message));
-        };
+        let Some(stage_type) = find(&stage.type_name) else { continue };
         let config = serde_json::to_value(stage).unwrap_or_default();
+        if stage_type.cannot_run(&config).is_some() {
+            continue;
+        }
         stage_type.validate(&config).map_err(|(field, message)| Invalid::stage(index, &stage.ref_id, &field, message))?;
     }
-    Ok(())
+    Ok(not_runnable(pipeline))
+}
+
+/// One line per stage this build cannot run (a type it lacks, or a configuration it does not
+/// support), naming the stage, its type and why.
+pub fn not_runnable(pipeline: &Pipeline) -> Vec<String> {
+    pipeline
+        .stages
+        .iter()
+        .filter_map(|stage| {
+            let why = match find(&stage.type_name) {
+                None => "gennaker does not run this stage type yet".to_string(),
+                Some(stage_type) => stage_type.cannot_run(&serde_json::to_value(stage).unwrap_or_default())?,
+            };
+            let name = if stage.name.is_empty() { format!("refId {}", stage.ref_id) } else { format!("{:?} (refId {})", stage.name, stage.ref_id) };
+            Some(format!("stage {name} of type {:?} cannot run: {why}; the pipeline is kept but cannot start", stage.type_name))
+        })
+        .collect()
 }
 
 /// Every stage type this build runs, one line each.
@@ -214,7 +253,7 @@ pub fn find(type_name: &str) -> Option<&'static dyn StageType> {
 
 /// The stage's typed configuration, read from its (evaluated) context.
 pub fn config<T: DeserializeOwned>(stage: &Stage) -> Result<T, String> {
-    serde_json::from_value(stage.context.clone()).map_err(|error| format!("stage {} is misconfigured: {error}", stage.name))
+    app::model::lenient::from_value(&stage.context).map_err(|fault| format!("stage {} is misconfigured: {fault}", stage.name))
 }
 
 pub fn failed(error: impl Into<String>) -> Step {
@@ -295,11 +334,21 @@ mod validation_tests {
         let strategy = json!([{"refId": "1", "type": "deploy", "clusters": [{"application": "shop", "strategy": "yolo",
             "capacity": {"min": 1, "max": 1, "desired": 1}}]}]);
         assert_eq!(field_at_fault(strategy), "stages[0].clusters[0].strategy");
-        assert_eq!(field_at_fault(json!([{"refId": "1", "type": "webhook", "url": "ftp://x"}])), "stages[0].url");
         assert_eq!(field_at_fault(json!([{"refId": "1", "type": "wait", "waitTime": "soon"}])), "stages[0].waitTime");
-        assert_eq!(field_at_fault(json!([{"refId": "1", "type": "wait"}])), "stages[0].waitTime", "a missing field is named");
-        assert_eq!(field_at_fault(json!([{"refId": "1", "type": "teleport"}])), "stages[0].type", "an unknown type is named");
+        assert_eq!(field_at_fault(json!([{"refId": "1", "type": "webhook"}])), "stages[0].url", "a missing field is named");
         assert_eq!(field_at_fault(json!([{"refId": "1", "type": "runJob", "command": []}])), "stages[0].command");
+        // Loose values are read as Spinnaker reads them; an unknown type is a warning.
+        let loose = json!([{"refId": "1", "type": "wait", "waitTime": "30"}, {"refId": "2", "type": "deploy", "clusters": [
+            {"application": "shop", "capacity": {"min": "1", "max": "2", "desired": "1"}, "scaleDown": "false"}]},
+            {"refId": "3", "type": "wait"}, {"refId": "4", "type": "teleport"},
+            {"refId": "5", "type": "webhook", "url": "<webhook_url>"},
+            {"refId": "6", "type": "deploy", "clusters": [{"cloudProvider": "aws", "account": "prod", "application": "shop"}]}]);
+        let pipeline = parse_pipeline(&json!({"application": "shop", "name": "p", "stages": loose})).unwrap();
+        let warnings = validate_pipeline(&pipeline).unwrap();
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("refId 4") && warnings[0].contains("\"teleport\""), "{warnings:?}");
+        assert!(warnings[1].contains("<webhook_url>"), "a placeholder URL is kept: {warnings:?}");
+        assert!(warnings[2].contains("\"aws\""), "another cloud is kept: {warnings:?}");
         assert_eq!(
             field_at_fault(json!([{"refId": "1", "type": "disableServerGroup", "cluster": "shop-web"}])),
             "stages[0].target",

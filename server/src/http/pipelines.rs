@@ -40,8 +40,8 @@ pub async fn stage_types(State(services): State<Services>, Authenticated(caller)
 #[utoipa::path(get, path = "/applications/{name}/pipelines", tag = "pipelines",
     params(("name" = String, Path, description = "application")),
     responses((status = 200, description = "pipelines in Spinnaker's JSON shape"), (status = 403, body = ErrorBody)))]
-pub async fn list(State(services): State<Services>, Authenticated(caller): Authenticated, Path(name): Path<String>) -> Result<Json<Vec<Pipeline>>, ApiError> {
-    Ok(Json(services.pipelines.list(&caller, &name).await?))
+pub async fn list(State(services): State<Services>, Authenticated(caller): Authenticated, Path(name): Path<String>) -> Result<Json<Vec<Value>>, ApiError> {
+    Ok(Json(services.pipelines.list(&caller, &name).await?.iter().map(Pipeline::to_document).collect()))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -64,10 +64,10 @@ pub async fn save(
     Path(name): Path<String>,
     Query(query): Query<SaveQuery>,
     Json(config): Json<Value>,
-) -> Result<Json<Pipeline>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let pipelines = &services.pipelines;
     let answer = if query.dry_run { pipelines.check(&caller, &name, config).await? } else { pipelines.save(&caller, &name, config).await? };
-    Ok(Json(answer))
+    Ok(Json(answer.to_document()))
 }
 
 /// One pipeline, by id or name (needs READ).
@@ -78,8 +78,8 @@ pub async fn read(
     State(services): State<Services>,
     Authenticated(caller): Authenticated,
     Path((name, pipeline)): Path<(String, String)>,
-) -> Result<Json<Pipeline>, ApiError> {
-    Ok(Json(services.pipelines.get(&caller, &name, &pipeline).await?))
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(services.pipelines.get(&caller, &name, &pipeline).await?.to_document()))
 }
 
 /// Saves a new revision of this pipeline (needs WRITE).
@@ -91,7 +91,7 @@ pub async fn update(
     Authenticated(caller): Authenticated,
     Path((name, pipeline)): Path<(String, String)>,
     Json(mut config): Json<Value>,
-) -> Result<Json<Pipeline>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let existing = services.pipelines.get(&caller, &name, &pipeline).await?;
     match config.as_object_mut() {
         Some(object) => {
@@ -99,7 +99,7 @@ pub async fn update(
         }
         None => return Err(ApiError(AppError::invalid("pipeline", "a pipeline is a JSON object"))),
     }
-    Ok(Json(services.pipelines.save(&caller, &name, config).await?))
+    Ok(Json(services.pipelines.save(&caller, &name, config).await?.to_document()))
 }
 
 /// Deletes the pipeline and its revisions (needs WRITE); its executions stay.
@@ -123,8 +123,15 @@ pub async fn history(
     State(services): State<Services>,
     Authenticated(caller): Authenticated,
     Path((name, pipeline)): Path<(String, String)>,
-) -> Result<Json<Vec<PipelineRevision>>, ApiError> {
-    Ok(Json(services.pipelines.history(&caller, &name, &pipeline).await?))
+) -> Result<Json<Vec<Value>>, ApiError> {
+    // Each revision's pipeline as it was written (see `Pipeline::to_document`).
+    let revisions = services.pipelines.history(&caller, &name, &pipeline).await?;
+    Ok(Json(revisions.iter().map(revision_document).collect()))
+}
+
+fn revision_document(revision: &PipelineRevision) -> Value {
+    serde_json::json!({"revision": revision.revision, "updateTs": revision.update_ts, "lastModifiedBy": revision.last_modified_by,
+        "pipeline": revision.pipeline.to_document()})
 }
 
 /// Saves an old revision's content as the newest revision (needs WRITE).
@@ -136,8 +143,8 @@ pub async fn restore(
     State(services): State<Services>,
     Authenticated(caller): Authenticated,
     Path((name, pipeline, revision)): Path<(String, String, i64)>,
-) -> Result<Json<Pipeline>, ApiError> {
-    Ok(Json(services.pipelines.restore(&caller, &name, &pipeline, revision).await?))
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(services.pipelines.restore(&caller, &name, &pipeline, revision).await?.to_document()))
 }
 
 /// Parses an optional JSON body: empty means defaults.

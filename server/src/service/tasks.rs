@@ -82,6 +82,10 @@ impl TaskService for Tasks {
         let mut pipeline = parse_pipeline(&config).map_err(as_job)?;
         pipeline.validate(&expressions::check).map_err(as_job)?;
         crate::engine::stages::validate_pipeline(&pipeline).map_err(as_job)?;
+        if let Some(index) = pipeline.stages.iter().position(|stage| crate::engine::stages::find(&stage.type_name).is_none()) {
+            let kind = &pipeline.stages[index].type_name;
+            return Err(AppError::invalid(format!("job[{index}].type"), format!("gennaker does not run jobs of type {kind:?}")));
+        }
         pipeline.id = String::new();
         let launch = Launch::by(caller.clone(), pipeline, "manual", BTreeMap::new());
         let execution = match self.engine.launcher().launch(launch).await? {

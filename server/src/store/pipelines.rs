@@ -1,6 +1,6 @@
 //! Pipeline configurations and every saved revision of them.
 
-use app::model::pipeline::{Pipeline, PipelineRevision};
+use app::model::pipeline::{Pipeline, PipelineRevision, parse_pipeline};
 
 use super::{Error, Result, Store, is_unique_violation, now_millis, on_pool};
 
@@ -14,9 +14,12 @@ struct PipelineRow {
 }
 
 impl PipelineRow {
+    /// The stored document, read leniently as it was when saved (see `Pipeline::document`).
     fn into_model(self) -> Result<Pipeline> {
-        let mut pipeline: Pipeline = serde_json::from_str(&self.config)
-            .map_err(|error| Error::Corrupt(format!("pipeline {}: {error}", self.id)))?;
+        let document: serde_json::Value =
+            serde_json::from_str(&self.config).map_err(|error| Error::Corrupt(format!("pipeline {}: {error}", self.id)))?;
+        let mut pipeline = parse_pipeline(&document).map_err(|error| Error::Corrupt(format!("pipeline {}: {error}", self.id)))?;
+        pipeline.document = Some(document);
         pipeline.id = self.id;
         pipeline.revision = self.revision;
         pipeline.update_ts = self.update_ts;
@@ -52,11 +55,18 @@ impl Store {
         row.ok_or_else(|| Error::NotFound(format!("pipeline {name_or_id}")))?.into_model()
     }
 
+    /// The application holding pipeline `id`, if any does.
+    pub async fn pipeline_application(&self, id: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> =
+            on_pool!(self, pool => sqlx::query_as("SELECT application FROM pipelines WHERE id = $1").bind(id).fetch_optional(pool).await)?;
+        Ok(row.map(|(application,)| application))
+    }
+
     /// Saves a new pipeline (revision 1) or a new revision of an existing one. `expected` is the
     /// revision the caller edited: a save over a newer revision is `Stale` (no lost updates).
     pub async fn save_pipeline(&self, pipeline: &Pipeline, expected: Option<i64>, author: &str) -> Result<Pipeline> {
         let now = now_millis();
-        let config = serde_json::to_string(pipeline).expect("pipelines serialize");
+        let config = serde_json::to_string(&pipeline.stored_document()).expect("pipelines serialize");
         let outcome: Result<i64, sqlx::Error> = on_pool!(self, pool => {
             async {
                 let mut tx = pool.begin().await?;

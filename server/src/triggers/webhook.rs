@@ -267,20 +267,39 @@ async fn start(
 
 /// Checks a pipeline's triggers when it is saved: each parses, patterns compile, named secrets
 /// exist, and the saver may act as each `runAsUser`. Sets a stable id on cron triggers.
-pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) -> Result<(), AppError> {
+/// A trigger of a type gennaker lacks (`pubsub`, `artifactory`, `helm`, ...) is kept with a
+/// warning and never fires; the answer is those warnings.
+pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) -> Result<Vec<String>, AppError> {
+    let mut warnings = Vec::new();
     for (index, raw) in pipeline.triggers.iter_mut().enumerate() {
         let field = format!("triggers[{index}]");
         let kind = raw.get("type").and_then(Value::as_str).unwrap_or_default();
         if !app::model::trigger::TRIGGER_TYPES.contains(&kind) {
-            return Err(AppError::invalid(format!("{field}.type"), format!("unknown trigger type {kind:?}; known: {}", app::model::trigger::TRIGGER_TYPES.join(", "))));
+            warnings.push(format!(
+                "{field}: triggers of type {kind:?} are kept but never fire (gennaker's: {})",
+                app::model::trigger::TRIGGER_TYPES.join(", ")
+            ));
+            continue;
         }
-        let trigger: TriggerConfig = serde_json::from_value(raw.clone()).map_err(|error| {
-            // Name the field inside the trigger when serde says which (`triggers[0].project`).
-            let message = error.to_string();
-            let inner = crate::serde_errors::field_of(&message).map_or_else(|| field.clone(), |name| format!("{field}.{name}"));
-            AppError::invalid(inner, message)
-        })?;
-        if let Some(user) = &trigger.run_as_user {
+        // One that does not read as its type (a field missing or mistyped) is kept, as Spinnaker
+        // keeps it, and never fires; the warning names the field (`triggers[0].project`).
+        let trigger: TriggerConfig = match app::model::lenient::from_value(raw) {
+            Ok(trigger) => trigger,
+            Err(fault) => {
+                let at = if fault.path.is_empty() { field.clone() } else { format!("{field}.{}", fault.path) };
+                warnings.push(format!("{at}: {}: the trigger is kept but never fires", fault.message));
+                continue;
+            }
+        };
+        // An admin may name a user (a Spinnaker service account) not created here yet.
+        let missing_user = match &trigger.run_as_user {
+            Some(user) if saver.admin => store.get_user(user).await.is_err(),
+            _ => false,
+        };
+        if missing_user {
+            let user = trigger.run_as_user.as_deref().unwrap_or_default();
+            warnings.push(format!("{field}.runAsUser: there is no user {user:?} yet: the trigger does not fire until an admin creates it"));
+        } else if let Some(user) = &trigger.run_as_user {
             super::launch::may_run_as(store, saver, user).await.map_err(|error| match error {
                 AppError::Invalid { message, .. } => AppError::invalid(format!("{field}.runAsUser"), message),
                 other => other,
@@ -309,10 +328,14 @@ pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) ->
             TriggerKind::Pipeline(parent) if !parent.application.eq_ignore_ascii_case(&pipeline.application) => {
                 // Listening to another application's runs reads them (their outcome, and
                 // `trigger.parentExecution`): the saver needs READ there.
-                authorize(store, saver, &parent.application, Access::Read).await.map_err(|error| match error {
-                    AppError::NotFound { .. } => AppError::invalid(format!("{field}.application"), format!("no application {:?}", parent.application)),
-                    other => other,
-                })?;
+                match authorize(store, saver, &parent.application, Access::Read).await {
+                    // Checked again when it would fire, as the run's user.
+                    Err(AppError::NotFound { .. }) => warnings.push(format!(
+                        "{field}.application: there is no application {:?} yet: the trigger fires once it exists and its runs end",
+                        parent.application
+                    )),
+                    other => other?,
+                }
             }
             TriggerKind::Docker(docker) => {
                 if docker.registry.trim().is_empty() || docker.repository.trim().is_empty() {
@@ -337,7 +360,7 @@ pub async fn validate(store: &Store, saver: &Caller, pipeline: &mut Pipeline) ->
             _ => {}
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod balancer;
 mod auth;
 mod binary;
 mod clusters;
+mod compatibility;
 mod demo;
 mod demo_app;
 mod durability;

@@ -72,7 +72,7 @@ async fn chat_and_webhook_notifications_arrive_and_failures_are_recorded(db: Db)
         ],
         "stages": [{"refId": "1", "type": "checkPreconditions", "name": "gate",
             "preconditions": [{"type": "expression", "context": {"expression": "${1 == 2}", "failureMessage": "one is not two"}}]}]});
-    let bad = json!({"name": "bad", "notifications": [{"type": "slack", "address": "not a url", "when": ["pipeline.failed"]}]});
+    let bad = json!({"name": "bad", "notifications": [{"type": "webhook", "address": "not a url", "when": ["pipeline.failed"]}]});
     assert_error(app.post_json("/api/v1/applications/loud/pipelines", &bad).await, 400, "invalid", Some("notifications[0].address")).await;
     let bad = json!({"name": "bad", "notifications": [{"type": "email", "address": "a@b.c", "when": ["lunch"]}]});
     assert_error(app.post_json("/api/v1/applications/loud/pipelines", &bad).await, 400, "invalid", Some("notifications[0].when")).await;

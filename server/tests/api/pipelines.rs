@@ -65,11 +65,26 @@ async fn pipelines_are_validated_versioned_and_restorable(db: Db) {
     let every_type = app.post_json(&format!("{base}?dryRun=true"), &json!({"name": "all", "stages": stages})).await;
     assert_eq!(every_type.status(), 200, "{}", every_type.text().await.unwrap());
 
-    let bad_type = app.post_json(base, &json!({"name": "p", "stages": [{"refId": "a", "type": "teleport"}]})).await;
-    let body = assert_error(bad_type, 400, "invalid", Some("stages[0].type")).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("stage a"));
-    let missing = app.post_json(base, &json!({"name": "p", "stages": [{"refId": "w", "type": "wait"}]})).await;
-    assert_error(missing, 400, "invalid", Some("stages[0].waitTime")).await;
+    // A stage type gennaker does not run is kept (Spinnaker's pipelines are full of them), with
+    // a warning; starting the pipeline is refused, naming the stage and its type.
+    let unknown = json!({"name": "teleporter", "stages": [{"refId": "a", "name": "Beam", "type": "teleport", "destination": "mars"}]});
+    let saved = app.post_json(base, &unknown).await;
+    assert_eq!(saved.status(), 200);
+    let saved: Value = saved.json().await.unwrap();
+    assert!(saved["warnings"][0].as_str().unwrap().contains("\"teleport\""), "{saved}");
+    assert_eq!(saved["stages"][0]["destination"], "mars", "kept as written");
+    let listed: Vec<Value> = app.get(base).await.json().await.unwrap();
+    assert!(listed[0]["warnings"].as_array().is_some_and(|w| w.len() == 1), "the list warns too: {listed:?}");
+    let start = app.post_json(&format!("{base}/teleporter/executions"), &json!({})).await;
+    let body = assert_error(start, 400, "invalid", Some("stages")).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("\"Beam\"") && message.contains("\"teleport\""), "{message}");
+    let runs: Vec<Value> = app.get("/api/v1/executions?application=shop").await.json().await.unwrap();
+    assert!(runs.is_empty(), "nothing started");
+    assert_eq!(app.delete(&format!("{base}/teleporter")).await.status(), 204);
+    // A wait without waitTime waits for nothing, as in Spinnaker.
+    let missing = app.post_json(&format!("{base}?dryRun=true"), &json!({"name": "p", "stages": [{"refId": "w", "type": "wait"}]})).await;
+    assert_eq!(missing.status(), 200);
     let cycle = app.post_json(base, &json!({"name": "p", "stages": [
         {"refId": "1", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["2"]},
         {"refId": "2", "type": "wait", "waitTime": 1, "requisiteStageRefIds": ["1"]}]})).await;

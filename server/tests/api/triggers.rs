@@ -50,8 +50,11 @@ async fn webhooks_start_pipelines_only_when_signed_and_matching(db: Db) {
     let secret = app.post_json("/api/v1/secrets", &json!({"name": "hook-secret", "value": "s3cret"})).await;
     assert!(secret.status().is_success());
     assert_eq!(save(&app, "hooks", pipeline).await.status(), 200);
-    let bad_type = json!({"name": "odd", "triggers": [{"type": "carrier-pigeon"}]});
-    assert_error(save(&app, "hooks", bad_type).await, 400, "invalid", Some("triggers[0].type")).await;
+    // A trigger type gennaker lacks is kept, with a warning, and never fires.
+    let unknown_type = json!({"name": "pigeon", "triggers": [{"type": "carrier-pigeon", "loft": "north"}]});
+    let saved: Value = save(&app, "hooks", unknown_type).await.json().await.unwrap();
+    assert!(saved["warnings"][0].as_str().unwrap().contains("\"carrier-pigeon\""), "{saved}");
+    assert_eq!(saved["triggers"][0]["loft"], "north");
     let bad_regex = json!({"name": "odd", "triggers": [{"type": "webhook", "source": "ci", "payloadConstraints": {"b": "("}}]});
     assert_error(save(&app, "hooks", bad_regex).await, 400, "invalid", Some("triggers[0].payloadConstraints.b")).await;
 
@@ -97,7 +100,9 @@ async fn git_pushes_start_pipelines_watching_the_branch(db: Db) {
         "branch": "main|release/.*", "secretName": "github"}], "stages": []});
     assert_eq!(save(&app, "repo", pipeline).await.status(), 200);
     let missing = json!({"name": "half", "triggers": [{"type": "git", "source": "github", "slug": "shop"}], "stages": []});
-    assert_error(save(&app, "repo", missing).await, 400, "invalid", Some("triggers[0].project")).await;
+    // Kept (Spinnaker keeps it) with a warning naming the field; it never fires.
+    let kept: Value = save(&app, "repo", missing).await.json().await.unwrap();
+    assert!(kept["warnings"][0].as_str().unwrap().starts_with("triggers[0].project"), "{kept}");
     let push = |branch: &str| json!({"ref": format!("refs/heads/{branch}"), "after": "0123abc",
         "repository": {"name": "shop", "owner": {"login": "acme"}}});
     let hook = |body: &Value| {

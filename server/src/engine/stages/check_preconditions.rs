@@ -1,6 +1,7 @@
-//! `checkPreconditions`: each precondition (an expression, or another stage's status) must
-//! hold. A failing one with `failPipeline` fails the stage; the others only warn (the stage
-//! ends FAILED_CONTINUE whatever its failure options say).
+//! `checkPreconditions`: each precondition (an expression, another stage's status, or the
+//! number of server groups in a cluster: Spinnaker's `clusterSize`) must hold. A failing one
+//! with `failPipeline` fails the stage; the others only warn (the stage ends FAILED_CONTINUE
+//! whatever its failure options say).
 
 use app::model::pipeline::Extra;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,7 @@ pub struct Precondition {
 pub enum PreconditionKind {
     Expression,
     StageStatus,
+    ClusterSize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +56,61 @@ pub struct PreconditionContext {
     pub stage_status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
+    /// For `clusterSize`: where the cluster is, as Orca's precondition writes it ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "account")]
+    pub credentials: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<String>>,
+    /// ... how its server group count compares (`==`, `!=`, `<`, `<=`, `>`, `>=`) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<String>,
+    /// ... with this number (in every region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<i64>,
+    /// Count only enabled server groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_enabled_server_groups: Option<bool>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+const COMPARISONS: &[&str] = &["==", "!=", "<", "<=", ">", ">="];
+
+fn compares(count: i64, comparison: &str, expected: i64) -> bool {
+    match comparison {
+        "!=" => count != expected,
+        "<" => count < expected,
+        "<=" => count <= expected,
+        ">" => count > expected,
+        ">=" => count >= expected,
+        _ => count == expected,
+    }
+}
+
+/// `clusterSize`: whether the cluster's server group count compares as asked in every region;
+/// `Err` says why not (or why it could not be counted).
+async fn cluster_size_holds(task: &Task<'_>, context: &PreconditionContext) -> Result<(), String> {
+    let cluster = context.cluster.as_deref().unwrap_or_default();
+    let account = context.credentials.as_deref().unwrap_or("local");
+    let provider = context.cloud_provider.as_deref().unwrap_or("local");
+    let comparison = context.comparison.as_deref().unwrap_or("==");
+    let expected = context.expected.unwrap_or(1);
+    let regions = context.regions.clone().filter(|regions| !regions.is_empty()).unwrap_or_else(|| vec!["local".to_string()]);
+    for region in regions {
+        let location = crate::engine::server_groups::location(provider, account, &region);
+        let (_, snapshot) = crate::engine::server_groups::observe(task.effects, &location).await?;
+        let groups = crate::engine::server_groups::cluster_groups(&snapshot, cluster);
+        let only_enabled = context.only_enabled_server_groups == Some(true);
+        let count = groups.iter().filter(|group| !only_enabled || !group.disabled).count() as i64;
+        if !compares(count, comparison, expected) {
+            return Err(format!("cluster {cluster} has {count} server groups in {account}/{region}, expected {comparison} {expected}"));
+        }
+    }
+    Ok(())
 }
 
 pub struct CheckPreconditions;
@@ -71,7 +128,31 @@ impl StageType for CheckPreconditions {
     }
 
     fn validate(&self, config: &Value) -> Result<(), super::Fault> {
-        super::parse::<CheckPreconditionsStage>(config).map(drop)
+        let check: CheckPreconditionsStage = super::parse(config)?;
+        for (index, precondition) in check.preconditions.iter().enumerate() {
+            if precondition.kind != PreconditionKind::ClusterSize {
+                continue;
+            }
+            let context = &precondition.context;
+            if context.cluster.as_deref().is_none_or(str::is_empty) {
+                return Err((format!("preconditions[{index}].context.cluster"), "a clusterSize precondition names a cluster".into()));
+            }
+            if let Some(comparison) = context.comparison.as_deref().filter(|c| !COMPARISONS.contains(c)) {
+                return Err((format!("preconditions[{index}].context.comparison"), format!("{comparison:?} is not one of {}", COMPARISONS.join(" "))));
+            }
+        }
+        Ok(())
+    }
+
+    /// `clusterSize` reads the cluster's account.
+    fn accounts_read(&self, config: &Value) -> Vec<String> {
+        let Ok(check) = super::parse::<CheckPreconditionsStage>(config) else { return Vec::new() };
+        check
+            .preconditions
+            .iter()
+            .filter(|precondition| precondition.kind == PreconditionKind::ClusterSize)
+            .map(|precondition| precondition.context.credentials.clone().unwrap_or_else(|| "local".into()))
+            .collect()
     }
 
     fn task_names(&self) -> &'static [&'static str] {
@@ -93,9 +174,18 @@ impl StageType for CheckPreconditions {
                     let wanted = precondition.context.stage_status.as_deref().unwrap_or("SUCCEEDED");
                     task.execution.stages.iter().any(|s| s.name == name && s.status.as_str() == wanted)
                 }
+                PreconditionKind::ClusterSize => match cluster_size_holds(&task, &precondition.context).await {
+                    Ok(()) => true,
+                    Err(why) => {
+                        let message = precondition.context.failure_message.clone().unwrap_or(why);
+                        failures.push((precondition.fail_pipeline, message));
+                        continue;
+                    }
+                },
             };
             if !passed {
                 let message = precondition.context.failure_message.clone().unwrap_or_else(|| match precondition.kind {
+                    PreconditionKind::ClusterSize => unreachable!("reported above"),
                     PreconditionKind::Expression => "an expression precondition is false".to_string(),
                     PreconditionKind::StageStatus => format!(
                         "stage {:?} is not {}",
@@ -125,7 +215,8 @@ fn new_precondition() -> Value {
 /// One precondition, relative to `preconditions[i]`: its type, the fields of that type, then
 /// what every precondition has.
 fn preconditions_list() -> FieldList {
-    let kinds = choices(&[("expression", "An expression is true"), ("stageStatus", "A stage has a status")]);
+    let kinds = choices(&[("expression", "An expression is true"), ("stageStatus", "A stage has a status"), ("clusterSize", "A cluster has so many server groups")]);
+    let comparisons = choices(&[("==", "exactly"), ("!=", "not"), ("<", "fewer than"), ("<=", "at most"), (">", "more than"), (">=", "at least")]);
     let statuses = choices(&[
         ("SUCCEEDED", "Succeeded"),
         ("FAILED_CONTINUE", "Failed, pipeline continued"),
@@ -139,6 +230,10 @@ fn preconditions_list() -> FieldList {
             .when("type", "expression"),
         Field::new("context.stageName", "Stage name", Input::Text, "The name of an earlier stage of this pipeline.").when("type", "stageStatus"),
         Field::new("context.stageStatus", "Status", statuses, "The status that stage must have ended with.").when("type", "stageStatus"),
+        Field::new("context.cluster", "Cluster", Input::Text, "The cluster, e.g. shop-web.").when("type", "clusterSize"),
+        Field::new("context.credentials", "Account", Input::Text, "The cluster's account (local by default).").when("type", "clusterSize"),
+        Field::new("context.comparison", "Has", comparisons, "How the server group count compares.").when("type", "clusterSize"),
+        Field::new("context.expected", "Server groups", Input::Number, "The number to compare with (in every region).").when("type", "clusterSize"),
         Field::new("context.failureMessage", "Failure message", Input::Text, "Optional: what the stage says when this does not hold."),
         Field::new(
             "failPipeline",

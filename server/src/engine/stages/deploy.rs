@@ -504,6 +504,12 @@ impl StageType for Deploy {
         super::parse::<DeployStage>(config).map(|config| config.clusters.into_iter().map(|cluster| cluster.account).collect()).unwrap_or_default()
     }
 
+    /// A cluster for another cloud provider (Spinnaker's AWS, GCE, Kubernetes v1 deploys).
+    fn cannot_run(&self, config: &Value) -> Option<String> {
+        let clusters = config.get("clusters").and_then(Value::as_array).into_iter().flatten();
+        super::other_cloud(config).or_else(|| clusters.filter_map(super::other_cloud).next())
+    }
+
     /// Each cluster's application, and those of the load balancers and security groups its
     /// server groups join.
     fn applications_acted_on(&self, config: &Value) -> Vec<String> {

@@ -18,17 +18,23 @@ use crate::engine::tasks::{POLL_MS, TaskResult};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum NumberOrExpression {
-    Number(u64),
+    /// Negative waits nothing, as in Spinnaker.
+    Number(i64),
     Expression(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WaitStage {
-    /// Seconds to wait.
+    /// Seconds to wait; none (as Spinnaker) when missing.
+    #[serde(default = "no_wait")]
     pub wait_time: NumberOrExpression,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+fn no_wait() -> NumberOrExpression {
+    NumberOrExpression::Number(0)
 }
 
 pub struct Wait;
@@ -60,7 +66,8 @@ impl StageType for Wait {
     fn validate(&self, config: &Value) -> Result<(), Fault> {
         let wait: WaitStage = parse(config)?;
         match wait.wait_time {
-            NumberOrExpression::Expression(text) if !has_expression(&text) => {
+            // `"30"` is a number written as text, as Spinnaker accepts.
+            NumberOrExpression::Expression(text) if !has_expression(&text) && text.trim().parse::<i64>().is_err() => {
                 Err(("waitTime".into(), "waitTime must be a number of seconds or an expression".into()))
             }
             _ => Ok(()),
@@ -70,7 +77,7 @@ impl StageType for Wait {
     async fn run(&self, task: Task<'_>) -> Step {
         let wait: WaitStage = config_or_fail!(task.stage);
         let seconds = match wait.wait_time {
-            NumberOrExpression::Number(seconds) => seconds as i64,
+            NumberOrExpression::Number(seconds) => seconds.max(0),
             NumberOrExpression::Expression(text) => match text.trim().parse::<i64>() {
                 Ok(seconds) => seconds,
                 Err(_) => return failed(format!("waitTime {text:?} is not a number of seconds")),

@@ -303,10 +303,6 @@ impl StageType for Webhook {
 
     fn validate(&self, config: &Value) -> Result<(), super::Fault> {
         let hook: WebhookStage = super::parse(config)?;
-        let scheme_ok = hook.url.starts_with("http://") || hook.url.starts_with("https://") || hook.url.starts_with("${");
-        if !scheme_ok {
-            return Err(("url".into(), "url must start with http:// or https://".into()));
-        }
         if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&hook.method.to_ascii_uppercase().as_str()) {
             return Err(("method".into(), format!("unsupported method {:?}", hook.method)));
         }
@@ -314,6 +310,15 @@ impl StageType for Webhook {
             return Err(("successStatuses".into(), "waitForCompletion needs successStatuses".into()));
         }
         Ok(())
+    }
+
+    /// A URL that is not http(s) (often a placeholder such as `<webhook_url>` in a shared
+    /// pipeline) is kept at save, and the pipeline cannot start until it is one.
+    fn cannot_run(&self, config: &Value) -> Option<String> {
+        // A missing url is a fault `validate` names.
+        let url = config.get("url").and_then(Value::as_str)?.trim();
+        let scheme_ok = url.starts_with("http://") || url.starts_with("https://") || super::has_expression(url);
+        (!scheme_ok).then(|| format!("its url {url:?} does not start with http:// or https://"))
     }
 
     async fn run(&self, task: Task<'_>) -> super::Step {
