@@ -21,6 +21,8 @@ pub struct PipelineListing {
     pub parameter_config: Vec<ParameterConfig>,
     /// The pipeline as the REST API returns it, as the editor shows it.
     pub json: String,
+    /// Stages (and triggers, notifications) it keeps but cannot run.
+    pub warnings: Vec<String>,
 }
 
 #[server]
@@ -30,7 +32,8 @@ pub async fn list_pipelines(application: String) -> Result<Vec<PipelineListing>,
         Ok(pipelines
             .into_iter()
             .map(|pipeline| PipelineListing {
-                json: crate::pages::pipelines::pretty(&serde_json::to_value(&pipeline).unwrap_or_default()),
+                json: crate::pages::pipelines::pretty(&pipeline.to_document()),
+                warnings: pipeline.warnings.clone(),
                 id: pipeline.id,
                 name: pipeline.name,
                 disabled: pipeline.disabled,
@@ -57,13 +60,14 @@ pub async fn save_pipeline(application: String, json: String) -> Result<Pipeline
 }
 
 /// Checks pipeline JSON as a save would, without storing it: the editor calls it as the user
-/// types, so an error shows next to its field before Save is pressed.
+/// types, so an error shows next to its field before Save is pressed. Answers the warnings (what
+/// the pipeline keeps but cannot run).
 #[server(input = Json)]
-pub async fn check_pipeline(application: String, json: String) -> Result<(), AppError> {
+pub async fn check_pipeline(application: String, json: String) -> Result<Vec<String>, AppError> {
     let config: serde_json::Value = serde_json::from_str(&json).map_err(|error| {
         AppError::Invalid { field: Some("json".into()), message: format!("not valid JSON: {error}") }
     })?;
-    crate::ssr::respond(async |services, caller| services.pipelines.check(&caller, &application, config).await.map(drop)).await
+    crate::ssr::respond(async |services, caller| services.pipelines.check(&caller, &application, config).await.map(|pipeline| pipeline.warnings)).await
 }
 
 /// The pipeline's saved revisions, newest first, each with who saved it and when.

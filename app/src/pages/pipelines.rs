@@ -119,6 +119,11 @@ fn PipelineRow(application: String, pipeline: PipelineListing, runs: RwSignal<Ve
                 <button type="button" class="secondary" aria-label=format!("Edit {name}") on:click=move |_| edit.run(as_json.clone())>"Edit"</button>
                 <button type="button" on:click=move |_| starting.set(true) disabled=pipeline.disabled>"Start"</button>
             </header>
+            {(!pipeline.warnings.is_empty()).then(|| view! {
+                <ul class="warnings" aria-label=format!("Warnings about {name}")>
+                    {pipeline.warnings.iter().map(|warning| view! { <li class="warning">{warning.clone()}</li> }).collect_view()}
+                </ul>
+            })}
             <Show when=move || starting.get()>
                 <InBrowser load={
                     let (application, pipeline) = (application.clone(), pipeline.clone());

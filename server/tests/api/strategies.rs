@@ -297,3 +297,33 @@ async fn a_deploy_that_never_becomes_healthy_is_rolled_back() {
     assert_eq!(log, ops(&["create shop-web-v001 4", "enable shop-web-v000", "destroy shop-web-v001"]));
     assert_eq!(s.cloud.groups(), [("shop-web-v000".to_string(), false, 4)]);
 }
+
+/// Spinnaker's `clusterSize` precondition counts the cluster's server groups (in each region)
+/// and compares: a gate that holds lets the run go on, one that does not fails it, naming the
+/// count.
+#[tokio::test]
+async fn a_cluster_size_precondition_counts_server_groups() {
+    let s = scenario(json!({"strategy": "highlander"})).await;
+    s.deploy("v1").await;
+    let gate = |comparison: &str, expected: i64| {
+        json!({"name": format!("gate{comparison}{expected}"), "stages": [{"refId": "1", "type": "checkPreconditions", "preconditions": [
+            {"type": "clusterSize", "context": {"credentials": "local", "cluster": "shop-web", "regions": ["local"],
+                "comparison": comparison, "expected": expected}}]}]})
+    };
+    let pipelines = Pipelines::new(s.engine.store().clone());
+    for (comparison, expected, status) in [("==", 1, Status::Succeeded), (">=", 2, Status::Terminal), ("<", 2, Status::Succeeded)] {
+        let pipeline = pipelines.save(&s.admin, "shop", gate(comparison, expected)).await.unwrap();
+        let started = s.executions.start(&s.admin, "shop", &pipeline.name, StartRequest::default()).await.unwrap();
+        while s.engine.try_execute_one().await.unwrap() != Outcome::Idle {}
+        let run = s.executions.get(&s.admin, &started.id).await.unwrap();
+        assert_eq!(run.status, status, "{comparison} {expected}: {:?}", run.stages[0].error);
+        if status == Status::Terminal {
+            let error = run.stages[0].error.clone().unwrap_or_default();
+            assert!(error.contains("has 1 server groups") && error.contains(">= 2"), "{error}");
+        }
+    }
+    let bad = json!({"name": "bad", "stages": [{"refId": "1", "type": "checkPreconditions", "preconditions": [
+        {"type": "clusterSize", "context": {"cluster": "shop-web", "comparison": "about"}}]}]});
+    let refused = pipelines.save(&s.admin, "shop", bad).await.unwrap_err();
+    assert!(refused.to_string().contains("\"about\""), "{refused}");
+}

@@ -50,9 +50,12 @@ fn PipelineEditor(application: String, json: RwSignal<String>, on_saved: Callbac
         refresh.update(|n| *n += 1);
         on_saved.run(());
     });
+    // What the server keeps but cannot run: as loaded, then as each check or save says.
+    let warnings = RwSignal::new(untrack(|| doc.with(|root| warnings_in(root))));
     let save = Action::new(|(application, json): &(String, String)| save_pipeline(application.clone(), json.clone()));
     Effect::new(move |_| match save.value().get() {
         Some(Ok(saved)) => {
+            warnings.set(saved.warnings.clone());
             // Keep editing what was saved: its id and new revision make the next save an update.
             json.set(pretty(&serde_json::to_value(&saved).unwrap_or_default()));
             doc.problem.set(None);
@@ -62,7 +65,7 @@ fn PipelineEditor(application: String, json: RwSignal<String>, on_saved: Callbac
         Some(Err(error)) => doc.problem.set(Some(error)),
         None => {}
     });
-    check_as_typed(application.clone(), doc);
+    check_as_typed(application.clone(), doc, warnings);
     let application_for_history = application.clone();
     let application_for_stages = application.clone();
     let application_for_new = application.clone();
@@ -85,6 +88,14 @@ fn PipelineEditor(application: String, json: RwSignal<String>, on_saved: Callbac
                     doc.problem.set(None);
                 }>"New pipeline"</button>
             </p>
+            {move || {
+                let warnings = warnings.get();
+                (!warnings.is_empty()).then(|| view! {
+                    <ul class="warnings" aria-label="Warnings">
+                        {warnings.into_iter().map(|warning| view! { <li class="warning">{warning}</li> }).collect_view()}
+                    </ul>
+                })
+            }}
             <div class="editor-grid">
                 <div class="editor-forms">
                     <PipelineOptions doc/>
@@ -116,7 +127,7 @@ fn PipelineEditor(application: String, json: RwSignal<String>, on_saved: Callbac
 /// says next to the fields (or clears what it said). Only the latest text's answer counts: an
 /// answer for a text since changed is dropped. The text as loaded is not checked, so opening
 /// the editor shows no error before anything was typed.
-fn check_as_typed(application: String, doc: Document) {
+fn check_as_typed(application: String, doc: Document, warnings: RwSignal<Vec<String>>) {
     #[cfg(feature = "hydrate")]
     {
         let generation = StoredValue::new(0u64);
@@ -137,6 +148,9 @@ fn check_as_typed(application: String, doc: Document) {
                     leptos::task::spawn_local(async move {
                         let answer = check_pipeline(application, text).await;
                         if generation.try_get_value() == Some(mine) {
+                            if let Ok(found) = &answer {
+                                warnings.try_set(found.clone());
+                            }
                             doc.problem.try_set(answer.err());
                         }
                     });
@@ -146,5 +160,12 @@ fn check_as_typed(application: String, doc: Document) {
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (application, doc, check_pipeline);
+    let _ = (application, doc, warnings, check_pipeline);
+}
+
+/// The `warnings` a loaded document came with (the server's, as it read it).
+fn warnings_in(root: Option<&serde_json::Value>) -> Vec<String> {
+    root.and_then(|root| root.get("warnings")).and_then(|list| list.as_array()).into_iter().flatten()
+        .filter_map(|warning| warning.as_str().map(str::to_string))
+        .collect()
 }

@@ -257,7 +257,19 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
         })
     };
     let info = catalog.with_value(|catalog| catalog.find(&kind).cloned());
-    let type_fields = info.as_ref().map(|info| info.fields.clone()).unwrap_or_default();
+    // A type this server does not run (kept from a Spinnaker pipeline): each of its own fields
+    // is edited as JSON.
+    let unknown = info.is_none();
+    let type_fields = match &info {
+        Some(info) => info.fields.clone(),
+        None => untrack(|| doc.value_at(&at))
+            .and_then(|stage| stage.as_object().map(|object| object.keys().cloned().collect::<Vec<_>>()))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|key| !["name", "type", "refId", "requisiteStageRefIds"].contains(&key.as_str()) && !OPTION_KEYS.contains(&key.as_str()))
+            .map(|key| Field::new(&key, &key, Input::Json, ""))
+            .collect(),
+    };
     // The paths this form has inputs for; an error about anything else shows on the row.
     let mut shown: Vec<String> =
         ["name", "type", "requisiteStageRefIds"].iter().chain(OPTION_KEYS).map(|key| format!("{at}.{key}")).collect();
@@ -325,6 +337,7 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
                     <div class="field">
                         <label>"Stage type"
                             <select on:change=move |e| retype(event_target_value(&e))>
+                                {unknown.then(|| view! { <option value=kind_for_select.clone() selected=true>{format!("{kind_for_select} (not run by gennaker)")}</option> })}
                                 {catalog.with_value(|catalog| catalog.0.iter().map(|info| {
                                     let selected = info.type_name == kind_for_select;
                                     view! { <option value=info.type_name.clone() selected=selected>{info.label.clone()}</option> }
@@ -335,6 +348,9 @@ fn StageItem(doc: Document, row: Row, rows: Memo<Vec<Row>>, open: RwSignal<BTree
                     </div>
                 </div>
                 <Requisites doc at=at.clone() ref_id=ref_id.clone() rows/>
+                {unknown.then(|| view! {
+                    <p class="warning">"gennaker does not run stages of type " {kind.clone()} " yet: the pipeline keeps it, and cannot start while it is here. Its fields are shown as JSON."</p>
+                })}
                 <div class="fields">
                     {type_fields.into_iter().map(|field| view! { <JsonField doc path=format!("{at}.{}", field.key) field/> }).collect_view()}
                 </div>
