@@ -52,6 +52,9 @@ pub trait AuthService: Send + Sync + 'static {
     async fn session_caller(&self, session_token: &str) -> Result<Option<Caller>>;
     /// The caller behind a bearer token, if the token is valid.
     async fn token_caller(&self, token: &str) -> Result<Option<Caller>>;
+    /// HTTP Basic authentication, as `spin` and the Terraform providers send it: a user and
+    /// their password (throttled like sign-in), or a user and one of their API tokens.
+    async fn basic_caller(&self, username: &str, secret: &str, address: std::net::IpAddr) -> Result<Caller>;
     async fn me(&self, caller: &Caller) -> Result<User>;
 
     async fn create_token(&self, caller: &Caller, new: NewApiToken) -> Result<CreatedApiToken>;

@@ -10,6 +10,7 @@ pub mod clusters;
 pub mod error;
 pub mod executions;
 pub mod gate;
+pub mod gate_api;
 pub mod health;
 pub mod openapi;
 pub mod pipelines;

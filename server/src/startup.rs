@@ -201,6 +201,7 @@ fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config:
         .route("/api/v1/ws", get(crate::ws::upgrade))
         .route("/api/v1/ws/clusters", get(crate::ws_clusters::upgrade))
         .route("/api/v1/{*rest}", any(error::unknown_route))
+        .nest("/gate", http::gate_api::router())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -57,6 +57,38 @@ impl Auth {
         Caller { name: user.name, roles: user.roles, admin: user.admin, via }
     }
 
+    /// The user whose password this is, throttled per account and per address (sign-in and
+    /// HTTP Basic authentication share the throttle).
+    async fn check_password(&self, credentials: SignIn, address: IpAddr) -> Result<User> {
+        let now = Instant::now();
+        let account_key = credentials.username.to_ascii_lowercase();
+        let address_key = address.to_string();
+        // Each attempt counts as a failure from here until the password matches (see
+        // `Throttle::attempt`).
+        self.accounts.attempt(&account_key, now).map_err(Self::too_many)?;
+        self.addresses.attempt(&address_key, now).map_err(Self::too_many)?;
+
+        let found = self.store.user_with_hash(&credentials.username).await?;
+        let (user, hash) = match found {
+            Some((user, hash)) if !user.service_account => (Some(user), hash),
+            _ => (None, None),
+        };
+        let matches = password::verify(credentials.password, hash).await.map_err(|error| {
+            tracing::error!(%error, "password verification failed");
+            AppError::Internal
+        })?;
+        let user = match (matches, user) {
+            (true, Some(user)) => user,
+            _ => {
+                tracing::info!(user = %credentials.username, %address, "failed sign-in");
+                return Err(AppError::unauthenticated(WRONG_CREDENTIALS));
+            }
+        };
+        self.accounts.record_success(&account_key);
+        self.addresses.release(&address_key);
+        Ok(user)
+    }
+
     fn too_many(wait: Duration) -> AppError {
         let seconds = wait.as_secs().max(1);
         AppError::TooManyRequests {
@@ -85,33 +117,8 @@ impl Auth {
 #[async_trait]
 impl AuthService for Auth {
     async fn sign_in(&self, credentials: SignIn, address: IpAddr) -> Result<SignedIn> {
-        let now = Instant::now();
-        let account_key = credentials.username.to_ascii_lowercase();
+        let user = self.check_password(credentials, address).await?;
         let address_key = address.to_string();
-        // Each attempt counts as a failure from here until the password matches (see
-        // `Throttle::attempt`).
-        self.accounts.attempt(&account_key, now).map_err(Self::too_many)?;
-        self.addresses.attempt(&address_key, now).map_err(Self::too_many)?;
-
-        let found = self.store.user_with_hash(&credentials.username).await?;
-        let (user, hash) = match found {
-            Some((user, hash)) if !user.service_account => (Some(user), hash),
-            _ => (None, None),
-        };
-        let matches = password::verify(credentials.password, hash).await.map_err(|error| {
-            tracing::error!(%error, "password verification failed");
-            AppError::Internal
-        })?;
-        let user = match (matches, user) {
-            (true, Some(user)) => user,
-            _ => {
-                tracing::info!(user = %credentials.username, %address, "failed sign-in");
-                return Err(AppError::unauthenticated(WRONG_CREDENTIALS));
-            }
-        };
-        self.accounts.record_success(&account_key);
-        self.addresses.release(&address_key);
-
         let session_token = token::random_secret();
         let ttl = self.config.session_ttl.as_secs();
         let expires = now_millis() + (ttl as i64) * 1000;
@@ -119,6 +126,19 @@ impl AuthService for Auth {
         tracing::info!(user = %user.name, %address, "signed in");
         Ok(SignedIn { set_cookie: self.cookie(&session_token, ttl), user })
     }
+
+    async fn basic_caller(&self, username: &str, secret: &str, address: IpAddr) -> Result<Caller> {
+        if secret.starts_with(token::API_TOKEN_PREFIX) {
+            // `spin` and Terraform send a token as the password; it must be that user's.
+            return match self.token_caller(secret).await? {
+                Some(caller) if caller.name.eq_ignore_ascii_case(username) => Ok(caller),
+                _ => Err(AppError::unauthenticated("invalid or expired API token for this user")),
+            };
+        }
+        let user = self.check_password(SignIn { username: username.to_string(), password: secret.to_string() }, address).await?;
+        Ok(Self::caller_for(user, Credential::Session))
+    }
+
 
     async fn sign_out(&self, session_token: &str) -> Result<String> {
         self.store.delete_session(&token::digest(session_token)).await?;

@@ -86,6 +86,20 @@ impl AuthLayer {
     }
 }
 
+/// `Authorization: Basic base64(user:secret)`.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, secret) = text.split_once(':')?;
+    Some((user.to_string(), secret.to_string()))
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -130,12 +144,21 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
 
     let headers = request.headers();
     let (bearer_token, session) = (bearer(headers).map(str::to_string), session_token(headers).map(str::to_string));
+    let basic_credentials = if bearer_token.is_none() { basic(headers) } else { None };
     let caller = match (bearer_token.as_deref(), session.as_deref()) {
         (Some(token), _) => match layer.auth.token_caller(token).await {
             Ok(Some(caller)) => Some(caller),
             Ok(None) => return ApiError(AppError::unauthenticated("invalid or expired API token")).into_response(),
             Err(error) => return ApiError(error).into_response(),
         },
+        // What `spin` and Terraform send. Not cookie-bound, so, like a token, no CSRF check.
+        (None, _) if basic_credentials.is_some() => {
+            let (user, secret) = basic_credentials.as_ref().expect("checked");
+            match layer.auth.basic_caller(user, secret, address).await {
+                Ok(caller) => Some(caller),
+                Err(error) => return ApiError(error).into_response(),
+            }
+        }
         (None, Some(session)) => match layer.auth.session_caller(session).await {
             Ok(caller) => caller,
             Err(error) => return ApiError(error).into_response(),
@@ -165,7 +188,8 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
 
     // Cookies ride along on cross-site requests; tokens do not. So only requests that a browser
     // could be tricked into sending (cookie, or a sign-in from a foreign page) must be same-origin.
-    let cookie_bound = bearer_token.is_none() && (session.is_some() || request.headers().contains_key(header::ORIGIN));
+    let cookie_bound =
+        bearer_token.is_none() && basic_credentials.is_none() && (session.is_some() || request.headers().contains_key(header::ORIGIN));
     // WebSockets are not bound by CORS: a foreign page could open one with the user's cookie
     // and read events (cross-site WebSocket hijacking), so the upgrade must be same-origin too.
     let websocket = path == "/api/v1/ws" || path == "/api/v1/ws/clusters";

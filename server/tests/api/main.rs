@@ -12,6 +12,7 @@ mod demo_app;
 mod durability;
 mod engine;
 mod execution_filters;
+mod gate;
 mod helpers;
 mod local_cloud;
 mod notifications;
