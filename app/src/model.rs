@@ -8,6 +8,7 @@ pub mod application;
 pub mod auth;
 pub mod cluster;
 pub mod execution;
+pub mod import;
 pub mod lenient;
 pub mod names;
 pub mod notification;

@@ -25,6 +25,9 @@ pub enum Command {
     Migrate(DatabaseConfig),
     /// Run the demo application the local cloud deploys (version, colour, health, metrics).
     DemoApp(crate::demo_app::DemoAppConfig),
+    /// Import a Spinnaker export (spin pipeline list output, pipeline JSON files, a Front50
+    /// storage folder) into a running gennaker, printing what became of each item.
+    Import(crate::import_cli::ImportConfig),
     /// Manage users from the command line (works while the server runs).
     User {
         #[command(flatten)]

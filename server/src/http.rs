@@ -11,6 +11,7 @@ pub mod error;
 pub mod executions;
 pub mod gate;
 pub mod gate_api;
+pub mod import;
 pub mod health;
 pub mod openapi;
 pub mod pipelines;
@@ -49,6 +50,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(tasks::router())
         .merge(webhooks::router())
         .merge(views::router())
+        .merge(import::router())
 }
 
 /// The caller of a request that the auth layer let through; handlers take it as an argument.

@@ -8,6 +8,7 @@ pub mod demo_app;
 pub mod engine;
 pub mod expressions;
 pub mod http;
+pub mod import_cli;
 pub mod metrics;
 pub mod notify;
 pub mod outbound;
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(database = %database.database_url, "migrations applied");
         }
         Command::DemoApp(config) => demo_app::run(config).await?,
+        Command::Import(config) => import_cli::run(config).await?,
         Command::User { database, command } => {
             let store = store::Store::open(&database.database_url).await?;
             auth::cli::run(&store, command).await?;

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod audit;
 pub mod clusters;
 pub mod executions;
+pub mod import;
 pub mod pipelines;
 pub mod tasks;
 pub mod views;

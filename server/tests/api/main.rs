@@ -14,6 +14,7 @@ mod engine;
 mod execution_filters;
 mod gate;
 mod helpers;
+mod import;
 mod local_cloud;
 mod notifications;
 mod pipelines;
