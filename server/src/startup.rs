@@ -83,7 +83,8 @@ impl Server {
         clouds.refresh_all().await;
         let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms).with_clouds(clouds.clone())
             .with_listener(Arc::new(crate::triggers::pipeline::PipelineTriggers))
-            .with_outbound(outbound.clone());
+            .with_outbound(outbound.clone())
+            .with_jenkins_masters(jenkins_masters(config));
         let built = service::build(store.clone(), auth_config, secret_key, engine.clone());
         // The workers' engine delivers notifications, with secrets for addresses and passwords.
         let engine = engine.with_notifier(notifier(&config.notify, address, built.secrets.clone(), outbound.clone()));
@@ -119,12 +120,7 @@ impl Server {
             local_cloud,
             cache_interval: Duration::from_millis(config.cache_interval_ms.max(50)),
             docker_poll: Duration::from_millis(config.docker_poll_ms.max(1_000)),
-            jenkins_masters: config
-                .jenkins_masters
-                .iter()
-                .filter_map(|pair| pair.split_once('='))
-                .map(|(name, url)| (name.trim().to_string(), url.trim().to_string()))
-                .collect(),
+            jenkins_masters: jenkins_masters(config),
             outbound,
         })
     }
@@ -216,6 +212,11 @@ fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config:
         // Outermost, so every answer has them: redirects to sign-in and refusals included.
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// `--jenkins-master name=url` pairs.
+fn jenkins_masters(config: &ServeConfig) -> std::collections::BTreeMap<String, String> {
+    config.jenkins_masters.iter().filter_map(|pair| pair.split_once('=')).map(|(name, url)| (name.trim().to_string(), url.trim().to_string())).collect()
 }
 
 fn notifier(

@@ -16,6 +16,7 @@ pub mod disable_server_group;
 pub mod enable_server_group;
 pub mod evaluate_variables;
 pub mod find_image;
+pub mod jenkins;
 pub mod manual_judgment;
 pub mod pipeline;
 pub mod resize_server_group;
@@ -222,6 +223,7 @@ pub static REGISTRY: &[&dyn StageType] = &[
     &check_preconditions::CheckPreconditions,
     &evaluate_variables::EvaluateVariables,
     &webhook::Webhook,
+    &jenkins::Jenkins,
     &pipeline::RunPipeline,
     &deploy::Deploy,
     &resize_server_group::ResizeServerGroup,

@@ -23,6 +23,8 @@ pub struct Effects {
     pub launcher: super::launcher::Launcher,
     /// Told when a run has ended (pipeline triggers listen).
     pub listeners: Vec<std::sync::Arc<dyn super::listeners::RunFinished>>,
+    /// Jenkins masters by name (`--jenkins-master name=url`), for the `jenkins` stage.
+    pub jenkins_masters: std::collections::BTreeMap<String, String>,
 }
 
 /// How often a waiting task is looked at again, at most.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::launch::{Firing, launch};
+pub use crate::engine::stages::jenkins::{master_url, parse_properties};
 use crate::engine::launcher::Launcher;
 
 const LEASE_MS: i64 = 60_000;
@@ -47,17 +48,6 @@ struct Build {
     timestamp: i64,
 }
 
-/// The master's base URL from the trigger's `master`.
-pub fn master_url(master: &str, masters: &BTreeMap<String, String>) -> Result<String, String> {
-    if master.starts_with("http://") || master.starts_with("https://") {
-        return Ok(master.trim_end_matches('/').to_string());
-    }
-    masters
-        .get(master)
-        .map(|url| url.trim_end_matches('/').to_string())
-        .ok_or_else(|| format!("no Jenkins master {master:?} (give its URL, or --jenkins-master {master}=<url>)"))
-}
-
 fn key(pipeline_id: &str, trigger: &JenkinsTrigger) -> String {
     format!("jenkins:{pipeline_id}:{}", super::short_digest(&format!("{}|{}", trigger.master, trigger.job), 8))
 }
@@ -71,16 +61,6 @@ async fn builds(http: &Outbound, base: &str, job: &str) -> Result<Vec<Build>, St
     }
     let job: Job = http.json(response).await.map_err(|error| format!("{base}: unreadable job JSON: {error}"))?;
     Ok(job.builds)
-}
-
-/// `KEY=VALUE` lines (blank lines and `#` comments skipped).
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#') && !line.starts_with('!'))
-        .filter_map(|line| line.split_once(['=', ':']))
-        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
-        .collect()
 }
 
 async fn properties(http: &Outbound, build: &Build, file: &str) -> Result<BTreeMap<String, String>, String> {

@@ -35,6 +35,8 @@ const SELF_SERVICE: &[(&str, &str)] = &[
     ("get", "/api/v1/accounts"),
     // Search answers only what the caller may read.
     ("get", "/api/v1/search"),
+    // Import answers per item: what the caller may not save is refused in its report (import.rs).
+    ("post", "/api/v1/import"),
     // Webhooks start only the pipelines the caller may run (or whose secret signed the call);
     // a caller without roles gets an answer listing nothing started.
     ("post", "/api/v1/webhooks/{source}"),
@@ -63,6 +65,7 @@ fn sample_body(schema: &str) -> Value {
         "LoadBalancerRequest" => json!({"application": "guarded", "listeners": [{"port": 1, "protocol": "http"}]}),
         "SecurityGroupRequest" => json!({"application": "guarded", "ingress": []}),
         "TaskRequest" => json!({"application": "guarded", "job": [{"type": "disableServerGroup", "serverGroupName": "guarded-v000"}]}),
+        "ImportBundle" => json!({"pipelines": [{"application": "guarded", "name": "smuggled", "stages": []}]}),
         other => panic!("add a sample body for request schema {other} to sample_body()"),
     }
 }

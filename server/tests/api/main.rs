@@ -15,6 +15,7 @@ mod execution_filters;
 mod gate;
 mod helpers;
 mod import;
+mod jenkins;
 mod local_cloud;
 mod notifications;
 mod pipelines;
