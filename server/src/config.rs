@@ -195,6 +195,12 @@ pub struct NotifyConfig {
     pub sms_token_secret: String,
     #[arg(long, env = "GENNAKER_SMS_FROM", default_value = "")]
     pub sms_from: String,
+    /// A HipChat Server / Data Center for `hipchat` notifications, e.g. https://hipchat.example.com.
+    #[arg(long, env = "GENNAKER_HIPCHAT_URL")]
+    pub hipchat_url: Option<String>,
+    /// The name of the secret holding the HipChat token (one allowed to send room notifications).
+    #[arg(long, env = "GENNAKER_HIPCHAT_TOKEN_SECRET", default_value = "hipchat-token")]
+    pub hipchat_token_secret: String,
     /// The first retry delay (ms) of a failed notification; it doubles up to 5 attempts.
     #[arg(long, env = "GENNAKER_NOTIFY_RETRY_MS", default_value_t = 1_000)]
     pub notify_retry_ms: i64,

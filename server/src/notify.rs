@@ -43,7 +43,7 @@ pub async fn validate(
             let kind = raw.get("type").and_then(Value::as_str).unwrap_or_default();
             if serde_json::from_value::<Channel>(Value::String(kind.to_string())).is_err() {
                 warnings.push(format!(
-                    "{field}: notifications of type {kind:?} are kept but not sent (gennaker sends email, slack, teams, googlechat, sms and webhook)"
+                    "{field}: notifications of type {kind:?} are kept but not sent (gennaker sends email, slack, teams, googlechat, sms, webhook and hipchat)"
                 ));
                 continue;
             }
@@ -94,6 +94,14 @@ pub struct SmsSettings {
     pub from: String,
 }
 
+/// A HipChat Server / Data Center (`--hipchat-*`).
+#[derive(Debug, Clone)]
+pub struct HipchatSettings {
+    pub url: String,
+    /// The secret holding the token.
+    pub token_secret: String,
+}
+
 /// Everything delivery needs; cheap to clone.
 #[derive(Clone)]
 pub struct Notifier {
@@ -103,6 +111,7 @@ pub struct Notifier {
     pub public_url: String,
     pub smtp: Option<SmtpSettings>,
     pub sms: Option<SmsSettings>,
+    pub hipchat: Option<HipchatSettings>,
     /// The first retry's delay; each next one doubles.
     pub retry_base_ms: i64,
 }
@@ -115,6 +124,7 @@ impl Default for Notifier {
             public_url: "http://127.0.0.1:3000".into(),
             smtp: None,
             sms: None,
+            hipchat: None,
             retry_base_ms: 1_000,
         }
     }

@@ -244,6 +244,7 @@ fn notifier(
             token_secret: config.sms_token_secret.clone(),
             from: config.sms_from.clone(),
         }),
+        hipchat: config.hipchat_url.clone().map(|url| crate::notify::HipchatSettings { url, token_secret: config.hipchat_token_secret.clone() }),
         retry_base_ms: config.notify_retry_ms,
         ..Notifier::default()
     }

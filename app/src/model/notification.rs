@@ -38,6 +38,9 @@ pub enum Channel {
     Sms,
     /// Any URL: a JSON document describing the event is POSTed to it.
     Webhook,
+    /// A HipChat Server / Data Center room (its id or name), through the v2 room notification
+    /// API of the server `--hipchat-url` names.
+    Hipchat,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

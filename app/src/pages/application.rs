@@ -76,7 +76,7 @@ pub fn ApplicationPage() -> impl IntoView {
                             <p class="hint">
                                 "Added to every run of this application's pipelines: a JSON list like "
                                 <code>{r#"[{"type":"slack","secretName":"team-chat","when":["pipeline.failed"]}]"#}</code>
-                                ". Types: email, slack, teams, googlechat, sms, webhook."
+                                ". Types: email, slack, teams, googlechat, sms, webhook, hipchat."
                             </p>
                             <ActionForm action=save attr:class="form" attr:aria-label="Notification defaults">
                                 <input type="hidden" name="name" value=application.name/>

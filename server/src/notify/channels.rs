@@ -114,6 +114,44 @@ pub async fn send(
             }
         }
         Channel::Email => send_email(notifier, &to, from_secret, &subject(execution, event), text).await,
+        Channel::Hipchat => {
+            let hipchat = notifier.hipchat.as_ref().ok_or("HipChat is not configured (--hipchat-url, --hipchat-token-secret)")?;
+            let token = reveal(notifier, &hipchat.token_secret).await?;
+            // The v2 room notification API; the room is its id or its name (encoded as a path
+            // segment).
+            let mut url = url::Url::parse(hipchat.url.trim_end_matches('/')).map_err(|error| format!("--hipchat-url: {error}"))?;
+            url.path_segments_mut().map_err(|()| "--hipchat-url cannot take a path".to_string())?.pop_if_empty().extend(["v2", "room", to.as_str(), "notification"]);
+            let url = url.to_string();
+            let body = json!({"message": text, "message_format": "text", "color": hipchat_color(event), "notify": event.ends_with("failed") || event.starts_with("manualJudgment")});
+            let response = notifier
+                .http
+                .post(&url)
+                .map_err(|error| error.to_string())?
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|error| format!("cannot reach HipChat: {}", crate::outbound::describe(&error)))?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                let status = response.status();
+                Err(format!("HipChat answered {status}: {}", notifier.http.text(response).await.unwrap_or_default().chars().take(200).collect::<String>()))
+            }
+        }
+    }
+}
+
+/// HipChat's message colours, by how the event went.
+fn hipchat_color(event: &str) -> &'static str {
+    if event.ends_with("failed") || event == "manualJudgmentStop" {
+        "red"
+    } else if event.ends_with("complete") || event == "manualJudgmentContinue" {
+        "green"
+    } else if event == "manualJudgment" {
+        "purple"
+    } else {
+        "yellow"
     }
 }
 

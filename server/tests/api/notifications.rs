@@ -295,3 +295,53 @@ both_databases!(
     a_manual_judgment_sends_its_link_to_chat,
     application_defaults_apply_to_every_pipeline,
 );
+
+/// HipChat Server's v2 room notification API: a receiver here speaks it (no HipChat can run
+/// here; Atlassian's cloud service is gone and the server product is not in any registry this
+/// machine reaches): `POST /v2/room/{id or name}/notification` with a bearer token, answered
+/// 204.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hipchat_room_gets_a_coloured_notification() {
+    use axum::http::HeaderMap;
+
+    let got: Arc<Mutex<Vec<(String, String, Value)>>> = Arc::default();
+    let record = got.clone();
+    let router = Router::new().route(
+        "/v2/room/{room}/notification",
+        post(move |Path(room): Path<String>, headers: HeaderMap, body: String| {
+            let record = record.clone();
+            async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                record.lock().unwrap().push((room, auth, serde_json::from_str(&body).unwrap_or(Value::Null)));
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = spawn_app_with(Db::Sqlite, |config| {
+        config.notify.hipchat_url = Some(base.clone());
+        config.notify.hipchat_token_secret = "hipchat-token".into();
+    })
+    .await;
+    assert!(app.post_json("/api/v1/secrets", &json!({"name": "hipchat-token", "value": "room-tok"})).await.status().is_success());
+    app.create_application("rooms").await;
+    let pipeline = json!({"name": "chatty", "notifications": [{"type": "hipchat", "address": "Release Room", "when": ["pipeline.failed"],
+        "message": {"pipeline.failed": {"text": "${execution.name} broke"}}}],
+        "stages": [{"refId": "1", "type": "checkPreconditions", "preconditions": [{"type": "expression", "context": {"expression": "${false}"}}]}]});
+    let saved = app.post_json("/api/v1/applications/rooms/pipelines", &pipeline).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let execution = run(&app, "rooms", "chatty").await;
+    assert_eq!(execution["status"], "TERMINAL");
+    let id = execution["id"].as_str().unwrap().to_string();
+    let execution = wait_for(&app, &id, |e| e["notifications"].as_array().is_some_and(|n| !n.is_empty())).await;
+    assert_eq!(execution["notifications"][0]["status"], "sent", "{execution}");
+    let (room, auth, body) = got.lock().unwrap()[0].clone();
+    assert_eq!(room, "Release Room");
+    assert_eq!(auth, "Bearer room-tok");
+    assert_eq!(body["color"], "red");
+    assert_eq!(body["message_format"], "text");
+    assert_eq!(body["notify"], true);
+    assert!(body["message"].as_str().unwrap().starts_with("chatty broke"), "{body}");
+}

@@ -15,6 +15,7 @@ fn channel_name(channel: Channel) -> &'static str {
         Channel::Googlechat => "googlechat",
         Channel::Sms => "sms",
         Channel::Webhook => "webhook",
+        Channel::Hipchat => "hipchat",
     }
 }
 

@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::model::notification::{EVENTS, NotificationConfig};
 
 /// The channels of [`crate::model::notification::Channel`], as written in JSON.
-const CHANNELS: &[&str] = &["email", "slack", "teams", "googlechat", "sms", "webhook"];
+const CHANNELS: &[&str] = &["email", "slack", "teams", "googlechat", "sms", "webhook", "hipchat"];
 
 /// The keys whose inputs a notification shows (`message.*` errors show in the row).
 const SHOWN: &[&str] = &["type", "address", "secretName", "when"];
