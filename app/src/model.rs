@@ -5,6 +5,7 @@
 //! converted into these at the edge.
 
 pub mod application;
+pub mod artifact;
 pub mod auth;
 pub mod cluster;
 pub mod execution;

@@ -110,6 +110,16 @@ impl Scope {
                 Ok(stage["context"].get("judgmentInput").cloned().unwrap_or(Value::Null))
             }),
             "currentStage" => self.current.clone().ok_or_else(|| "there is no current stage here".to_string()),
+            // The artifact the run bound, by its name or its type (Orca's helpers).
+            "triggerResolvedArtifact" | "triggerResolvedArtifactByType" => text_arg().and_then(|wanted| {
+                let key = if name == "triggerResolvedArtifact" { "name" } else { "type" };
+                let resolved = self.root["trigger"]["resolvedExpectedArtifacts"].as_array().into_iter().flatten();
+                resolved
+                    .filter_map(|expected| expected.get("boundArtifact"))
+                    .find(|artifact| artifact.get(key).and_then(Value::as_str) == Some(wanted))
+                    .cloned()
+                    .ok_or_else(|| format!("no bound artifact with {key} {wanted:?}"))
+            }),
             _ => return None,
         };
         Some(result)

@@ -84,7 +84,7 @@ pub async fn restore_pipeline(application: String, pipeline: String, revision: i
 
 #[server(input = Json)]
 pub async fn start_pipeline(application: String, pipeline: String, parameters: BTreeMap<String, String>) -> Result<Execution, AppError> {
-    let request = crate::model::execution::StartRequest { parameters };
+    let request = crate::model::execution::StartRequest { parameters, artifacts: Vec::new() };
     crate::ssr::respond(async |services, caller| services.executions.start(&caller, &application, &pipeline, request).await).await
 }
 

@@ -161,6 +161,11 @@ impl Execution {
 pub struct StartRequest {
     #[serde(default)]
     pub parameters: BTreeMap<String, String>,
+    /// Artifacts the person starting the run supplies (Spinnaker's manual trigger
+    /// `artifacts`), bound to the pipeline's `expectedArtifacts` like a trigger's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Object>))]
+    pub artifacts: Vec<serde_json::Value>,
 }
 
 /// Which executions to list (`GET /api/v1/executions`).

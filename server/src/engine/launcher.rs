@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use app::error::AppError;
+use app::model::artifact::ExpectedArtifact;
 use app::model::auth::{Access, Caller, Credential};
 use app::model::execution::{Execution, ExecutionEvent, Stage, Status, Trigger};
 use app::model::pipeline::{Pipeline, StageConfig};
@@ -24,7 +25,7 @@ use tokio::sync::{Notify, broadcast};
 use super::clock::Clock;
 use super::message::Message;
 use crate::auth::access::{authorize, require_accounts, require_applications_acted_on};
-use crate::store::executions::{Concurrency, Outgoing};
+use crate::store::executions::{Concurrency, ExecutionFilter, Outgoing};
 use crate::store::{self, Store, now_millis};
 
 /// Whose authority a run starts with.
@@ -131,6 +132,44 @@ impl Launcher {
         }
     }
 
+    /// The trigger's artifacts and the pipeline's `expectedArtifacts` bound to them, recorded
+    /// in the trigger (`artifacts`, `resolvedExpectedArtifacts`, each with `boundArtifact` and
+    /// `boundFrom`); an expected artifact that cannot be bound refuses the start, naming it.
+    async fn bind_artifacts(&self, pipeline: &Pipeline, kind: &str, mut extra: BTreeMap<String, Value>) -> Result<BTreeMap<String, Value>, AppError> {
+        let expected: Vec<ExpectedArtifact> = match pipeline.extra.get("expectedArtifacts") {
+            Some(list) if !list.is_null() => app::model::lenient::from_value(list)
+                .map_err(|fault| AppError::invalid(format!("expectedArtifacts{}", fault.path), fault.message))?,
+            _ => Vec::new(),
+        };
+        let available = super::artifacts::trigger_artifacts(kind, &extra);
+        if expected.is_empty() && available.is_empty() {
+            return Ok(extra);
+        }
+        let prior = if expected.iter().any(|wanted| wanted.use_prior_artifact) && !pipeline.id.is_empty() {
+            let filter = ExecutionFilter { pipeline_id: Some(pipeline.id.clone()), limit: 1, ..Default::default() };
+            let latest = self.store.list_executions(&filter).await?;
+            latest
+                .first()
+                .and_then(|run| run.trigger.extra.get("resolvedExpectedArtifacts").cloned())
+                .and_then(|list| app::model::lenient::from_value::<Vec<ExpectedArtifact>>(&list).ok())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let bound = super::artifacts::bind(&expected, &available, &prior)
+            .map_err(|message| AppError::invalid("expectedArtifacts", format!("pipeline {} cannot start: {message}", pipeline.name)))?;
+        let resolved: Vec<Value> = bound
+            .into_iter()
+            .map(|(mut wanted, from)| {
+                wanted.extra.insert("boundFrom".into(), serde_json::to_value(from).unwrap_or_default());
+                serde_json::to_value(wanted).unwrap_or_default()
+            })
+            .collect();
+        extra.insert("artifacts".into(), serde_json::to_value(&available).unwrap_or_default());
+        extra.insert("resolvedExpectedArtifacts".into(), Value::Array(resolved));
+        Ok(extra)
+    }
+
     /// Starts a run (see the module doc for every step).
     pub async fn launch(&self, launch: Launch) -> Result<Launched, AppError> {
         let Launch { pipeline, trigger_kind, run_as, parameters, extra, id } = launch;
@@ -157,6 +196,7 @@ impl Launcher {
         if self.store.load_execution(&id).await?.is_some() {
             return Ok(Launched::AlreadyStarted(id));
         }
+        let extra = self.bind_artifacts(&pipeline, &trigger_kind, extra).await?;
         let trigger = Trigger { kind: trigger_kind, user, parameters, extra };
         let mut execution = new_execution(&pipeline, id.clone(), trigger, now);
         // Application notification defaults apply to pipelines; an ad-hoc task has none.

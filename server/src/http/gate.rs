@@ -40,7 +40,7 @@ pub async fn start(
     body: Bytes,
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     let trigger: GateTrigger = optional_body(&body)?;
-    let request = StartRequest { parameters: trigger.parameters };
+    let request = StartRequest { parameters: trigger.parameters, artifacts: Vec::new() };
     let execution = services.executions.start(&caller, &application, &pipeline, request).await?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(json!({"ref": format!("/pipelines/{}", execution.id)}))))
 }

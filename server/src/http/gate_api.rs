@@ -203,6 +203,8 @@ async fn delete_pipeline(
 struct GateTrigger {
     #[serde(default)]
     parameters: BTreeMap<String, Value>,
+    #[serde(default)]
+    artifacts: Vec<Value>,
 }
 
 /// 202 `{"ref": "/pipelines/<id>"}`.
@@ -224,7 +226,7 @@ async fn start(
         .into_iter()
         .map(|(key, value)| (key, value.as_str().map_or_else(|| value.to_string(), str::to_string)))
         .collect();
-    let execution = services.executions.start(&caller, &app.to_ascii_lowercase(), &name, StartRequest { parameters }).await?;
+    let execution = services.executions.start(&caller, &app.to_ascii_lowercase(), &name, StartRequest { parameters, artifacts: trigger.artifacts }).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"ref": format!("/pipelines/{}", execution.id)}))))
 }
 

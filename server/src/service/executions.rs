@@ -104,7 +104,10 @@ impl ExecutionService for Executions {
         // Checked before the lookup, so a caller without access learns nothing of its pipelines.
         authorize(self.store(), caller, application, Access::Execute).await?;
         let pipeline = self.store().get_pipeline(application, name_or_id).await?;
-        let launch = Launch::by(caller.clone(), pipeline, "manual", request.parameters);
+        let mut launch = Launch::by(caller.clone(), pipeline, "manual", request.parameters);
+        if !request.artifacts.is_empty() {
+            launch.extra.insert("artifacts".into(), serde_json::Value::Array(request.artifacts));
+        }
         match self.engine.launcher().launch(launch).await? {
             Launched::Started(execution) => Ok(execution),
             Launched::AlreadyStarted(id) => Err(AppError::conflict("execution", format!("execution {id} exists already"))),

@@ -75,7 +75,7 @@ impl Harness {
 
     async fn start(&self, pipeline: &str, parameters: &[(&str, &str)]) -> Execution {
         let parameters: BTreeMap<String, String> = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        self.executions.start(&self.admin, "shop", pipeline, StartRequest { parameters }).await.unwrap()
+        self.executions.start(&self.admin, "shop", pipeline, StartRequest { parameters, ..Default::default() }).await.unwrap()
     }
 
     async fn get(&self, id: &str) -> Execution {

@@ -1,6 +1,7 @@
 //! Black-box tests: the real application on a free port, over HTTP, against SQLite and Postgres.
 
 mod applications;
+mod artifacts;
 mod architecture;
 mod balancer;
 mod auth;

@@ -212,7 +212,7 @@ impl Scenario {
     async fn deploy(&self, version: &str) -> (Execution, Vec<String>) {
         self.cloud.take_log();
         let parameters = BTreeMap::from([("version".to_string(), version.to_string())]);
-        let started = self.executions.start(&self.admin, "shop", "deploy", StartRequest { parameters }).await.unwrap();
+        let started = self.executions.start(&self.admin, "shop", "deploy", StartRequest { parameters, ..Default::default() }).await.unwrap();
         for _ in 0..600 {
             while self.engine.try_execute_one().await.unwrap() != Outcome::Idle {}
             let run = self.executions.get(&self.admin, &started.id).await.unwrap();

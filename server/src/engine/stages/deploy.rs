@@ -145,6 +145,25 @@ struct Progress {
     scaled_down: bool,
 }
 
+/// The artifact a cluster names by the id of one of the run's bound expected artifacts
+/// (`imageArtifactId`, or `artifactId`), as something the local cloud runs.
+fn bound_artifact(execution: &app::model::execution::Execution, cluster: &ClusterDeploy) -> Result<Option<app::model::cluster::Artifact>, String> {
+    let Some(id) = ["imageArtifactId", "artifactId"].iter().find_map(|key| cluster.extra.get(*key).and_then(Value::as_str)) else {
+        return Ok(None);
+    };
+    let resolved = execution.trigger.extra.get("resolvedExpectedArtifacts").and_then(Value::as_array).into_iter().flatten();
+    let bound = resolved
+        .filter(|expected| expected.get("id").and_then(Value::as_str) == Some(id))
+        .find_map(|expected| expected.get("boundArtifact"))
+        .ok_or_else(|| format!("no bound artifact has id {id:?} (see the pipeline's expectedArtifacts)"))?;
+    let kind = bound.get("type").and_then(Value::as_str).unwrap_or_default();
+    let reference = bound.get("reference").and_then(Value::as_str).unwrap_or_default();
+    match kind {
+        "docker/image" if !reference.is_empty() => Ok(Some(app::model::cluster::Artifact::DockerImage { reference: reference.to_string() })),
+        other => Err(format!("artifact {id:?} is a {other:?}, which the local cloud cannot run as a server group")),
+    }
+}
+
 fn cluster_location(cluster: &ClusterDeploy) -> Location {
     location(&cluster.cloud_provider, &cluster.account, &cluster.region)
 }
@@ -219,9 +238,10 @@ async fn create(execution: &Execution, stage: &Stage, deploy: &DeployStage, effe
         let server_group = match created_with(&snapshot, &token) {
             Some(existing) => existing.name.clone(),
             None => {
-                let artifact = match &cluster.artifact {
-                    Some(spec) => spec.to_artifact()?,
-                    None => found_artifact(execution).ok_or("the cluster has no artifact and no Find Image stage found one")?,
+                let artifact = match (&cluster.artifact, bound_artifact(execution, cluster)?) {
+                    (Some(spec), _) => spec.to_artifact()?,
+                    (None, Some(bound)) => bound,
+                    (None, None) => found_artifact(execution).ok_or("the cluster has no artifact and no Find Image stage found one")?,
                 };
                 let spec = ServerGroupSpec {
                     name: next_name(&snapshot, &name)?,
