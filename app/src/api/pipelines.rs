@@ -23,6 +23,8 @@ pub struct PipelineListing {
     pub json: String,
     /// Stages (and triggers, notifications) it keeps but cannot run.
     pub warnings: Vec<String>,
+    /// Its expected artifacts, as the Start dialog names them.
+    pub expected_artifacts: Vec<String>,
 }
 
 #[server]
@@ -34,6 +36,14 @@ pub async fn list_pipelines(application: String) -> Result<Vec<PipelineListing>,
             .map(|pipeline| PipelineListing {
                 json: crate::pages::pipelines::pretty(&pipeline.to_document()),
                 warnings: pipeline.warnings.clone(),
+                expected_artifacts: pipeline
+                    .extra
+                    .get("expectedArtifacts")
+                    .and_then(|list| crate::model::lenient::from_value::<Vec<crate::model::artifact::ExpectedArtifact>>(list).ok())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(crate::model::artifact::ExpectedArtifact::label)
+                    .collect(),
                 id: pipeline.id,
                 name: pipeline.name,
                 disabled: pipeline.disabled,
@@ -83,8 +93,14 @@ pub async fn restore_pipeline(application: String, pipeline: String, revision: i
 }
 
 #[server(input = Json)]
-pub async fn start_pipeline(application: String, pipeline: String, parameters: BTreeMap<String, String>) -> Result<Execution, AppError> {
-    let request = crate::model::execution::StartRequest { parameters, artifacts: Vec::new() };
+pub async fn start_pipeline(application: String, pipeline: String, parameters: BTreeMap<String, String>, artifacts: String) -> Result<Execution, AppError> {
+    // The dialog's artifacts: a JSON list, as Spinnaker's manual trigger takes them.
+    let artifacts = match artifacts.trim() {
+        "" => Vec::new(),
+        text => serde_json::from_str::<Vec<serde_json::Value>>(text)
+            .map_err(|error| AppError::Invalid { field: Some("artifacts".into()), message: format!("artifacts are a JSON list: {error}") })?,
+    };
+    let request = crate::model::execution::StartRequest { parameters, artifacts };
     crate::ssr::respond(async |services, caller| services.executions.start(&caller, &application, &pipeline, request).await).await
 }
 

@@ -151,15 +151,17 @@ fn StartDialog(application: String, pipeline: PipelineListing, on_close: Callbac
     let values: Vec<(String, RwSignal<String>)> =
         pipeline.parameter_config.iter().map(|p| (p.name.clone(), RwSignal::new(p.default.clone()))).collect();
     let navigate = use_navigate();
-    let start = Action::new(|(application, pipeline, parameters): &(String, String, BTreeMap<String, String>)| {
-        start_pipeline(application.clone(), pipeline.clone(), parameters.clone())
+    let artifacts = RwSignal::new(String::new());
+    let start = Action::new(|(application, pipeline, parameters, artifacts): &(String, String, BTreeMap<String, String>, String)| {
+        start_pipeline(application.clone(), pipeline.clone(), parameters.clone(), artifacts.clone())
     });
     let run_values = values.clone();
     let (run_application, run_pipeline) = (application.clone(), pipeline.id.clone());
     let run = move |_| {
         let parameters = run_values.iter().map(|(name, value)| (name.clone(), value.get())).collect();
-        start.dispatch((run_application.clone(), run_pipeline.clone(), parameters));
+        start.dispatch((run_application.clone(), run_pipeline.clone(), parameters, artifacts.get()));
     };
+    let expected = pipeline.expected_artifacts.join("; ");
     Effect::new(move |_| {
         if let Some(Ok(execution)) = start.value().get() {
             navigate(&format!("/applications/{}/executions/{}", execution.application, execution.id), Default::default());
@@ -170,7 +172,7 @@ fn StartDialog(application: String, pipeline: PipelineListing, on_close: Callbac
             <h3>"Start " {pipeline.name.clone()}</h3>
             {pipeline.parameter_config.iter().zip(values).map(|(parameter, (_, value))| {
                 let label = if parameter.label.is_empty() { parameter.name.clone() } else { parameter.label.clone() };
-                let input = if parameter.options.is_empty() {
+                let input = if !parameter.offers_options() {
                     view! { <input type="text" prop:value=move || value.get() on:input=move |e| value.set(event_target_value(&e)) required=parameter.required/> }.into_any()
                 } else {
                     view! {
@@ -184,6 +186,13 @@ fn StartDialog(application: String, pipeline: PipelineListing, on_close: Callbac
                 };
                 view! { <label>{label} {input} <small>{parameter.description.clone()}</small></label> }
             }).collect_view()}
+            {(!expected.is_empty()).then(|| view! {
+                <label>"Artifacts (JSON)"
+                    <textarea rows="4" spellcheck="false" placeholder=r#"[{"type": "docker/image", "name": "registry/app", "version": "v2", "reference": "registry/app:v2"}]"#
+                        prop:value=move || artifacts.get() on:input=move |e| artifacts.set(event_target_value(&e))></textarea>
+                    <small>"Expected: " {expected.clone()} ". Leave empty to use each one's prior or default artifact."</small>
+                </label>
+            })}
             <div class="actions">
                 <button type="button" on:click=run disabled=move || start.pending().get()>"Run"</button>
                 <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Cancel"</button>

@@ -318,6 +318,7 @@ async fn docker_pushes_start_the_pipeline_once_each(db: Db) {
     let new = app::model::NewApplication { name: "images".into(), description: String::new(), email: String::new() };
     server::service::applications::Applications::new(store.clone()).create(&admin, new).await.unwrap();
     let pipeline = json!({"name": "on-image", "limitConcurrent": false,
+        "expectedArtifacts": [{"id": "image", "matchArtifact": {"type": "docker/image", "name": ".*/shop/web"}}],
         "triggers": [{"type": "docker", "registry": registry.address, "repository": "shop/web", "tag": "v[0-9.]+"}], "stages": []});
     let saved = server::service::pipelines::Pipelines::new(store.clone()).save(&admin, "images", pipeline).await.unwrap();
     let http = crate::helpers::loopback_outbound();
@@ -336,6 +337,12 @@ async fn docker_pushes_start_the_pipeline_once_each(db: Db) {
     let started = runs(store.clone()).await;
     assert_eq!(started[0].trigger.extra["tag"], "v2");
     assert!(started[0].trigger.extra["digest"].as_str().unwrap().starts_with("sha256:"));
+    // The pushed image is the run's artifact, bound to the pipeline's expected artifact.
+    let bound = &started[0].trigger.extra["resolvedExpectedArtifacts"][0]["boundArtifact"];
+    assert_eq!(bound["type"], "docker/image");
+    assert_eq!(bound["version"], "v2");
+    assert!(bound["reference"].as_str().unwrap().ends_with("/shop/web:v2"), "{bound}");
+    assert!(bound["metadata"]["digest"].as_str().unwrap().starts_with("sha256:"));
     now += 1_000;
     assert_eq!(poll(&launcher(&store), &http, "first", now).await.unwrap(), 0, "nothing new");
 

@@ -13,7 +13,9 @@ use crate::model::execution::Execution;
 pub fn RerunButton(execution: Execution) -> impl IntoView {
     let navigate = use_navigate();
     let start = Action::new(|execution: &Execution| {
-        start_pipeline(execution.application.clone(), execution.pipeline_config_id.clone(), execution.trigger.parameters.clone())
+        // The same artifacts as the run it repeats.
+        let artifacts = execution.trigger.extra.get("artifacts").filter(|list| list.as_array().is_some_and(|l| !l.is_empty())).map(|list| list.to_string()).unwrap_or_default();
+        start_pipeline(execution.application.clone(), execution.pipeline_config_id.clone(), execution.trigger.parameters.clone(), artifacts)
     });
     Effect::new(move |_| {
         if let Some(Ok(run)) = start.value().get() {
