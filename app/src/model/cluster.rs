@@ -200,6 +200,29 @@ pub struct ServerGroupSummary {
     pub security_groups: Vec<String>,
     pub instance_counts: InstanceCounts,
     pub created_time: EpochMillis,
+    /// The user's tags (see [`user_tags`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Metadata keys gennaker keeps for itself start with this; the rest are the user's tags.
+pub const RESERVED_TAG_PREFIX: &str = "gennaker.";
+
+/// A server group's tags as its users set them (its metadata less gennaker's own keys).
+pub fn user_tags(metadata: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    metadata.iter().filter(|(key, _)| !key.starts_with(RESERVED_TAG_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Whether a filter text matches a tag: `key=value` exactly, or text in a key or a value.
+pub fn tags_match(tags: &BTreeMap<String, String>, text: &str) -> bool {
+    let text = text.trim().to_lowercase();
+    if text.is_empty() {
+        return false;
+    }
+    match text.split_once('=') {
+        Some((key, value)) => tags.iter().any(|(k, v)| k.to_lowercase() == key.trim() && v.to_lowercase() == value.trim()),
+        None => tags.iter().any(|(k, v)| k.to_lowercase().contains(&text) || v.to_lowercase().contains(&text)),
+    }
 }
 
 impl ServerGroupSummary {
@@ -215,6 +238,7 @@ impl ServerGroupSummary {
             security_groups: server_group.security_groups.clone(),
             instance_counts: InstanceCounts::of(&server_group.instances),
             created_time: server_group.created_time,
+            tags: user_tags(&server_group.metadata),
         }
     }
 }
@@ -349,5 +373,26 @@ mod tests {
     fn capacity_must_be_ordered() {
         assert!(Capacity { min: 1, max: 3, desired: 2 }.is_consistent());
         assert!(!Capacity { min: 2, max: 3, desired: 1 }.is_consistent());
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use std::collections::BTreeMap;
+
+    use super::{tags_match, user_tags};
+
+    #[test]
+    fn user_tags_leave_gennakers_keys_out_and_match_filters() {
+        let metadata = BTreeMap::from([
+            ("gennaker.clientToken".to_string(), "run/1".to_string()),
+            ("team".to_string(), "Payments".to_string()),
+        ]);
+        let tags = user_tags(&metadata);
+        assert_eq!(tags.len(), 1);
+        assert!(tags_match(&tags, "team=payments"), "key=value, case-insensitive");
+        assert!(tags_match(&tags, "pay"), "text in a value");
+        assert!(!tags_match(&tags, "team=billing"));
+        assert!(!tags_match(&tags, "clienttoken"), "gennaker's keys are not tags");
     }
 }

@@ -93,7 +93,8 @@ struct GroupKey {
     name: String,
 }
 
-/// The text filter matches a cluster's stack or detail, as Deck's cluster filter does.
+/// The text filter matches a cluster's stack or detail, as Deck's cluster filter does, or a
+/// tag of one of its server groups (`team=payments`, or text in a tag).
 fn matches_text(cluster: &str, text: &str) -> bool {
     if text.is_empty() {
         return true;
@@ -113,7 +114,9 @@ fn filtered(regions: &[RegionClusters], text: &str, status: StatusFilter) -> Vec
             let clusters: Vec<ClusterSummary> = region
                 .clusters
                 .iter()
-                .filter(|cluster| matches_text(&cluster.name, &text))
+                .filter(|cluster| {
+                    matches_text(&cluster.name, &text) || cluster.server_groups.iter().any(|group| crate::model::cluster::tags_match(&group.tags, &text))
+                })
                 .filter_map(|cluster| {
                     let server_groups: Vec<_> = cluster.server_groups.iter().filter(|group| status.admits(group)).cloned().collect();
                     (!server_groups.is_empty()).then(|| ClusterSummary { name: cluster.name.clone(), server_groups })
@@ -327,6 +330,7 @@ mod tests {
             security_groups: vec![],
             instance_counts: InstanceCounts::default(),
             created_time: 0,
+            tags: Default::default(),
         }
     }
 

@@ -325,7 +325,8 @@ pub async fn determine_clone(
         artifact,
         load_balancers: source.load_balancers.clone(),
         security_groups: source.security_groups.clone(),
-        metadata: BTreeMap::from([(CLIENT_TOKEN.to_string(), token)]),
+        // The source's tags come along; gennaker's own keys do not.
+        metadata: app::model::cluster::user_tags(&source.metadata).into_iter().chain([(CLIENT_TOKEN.to_string(), token)]).collect(),
     };
     let mut outputs = name_output(&name);
     outputs.insert("sourceServerGroupName".into(), Value::String(source_name.clone()));

@@ -50,7 +50,7 @@ impl ViewService for Views {
                         results.clusters.push(at(&cluster.name));
                     }
                     for group in &cluster.server_groups {
-                        if group.name.to_lowercase().contains(&text) {
+                        if group.name.to_lowercase().contains(&text) || app::model::cluster::tags_match(&group.tags, &text) {
                             results.server_groups.push(at(&group.name));
                         }
                     }

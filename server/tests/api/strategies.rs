@@ -327,3 +327,41 @@ async fn a_cluster_size_precondition_counts_server_groups() {
     let refused = pipelines.save(&s.admin, "shop", bad).await.unwrap_err();
     assert!(refused.to_string().contains("\"about\""), "{refused}");
 }
+
+/// A deploy's `tags` are the server group's (its metadata, beside gennaker's own keys), in the
+/// stage's outputs, and a clone copies them.
+#[tokio::test]
+async fn tags_set_by_a_deploy_stay_with_the_server_group_and_its_clones() {
+    let s = scenario(json!({"strategy": "highlander", "tags": {"team": "payments", "tier": "web"}})).await;
+    let (run, _) = s.deploy("v1").await;
+    assert_eq!(run.stages[0].outputs["tags"], json!({"team": "payments", "tier": "web"}));
+    let tags_of = |name: &str| {
+        let state = s.cloud.state.lock().unwrap();
+        app::model::cluster::user_tags(&state.groups[name].metadata)
+    };
+    assert_eq!(tags_of("shop-web-v000").get("team").map(String::as_str), Some("payments"));
+    let bad = scenario_pipeline_error(&s, json!({"gennaker.clientToken": "forged"})).await;
+    assert!(bad.contains("gennaker."), "{bad}");
+
+    let clone = json!({"name": "copy", "stages": [{"refId": "1", "type": "cloneServerGroup", "serverGroupName": "shop-web-v000"}]});
+    let pipelines = Pipelines::new(s.engine.store().clone());
+    pipelines.save(&s.admin, "shop", clone).await.unwrap();
+    let started = s.executions.start(&s.admin, "shop", "copy", StartRequest::default()).await.unwrap();
+    for _ in 0..100 {
+        while s.engine.try_execute_one().await.unwrap() != Outcome::Idle {}
+        if s.executions.get(&s.admin, &started.id).await.unwrap().status.is_complete() {
+            break;
+        }
+        s.clock.advance(1_000);
+    }
+    let run = s.executions.get(&s.admin, &started.id).await.unwrap();
+    assert_eq!(run.status, Status::Succeeded, "{:?}", run.stages[0].error);
+    assert_eq!(tags_of("shop-web-v001"), tags_of("shop-web-v000"), "the clone has the source's tags");
+}
+
+/// The save error of a deploy pipeline with these `tags`.
+async fn scenario_pipeline_error(s: &Scenario, tags: Value) -> String {
+    let pipeline = json!({"name": "tagged", "stages": [{"refId": "1", "type": "deploy", "clusters": [{"application": "shop", "stack": "web",
+        "capacity": {"min": 1, "max": 1, "desired": 1}, "artifact": {"command": ["/bin/true"]}, "tags": tags}]}]});
+    Pipelines::new(s.engine.store().clone()).save(&s.admin, "shop", pipeline).await.unwrap_err().to_string()
+}

@@ -92,6 +92,10 @@ fn Facts(group: ServerGroup) -> impl IntoView {
             <dt>"Load balancers"</dt><dd>{list(&group.load_balancers)}</dd>
             <dt>"Firewalls"</dt><dd>{list(&group.security_groups)}</dd>
             <dt>"Created"</dt><dd>{format_utc(group.created_time)}</dd>
+            <dt>"Tags"</dt><dd>{
+                let tags = crate::model::cluster::user_tags(&group.metadata);
+                if tags.is_empty() { "—".to_string() } else { tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ") }
+            }</dd>
         </dl>
         <HealthBar counts/>
         <table class="list instances" aria-label=format!("Instances of {}", group.name)>

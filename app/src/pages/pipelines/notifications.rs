@@ -129,7 +129,7 @@ mod tests {
     fn a_fresh_notification_reads_as_one_and_needs_an_address() {
         let config: NotificationConfig = serde_json::from_value(Value::Object(fresh("email"))).unwrap();
         assert_eq!(config.check().unwrap_err().0, "address");
-        assert_eq!(CHANNELS.len(), 6);
+        assert_eq!(CHANNELS.len(), 7);
         for channel in CHANNELS {
             assert!(serde_json::from_value::<NotificationConfig>(Value::Object(fresh(channel))).is_ok(), "{channel}");
         }

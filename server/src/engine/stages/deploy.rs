@@ -64,6 +64,10 @@ pub struct ClusterDeploy {
     pub load_balancers: Vec<String>,
     #[serde(default)]
     pub security_groups: Vec<String>,
+    /// The server group's tags (Spinnaker's `tags`): shown in its details, found by search and
+    /// the clusters filter, copied on clone, in the stage's outputs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
     /// `redblack`, `highlander`, `rollingredblack`, `canary` or `none` (also empty).
     #[serde(default)]
     pub strategy: String,
@@ -250,7 +254,7 @@ async fn create(execution: &Execution, stage: &Stage, deploy: &DeployStage, effe
                     artifact,
                     load_balancers: cluster.load_balancers.clone(),
                     security_groups: cluster.security_groups.clone(),
-                    metadata: BTreeMap::from([(CLIENT_TOKEN.to_string(), token)]),
+                    metadata: cluster.tags.clone().into_iter().chain([(CLIENT_TOKEN.to_string(), token)]).collect(),
                 };
                 provider.create_server_group(spec).await.map_err(|e| format!("cannot create a server group in {name}: {e}"))?.name
             }
@@ -261,6 +265,10 @@ async fn create(execution: &Execution, stage: &Stage, deploy: &DeployStage, effe
     }
     let mut outputs = BTreeMap::new();
     outputs.insert("deploy.server.groups".to_string(), serde_json::to_value(&created).expect("names serialize"));
+    let tags: BTreeMap<&String, &String> = deploy.clusters.iter().flat_map(|cluster| cluster.tags.iter()).collect();
+    if !tags.is_empty() {
+        outputs.insert("tags".to_string(), serde_json::to_value(&tags).expect("tags serialize"));
+    }
     let names: Vec<&String> = created.values().flatten().collect();
     if let [only] = names.as_slice() {
         outputs.insert("serverGroupName".to_string(), Value::String((*only).clone()));
@@ -507,6 +515,17 @@ impl StageType for Deploy {
             if let Some(artifact) = &cluster.artifact {
                 artifact.to_artifact().map_err(|message| fault("artifact", message))?;
             }
+            if cluster.tags.len() > 50 {
+                return Err(fault("tags", "a server group has at most 50 tags".into()));
+            }
+            for (key, value) in &cluster.tags {
+                if key.is_empty() || key.len() > 128 || key.starts_with(app::model::cluster::RESERVED_TAG_PREFIX) {
+                    return Err(fault("tags", format!("tag {key:?}: names are 1 to 128 characters and do not start with {:?}", app::model::cluster::RESERVED_TAG_PREFIX)));
+                }
+                if value.len() > 256 {
+                    return Err(fault("tags", format!("tag {key:?}: values are at most 256 characters")));
+                }
+            }
             if !cluster.target_percentages.is_empty() {
                 let ascending = cluster.target_percentages.windows(2).all(|pair| pair[0] < pair[1]);
                 if !ascending || cluster.target_percentages.last() != Some(&100) || cluster.target_percentages[0] == 0 {
@@ -601,6 +620,7 @@ fn clusters_list(application: &str) -> FieldList {
         Field::new("artifact.version", "Version", Input::Text, "The version shown for the server group, e.g. v2 or ${parameters.version}."),
         Field::new("loadBalancers", "Load balancers", Input::Lines, "Load balancers the server group joins, one per line."),
         Field::new("securityGroups", "Firewalls", Input::Lines, "Security groups, one per line."),
+        Field::new("tags", "Tags", Input::Pairs, "NAME=VALUE per line: shown in the server group's details, found by search and the clusters filter, copied on clone."),
         Field::new("strategy", "Strategy", strategies, "How the new server group replaces the old ones."),
         Field::new("maxRemainingAsgs", "Server groups kept", Input::Number, "Red/black: server groups the cluster keeps, the new one included; older ones are destroyed."),
         Field::new("delayBeforeCleanup", "Delay before disabling (s)", Input::Number, "Red/black: seconds to wait after the new server group is healthy."),
