@@ -1,22 +1,16 @@
-import { test, expect, request as playwrightRequest } from '@playwright/test';
-import { failOnConsoleErrors, openHydrated, signInQuickly } from './support/act';
+import { test, expect } from '@playwright/test';
+import { applicationWithPipeline, failOnConsoleErrors, openHydrated, signInQuickly } from './support/act';
 
 // A pipeline that expects an image: the Start dialog takes the artifacts, and the execution
 // page shows what the run bound and where it came from.
 const application = `art${Date.now().toString(36)}`;
 
 test.beforeAll(async ({ baseURL }) => {
-  const admin = await playwrightRequest.newContext({ baseURL });
-  await signInQuickly(admin);
-  const headers = { origin: baseURL! };
-  expect((await admin.post('/api/v1/applications', { headers, data: { name: application } })).status()).toBe(201);
-  const pipeline = {
+  await applicationWithPipeline(baseURL!, application, {
     name: 'ship',
     expectedArtifacts: [{ id: 'image', displayName: 'Shop image', matchArtifact: { type: 'docker/image', name: 'registry.example/shop' } }],
     stages: [{ refId: '1', name: 'Read', type: 'evaluateVariables', variables: [{ key: 'image', value: "${#triggerResolvedArtifact('registry.example/shop').reference}" }] }],
-  };
-  expect((await admin.post(`/api/v1/applications/${application}/pipelines`, { headers, data: pipeline })).status()).toBe(200);
-  await admin.dispose();
+  });
 });
 
 test('the Start dialog takes artifacts and the run shows what it bound', async ({ page }) => {

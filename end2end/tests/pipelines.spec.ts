@@ -1,14 +1,10 @@
-import { test, expect, request as playwrightRequest } from '@playwright/test';
-import { failOnConsoleErrors, openHydrated, signInQuickly } from './support/act';
+import { test, expect } from '@playwright/test';
+import { applicationWithPipeline, failOnConsoleErrors, openHydrated, signInQuickly } from './support/act';
 
 const application = `rel${Date.now().toString(36)}`;
 
 test.beforeAll(async ({ baseURL }) => {
-  const admin = await playwrightRequest.newContext({ baseURL });
-  await signInQuickly(admin);
-  const headers = { origin: baseURL! };
-  expect((await admin.post('/api/v1/applications', { headers, data: { name: application } })).status()).toBe(201);
-  const pipeline = {
+  await applicationWithPipeline(baseURL!, application, {
     name: 'release',
     parameterConfig: [{ name: 'env', default: 'staging', options: [{ value: 'staging' }, { value: 'prod' }] }],
     stages: [
@@ -17,9 +13,7 @@ test.beforeAll(async ({ baseURL }) => {
         judgmentInputs: [{ value: 'now' }, { value: 'tonight' }] },
       { refId: '3', name: 'Settle', type: 'wait', waitTime: 1, requisiteStageRefIds: ['2'] },
     ],
-  };
-  expect((await admin.post(`/api/v1/applications/${application}/pipelines`, { headers, data: pipeline })).status()).toBe(200);
-  await admin.dispose();
+  });
 });
 
 test('start a pipeline from the UI, watch it live, judge it, see it succeed', async ({ page }) => {

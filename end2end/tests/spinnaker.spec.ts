@@ -1,5 +1,5 @@
-import { test, expect, request as playwrightRequest } from '@playwright/test';
-import { failOnConsoleErrors, openHydrated, signInQuickly } from './support/act';
+import { test, expect } from '@playwright/test';
+import { applicationWithPipeline, failOnConsoleErrors, openHydrated, signInQuickly } from './support/act';
 
 // A pipeline as Spinnaker users have them: Front50's stamps, loose values, and a stage type
 // gennaker does not run yet. It is kept, the list and the editor say what cannot run, the
@@ -7,10 +7,6 @@ import { failOnConsoleErrors, openHydrated, signInQuickly } from './support/act'
 const application = `spin${Date.now().toString(36)}`;
 
 test.beforeAll(async ({ baseURL }) => {
-  const admin = await playwrightRequest.newContext({ baseURL });
-  await signInQuickly(admin);
-  const headers = { origin: baseURL! };
-  expect((await admin.post('/api/v1/applications', { headers, data: { name: application } })).status()).toBe(201);
   const pipeline = {
     name: 'imported', index: 0, schema: '1', updateTs: '1700000000000', spelEvaluator: 'v4', appConfig: null, keepWaitingPipelines: false,
     stages: [
@@ -18,10 +14,8 @@ test.beforeAll(async ({ baseURL }) => {
       { refId: '2', name: 'Pause', type: 'wait', waitTime: '5', requisiteStageRefIds: ['1'] },
     ],
   };
-  const saved = await admin.post(`/api/v1/applications/${application}/pipelines`, { headers, data: pipeline });
-  expect(saved.status()).toBe(200);
-  expect((await saved.json()).warnings[0]).toContain('bakeManifest');
-  await admin.dispose();
+  const saved = await applicationWithPipeline(baseURL!, application, pipeline);
+  expect(saved.warnings[0]).toContain('bakeManifest');
 });
 
 test('a Spinnaker pipeline with a stage gennaker cannot run is kept, explained and refused at start', async ({ page }) => {

@@ -1,5 +1,5 @@
 // Doing things as a user: sign in, navigate, wait for hydration, fill and submit forms.
-import { expect, type APIRequestContext, type Locator, type Page } from '@playwright/test';
+import { expect, request as playwrightRequest, type APIRequestContext, type Locator, type Page } from '@playwright/test';
 import { createForm } from './find';
 
 export const ADMIN_PASSWORD = 'e2e admin password';
@@ -8,6 +8,20 @@ export const ADMIN_PASSWORD = 'e2e admin password';
 export async function signInQuickly(request: APIRequestContext, username = 'admin', password = ADMIN_PASSWORD) {
   const response = await request.post('/api/v1/session', { data: { username, password } });
   expect(response.status(), `sign in as ${username}`).toBe(200);
+}
+
+/** Creates an application and saves a pipeline in it through the REST API, as the admin (for a
+ *  test's `beforeAll`); answers the save's JSON. */
+export async function applicationWithPipeline(baseURL: string, application: string, pipeline: object) {
+  const admin = await playwrightRequest.newContext({ baseURL });
+  await signInQuickly(admin);
+  const headers = { origin: baseURL };
+  expect((await admin.post('/api/v1/applications', { headers, data: { name: application } })).status()).toBe(201);
+  const saved = await admin.post(`/api/v1/applications/${application}/pipelines`, { headers, data: pipeline });
+  expect(saved.status()).toBe(200);
+  const answer = await saved.json();
+  await admin.dispose();
+  return answer;
 }
 
 /** Signs in through the sign-in page, as a person does. */
