@@ -76,10 +76,10 @@ fn walk(path: &Path, collected: &mut Collected) -> Result<(), Error> {
 /// folder's) name.
 fn name_from(path: &Path) -> String {
     let stem = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("imported");
-    if matches!(stem, "pipeline-metadata" | "specification") {
-        if let Some(folder) = path.parent().and_then(Path::file_name).and_then(|name| name.to_str()) {
-            return folder.to_string();
-        }
+    if matches!(stem, "pipeline-metadata" | "specification")
+        && let Some(folder) = path.parent().and_then(Path::file_name).and_then(|name| name.to_str())
+    {
+        return folder.to_string();
     }
     stem.to_string()
 }

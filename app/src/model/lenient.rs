@@ -69,13 +69,11 @@ fn path_text(segments: &[Segment], message: &str) -> String {
             Segment::Enum { .. } | Segment::Unknown => {}
         }
     }
-    if message.starts_with("missing field `") {
-        if let Some(name) = message.split('`').nth(1) {
-            if !text.is_empty() {
-                text.push('.');
-            }
-            text.push_str(name);
+    if let Some(name) = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+        if !text.is_empty() {
+            text.push('.');
         }
+        text.push_str(name);
     }
     text
 }
@@ -222,14 +220,14 @@ fn replace_child(parent: &mut Value, segment: &Segment, found: &Found, replaceme
 /// The first value (breadth-first, a few levels deep) equal to what serde found, replaced.
 fn replace_within(value: &mut Value, found: &Found, replacement: Option<Value>, depth: usize) -> bool {
     const MAX_DEPTH: usize = 3;
-    if let Value::Object(map) = value {
-        if let Some(key) = map.iter().find(|(_, child)| is_found(child, found)).map(|(key, _)| key.clone()) {
-            match replacement {
-                Some(new) => map.insert(key, new),
-                None => map.remove(&key),
-            };
-            return true;
-        }
+    if let Value::Object(map) = value
+        && let Some(key) = map.iter().find(|(_, child)| is_found(child, found)).map(|(key, _)| key.clone())
+    {
+        match replacement {
+            Some(new) => map.insert(key, new),
+            None => map.remove(&key),
+        };
+        return true;
     }
     if depth >= MAX_DEPTH {
         return false;

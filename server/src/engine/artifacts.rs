@@ -91,7 +91,7 @@ mod tests {
         assert_eq!(bound[0].0.bound_artifact.as_ref(), Some(&pushed));
         assert_eq!(bound[0].1, BoundFrom::Trigger);
 
-        let bound = bind(std::slice::from_ref(&image), &[other.clone()], &[]).unwrap();
+        let bound = bind(std::slice::from_ref(&image), std::slice::from_ref(&other), &[]).unwrap();
         assert_eq!(bound[0].0.bound_artifact.as_ref().unwrap().reference, "registry.example/shop:stable");
         assert_eq!(bound[0].1, BoundFrom::Default);
 

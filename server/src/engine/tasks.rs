@@ -67,10 +67,8 @@ pub async fn run(execution: &Execution, stage: &Stage, index: usize, now: i64, e
         return stages::failed(format!("stage type {:?} is not supported by this version of gennaker", stage.kind));
     };
     let first_delivery = index == 0 && stage.tasks.first().is_some_and(|task| task.start_time.is_none());
-    if first_delivery {
-        if let Err(error) = may_act(execution, stage, stage_type, effects).await {
-            return stages::failed(error.to_string());
-        }
+    if first_delivery && let Err(error) = may_act(execution, stage, stage_type, effects).await {
+        return stages::failed(error.to_string());
     }
     stage_type.run(stages::Task { execution, stage, index, now, effects }).await
 }

@@ -46,11 +46,9 @@ pub fn TriggerDetails(trigger: Trigger) -> impl IntoView {
         let parameters = trigger.parameters.iter().map(|(name, value)| view! { <li><code>{name.clone()}</code> " = " {value.clone()}</li> }).collect_view();
         rows.push(view! { <dt>"Parameters"</dt><dd><ul class="plain">{parameters}</ul></dd> }.into_any());
     }
-    if let Some(Value::Array(resolved)) = trigger.extra.get("resolvedExpectedArtifacts") {
-        if !resolved.is_empty() {
-            let items = resolved.iter().map(bound_artifact).collect_view();
-            rows.push(view! { <dt>"Artifacts"</dt><dd><ul class="plain" aria-label="Bound artifacts">{items}</ul></dd> }.into_any());
-        }
+    if let Some(Value::Array(resolved)) = trigger.extra.get("resolvedExpectedArtifacts").filter(|list| list.as_array().is_some_and(|l| !l.is_empty())) {
+        let items = resolved.iter().map(bound_artifact).collect_view();
+        rows.push(view! { <dt>"Artifacts"</dt><dd><ul class="plain" aria-label="Bound artifacts">{items}</ul></dd> }.into_any());
     }
     let payload = trigger.extra.get("payload").map(|payload| {
         let text = serde_json::to_string_pretty(payload).unwrap_or_default();

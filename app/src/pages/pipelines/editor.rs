@@ -51,7 +51,7 @@ fn PipelineEditor(application: String, json: RwSignal<String>, on_saved: Callbac
         on_saved.run(());
     });
     // What the server keeps but cannot run: as loaded, then as each check or save says.
-    let warnings = RwSignal::new(untrack(|| doc.with(|root| warnings_in(root))));
+    let warnings = RwSignal::new(untrack(|| doc.with(warnings_in)));
     let save = Action::new(|(application, json): &(String, String)| save_pipeline(application.clone(), json.clone()));
     Effect::new(move |_| match save.value().get() {
         Some(Ok(saved)) => {
