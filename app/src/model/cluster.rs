@@ -44,6 +44,10 @@ pub enum Artifact {
     DockerImage { reference: String },
     #[serde(rename_all = "camelCase")]
     MachineImage { image_id: String },
+    /// A source location the local cloud checks out at `commit`, builds once per commit with
+    /// `build` (may be empty) and runs with `run` in the checkout.
+    #[serde(rename_all = "camelCase")]
+    Source { repository: String, commit: String, build: Vec<String>, run: Vec<String> },
 }
 
 /// An instance's health as Spinnaker aggregates it.

@@ -2,6 +2,7 @@
 //! reverse proxies inside gennaker.
 
 pub mod balancer;
+pub mod builds;
 pub mod cloud;
 pub mod jobs;
 pub mod processes;

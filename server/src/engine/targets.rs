@@ -93,7 +93,9 @@ impl ClusterTarget {
 }
 
 /// What a deploy runs: a command line on the local cloud (`demo-app ...` is the built-in demo),
-/// a Docker image or a machine image. Untyped, as users write it; the `type` tag is optional.
+/// a source to build (`type: git/repo`, `reference` the repository, `version` the commit, with
+/// `buildCommand` and `runCommand`), a Docker image or a machine image. Untyped, as users write
+/// it; the `type` tag is optional except for a source.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactSpec {
@@ -107,10 +109,33 @@ pub struct ArtifactSpec {
     pub image_id: Option<String>,
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// A source's build, run once per commit in the checkout (none: run as checked out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_command: Vec<String>,
+    /// What each instance of a source runs, in the checkout.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_command: Vec<String>,
+}
+
+/// A source to build and run: the repository and commit of a `git/repo` artifact (or a
+/// folder's path), and the commands.
+pub fn source_artifact(repository: &str, commit: &str, build: &[String], run: &[String]) -> Result<Artifact, String> {
+    if repository.trim().is_empty() {
+        return Err("a source artifact needs the repository (reference)".to_string());
+    }
+    if run.is_empty() {
+        return Err("a source artifact needs runCommand: what each instance runs".to_string());
+    }
+    let commit = if commit.trim().is_empty() { "HEAD" } else { commit.trim() };
+    Ok(Artifact::Source { repository: repository.trim().to_string(), commit: commit.to_string(), build: build.to_vec(), run: run.to_vec() })
 }
 
 impl ArtifactSpec {
     pub fn to_artifact(&self) -> Result<Artifact, String> {
+        if self.kind.as_deref() == Some("git/repo") {
+            let repository = self.reference.as_deref().unwrap_or_default();
+            return source_artifact(repository, &self.version, &self.build_command, &self.run_command);
+        }
         if !self.command.is_empty() {
             let version = if self.version.is_empty() { "unversioned".to_string() } else { self.version.clone() };
             return Ok(Artifact::Command { command: self.command.clone(), version });

@@ -23,6 +23,7 @@ mod pipelines;
 mod platform;
 mod processes;
 mod secrets;
+mod source_builds;
 mod security;
 mod strategies;
 mod triggers;

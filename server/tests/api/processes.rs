@@ -35,6 +35,7 @@ async fn instances_run_are_replaced_resized_and_stopped() {
     let spec = InstanceSpec {
         command: vec![env!("CARGO_BIN_EXE_gennaker").to_string(), "demo-app".into(), "--version".into(), "v7".into()],
         env: BTreeMap::new(),
+        directory: None,
     };
     let sandbox = server::cloud::local::sandbox::Sandbox::prepare(&std::env::temp_dir().join("gennaker-work-tests"), None).unwrap();
     let group = ProcessGroup::start("shop-web-v001", spec, 2, std::sync::Arc::new(sandbox));

@@ -13,6 +13,7 @@ pub fn artifact_version(artifact: &Artifact) -> String {
         Artifact::Command { version, .. } => version.clone(),
         Artifact::DockerImage { reference } => reference.clone(),
         Artifact::MachineImage { image_id } => image_id.clone(),
+        Artifact::Source { commit, .. } => commit.chars().take(12).collect(),
     }
 }
 

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::balancer::{Balancer, HealthCheck, Target};
+use super::builds::{Builds, Source};
 use super::processes::{InstanceSpec, ProcessGroup};
 use crate::cloud::cidr::Cidr;
 use super::jobs::Jobs;
@@ -64,6 +65,7 @@ pub struct LocalCloud {
     sync: tokio::task::JoinHandle<()>,
     jobs: Jobs,
     sandbox: Arc<Sandbox>,
+    builds: Builds,
 }
 
 fn location() -> Location {
@@ -74,14 +76,22 @@ fn store_error(error: crate::store::Error) -> Error {
     Error::Provider(format!("the local cloud's state could not be saved: {error}"))
 }
 
-fn instance_spec(artifact: &Artifact) -> Result<InstanceSpec> {
+/// How the instances of a server group running `artifact` start: its command, or, for a
+/// source, its run command in the build's checkout (built first when it is not yet).
+async fn instance_spec(builds: &Builds, artifact: &Artifact) -> Result<InstanceSpec> {
     match artifact {
         Artifact::Command { command, version } => {
             let mut env = BTreeMap::new();
             env.insert("DEMO_VERSION".to_string(), version.clone());
-            Ok(InstanceSpec { command: command.clone(), env })
+            Ok(InstanceSpec { command: command.clone(), env, directory: None })
         }
-        other => Err(Error::Invalid(format!("the local cloud runs commands, not {other:?}"))),
+        Artifact::Source { repository, commit, build, run } => {
+            let source = Source { repository: repository.clone(), commit: commit.clone(), build: build.clone() };
+            let checkout = builds.prepare(&source).await.map_err(|error| Error::Invalid(error.to_string()))?;
+            let env = BTreeMap::from([("SOURCE_COMMIT".to_string(), commit.clone())]);
+            Ok(InstanceSpec { command: run.clone(), env, directory: Some(checkout) })
+        }
+        other => Err(Error::Invalid(format!("the local cloud runs commands and source builds, not {other:?}"))),
     }
 }
 
@@ -147,7 +157,7 @@ impl LocalCloud {
                 sync_balancers(&*sync_state.lock().await);
             }
         });
-        let cloud = Self { store: store.clone(), state, sync, jobs: Jobs::new(sandbox.clone()), sandbox };
+        let cloud = Self { store: store.clone(), state, sync, jobs: Jobs::new(sandbox.clone()), builds: Builds::new(sandbox.clone()), sandbox };
         for (_, body) in store.local_resources("securityGroup").await.map_err(store_error)? {
             let security_group: SecurityGroup = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
             cloud.state.lock().await.security_groups.insert(security_group.name.clone(), security_group);
@@ -162,7 +172,7 @@ impl LocalCloud {
         }
         for (_, body) in store.local_resources("serverGroup").await.map_err(store_error)? {
             let record: ServerGroupRecord = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
-            let processes = ProcessGroup::start(&record.spec.name, instance_spec(&record.spec.artifact)?, record.spec.capacity.desired as usize, cloud.sandbox.clone());
+            let processes = ProcessGroup::start(&record.spec.name, instance_spec(&cloud.builds, &record.spec.artifact).await?, record.spec.capacity.desired as usize, cloud.sandbox.clone());
             cloud.state.lock().await.server_groups.insert(record.spec.name.clone(), RunningGroup { record, processes });
         }
         sync_balancers(&*cloud.state.lock().await);
@@ -289,9 +299,11 @@ impl Provider for LocalCloud {
                 }
             }
         }
+        // A source build happens before anything is recorded: a failed one leaves nothing.
+        let instances = instance_spec(&self.builds, &spec.artifact).await?;
         let record = ServerGroupRecord { spec: spec.clone(), disabled: false, created_time: crate::store::now_millis() };
         self.save_group(&record).await?;
-        let processes = ProcessGroup::start(&spec.name, instance_spec(&spec.artifact)?, spec.capacity.desired as usize, self.sandbox.clone());
+        let processes = ProcessGroup::start(&spec.name, instances, spec.capacity.desired as usize, self.sandbox.clone());
         let mut state = self.state.lock().await;
         state.server_groups.insert(spec.name.clone(), RunningGroup { record, processes });
         sync_balancers(&state);

@@ -23,6 +23,8 @@ const SUPERVISE_EVERY: Duration = Duration::from_millis(200);
 pub struct InstanceSpec {
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// Where every instance runs (a source build's checkout); `None`: a fresh directory each.
+    pub directory: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +68,11 @@ impl Group {
             *counter
         };
         let name = format!("{}-{number}", self.name);
-        let mut command = self.sandbox.command(&name, &self.spec.command, &self.spec.env).map_err(std::io::Error::other)?;
+        let mut command = match &self.spec.directory {
+            Some(directory) => self.sandbox.command_in(directory, &self.spec.command, &self.spec.env),
+            None => self.sandbox.command(&name, &self.spec.command, &self.spec.env),
+        }
+        .map_err(std::io::Error::other)?;
         let child = command
             .env("PORT", port.to_string())
             .env("GENNAKER_INSTANCE", &name)

@@ -75,6 +75,25 @@ impl Sandbox {
     /// The command for `command` (`demo-app ...` runs gennaker's demo app), named `name` (its
     /// working directory is named after it), with `env` on top of the cleared environment.
     pub fn command(&self, name: &str, command: &[String], env: &BTreeMap<String, String>) -> Result<Command, Error> {
+        let directory = self.working_directory(name)?;
+        self.command_in(&directory, command, env)
+    }
+
+    /// A directory of the sandbox's own (under its root), owned by the user processes run as:
+    /// for what several processes share, such as a source build's checkout.
+    pub fn shared_directory(&self, relative: &Path) -> Result<PathBuf, Error> {
+        let directory = self.root.join(relative);
+        std::fs::create_dir_all(&directory)?;
+        set_mode(&directory, 0o700)?;
+        if let Some(run_as) = self.run_as {
+            std::os::unix::fs::chown(&directory, Some(run_as.uid), Some(run_as.gid))?;
+        }
+        Ok(directory)
+    }
+
+    /// The command for `command` run in `directory` (which the caller prepared), with the
+    /// same cleared environment and user as [`Sandbox::command`].
+    pub fn command_in(&self, directory: &Path, command: &[String], env: &BTreeMap<String, String>) -> Result<Command, Error> {
         env.keys().try_for_each(|name| check_variable(name))?;
         let (program, args) = match command.split_first() {
             Some((first, rest)) if first == "demo-app" => {
@@ -85,9 +104,8 @@ impl Sandbox {
             Some((first, rest)) => (PathBuf::from(first), rest.to_vec()),
             None => return Err(Error::Io(std::io::Error::other("a process needs a command"))),
         };
-        let directory = self.working_directory(name)?;
         let mut process = Command::new(program);
-        process.args(args).env_clear().env("PATH", PATH).env("HOME", &directory).envs(env).current_dir(&directory);
+        process.args(args).env_clear().env("PATH", PATH).env("HOME", directory).envs(env).current_dir(directory);
         if let Some(run_as) = self.run_as {
             // Rust's std drops the supplementary groups too when it changes the user.
             process.uid(run_as.uid).gid(run_as.gid);

@@ -164,6 +164,13 @@ fn bound_artifact(execution: &app::model::execution::Execution, cluster: &Cluste
     let reference = bound.get("reference").and_then(Value::as_str).unwrap_or_default();
     match kind {
         "docker/image" if !reference.is_empty() => Ok(Some(app::model::cluster::Artifact::DockerImage { reference: reference.to_string() })),
+        // A commit (a git push's): built and run with the cluster's buildCommand/runCommand.
+        "git/repo" => {
+            let commands = |key: &str| -> Vec<String> { cluster.extra.get(key).and_then(|value| serde_json::from_value(value.clone()).ok()).unwrap_or_default() };
+            let repository = if reference.is_empty() { bound.get("name").and_then(Value::as_str).unwrap_or_default() } else { reference };
+            let commit = bound.get("version").and_then(Value::as_str).unwrap_or_default();
+            crate::engine::targets::source_artifact(repository, commit, &commands("buildCommand"), &commands("runCommand")).map(Some)
+        }
         other => Err(format!("artifact {id:?} is a {other:?}, which the local cloud cannot run as a server group")),
     }
 }
