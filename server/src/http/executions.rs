@@ -148,7 +148,7 @@ pub async fn skip_wait(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateRequest {
-    /// `${...}` or a bare CEL expression.
+    /// `${...}` or a bare SpEL expression.
     expression: String,
 }
 
