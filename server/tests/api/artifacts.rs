@@ -2,26 +2,12 @@
 //! a webhook payload's), else the previous run's, else the default; a run whose artifact cannot
 //! be bound does not start and says which. Stages read what was bound.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
 use crate::both_databases;
-use crate::helpers::{Db, TestApp, assert_error, spawn_app};
+use crate::helpers::{Db, TestApp, assert_error, finished, spawn_app};
 
 both_databases!(expected_artifacts_bind_from_the_trigger_the_prior_run_or_the_default);
-
-async fn finished(app: &TestApp, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let execution: Value = app.get(&format!("/api/v1/executions/{id}")).await.json().await.unwrap();
-        if ["SUCCEEDED", "TERMINAL"].contains(&execution["status"].as_str().unwrap_or_default()) {
-            return execution;
-        }
-        assert!(Instant::now() < deadline, "{execution}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn start(app: &TestApp, body: Value) -> reqwest::Response {
     app.post_json("/api/v1/applications/shop/pipelines/ship/executions", &body).await

@@ -230,3 +230,22 @@ pub fn binary() -> PathBuf {
 pub fn loopback_outbound() -> server::outbound::Outbound {
     server::outbound::Outbound::new(&["http://127.0.0.1".to_string()], 4 << 20, std::time::Duration::from_secs(10)).unwrap()
 }
+
+/// The execution `id` once it has ended (SUCCEEDED, TERMINAL or CANCELED), read as `client`;
+/// fails the test after `seconds`.
+pub async fn finished_as(app: &TestApp, client: &reqwest::Client, id: &str, seconds: u64) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let execution: serde_json::Value = client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
+        if ["SUCCEEDED", "TERMINAL", "CANCELED"].contains(&execution["status"].as_str().unwrap_or_default()) {
+            return execution;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run did not end: {execution}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The execution `id` once it has ended, read as the admin (30 s at most).
+pub async fn finished(app: &TestApp, id: &str) -> serde_json::Value {
+    finished_as(app, &app.client, id, 30).await
+}

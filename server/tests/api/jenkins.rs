@@ -15,7 +15,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, TestApp, spawn_app_with};
+use crate::helpers::{Db, TestApp, finished, spawn_app_with};
 
 /// What the double saw and how its builds end, by job.
 #[derive(Default)]
@@ -108,16 +108,7 @@ async fn jenkins_double() -> (u16, Shared) {
 
 async fn run(app: &TestApp, name: &str, parameters: Value) -> Value {
     let started: Value = app.post_json(&format!("/api/v1/applications/ci/pipelines/{name}/executions"), &json!({"parameters": parameters})).await.json().await.unwrap();
-    let id = started["id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let execution: Value = app.get(&format!("/api/v1/executions/{id}")).await.json().await.unwrap();
-        if ["SUCCEEDED", "TERMINAL", "CANCELED"].contains(&execution["status"].as_str().unwrap_or_default()) {
-            return execution;
-        }
-        assert!(Instant::now() < deadline, "the run did not end: {execution}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    finished(app, started["id"].as_str().unwrap()).await
 }
 
 fn pipeline(name: &str, job: &str, unstable_ok: bool) -> Value {

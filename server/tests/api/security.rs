@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::both_databases;
-use crate::helpers::{Db, TestApp, assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{Db, TestApp, assert_error, finished_as, spawn_app, spawn_app_with};
 
 both_databases!(
     a_role_less_user_cannot_run_processes_until_an_admin_grants_the_account,
@@ -21,18 +21,6 @@ both_databases!(
 async fn grant_application(app: &TestApp, application: &str, permissions: Value) {
     let response = app.client.put(app.url(&format!("/api/v1/applications/{application}/permissions"))).json(&permissions).send().await.unwrap();
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-}
-
-async fn finished(app: &TestApp, client: &reqwest::Client, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let execution: Value = client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
-        if ["SUCCEEDED", "TERMINAL", "CANCELED"].contains(&execution["status"].as_str().unwrap_or_default()) {
-            return execution;
-        }
-        assert!(Instant::now() < deadline, "the run did not finish: {execution}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn job(command: &str) -> Value {
@@ -120,7 +108,7 @@ async fn processes_start_with_nothing_of_gennakers() {
     let saved = app.post_json("/api/v1/applications/shop/pipelines", &json!({"name": "probe", "stages": [stage]})).await;
     assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
     let started: Value = app.post_json("/api/v1/applications/shop/pipelines/probe/executions", &json!({})).await.json().await.unwrap();
-    let execution = finished(&app, &app.client, started["id"].as_str().unwrap()).await;
+    let execution = finished_as(&app, &app.client, started["id"].as_str().unwrap(), 20).await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
     let output = execution["stages"][0]["outputs"]["output"].as_str().unwrap().to_string();
     let variables: Vec<&str> = output.lines().filter_map(|line| line.split_once('=').map(|(name, _)| name)).collect();
@@ -176,7 +164,7 @@ async fn run_webhook(app: &TestApp, name: &str, url: &str) -> Value {
     let saved = app.post_json("/api/v1/applications/shop/pipelines", &json!({"name": name, "stages": [stage]})).await;
     assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
     let started: Value = app.post_json(&format!("/api/v1/applications/shop/pipelines/{name}/executions"), &json!({})).await.json().await.unwrap();
-    finished(app, &app.client, started["id"].as_str().unwrap()).await
+    finished_as(app, &app.client, started["id"].as_str().unwrap(), 20).await
 }
 
 /// Finding: webhook stages (and notifications, pollers) called any address, the cloud metadata
@@ -275,7 +263,7 @@ async fn a_child_pipeline_runs_only_where_the_runs_user_may_execute(db: Db) {
     let saved = eve.post(app.url("/api/v1/applications/shop/pipelines")).json(&indirect).send().await.unwrap();
     assert_eq!(saved.status(), 200, "an expression is only known when it runs: {}", saved.text().await.unwrap());
     let started: Value = eve.post(app.url("/api/v1/applications/shop/pipelines/indirect/executions")).json(&json!({})).send().await.unwrap().json().await.unwrap();
-    let execution = finished(&app, &eve, started["id"].as_str().unwrap()).await;
+    let execution = finished_as(&app, &eve, started["id"].as_str().unwrap(), 20).await;
     assert_eq!(execution["status"], "TERMINAL", "{execution}");
     let error = execution["stages"][0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("Execute permission on application vault"), "{error}");
@@ -326,7 +314,7 @@ async fn a_deleted_applications_runs_do_not_reach_whoever_takes_its_name(db: Db)
     assert_eq!(app.post_json("/api/v1/applications/payroll/pipelines", &slow).await.status(), 200);
     let done: Value = app.post_json("/api/v1/applications/payroll/pipelines/quick/executions", &json!({})).await.json().await.unwrap();
     let done_id = done["id"].as_str().unwrap().to_string();
-    assert_eq!(finished(&app, &app.client, &done_id).await["status"], "SUCCEEDED");
+    assert_eq!(finished_as(&app, &app.client, &done_id, 20).await["status"], "SUCCEEDED");
     let running: Value = app.post_json("/api/v1/applications/payroll/pipelines/slow/executions", &json!({})).await.json().await.unwrap();
     let running_id = running["id"].as_str().unwrap().to_string();
 
@@ -334,7 +322,7 @@ async fn a_deleted_applications_runs_do_not_reach_whoever_takes_its_name(db: Db)
     assert_error(refused, 409, "conflict", Some("application")).await;
     let canceled = app.client.put(app.url(&format!("/api/v1/executions/{running_id}/cancel"))).send().await.unwrap();
     assert_eq!(canceled.status(), 200);
-    finished(&app, &app.client, &running_id).await;
+    finished_as(&app, &app.client, &running_id, 20).await;
     assert_eq!(app.delete("/api/v1/applications/payroll").await.status(), 204);
 
     let mallory = app.user_client("mallory", &[]).await;
@@ -381,7 +369,7 @@ async fn restarting_a_stage_needs_the_accounts_a_start_needs() {
     assert_eq!(saved.status(), 200);
     let started: Value = app.post_json("/api/v1/applications/shop/pipelines/job/executions", &json!({})).await.json().await.unwrap();
     let id = started["id"].as_str().unwrap().to_string();
-    assert_eq!(finished(&app, &app.client, &id).await["status"], "SUCCEEDED");
+    assert_eq!(finished_as(&app, &app.client, &id, 20).await["status"], "SUCCEEDED");
 
     let dev = app.user_client("dev", &["dev"]).await;
     let restart = dev.put(app.url(&format!("/api/v1/executions/{id}/stages/1/restart"))).send().await.unwrap();
@@ -743,7 +731,7 @@ async fn stages_act_on_other_applications_resources_only_with_write_there(db: Db
     let saved = save(&dee, indirect).await.unwrap();
     assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
     let started: Value = dee.post(app.url("/api/v1/applications/shop/pipelines/indirect/executions")).json(&json!({})).send().await.unwrap().json().await.unwrap();
-    let execution = finished(&app, &dee, started["id"].as_str().unwrap()).await;
+    let execution = finished_as(&app, &dee, started["id"].as_str().unwrap(), 20).await;
     assert_eq!(execution["status"], "TERMINAL", "{execution}");
     let error = execution["stages"][0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("WRITE permission on application payroll"), "{error}");
@@ -792,7 +780,7 @@ async fn pipeline_triggers_on_other_applications_need_read_and_carry_what_reader
         assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
     }
     let started: Value = app.post_json("/api/v1/applications/vault/pipelines/release/executions", &json!({})).await.json().await.unwrap();
-    let parent = finished(&app, &app.client, started["id"].as_str().unwrap()).await;
+    let parent = finished_as(&app, &app.client, started["id"].as_str().unwrap(), 20).await;
     assert_eq!(parent["status"], "SUCCEEDED", "{parent}");
     let deadline = Instant::now() + Duration::from_secs(20);
     let children = loop {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, TestApp, spawn_app_with};
+use crate::helpers::{Db, TestApp, finished_as, spawn_app_with};
 
 fn git(repository: &Path, args: &[&str]) -> String {
     let output = std::process::Command::new("git")
@@ -38,18 +38,6 @@ async fn push(app: &TestApp, url: &str, commit: &str) -> String {
         "repository": {"name": "site", "full_name": "acme/site", "owner": {"login": "acme"}, "clone_url": url}});
     let answer: Value = app.client.post(app.url("/api/v1/webhooks/git/github")).header("x-github-event", "push").json(&body).send().await.unwrap().json().await.unwrap();
     answer["triggered"][0]["executionId"].as_str().unwrap_or_else(|| panic!("nothing started: {answer}")).to_string()
-}
-
-async fn finished(app: &TestApp, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let execution: Value = app.get(&format!("/api/v1/executions/{id}")).await.json().await.unwrap();
-        if ["SUCCEEDED", "TERMINAL", "CANCELED"].contains(&execution["status"].as_str().unwrap_or_default()) {
-            return execution;
-        }
-        assert!(Instant::now() < deadline, "the run did not end: {execution}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// What the server group's instance serves at `/index.html`.
@@ -90,12 +78,12 @@ async fn a_git_push_deploys_that_commit_built_from_source_red_black() {
     assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
 
     let first = commit(&repository, "one");
-    let run = finished(&app, &push(&app, &url, &first).await).await;
+    let run = finished_as(&app, &app.client, &push(&app, &url, &first).await, 60).await;
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
     assert_eq!(served(&app, "site-web-v000").await.trim(), "built: one");
 
     let second = commit(&repository, "two");
-    let run = finished(&app, &push(&app, &url, &second).await).await;
+    let run = finished_as(&app, &app.client, &push(&app, &url, &second).await, 60).await;
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
     assert_eq!(served(&app, "site-web-v001").await.trim(), "built: two", "the pushed commit, not the branch's head at some other time");
     let old: Value = app.get("/api/v1/applications/site/serverGroups/local/local/site-web-v000").await.json().await.unwrap();
@@ -110,7 +98,7 @@ async fn a_git_push_deploys_that_commit_built_from_source_red_black() {
             .map(|folder| std::fs::read_to_string(folder.path().join("builds.log")).unwrap_or_default().lines().count())
             .sum()
     };
-    let run = finished(&app, &push(&app, &url, &first).await).await;
+    let run = finished_as(&app, &app.client, &push(&app, &url, &first).await, 60).await;
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
     assert_eq!(builds_of(&first), 1, "built once though deployed twice");
     assert_eq!(builds_of(&second), 1);
@@ -120,7 +108,7 @@ async fn a_git_push_deploys_that_commit_built_from_source_red_black() {
     git(&repository, &["add", "-A"]);
     git(&repository, &["commit", "--quiet", "-m", "break"]);
     let broken = git(&repository, &["rev-parse", "HEAD"]);
-    let run = finished(&app, &push(&app, &url, &broken).await).await;
+    let run = finished_as(&app, &app.client, &push(&app, &url, &broken).await, 60).await;
     assert_eq!(run["status"], "TERMINAL", "{run}");
     let error = run["stages"][0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("the build of") && error.contains("index.src"), "the log's tail names what went wrong: {error}");
