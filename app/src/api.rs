@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod auth;
+pub mod clouds;
 pub mod clusters;
 pub mod overview;
 pub mod pipelines;

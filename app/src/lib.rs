@@ -17,7 +17,7 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::layout::Header;
 use crate::pages::{
-    ApplicationPage, ApplicationsPage, AuditPage, ClustersPage, ExecutionPage, FirewallsPage, LoadBalancersPage, NotFound,
+    ApplicationPage, ApplicationsPage, AuditPage, CloudsPage, ClustersPage, ExecutionPage, FirewallsPage, LoadBalancersPage, NotFound,
     PipelinesPage, SearchPage, SignInPage, TasksPage, TokensPage,
 };
 
@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/account/tokens") view=TokensPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/admin/clouds") view=CloudsPage ssr=SsrMode::InOrder/>
                 </Routes>
             </main>
         </Router>

@@ -7,6 +7,7 @@
 pub mod application;
 pub mod artifact;
 pub mod auth;
+pub mod clouds;
 pub mod cluster;
 pub mod execution;
 pub mod import;

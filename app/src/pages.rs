@@ -3,6 +3,7 @@
 mod application;
 mod applications;
 mod audit;
+mod clouds;
 mod clusters;
 mod execution;
 mod firewalls;
@@ -17,6 +18,7 @@ mod tokens;
 pub use application::ApplicationPage;
 pub use applications::ApplicationsPage;
 pub use audit::AuditPage;
+pub use clouds::CloudsPage;
 pub use clusters::ClustersPage;
 pub use execution::ExecutionPage;
 pub use firewalls::FirewallsPage;

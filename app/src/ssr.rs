@@ -81,6 +81,15 @@ pub trait AuditService: Send + Sync + 'static {
     async fn list(&self, caller: &Caller, before: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>>;
 }
 
+/// Cloud accounts as configuration (admins only): list, add or replace, delete. Accounts of
+/// the clouds file and `local` are listed but not changed.
+#[async_trait]
+pub trait CloudAccountService: Send + Sync + 'static {
+    async fn list(&self, caller: &Caller) -> Result<Vec<crate::model::clouds::CloudAccount>>;
+    async fn put(&self, caller: &Caller, name: &str, account: crate::model::clouds::CloudAccount) -> Result<crate::model::clouds::CloudAccount>;
+    async fn delete(&self, caller: &Caller, name: &str) -> Result<()>;
+}
+
 #[async_trait]
 pub trait PipelineService: Send + Sync + 'static {
     async fn list(&self, caller: &Caller, application: &str) -> Result<Vec<Pipeline>>;
@@ -175,6 +184,7 @@ pub struct Services {
     pub auth: Arc<dyn AuthService>,
     pub secrets: Arc<dyn SecretService>,
     pub audit: Arc<dyn AuditService>,
+    pub cloud_accounts: Arc<dyn CloudAccountService>,
     pub pipelines: Arc<dyn PipelineService>,
     pub executions: Arc<dyn ExecutionService>,
     pub clusters: Arc<dyn ClusterService>,

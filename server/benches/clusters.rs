@@ -48,6 +48,7 @@ fn snapshot(location: &Location, generation: u32) -> Snapshot {
                     .collect(),
                 created_time: 1_700_000_000_000 + index as i64,
                 metadata: BTreeMap::new(),
+                moniker: None,
             }
         })
         .collect();

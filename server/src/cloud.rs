@@ -1,17 +1,19 @@
 //! Clouds gennaker manages, behind one `provider::Provider` trait (observe, create, resize,
 //! enable, disable, destroy, load balancers, security groups, jobs). Parts:
-//! - `accounts`: the accounts this build knows;
+//! - `accounts`: the accounts (built in, from the clouds file, or made by admins), in the store;
 //! - `clouds`: the configured providers and their accounts, and the caching agents;
 //! - `cache`: the cluster cache REST and the UI read, and its live events;
 //! - `cidr`: the address ranges of security group ingress rules;
 //! - `local::balancer`: the local cloud's load balancer, a real reverse proxy;
 //! - `local::processes`: its instances, supervised child processes;
 //! - `local::jobs`: its one-off processes (Run Job);
-//! - `local::cloud`: the local provider tying them together, its state kept in the store.
+//! - `local::cloud`: the local provider tying them together, its state kept in the store;
+//! - `kubernetes`: the Kubernetes provider (a manifest cloud) and its watch-based caching agent.
 
 pub mod accounts;
 pub mod cache;
 pub mod cidr;
 pub mod clouds;
+pub mod kubernetes;
 pub mod local;
 pub mod provider;

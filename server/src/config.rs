@@ -136,6 +136,12 @@ pub struct ServeConfig {
     #[arg(long, env = "GENNAKER_RUN_AS_USER", default_value = "nobody")]
     pub run_as_user: String,
 
+    /// A clouds file (JSON or YAML, `{"accounts": [...]}`): the cloud accounts beyond `local`,
+    /// e.g. Kubernetes accounts with their kubeconfig. Read at each start; admins may add more
+    /// through `/api/v1/clouds/accounts`.
+    #[arg(long, env = "GENNAKER_CLOUDS_FILE")]
+    pub clouds_file: Option<PathBuf>,
+
     /// How often (ms) the caching agents observe each cloud account and region.
     #[arg(long, env = "GENNAKER_CACHE_INTERVAL_MS", default_value_t = 1_000)]
     pub cache_interval_ms: u64,
@@ -250,6 +256,7 @@ impl ServeConfig {
             // Tests run processes from the build directory (which may be under /root) as the
             // user running the tests; the security tests set `nobody` themselves.
             run_as_user: String::new(),
+            clouds_file: None,
             cache_interval_ms: 250,
             docker_poll_ms: 15_000,
             jenkins_masters: Vec::new(),

@@ -65,6 +65,7 @@ pub async fn create_if_first_start(store: &Store, clouds: &Clouds, port: u16) ->
             listeners: vec![Listener { port, protocol: Protocol::Http }],
             health_check: Some(HealthCheck { path: "/health".into(), interval_ms: 500, timeout_ms: 400, healthy_threshold: 2, unhealthy_threshold: 2 }),
             security_groups: vec![],
+            moniker: None,
         })
         .await?;
     local

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod handlers;
 pub mod launcher;
 pub mod listeners;
+pub mod manifests;
 pub mod message;
 pub mod server_groups;
 pub mod stage_forms;

@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod cloud_accounts;
 pub mod clusters;
 pub mod executions;
 pub mod import;
@@ -19,7 +20,7 @@ use crate::auth::service::{Auth, AuthConfig};
 use crate::engine::Engine;
 use executions::Executions;
 use pipelines::Pipelines;
-use crate::secrets::{SecretKey, Secrets};
+use crate::secrets::Secrets;
 use crate::store::{self, Store};
 
 /// The services, plus the concrete handles the server itself needs beyond the traits.
@@ -29,9 +30,9 @@ pub struct Built {
     pub secrets: Arc<Secrets>,
 }
 
-pub fn build(store: Store, auth_config: AuthConfig, secret_key: SecretKey, engine: Engine) -> Built {
+pub fn build(store: Store, auth_config: AuthConfig, secrets: Arc<Secrets>, engine: Engine) -> Built {
     let auth = Auth::new(store.clone(), auth_config);
-    let secrets = Arc::new(Secrets::new(store.clone(), secret_key));
+    let engine_clouds = engine.clouds().clone();
     let executions: Arc<dyn app::ssr::ExecutionService> = Arc::new(Executions::new(engine.clone()));
     let clusters = Arc::new(clusters::Clusters::new(store.clone(), engine.clouds().clone()));
     let tasks: Arc<dyn app::ssr::TaskService> = Arc::new(tasks::Tasks::new(engine, executions.clone()));
@@ -47,6 +48,7 @@ pub fn build(store: Store, auth_config: AuthConfig, secret_key: SecretKey, engin
         auth: auth.clone(),
         secrets: secrets.clone(),
         audit: Arc::new(audit::Audit::new(store.clone())),
+        cloud_accounts: Arc::new(cloud_accounts::CloudAccounts::new(store.clone(), engine_clouds.clone())),
         pipelines: Arc::new(Pipelines::new(store)),
         executions,
         clusters,

@@ -79,13 +79,20 @@ impl Server {
         let sandbox = Arc::new(Sandbox::prepare(&config.resolved_work_dir(), run_as)?);
         let local_cloud = Arc::new(LocalCloud::restore(store.clone(), sandbox).await?);
         let local_location = Location { cloud_provider: "local".into(), account: local::ACCOUNT.into(), region: local::REGION.into() };
-        let clouds = Clouds::new(vec![(local_cloud.clone() as Arc<dyn Provider>, vec![local_location])]);
+        if let Some(path) = &config.clouds_file {
+            let file = crate::cloud::accounts::read_file(path)?;
+            crate::cloud::accounts::sync_file(&store, &file).await?;
+            tracing::info!(path = %path.display(), accounts = file.accounts.len(), "cloud accounts read from the clouds file");
+        }
+        let secrets = Arc::new(crate::secrets::Secrets::new(store.clone(), secret_key));
+        let kubernetes = crate::cloud::kubernetes::KubernetesCloud::new(store.clone(), secrets.clone());
+        let clouds = Clouds::new(vec![(local_cloud.clone() as Arc<dyn Provider>, vec![local_location])]).with_kubernetes(kubernetes);
         clouds.refresh_all().await;
         let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms).with_clouds(clouds.clone())
             .with_listener(Arc::new(crate::triggers::pipeline::PipelineTriggers))
             .with_outbound(outbound.clone())
             .with_jenkins_masters(jenkins_masters(config));
-        let built = service::build(store.clone(), auth_config, secret_key, engine.clone());
+        let built = service::build(store.clone(), auth_config, secrets, engine.clone());
         // The workers' engine delivers notifications, with secrets for addresses and passwords.
         let engine = engine.with_notifier(notifier(&config.notify, address, built.secrets.clone(), outbound.clone()));
         let (api, document) = OpenApiRouter::new()

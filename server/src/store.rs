@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod applications;
 pub mod audit;
+pub mod cloud_accounts;
 pub mod credentials;
 pub mod executions;
 pub mod local_resources;

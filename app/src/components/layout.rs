@@ -37,7 +37,7 @@ pub fn Header() -> impl IntoView {
                             view! {
                                 <div class="account">
                                     <A href="/account/tokens">"API tokens"</A>
-                                    {admin.then(|| view! { <A href="/admin/audit">"Audit log"</A> })}
+                                    {admin.then(|| view! { <A href="/admin/clouds">"Cloud accounts"</A> <A href="/admin/audit">"Audit log"</A> })}
                                     <span class="who">"Signed in as " <strong>{user.name}</strong></span>
                                     <ActionForm action=sign_out attr:class="inline">
                                         <button type="submit" class="secondary">"Sign out"</button>

@@ -18,6 +18,17 @@ pub struct Location {
     pub region: String,
 }
 
+/// Which application and cluster a resource belongs to, when its provider says so (Kubernetes'
+/// `moniker.spinnaker.io/*` annotations) rather than its name (`application-stack-detail-vNNN`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Moniker {
+    pub application: String,
+    /// The cluster (`deployment web`), empty for load balancers and security groups.
+    #[serde(default)]
+    pub cluster: String,
+}
+
 /// Minimum, maximum and desired number of instances.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capacity {
@@ -91,6 +102,9 @@ pub struct ServerGroup {
     pub created_time: EpochMillis,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Set by providers that do not name server groups by the convention (Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moniker: Option<Moniker>,
 }
 
 /// Server groups that share a cluster name.
@@ -138,6 +152,9 @@ pub struct LoadBalancer {
     pub health_check: Option<HealthCheck>,
     #[serde(default)]
     pub security_groups: Vec<String>,
+    /// Set by providers that do not name load balancers by the convention (Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moniker: Option<Moniker>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +176,9 @@ pub struct SecurityGroup {
     #[serde(default)]
     pub description: String,
     pub ingress: Vec<IngressRule>,
+    /// Set by providers that do not name security groups by the convention (Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moniker: Option<Moniker>,
 }
 
 /// How many of a server group's instances are in each health state.
@@ -364,8 +384,10 @@ mod tests {
             instances: vec![],
             created_time: 0,
             metadata: BTreeMap::new(),
+            moniker: None,
         };
         let json = serde_json::to_value(&server_group).unwrap();
+        assert!(json.get("moniker").is_none(), "no moniker for a name that follows the convention");
         assert_eq!(json["cloudProvider"], "local");
         assert_eq!(json["loadBalancers"][0], "demo-web");
         assert_eq!(json["artifact"]["type"], "command");

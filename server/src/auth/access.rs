@@ -8,7 +8,6 @@ use app::error::Result;
 use app::model::auth::{Access, Caller};
 
 use super::policy;
-use crate::cloud::accounts::KNOWN_ACCOUNTS;
 use crate::store::Store;
 
 /// Fails unless `caller` has `access` on `application` (404 when it does not exist).
@@ -30,16 +29,16 @@ pub async fn require_accounts_read(store: &Store, caller: &Caller, accounts: BTr
 }
 
 async fn require_account_access(store: &Store, caller: &Caller, accounts: BTreeSet<String>, access: Access) -> Result<()> {
-    let mut accounts: BTreeSet<&str> = accounts.iter().map(String::as_str).collect();
+    let mut accounts: BTreeSet<String> = accounts;
     if accounts.iter().any(|account| account.contains("${")) {
         accounts.retain(|account| !account.contains("${"));
-        accounts.extend(KNOWN_ACCOUNTS.iter().map(|(name, _)| *name));
+        accounts.extend(crate::cloud::accounts::all(store).await?.into_iter().map(|account| account.name));
     }
     if accounts.is_empty() {
         return Ok(());
     }
     let mut permissions = store.account_permissions().await?;
-    for account in accounts {
+    for account in &accounts {
         let granted = permissions.remove(account).unwrap_or_default();
         policy::require_account(caller, account, &granted, access)?;
     }

@@ -31,7 +31,7 @@ fn instance_digests(snapshots: &BTreeMap<Location, Arc<Snapshot>>) -> HashMap<St
     let mut hashers: HashMap<String, std::collections::hash_map::DefaultHasher> = HashMap::new();
     for snapshot in snapshots.values() {
         for group in &snapshot.server_groups {
-            let Some(application) = application_of(&group.name) else { continue };
+            let Some((application, _)) = placement_of(group) else { continue };
             let hasher = hashers.entry(application).or_default();
             group.name.hash(hasher);
             for instance in &group.instances {
@@ -59,8 +59,24 @@ pub fn application_of(name: &str) -> Option<String> {
     Name::parse(name).ok().map(|name| name.cluster().application.clone())
 }
 
-fn cluster_of(name: &str) -> Option<ClusterName> {
-    Name::parse(name).ok().map(|name| name.cluster().clone())
+/// A server group's application and cluster: its moniker when its provider set one, else its
+/// name by the convention.
+fn placement_of(server_group: &ServerGroup) -> Option<(String, String)> {
+    if let Some(moniker) = &server_group.moniker {
+        return Some((moniker.application.clone(), moniker.cluster.clone()));
+    }
+    Name::parse(&server_group.name).ok().map(|name| {
+        let cluster: &ClusterName = name.cluster();
+        (cluster.application.clone(), cluster.to_string())
+    })
+}
+
+/// The application a load balancer or security group belongs to: its moniker, else its name.
+fn owner(name: &str, moniker: Option<&app::model::cluster::Moniker>) -> Option<String> {
+    match moniker {
+        Some(moniker) => Some(moniker.application.clone()),
+        None => application_of(name),
+    }
 }
 
 /// Every application's view of the snapshots.
@@ -69,10 +85,9 @@ fn views(snapshots: &BTreeMap<Location, Arc<Snapshot>>) -> HashMap<String, Arc<V
     for (location, snapshot) in snapshots {
         let mut clusters: BTreeMap<(String, String), Vec<ServerGroupSummary>> = BTreeMap::new();
         for server_group in &snapshot.server_groups {
-            let Some(cluster) = cluster_of(&server_group.name) else { continue };
-            let cluster_name = cluster.to_string();
+            let Some((application, cluster_name)) = placement_of(server_group) else { continue };
             clusters
-                .entry((cluster.application, cluster_name.clone()))
+                .entry((application, cluster_name.clone()))
                 .or_default()
                 .push(ServerGroupSummary::of(server_group, &cluster_name));
         }
@@ -101,12 +116,51 @@ impl ClusterCache {
     /// Replaces the snapshot of one location and tells subscribers of every application whose
     /// view changed.
     pub fn update(&self, location: Location, snapshot: Snapshot) {
+        self.change(|snapshots| {
+            if snapshots.get(&location).is_some_and(|old| **old == snapshot) {
+                return false;
+            }
+            snapshots.insert(location, Arc::new(snapshot));
+            true
+        });
+    }
+
+    /// Replaces every snapshot of one account (a Kubernetes account's namespaces come and go):
+    /// locations of the account missing from `snapshots` are dropped.
+    pub fn replace_account(&self, cloud_provider: &str, account: &str, snapshots: BTreeMap<Location, Snapshot>) {
+        self.change(|current| {
+            let before: Vec<Location> =
+                current.keys().filter(|location| location.cloud_provider == cloud_provider && location.account == account).cloned().collect();
+            let mut changed = false;
+            for location in before {
+                if !snapshots.contains_key(&location) {
+                    current.remove(&location);
+                    changed = true;
+                }
+            }
+            for (location, snapshot) in snapshots {
+                if current.get(&location).is_none_or(|old| **old != snapshot) {
+                    current.insert(location, Arc::new(snapshot));
+                    changed = true;
+                }
+            }
+            changed
+        });
+    }
+
+    /// Drops everything known of an account (it was removed from the configuration).
+    pub fn forget_account(&self, cloud_provider: &str, account: &str) {
+        self.replace_account(cloud_provider, account, BTreeMap::new());
+    }
+
+    /// Applies `edit` to the snapshots; when it says it changed them, recomputes the views and
+    /// tells subscribers of every application whose view changed.
+    fn change(&self, edit: impl FnOnce(&mut BTreeMap<Location, Arc<Snapshot>>) -> bool) {
         let changed: Vec<ClusterEvent> = {
             let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-            if state.snapshots.get(&location).is_some_and(|old| **old == snapshot) {
+            if !edit(&mut state.snapshots) {
                 return;
             }
-            state.snapshots.insert(location, Arc::new(snapshot));
             let new_views = views(&state.snapshots);
             let new_instances = instance_digests(&state.snapshots);
             let mut changed = Vec::new();
@@ -160,7 +214,7 @@ impl ClusterCache {
             .snapshots
             .values()
             .flat_map(|snapshot| snapshot.load_balancers.iter())
-            .filter(|lb| application_of(&lb.name).as_deref() == Some(application))
+            .filter(|lb| owner(&lb.name, lb.moniker.as_ref()).as_deref() == Some(application))
             .cloned()
             .collect()
     }
@@ -172,17 +226,17 @@ impl ClusterCache {
         let mut found = Vec::new();
         for snapshot in state.snapshots.values() {
             let mut used: Vec<&str> = Vec::new();
-            for lb in snapshot.load_balancers.iter().filter(|lb| application_of(&lb.name).as_deref() == Some(application)) {
+            for lb in snapshot.load_balancers.iter().filter(|lb| owner(&lb.name, lb.moniker.as_ref()).as_deref() == Some(application)) {
                 used.extend(lb.security_groups.iter().map(String::as_str));
             }
-            for sg in snapshot.server_groups.iter().filter(|sg| application_of(&sg.name).as_deref() == Some(application)) {
+            for sg in snapshot.server_groups.iter().filter(|sg| placement_of(sg).is_some_and(|(owner, _)| owner == application)) {
                 used.extend(sg.security_groups.iter().map(String::as_str));
             }
             found.extend(
                 snapshot
                     .security_groups
                     .iter()
-                    .filter(|sg| application_of(&sg.name).as_deref() == Some(application) || used.contains(&sg.name.as_str()))
+                    .filter(|sg| owner(&sg.name, sg.moniker.as_ref()).as_deref() == Some(application) || used.contains(&sg.name.as_str()))
                     .cloned(),
             );
         }
@@ -216,6 +270,7 @@ mod tests {
                 .collect(),
             created_time,
             metadata: BTreeMap::new(),
+            moniker: None,
         }
     }
 

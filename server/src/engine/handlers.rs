@@ -160,7 +160,18 @@ fn start_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next>
         }
     }
 
-    let (evaluated, failures) = scope.evaluate_all(&stage.context);
+    // Spinnaker's `skipExpressionEvaluation`: a manifest's `${...}` is the manifest's own
+    // (a Helm or shell template), left as written.
+    let mut to_evaluate = stage.context.clone();
+    let kept_manifests = if flag(&stage.context, "skipExpressionEvaluation") == Some(true) {
+        to_evaluate.as_object_mut().and_then(|context| context.remove("manifests"))
+    } else {
+        None
+    };
+    let (mut evaluated, failures) = scope.evaluate_all(&to_evaluate);
+    if let (Some(manifests), Some(context)) = (kept_manifests, evaluated.as_object_mut()) {
+        context.insert("manifests".into(), manifests);
+    }
     let strict = flag(&stage.context, "failOnFailedExpressions") != Some(false);
     let mut warnings = Vec::new();
     if let Some((field, error)) = failures.first() {

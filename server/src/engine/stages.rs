@@ -9,21 +9,27 @@
 
 pub mod check_preconditions;
 pub mod clone_server_group;
+pub mod delete_manifest;
 pub mod deploy;
+pub mod deploy_manifest;
 pub mod destroy_server_group;
 pub mod disable_cluster;
 pub mod disable_server_group;
+pub mod enable_manifest;
 pub mod enable_server_group;
 pub mod evaluate_variables;
 pub mod find_image;
 pub mod jenkins;
 pub mod manual_judgment;
+pub mod patch_manifest;
 pub mod pipeline;
 pub mod resize_server_group;
 pub mod rollback_server_group;
 pub mod run_job;
+pub mod scale_manifest;
 pub mod scale_down_cluster;
 pub mod shrink_cluster;
+pub mod undo_rollout_manifest;
 pub mod wait;
 pub mod webhook;
 
@@ -237,6 +243,13 @@ pub static REGISTRY: &[&dyn StageType] = &[
     &disable_cluster::DisableCluster,
     &scale_down_cluster::ScaleDownCluster,
     &run_job::RunJob,
+    &deploy_manifest::DeployManifest,
+    &delete_manifest::DeleteManifest,
+    &scale_manifest::ScaleManifest,
+    &patch_manifest::PatchManifest,
+    &undo_rollout_manifest::UndoRolloutManifest,
+    &enable_manifest::ENABLE,
+    &enable_manifest::DISABLE,
 ];
 
 /// What the editor shows of every stage type, in the order its Add menu offers them.
@@ -362,8 +375,9 @@ mod validation_tests {
     fn the_editors_defaults_pass_every_stage_types_checks() {
         for stage_type in REGISTRY {
             let kind = stage_type.type_name();
-            // The pipeline stage's empty name is for the user to fill in.
-            if kind == "pipeline" {
+            // The pipeline stage's empty name, and a Kubernetes stage's account and object, are
+            // for the user to fill in (there is no account every cluster has).
+            if kind == "pipeline" || stage_type.describe("shop").defaults["cloudProvider"] == "kubernetes" {
                 continue;
             }
             let mut stage = stage_type.describe("shop").defaults;

@@ -83,10 +83,12 @@ impl ClusterService for Clusters {
         authorize(&self.store, caller, application, Access::Read).await?;
         self.require_account(caller, account, Access::Read).await?;
         let not_found = || AppError::not_found(format!("server group {name} not found in {account}/{region}"));
-        if application_of(name).ok().as_deref() != Some(application) {
+        let found = self.clouds.cache.server_group(account, region, name).ok_or_else(not_found)?;
+        let owner = found.moniker.as_ref().map(|moniker| moniker.application.clone()).or_else(|| application_of(name).ok());
+        if owner.as_deref() != Some(application) {
             return Err(not_found());
         }
-        self.clouds.cache.server_group(account, region, name).ok_or_else(not_found)
+        Ok(found)
     }
 
     async fn load_balancers(&self, caller: &Caller, application: &str) -> Result<Vec<LoadBalancer>> {
@@ -119,6 +121,7 @@ impl ClusterService for Clusters {
             listeners: request.listeners,
             health_check: request.health_check,
             security_groups: request.security_groups,
+            moniker: None,
         };
         let saved = provider.upsert_load_balancer(balancer).await.map_err(provider_error)?;
         self.clouds.refresh(&location).await.map_err(provider_error)?;
@@ -163,6 +166,7 @@ impl ClusterService for Clusters {
             location: location.clone(),
             description: request.description,
             ingress: request.ingress,
+            moniker: None,
         };
         let saved = provider.upsert_security_group(security_group).await.map_err(provider_error)?;
         self.clouds.refresh(&location).await.map_err(provider_error)?;

@@ -44,6 +44,7 @@ fn balancer(port: u16, security_groups: Vec<String>) -> LoadBalancer {
         listeners: vec![Listener { port, protocol: Protocol::Http }],
         health_check: Some(HealthCheck { path: "/health".into(), interval_ms: 100, timeout_ms: 500, healthy_threshold: 1, unhealthy_threshold: 1 }),
         security_groups,
+        moniker: None,
     }
 }
 
@@ -102,11 +103,11 @@ async fn server_groups_balancers_security_groups_and_a_restart() {
     assert!(old.disabled);
 
     let rule = |cidr: &str| IngressRule { cidr: cidr.into(), protocol: Protocol::Http, start_port: port, end_port: port };
-    let outside = SecurityGroup { name: "shop".into(), location: location(), description: String::new(), ingress: vec![rule("10.0.0.0/8")] };
+    let outside = SecurityGroup { name: "shop".into(), location: location(), description: String::new(), moniker: None, ingress: vec![rule("10.0.0.0/8")] };
     cloud.upsert_security_group(outside).await.unwrap();
     cloud.upsert_load_balancer(balancer(port, vec!["shop".into()])).await.unwrap();
     eventually("refused from 127.0.0.1", port, |seen| seen.iter().all(|v| v == "refused")).await;
-    let inside = SecurityGroup { name: "shop".into(), location: location(), description: String::new(), ingress: vec![rule("127.0.0.0/8")] };
+    let inside = SecurityGroup { name: "shop".into(), location: location(), description: String::new(), moniker: None, ingress: vec![rule("127.0.0.0/8")] };
     cloud.upsert_security_group(inside).await.unwrap();
     eventually("admitted again", port, |seen| seen.iter().all(|v| v == "v2")).await;
 

@@ -17,6 +17,7 @@ mod gate;
 mod helpers;
 mod import;
 mod jenkins;
+mod kubernetes;
 mod local_cloud;
 mod notifications;
 mod pipelines;

@@ -103,6 +103,7 @@ impl Provider for ScriptedCloud {
             instances: Vec::new(),
             created_time: state.created,
             metadata: spec.metadata,
+            moniker: None,
         };
         group.instances = instances(&group.name, group.capacity.desired, state.health(&group));
         state.log.push(format!("create {} {}", group.name, group.capacity.desired));

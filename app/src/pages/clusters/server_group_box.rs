@@ -17,9 +17,17 @@ pub fn artifact_version(artifact: &Artifact) -> String {
     }
 }
 
-/// `v001` of `demo-web-v001`.
+/// `v001` of `demo-web-v001` (and of Kubernetes' `replicaSet web-v001`); a Kubernetes
+/// workload without a version shows its own name (`web-7d9f8c`).
 fn version(name: &str) -> String {
-    ServerGroupName::parse(name).map(|name| format!("v{:03}", name.version)).unwrap_or_default()
+    if let Ok(parsed) = ServerGroupName::parse(name) {
+        return format!("v{:03}", parsed.version);
+    }
+    let Some((_, object)) = name.split_once(' ') else { return String::new() };
+    match object.rsplit_once("-v") {
+        Some((_, digits)) if digits.len() >= 3 && digits.chars().all(|c| c.is_ascii_digit()) => format!("v{digits}"),
+        _ => object.to_string(),
+    }
 }
 
 #[component]

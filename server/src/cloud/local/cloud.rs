@@ -249,6 +249,7 @@ impl LocalCloud {
             instances,
             created_time: group.record.created_time,
             metadata: spec.metadata.clone(),
+            moniker: None,
         }
     }
 }

@@ -1,0 +1,48 @@
+//! Server functions for the cloud accounts page (admins only): list accounts, add or replace
+//! a Kubernetes account, delete one. They call the same service as `/api/v1/clouds/accounts`.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::clouds::CloudAccount;
+#[cfg(feature = "ssr")]
+use crate::model::clouds::{AccountSource, CloudProviderKind, KubernetesAccountSettings};
+
+#[server]
+pub async fn list_cloud_accounts() -> Result<Vec<CloudAccount>, AppError> {
+    crate::ssr::respond(async |services, caller| services.cloud_accounts.list(&caller).await).await
+}
+
+/// Adds or replaces Kubernetes account `name`: a kubeconfig file on the gennaker host or the
+/// name of a secret holding one, an optional context, and the namespaces to manage (comma or
+/// space separated; empty: all).
+#[server]
+pub async fn save_kubernetes_account(
+    name: String,
+    kubeconfig_file: String,
+    kubeconfig_secret: String,
+    context: String,
+    namespaces: String,
+) -> Result<CloudAccount, AppError> {
+    let some = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
+    let account = CloudAccount {
+        name: name.trim().to_string(),
+        cloud_provider: CloudProviderKind::Kubernetes,
+        regions: Vec::new(),
+        kubernetes: Some(KubernetesAccountSettings {
+            kubeconfig_file: some(kubeconfig_file),
+            kubeconfig_secret: some(kubeconfig_secret),
+            context: some(context),
+            namespaces: namespaces.split([',', ' ', '\n']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect(),
+            omit_namespaces: Vec::new(),
+        }),
+        source: AccountSource::Api,
+    };
+    let name = account.name.clone();
+    crate::ssr::respond(async move |services, caller| services.cloud_accounts.put(&caller, &name, account).await).await
+}
+
+#[server]
+pub async fn delete_cloud_account(name: String) -> Result<(), AppError> {
+    crate::ssr::respond(async move |services, caller| services.cloud_accounts.delete(&caller, &name).await).await
+}

@@ -1,0 +1,232 @@
+//! Cloud accounts as configuration: which accounts gennaker deploys to, of which provider, in
+//! which regions (or Kubernetes namespaces), and where their credentials come from. `local` is
+//! always there; the others come from the clouds file (`--clouds-file`) or the admin REST API
+//! (`/api/v1/clouds/accounts`). Credentials are never stored here, only the name of the secret
+//! (secrets store) holding them, so an account's JSON is safe to show and to log.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, Result};
+
+/// The providers gennaker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CloudProviderKind {
+    /// The embedded cloud: processes and reverse proxies on this machine.
+    Local,
+    /// A Kubernetes cluster, reached through a kubeconfig (a manifest cloud).
+    Kubernetes,
+}
+
+impl CloudProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Kubernetes => "kubernetes",
+        }
+    }
+}
+
+/// Where an account's definition came from: the clouds file is the operator's (REST may not
+/// change it; the next start would undo the change), the API's are kept in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum AccountSource {
+    /// Built in (`local`).
+    Builtin,
+    /// The clouds file given with `--clouds-file`.
+    File,
+    /// Made through the admin REST API or the UI.
+    #[default]
+    Api,
+}
+
+/// How gennaker reaches a Kubernetes cluster, as Spinnaker's Clouddriver accounts say it
+/// (`kubeconfigFile`, `context`, `namespaces`, `omitNamespaces`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubernetesAccountSettings {
+    /// A kubeconfig file on the gennaker host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig_file: Option<String>,
+    /// Or the name of a secret (secrets store) holding a kubeconfig's content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig_secret: Option<String>,
+    /// The kubeconfig context to use (default: its current context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// The namespaces gennaker manages and shows; empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Namespaces never shown nor deployed to (with `namespaces` empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omit_namespaces: Vec<String>,
+}
+
+impl KubernetesAccountSettings {
+    /// Whether gennaker may act in `namespace` of this account.
+    pub fn manages(&self, namespace: &str) -> bool {
+        if self.omit_namespaces.iter().any(|omitted| omitted == namespace) {
+            return false;
+        }
+        self.namespaces.is_empty() || self.namespaces.iter().any(|managed| managed == namespace)
+    }
+}
+
+/// One cloud account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloudAccount {
+    pub name: String,
+    pub cloud_provider: CloudProviderKind,
+    /// The account's regions (`local`: `local`). Kubernetes accounts use namespaces instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesAccountSettings>,
+    /// Filled in by the server; ignored when sent.
+    #[serde(default)]
+    pub source: AccountSource,
+}
+
+/// The clouds file (`--clouds-file`): `{"accounts": [...]}` in JSON or YAML.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloudsFile {
+    #[serde(default)]
+    pub accounts: Vec<CloudAccount>,
+}
+
+/// The name of the embedded cloud's one account.
+pub const LOCAL_ACCOUNT: &str = "local";
+
+impl CloudAccount {
+    /// The built-in `local` account.
+    pub fn local() -> Self {
+        Self {
+            name: LOCAL_ACCOUNT.into(),
+            cloud_provider: CloudProviderKind::Local,
+            regions: vec!["local".into()],
+            kubernetes: None,
+            source: AccountSource::Builtin,
+        }
+    }
+
+    /// Checks what serde cannot: the name, and that a provider's settings are there and
+    /// consistent. Errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        validate_account_name(&self.name)?;
+        match self.cloud_provider {
+            CloudProviderKind::Local => Err(AppError::invalid(
+                "cloudProvider",
+                "only the built-in account `local` is of provider local; add accounts of provider kubernetes",
+            )),
+            CloudProviderKind::Kubernetes => {
+                let Some(settings) = &self.kubernetes else {
+                    return Err(AppError::invalid("kubernetes", "a kubernetes account needs its settings (kubeconfigFile or kubeconfigSecret)"));
+                };
+                if !self.regions.is_empty() {
+                    return Err(AppError::invalid("regions", "a kubernetes account has namespaces (kubernetes.namespaces), not regions"));
+                }
+                match (&settings.kubeconfig_file, &settings.kubeconfig_secret) {
+                    (Some(_), Some(_)) => Err(AppError::invalid("kubernetes", "give kubeconfigFile or kubeconfigSecret, not both")),
+                    (None, None) => Err(AppError::invalid("kubernetes", "give kubeconfigFile or kubeconfigSecret")),
+                    (Some(file), None) if file.trim().is_empty() => Err(AppError::invalid("kubernetes.kubeconfigFile", "empty")),
+                    (None, Some(secret)) if secret.trim().is_empty() => Err(AppError::invalid("kubernetes.kubeconfigSecret", "empty")),
+                    _ => {
+                        for namespace in settings.namespaces.iter().chain(&settings.omit_namespaces) {
+                            validate_namespace(namespace)?;
+                        }
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Account names as Spinnaker allows them: lowercase letters, digits, `-` and `_`, 1 to 63.
+pub fn validate_account_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::invalid("name", format!(
+            "{name:?} is not a valid account name (lowercase letters, digits, '-' and '_', at most 63, starting with a letter or digit)"
+        )))
+    }
+}
+
+/// A Kubernetes namespace name (an RFC 1123 label).
+pub fn validate_namespace(namespace: &str) -> Result<()> {
+    let valid = !namespace.is_empty()
+        && namespace.len() <= 63
+        && namespace.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !namespace.starts_with('-')
+        && !namespace.ends_with('-');
+    if valid { Ok(()) } else { Err(AppError::invalid("namespaces", format!("{namespace:?} is not a valid Kubernetes namespace name"))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kubernetes(settings: KubernetesAccountSettings) -> CloudAccount {
+        CloudAccount { name: "k8s-dev".into(), cloud_provider: CloudProviderKind::Kubernetes, regions: vec![], kubernetes: Some(settings), source: AccountSource::Api }
+    }
+
+    #[test]
+    fn a_kubernetes_account_needs_exactly_one_kubeconfig_source() {
+        let file = KubernetesAccountSettings { kubeconfig_file: Some("/etc/kube/config".into()), ..Default::default() };
+        assert!(kubernetes(file.clone()).validate().is_ok());
+        let both = KubernetesAccountSettings { kubeconfig_secret: Some("kubeconfig".into()), ..file };
+        assert!(kubernetes(both).validate().unwrap_err().to_string().contains("not both"));
+        assert!(kubernetes(KubernetesAccountSettings::default()).validate().is_err());
+        let mut no_settings = kubernetes(KubernetesAccountSettings::default());
+        no_settings.kubernetes = None;
+        assert!(no_settings.validate().unwrap_err().to_string().contains("kubernetes"));
+    }
+
+    #[test]
+    fn names_and_namespaces_are_checked() {
+        assert!(validate_account_name("prod-eu_1").is_ok());
+        assert!(validate_account_name("Prod").is_err());
+        assert!(validate_account_name("").is_err());
+        assert!(validate_account_name("-x").is_err());
+        assert!(validate_namespace("team-a").is_ok());
+        assert!(validate_namespace("Team").is_err());
+        assert!(validate_namespace("a-").is_err());
+        let settings = KubernetesAccountSettings { kubeconfig_file: Some("f".into()), namespaces: vec!["bad_ns".into()], ..Default::default() };
+        assert!(kubernetes(settings).validate().is_err());
+    }
+
+    #[test]
+    fn only_local_is_of_provider_local() {
+        let mut account = CloudAccount::local();
+        account.name = "other".into();
+        assert!(account.validate().is_err());
+    }
+
+    #[test]
+    fn namespaces_managed() {
+        let all = KubernetesAccountSettings { omit_namespaces: vec!["kube-system".into()], ..Default::default() };
+        assert!(all.manages("default"));
+        assert!(!all.manages("kube-system"));
+        let some = KubernetesAccountSettings { namespaces: vec!["team-a".into()], ..Default::default() };
+        assert!(some.manages("team-a"));
+        assert!(!some.manages("default"));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_so_typos_are_not_silently_ignored() {
+        let typo = serde_json::json!({"name": "k", "cloudProvider": "kubernetes", "kubernetes": {"kubeconfigFiel": "/x"}});
+        assert!(serde_json::from_value::<CloudAccount>(typo).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! The Kubernetes caching agent: for one account, a watch per kind the cluster view needs
+//! (kube's watcher and reflector: list, then watch from the last resourceVersion, relist on
+//! 410 Gone, retry with backoff when the API server is away), and one task that turns what the
+//! reflectors hold into the account's snapshots whenever something changed. While the API
+//! server is unreachable the reflectors keep what they last saw, so the cache keeps showing it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use serde_json::Value;
+use tokio::sync::{Notify, watch as signal};
+use tokio::task::JoinHandle;
+
+use super::view::{self, Observed};
+use super::{Connection, KubernetesCloud};
+use crate::cloud::cache::ClusterCache;
+
+/// The kinds the cluster view is made of.
+const WATCHED: &[(&str, &str)] = &[
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "ReplicaSet"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("v1", "Pod"),
+    ("v1", "Service"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+];
+
+/// How long changes are gathered before the view is rebuilt: a rollout changes many objects
+/// at once, and one rebuild for all of them is enough.
+const SETTLE: Duration = Duration::from_millis(20);
+
+/// Starts the agent of `account`; it runs until `stop` changes. A connection that cannot be
+/// made (a bad kubeconfig) is retried every `retry`.
+pub fn start(cloud: KubernetesCloud, cache: ClusterCache, account: String, retry: Duration, mut stop: signal::Receiver<()>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let connection = loop {
+            match cloud.connect(&account).await {
+                Ok(connection) => break connection,
+                Err(error) => {
+                    tracing::warn!(%error, %account, "kubernetes caching agent cannot connect");
+                    tokio::select! {
+                        _ = stop.changed() => return,
+                        () = tokio::time::sleep(retry) => {}
+                    }
+                }
+            }
+        };
+        run(connection, cache, stop).await;
+    })
+}
+
+async fn run(connection: Connection, cache: ClusterCache, mut stop: signal::Receiver<()>) {
+    let changed = Arc::new(Notify::new());
+    let mut stores: Vec<(&'static str, reflector::Store<DynamicObject>)> = Vec::new();
+    let mut watches = Vec::new();
+    for (api_version, kind) in WATCHED {
+        let resource = match connection.resource(api_version, kind).await {
+            Ok(resource) => resource,
+            Err(error) => {
+                tracing::warn!(%error, account = %connection.account, kind, "kind not watched");
+                continue;
+            }
+        };
+        let namespaces: Vec<Option<String>> =
+            if connection.settings.namespaces.is_empty() { vec![None] } else { connection.settings.namespaces.iter().cloned().map(Some).collect() };
+        for namespace in namespaces {
+            let api: Api<DynamicObject> = match &namespace {
+                Some(namespace) => Api::namespaced_with(connection.client.clone(), namespace, &resource.api),
+                None => Api::all_with(connection.client.clone(), &resource.api),
+            };
+            let writer = reflector::store::Writer::new(resource.api.clone());
+            stores.push((kind, writer.as_reader()));
+            let changed = changed.clone();
+            let account = connection.account.clone();
+            watches.push(tokio::spawn(async move {
+                let mut events = std::pin::pin!(reflector(writer, watcher(api, watcher::Config::default())).default_backoff());
+                let mut failing = false;
+                while let Some(event) = events.next().await {
+                    match event {
+                        Ok(_) => {
+                            failing = false;
+                            changed.notify_one();
+                        }
+                        // Logged once per outage, not once per retry.
+                        Err(error) if !failing => {
+                            failing = true;
+                            tracing::warn!(%error, %account, kind, "kubernetes watch failed; retrying, the cache keeps what it saw");
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }));
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            () = changed.notified() => {}
+        }
+        tokio::time::sleep(SETTLE).await;
+        let observed = observe(&stores);
+        let settings = &connection.settings;
+        let snapshots = view::snapshots(&connection.account, &observed, |namespace| settings.manages(namespace));
+        cache.replace_account("kubernetes", &connection.account, snapshots);
+    }
+    for watch in watches {
+        watch.abort();
+    }
+}
+
+/// What the reflectors hold now, by kind.
+fn observe(stores: &[(&'static str, reflector::Store<DynamicObject>)]) -> Observed {
+    let mut observed = Observed::default();
+    for (kind, store) in stores {
+        let objects: Vec<Value> = store
+            .state()
+            .iter()
+            .map(|object| {
+                let mut value = serde_json::to_value(object.as_ref()).expect("an API object serializes");
+                value["kind"] = Value::String((*kind).to_string());
+                value
+            })
+            .collect();
+        let list = match *kind {
+            "Deployment" => &mut observed.deployments,
+            "ReplicaSet" => &mut observed.replica_sets,
+            "StatefulSet" => &mut observed.stateful_sets,
+            "DaemonSet" => &mut observed.daemon_sets,
+            "Pod" => &mut observed.pods,
+            "Service" => &mut observed.services,
+            "Ingress" => &mut observed.ingresses,
+            _ => &mut observed.network_policies,
+        };
+        list.extend(objects);
+    }
+    observed
+}

@@ -1,0 +1,320 @@
+//! Kubernetes accounts and manifest stages against a real Kubernetes API server with its real
+//! controllers (Deployment, ReplicaSet, Job, garbage collector), started by `scripts/k8s up`
+//! (the test command does it; `GENNAKER_TEST_KUBECONFIG` names its kubeconfig). Pods there are
+//! run by the project's stand-in kubelet (`scripts/lib/kubelet_stand_in.py`: no container
+//! runtime can run here), which makes them Running and Ready, or never Ready when labelled
+//! `gennaker.io/test-never-ready`. Each test works in namespaces of its own.
+
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::{Value, json};
+
+use crate::helpers::{Db, TestApp, assert_error, finished_as, spawn_app};
+
+/// The test cluster's kubeconfig.
+fn kubeconfig() -> String {
+    std::env::var("GENNAKER_TEST_KUBECONFIG").expect("GENNAKER_TEST_KUBECONFIG: start the test cluster with `scripts/k8s up` and source its env file")
+}
+
+/// A namespace name no other test (or earlier run) uses.
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}-{}-{nanos:x}", std::process::id())
+}
+
+async fn kube_client() -> kube::Client {
+    let config = kube::Config::from_custom_kubeconfig(kube::config::Kubeconfig::read_from(kubeconfig()).unwrap(), &Default::default()).await.unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+fn api(client: &kube::Client, namespace: &str, api_version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+async fn get(client: &kube::Client, namespace: &str, api_version: &str, kind: &str, plural: &str, name: &str) -> Option<Value> {
+    api(client, namespace, api_version, kind, plural).get_opt(name).await.unwrap().map(|object| serde_json::to_value(object).unwrap())
+}
+
+/// Adds the test cluster as account `name` managing `namespaces`.
+async fn add_account(app: &TestApp, name: &str, namespaces: &[&str]) {
+    let account = json!({"name": name, "cloudProvider": "kubernetes", "kubernetes": {"kubeconfigFile": kubeconfig(), "namespaces": namespaces}});
+    let response = app.client.put(app.url(&format!("/api/v1/clouds/accounts/{name}"))).json(&account).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+fn namespace_manifest(namespace: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+}
+
+async fn save(app: &TestApp, application: &str, pipeline: Value) -> String {
+    let saved = app.post_json(&format!("/api/v1/applications/{application}/pipelines"), &pipeline).await;
+    let status = saved.status();
+    let body: Value = saved.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+async fn run(app: &TestApp, application: &str, pipeline: &str, body: Value) -> Value {
+    let started = app.post_json(&format!("/api/v1/applications/{application}/pipelines/{pipeline}/executions"), &body).await;
+    let status = started.status();
+    let started: Value = started.json().await.unwrap();
+    assert!(status.is_success(), "{started}");
+    finished_as(app, &app.client, started["id"].as_str().unwrap(), 90).await
+}
+
+/// One stage's outputs by its refId.
+fn stage<'a>(execution: &'a Value, ref_id: &str) -> &'a Value {
+    execution["stages"].as_array().unwrap().iter().find(|stage| stage["refId"] == ref_id).unwrap()
+}
+
+/// Waits until `check` holds for the application's clusters view.
+async fn until_clusters(app: &TestApp, application: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let view: Value = app.get(&format!("/api/v1/applications/{application}/clusters")).await.json().await.unwrap();
+        if check(&view) {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "the clusters view never showed {what}: {view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn server_groups(view: &Value) -> Vec<Value> {
+    view.as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|region| region["clusters"].as_array().cloned().unwrap_or_default())
+        .flat_map(|cluster| cluster["serverGroups"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+fn server_group<'a>(groups: &'a [Value], name: &str) -> Option<&'a Value> {
+    groups.iter().find(|group| group["name"] == name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_are_configuration_that_only_admins_change() {
+    let app = spawn_app(Db::Sqlite).await;
+    let account = json!({"cloudProvider": "kubernetes", "kubernetes": {"kubeconfigFile": kubeconfig()}});
+    let put = |name: &str, body: Value| app.client.put(app.url(&format!("/api/v1/clouds/accounts/{name}"))).json(&body).send();
+
+    // Bad input is refused naming the field; nothing is stored.
+    assert_error(put("k8s", json!({"cloudProvider": "kubernetes"})).await.unwrap(), 400, "invalid", Some("kubernetes")).await;
+    assert_error(put("K8S", account.clone()).await.unwrap(), 400, "invalid", Some("name")).await;
+    let missing_secret = json!({"cloudProvider": "kubernetes", "kubernetes": {"kubeconfigSecret": "no-such-secret"}});
+    assert_error(put("k8s", missing_secret).await.unwrap(), 400, "invalid", Some("kubernetes.kubeconfigSecret")).await;
+    assert_error(put("local", account.clone()).await.unwrap(), 409, "conflict", Some("name")).await;
+    let listed: Vec<Value> = app.get("/api/v1/clouds/accounts").await.json().await.unwrap();
+    assert_eq!(listed.len(), 1, "only local: {listed:?}");
+
+    // A role-less user may neither see the configuration nor change it.
+    let nobody = app.user_client("mallory", &[]).await;
+    let refused = nobody.put(app.url("/api/v1/clouds/accounts/k8s")).json(&account).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(nobody.get(app.url("/api/v1/clouds/accounts")).send().await.unwrap().status(), 403);
+
+    let saved = put("k8s", account.clone()).await.unwrap();
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let accounts: Vec<Value> = app.get("/api/v1/accounts").await.json().await.unwrap();
+    let names: Vec<&str> = accounts.iter().map(|account| account["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["local", "k8s"]);
+    assert_eq!(accounts[1]["cloudProvider"], "kubernetes");
+
+    // Permissions apply to it as to local.
+    let permissions = json!({"READ": ["ops"], "WRITE": ["ops"]});
+    let set = app.client.put(app.url("/api/v1/accounts/k8s/permissions")).json(&permissions).send().await.unwrap();
+    assert_eq!(set.status(), 200);
+    let seen: Vec<Value> = nobody.get(app.url("/api/v1/accounts")).send().await.unwrap().json().await.unwrap();
+    assert!(seen.iter().all(|account| account["name"] != "k8s"), "a user without READ does not see it: {seen:?}");
+
+    assert_eq!(app.delete("/api/v1/clouds/accounts/k8s").await.status(), 204);
+    assert_eq!(app.delete("/api/v1/clouds/accounts/k8s").await.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_manifest_versions_replica_sets_and_moves_traffic_red_black() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    let namespace = unique("rb");
+    add_account(&app, "k8s", &[]).await;
+    let replica_set = |image: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": namespace},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"workload": "web"}},
+                "template": {"metadata": {"labels": {"workload": "web"}}, "spec": {"containers": [{"name": "web", "image": image}]}}}})
+    };
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"selector": {"frontend": "web"}, "ports": [{"name": "http", "port": 80}]}});
+    let setup = save(&app, "shop", json!({"name": "setup", "stages": [{"refId": "1", "type": "deployManifest", "name": "Namespace and service",
+        "account": "k8s", "cloudProvider": "kubernetes", "source": "text", "manifests": [namespace_manifest(&namespace), service]}]})).await;
+    let ran = run(&app, "shop", &setup, json!({})).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+
+    let pipeline = |image: &str| {
+        json!({"name": "deploy web", "expectedArtifacts": [{"id": "image", "matchArtifact": {"type": "docker/image", "name": "registry.test/shop/web"}}],
+            "stages": [{"refId": "1", "type": "deployManifest", "name": "Deploy", "account": "k8s", "cloudProvider": "kubernetes",
+            "source": "text", "manifests": [replica_set(image)], "requiredArtifactIds": ["image"], "moniker": {"app": "shop"},
+            "trafficManagement": {"enabled": true, "options": {"enableTraffic": true, "services": ["service web"], "strategy": "redblack"}}}]})
+    };
+    let deploy = save(&app, "shop", pipeline("registry.test/shop/web:placeholder")).await;
+    let image = |tag: &str| json!({"type": "docker/image", "name": "registry.test/shop/web", "version": tag, "reference": format!("registry.test/shop/web:{tag}")});
+
+    let first = run(&app, "shop", &deploy, json!({"artifacts": [image("1")]})).await;
+    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+    let outputs = &stage(&first, "1")["outputs"];
+    assert_eq!(outputs["outputs.manifestNamesByNamespace"][&namespace], json!(["replicaSet web-v000"]), "{outputs}");
+    assert_eq!(outputs["outputs.boundArtifacts"][0]["reference"], "registry.test/shop/web:1");
+    let client = kube_client().await;
+    let v000 = get(&client, &namespace, "apps/v1", "ReplicaSet", "replicasets", "web-v000").await.expect("web-v000 exists");
+    assert_eq!(v000["spec"]["template"]["spec"]["containers"][0]["image"], "registry.test/shop/web:1", "the bound image replaced the placeholder");
+    assert_eq!(v000["metadata"]["annotations"]["moniker.spinnaker.io/application"], "shop");
+    assert_eq!(v000["metadata"]["annotations"]["artifact.spinnaker.io/version"], "v000");
+    assert_eq!(v000["spec"]["template"]["metadata"]["labels"]["frontend"], "web", "it joined the service");
+
+    let view = until_clusters(&app, "shop", "web-v000 with 2 instances up", |view| {
+        server_group(&server_groups(view), "replicaSet web-v000").is_some_and(|group| group["instanceCounts"]["up"] == 2)
+    })
+    .await;
+    let region = view.as_array().unwrap().iter().find(|region| region["region"] == namespace.as_str()).unwrap();
+    assert_eq!(region["cloudProvider"], "kubernetes");
+    assert_eq!(region["clusters"][0]["name"], "replicaSet web");
+
+    // A new image: a new version takes the traffic, the old one leaves the service.
+    let second = run(&app, "shop", &deploy, json!({"artifacts": [image("2")]})).await;
+    assert_eq!(second["status"], "SUCCEEDED", "{second}");
+    assert_eq!(stage(&second, "1")["outputs"]["disabledManifests"], json!(["replicaSet web-v000"]));
+    let view = until_clusters(&app, "shop", "web-v000 disabled and web-v001 up", |view| {
+        let groups = server_groups(view);
+        server_group(&groups, "replicaSet web-v000").is_some_and(|group| group["disabled"] == true)
+            && server_group(&groups, "replicaSet web-v001").is_some_and(|group| group["disabled"] == false && group["instanceCounts"]["up"] == 2)
+    })
+    .await;
+    assert_eq!(server_group(&server_groups(&view), "replicaSet web-v001").unwrap()["loadBalancers"], json!(["service web"]));
+
+    // The same manifest again makes no new version.
+    let third = run(&app, "shop", &deploy, json!({"artifacts": [image("2")]})).await;
+    assert_eq!(third["status"], "SUCCEEDED", "{third}");
+    assert_eq!(stage(&third, "1")["outputs"]["outputs.manifestNamesByNamespace"][&namespace], json!(["replicaSet web-v001"]));
+    assert!(get(&client, &namespace, "apps/v1", "ReplicaSet", "replicasets", "web-v002").await.is_none());
+
+    // An image no container runs cannot be bound: the deploy fails and says so.
+    let other = json!({"type": "docker/image", "name": "registry.test/shop/web", "reference": "registry.test/other/thing:1"});
+    let unbound = run(&app, "shop", &deploy, json!({"artifacts": [other]})).await;
+    assert_eq!(unbound["status"], "TERMINAL");
+    let error = stage(&unbound, "1")["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("not bound"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_patch_undo_and_delete_a_deployment() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("api").await;
+    let namespace = unique("ops");
+    add_account(&app, "k8s", &[]).await;
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": namespace},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "api"}},
+            "template": {"metadata": {"labels": {"app": "api"}}, "spec": {"containers": [{"name": "api", "image": "api:1"}]}}}});
+    let target = json!({"account": "k8s", "cloudProvider": "kubernetes", "location": namespace, "manifestName": "deployment api"});
+    let with = |mut stage: Value, own: Value| {
+        stage.as_object_mut().unwrap().extend(target.as_object().unwrap().clone());
+        stage.as_object_mut().unwrap().extend(own.as_object().unwrap().clone());
+        stage
+    };
+    let pipeline = json!({"name": "operate", "stages": [
+        {"refId": "1", "type": "deployManifest", "name": "Deploy", "account": "k8s", "cloudProvider": "kubernetes", "manifests": [namespace_manifest(&namespace), deployment]},
+        with(json!({"refId": "2", "requisiteStageRefIds": ["1"], "type": "scaleManifest", "name": "Scale"}), json!({"replicas": 3})),
+        with(json!({"refId": "3", "requisiteStageRefIds": ["2"], "type": "patchManifest", "name": "Patch"}),
+            json!({"options": {"mergeStrategy": "strategic"}, "patchBody": {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": "api:2"}]}}}}})),
+        with(json!({"refId": "4", "requisiteStageRefIds": ["3"], "type": "undoRolloutManifest", "name": "Undo"}), json!({"numRevisionsBack": 1})),
+    ]});
+    let id = save(&app, "api", pipeline).await;
+    let ran = run(&app, "api", &id, json!({})).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    let client = kube_client().await;
+    let found = get(&client, &namespace, "apps/v1", "Deployment", "deployments", "api").await.unwrap();
+    assert_eq!(found["spec"]["replicas"], 3, "scaled");
+    assert_eq!(found["spec"]["template"]["spec"]["containers"][0]["image"], "api:1", "patched to api:2, then rolled back");
+    assert_eq!(stage(&ran, "4")["outputs"]["revision"], 1);
+    assert_eq!(found["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3", "the undo is a new revision");
+
+    let view = until_clusters(&app, "api", "the deployment's cluster", |view| {
+        server_groups(view).iter().any(|group| group["cluster"] == "deployment api" && group["instanceCounts"]["up"] == 3)
+    })
+    .await;
+    assert!(server_groups(&view).iter().all(|group| group["cluster"] == "deployment api"), "{view}");
+
+    let delete = save(&app, "api", json!({"name": "delete", "stages": [with(json!({"refId": "1", "type": "deleteManifest", "name": "Delete"}), json!({"options": {"cascading": true}}))]})).await;
+    let ran = run(&app, "api", &delete, json!({})).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    assert!(get(&client, &namespace, "apps/v1", "Deployment", "deployments", "api").await.is_none());
+    until_clusters(&app, "api", "nothing left", |view| server_groups(view).is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_that_never_becomes_ready_fails_the_deploy() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("stuck").await;
+    let namespace = unique("stuck");
+    add_account(&app, "k8s", &[]).await;
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "stuck", "namespace": namespace},
+        "spec": {"replicas": 1, "progressDeadlineSeconds": 2, "selector": {"matchLabels": {"app": "stuck"}},
+            "template": {"metadata": {"labels": {"app": "stuck", "gennaker.io/test-never-ready": "true"}},
+                "spec": {"containers": [{"name": "stuck", "image": "stuck:1"}]}}}});
+    let id = save(&app, "stuck", json!({"name": "deploy", "stages": [{"refId": "1", "type": "deployManifest", "name": "Deploy",
+        "account": "k8s", "cloudProvider": "kubernetes", "manifests": [namespace_manifest(&namespace), deployment]}]})).await;
+    let ran = run(&app, "stuck", &id, json!({})).await;
+    assert_eq!(ran["status"], "TERMINAL", "{ran}");
+    let error = stage(&ran, "1")["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("will not become stable") && error.contains("progress"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_cache_sees_changes_made_outside_and_respects_permissions() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("outside").await;
+    let namespace = unique("outside");
+    add_account(&app, "k8s-watched", &[&namespace]).await;
+    let client = kube_client().await;
+    let namespaces: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Namespace"), "namespaces"));
+    namespaces.patch(&namespace, &PatchParams::apply("test").force(), &Patch::Apply(namespace_manifest(&namespace))).await.unwrap();
+    let deployments = api(&client, &namespace, "apps/v1", "Deployment", "deployments");
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "made-by-kubectl",
+        "annotations": {"moniker.spinnaker.io/application": "outside"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "x"}}, "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "x", "image": "x:1"}]}}}});
+    deployments.patch("made-by-kubectl", &PatchParams::apply("test").force(), &Patch::Apply(&deployment)).await.unwrap();
+    until_clusters(&app, "outside", "the deployment made outside gennaker", |view| {
+        server_groups(view).iter().any(|group| group["cluster"] == "deployment made-by-kubectl" && group["instanceCounts"]["up"] == 1)
+    })
+    .await;
+    // Scaled from outside: the watch brings it, no poll interval to wait for.
+    let started = Instant::now();
+    deployments.patch("made-by-kubectl", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}}))).await.unwrap();
+    until_clusters(&app, "outside", "two instances", |view| server_groups(view).iter().any(|group| group["instanceCounts"]["up"] == 2)).await;
+    eprintln!("an outside scale reached the clusters view in {:?}", started.elapsed());
+
+    // A user without READ on the account sees none of it, though the application is open.
+    app.client.put(app.url("/api/v1/accounts/k8s-watched/permissions")).json(&json!({"READ": ["ops"], "WRITE": ["ops"]})).send().await.unwrap();
+    let viewer = app.user_client("viewer", &[]).await;
+    let view: Value = viewer.get(app.url("/api/v1/applications/outside/clusters")).send().await.unwrap().json().await.unwrap();
+    assert!(server_groups(&view).is_empty(), "{view}");
+    // Nor may they deploy to it: the save is refused.
+    let pipeline = json!({"name": "sneaky", "stages": [{"refId": "1", "type": "scaleManifest", "name": "Scale", "account": "k8s-watched",
+        "cloudProvider": "kubernetes", "location": namespace, "manifestName": "deployment made-by-kubectl", "replicas": 0}]});
+    let refused = viewer.post(app.url("/api/v1/applications/outside/pipelines")).json(&pipeline).send().await.unwrap();
+    assert_eq!(refused.status(), 403, "{}", refused.text().await.unwrap());
+
+    // A namespace the account does not manage is refused at run time.
+    let elsewhere = save(&app, "outside", json!({"name": "elsewhere", "stages": [{"refId": "1", "type": "scaleManifest", "name": "Scale",
+        "account": "k8s-watched", "cloudProvider": "kubernetes", "location": "default", "manifestName": "deployment anything", "replicas": 0}]})).await;
+    let ran = run(&app, "outside", &elsewhere, json!({})).await;
+    assert_eq!(ran["status"], "TERMINAL");
+    assert!(stage(&ran, "1")["error"].as_str().unwrap_or_default().contains("does not manage namespace \"default\""), "{ran}");
+
+    // Removing the account drops what it showed.
+    assert_eq!(app.delete("/api/v1/clouds/accounts/k8s-watched").await.status(), 204);
+    until_clusters(&app, "outside", "nothing once the account is gone", |view| server_groups(view).is_empty()).await;
+}
