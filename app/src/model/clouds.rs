@@ -81,6 +81,8 @@ impl KubernetesAccountSettings {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CloudAccount {
+    /// Taken from the path when a REST call leaves it out.
+    #[serde(default)]
     pub name: String,
     pub cloud_provider: CloudProviderKind,
     /// The account's regions (`local`: `local`). Kubernetes accounts use namespaces instead.

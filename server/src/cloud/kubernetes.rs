@@ -56,7 +56,17 @@ impl From<kube::Error> for Error {
         match error {
             kube::Error::Api(status) if status.code == 404 => Error::NotFound(status.message),
             kube::Error::Api(status) => Error::Api(format!("the Kubernetes API server refused ({}): {}", status.code, status.message)),
-            other => Error::Api(format!("the Kubernetes API server could not be reached: {other}")),
+            other => {
+                // The transport's own error says little ("client error (Connect)"); its causes
+                // say why (refused, certificate, timeout).
+                let mut message = other.to_string();
+                let mut cause = std::error::Error::source(&other);
+                while let Some(next) = cause {
+                    message.push_str(&format!(": {next}"));
+                    cause = next.source();
+                }
+                Error::Api(format!("the Kubernetes API server could not be reached: {message}"))
+            }
         }
     }
 }

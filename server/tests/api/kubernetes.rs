@@ -84,10 +84,13 @@ async fn until_clusters(app: &TestApp, application: &str, what: &str, check: imp
     }
 }
 
-fn server_groups(view: &Value) -> Vec<Value> {
+/// The server groups of the view in `namespace` (tests share the cluster, and earlier runs'
+/// namespaces may still be there).
+fn server_groups_in(view: &Value, namespace: &str) -> Vec<Value> {
     view.as_array()
         .into_iter()
         .flatten()
+        .filter(|region| region["region"] == namespace)
         .flat_map(|region| region["clusters"].as_array().cloned().unwrap_or_default())
         .flat_map(|cluster| cluster["serverGroups"].as_array().cloned().unwrap_or_default())
         .collect()
@@ -176,7 +179,7 @@ async fn deploy_manifest_versions_replica_sets_and_moves_traffic_red_black() {
     assert_eq!(v000["spec"]["template"]["metadata"]["labels"]["frontend"], "web", "it joined the service");
 
     let view = until_clusters(&app, "shop", "web-v000 with 2 instances up", |view| {
-        server_group(&server_groups(view), "replicaSet web-v000").is_some_and(|group| group["instanceCounts"]["up"] == 2)
+        server_group(&server_groups_in(view, &namespace), "replicaSet web-v000").is_some_and(|group| group["instanceCounts"]["up"] == 2)
     })
     .await;
     let region = view.as_array().unwrap().iter().find(|region| region["region"] == namespace.as_str()).unwrap();
@@ -188,12 +191,12 @@ async fn deploy_manifest_versions_replica_sets_and_moves_traffic_red_black() {
     assert_eq!(second["status"], "SUCCEEDED", "{second}");
     assert_eq!(stage(&second, "1")["outputs"]["disabledManifests"], json!(["replicaSet web-v000"]));
     let view = until_clusters(&app, "shop", "web-v000 disabled and web-v001 up", |view| {
-        let groups = server_groups(view);
+        let groups = server_groups_in(view, &namespace);
         server_group(&groups, "replicaSet web-v000").is_some_and(|group| group["disabled"] == true)
             && server_group(&groups, "replicaSet web-v001").is_some_and(|group| group["disabled"] == false && group["instanceCounts"]["up"] == 2)
     })
     .await;
-    assert_eq!(server_group(&server_groups(&view), "replicaSet web-v001").unwrap()["loadBalancers"], json!(["service web"]));
+    assert_eq!(server_group(&server_groups_in(&view, &namespace), "replicaSet web-v001").unwrap()["loadBalancers"], json!(["service web"]));
 
     // The same manifest again makes no new version.
     let third = run(&app, "shop", &deploy, json!({"artifacts": [image("2")]})).await;
@@ -201,12 +204,15 @@ async fn deploy_manifest_versions_replica_sets_and_moves_traffic_red_black() {
     assert_eq!(stage(&third, "1")["outputs"]["outputs.manifestNamesByNamespace"][&namespace], json!(["replicaSet web-v001"]));
     assert!(get(&client, &namespace, "apps/v1", "ReplicaSet", "replicasets", "web-v002").await.is_none());
 
-    // An image no container runs cannot be bound: the deploy fails and says so.
-    let other = json!({"type": "docker/image", "name": "registry.test/shop/web", "reference": "registry.test/other/thing:1"});
-    let unbound = run(&app, "shop", &deploy, json!({"artifacts": [other]})).await;
+    // A required image no container runs cannot be bound: the deploy fails and says so.
+    let mut elsewhere = pipeline("nginx:1.27");
+    elsewhere["name"] = json!("deploy other");
+    elsewhere["stages"][0]["manifests"][0]["metadata"]["name"] = json!("other");
+    let elsewhere = save(&app, "shop", elsewhere).await;
+    let unbound = run(&app, "shop", &elsewhere, json!({"artifacts": [image("3")]})).await;
     assert_eq!(unbound["status"], "TERMINAL");
     let error = stage(&unbound, "1")["error"].as_str().unwrap_or_default().to_string();
-    assert!(error.contains("not bound"), "{error}");
+    assert!(error.contains("not bound") && error.contains("registry.test/shop/web:3"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,16 +248,16 @@ async fn scale_patch_undo_and_delete_a_deployment() {
     assert_eq!(found["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3", "the undo is a new revision");
 
     let view = until_clusters(&app, "api", "the deployment's cluster", |view| {
-        server_groups(view).iter().any(|group| group["cluster"] == "deployment api" && group["instanceCounts"]["up"] == 3)
+        server_groups_in(view, &namespace).iter().any(|group| group["cluster"] == "deployment api" && group["instanceCounts"]["up"] == 3)
     })
     .await;
-    assert!(server_groups(&view).iter().all(|group| group["cluster"] == "deployment api"), "{view}");
+    assert!(server_groups_in(&view, &namespace).iter().all(|group| group["cluster"] == "deployment api"), "{view}");
 
     let delete = save(&app, "api", json!({"name": "delete", "stages": [with(json!({"refId": "1", "type": "deleteManifest", "name": "Delete"}), json!({"options": {"cascading": true}}))]})).await;
     let ran = run(&app, "api", &delete, json!({})).await;
     assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
     assert!(get(&client, &namespace, "apps/v1", "Deployment", "deployments", "api").await.is_none());
-    until_clusters(&app, "api", "nothing left", |view| server_groups(view).is_empty()).await;
+    until_clusters(&app, "api", "nothing left", |view| server_groups_in(view, &namespace).is_empty()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,20 +293,20 @@ async fn the_watch_cache_sees_changes_made_outside_and_respects_permissions() {
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "x"}}, "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "x", "image": "x:1"}]}}}});
     deployments.patch("made-by-kubectl", &PatchParams::apply("test").force(), &Patch::Apply(&deployment)).await.unwrap();
     until_clusters(&app, "outside", "the deployment made outside gennaker", |view| {
-        server_groups(view).iter().any(|group| group["cluster"] == "deployment made-by-kubectl" && group["instanceCounts"]["up"] == 1)
+        server_groups_in(view, &namespace).iter().any(|group| group["cluster"] == "deployment made-by-kubectl" && group["instanceCounts"]["up"] == 1)
     })
     .await;
     // Scaled from outside: the watch brings it, no poll interval to wait for.
     let started = Instant::now();
     deployments.patch("made-by-kubectl", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}}))).await.unwrap();
-    until_clusters(&app, "outside", "two instances", |view| server_groups(view).iter().any(|group| group["instanceCounts"]["up"] == 2)).await;
+    until_clusters(&app, "outside", "two instances", |view| server_groups_in(view, &namespace).iter().any(|group| group["instanceCounts"]["up"] == 2)).await;
     eprintln!("an outside scale reached the clusters view in {:?}", started.elapsed());
 
     // A user without READ on the account sees none of it, though the application is open.
     app.client.put(app.url("/api/v1/accounts/k8s-watched/permissions")).json(&json!({"READ": ["ops"], "WRITE": ["ops"]})).send().await.unwrap();
     let viewer = app.user_client("viewer", &[]).await;
     let view: Value = viewer.get(app.url("/api/v1/applications/outside/clusters")).send().await.unwrap().json().await.unwrap();
-    assert!(server_groups(&view).is_empty(), "{view}");
+    assert!(server_groups_in(&view, &namespace).is_empty(), "{view}");
     // Nor may they deploy to it: the save is refused.
     let pipeline = json!({"name": "sneaky", "stages": [{"refId": "1", "type": "scaleManifest", "name": "Scale", "account": "k8s-watched",
         "cloudProvider": "kubernetes", "location": namespace, "manifestName": "deployment made-by-kubectl", "replicas": 0}]});
@@ -316,5 +322,5 @@ async fn the_watch_cache_sees_changes_made_outside_and_respects_permissions() {
 
     // Removing the account drops what it showed.
     assert_eq!(app.delete("/api/v1/clouds/accounts/k8s-watched").await.status(), 204);
-    until_clusters(&app, "outside", "nothing once the account is gone", |view| server_groups(view).is_empty()).await;
+    until_clusters(&app, "outside", "nothing once the account is gone", |view| server_groups_in(view, &namespace).is_empty()).await;
 }

@@ -279,6 +279,31 @@ pub fn annotate(manifest: &mut Value, application: &str, namespace: &str, base_n
     }
 }
 
+/// Writes out `protocol: TCP` where a Service's or a container's port leaves it to the default.
+/// Same meaning, but server-side apply on older API servers (1.20) refuses a port list whose
+/// key (port, protocol) misses the protocol.
+pub fn fill_default_protocols(manifest: &mut Value) {
+    fn fill(ports: Option<&mut Value>) {
+        for port in ports.and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(port) = port.as_object_mut() {
+                port.entry("protocol").or_insert_with(|| json!("TCP"));
+            }
+        }
+    }
+    if kind(manifest) == "Service" {
+        fill(manifest.pointer_mut("/spec/ports"));
+        return;
+    }
+    for pointer in pod_spec_pointers(manifest) {
+        let Some(spec) = manifest.pointer_mut(pointer) else { continue };
+        for list in ["containers", "initContainers"] {
+            for container in spec.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
+                fill(container.get_mut("ports"));
+            }
+        }
+    }
+}
+
 /// The pod template's metadata of a workload (`spec.template.metadata`), made if missing.
 fn pod_template_metadata(manifest: &mut Value) -> Option<&mut Map<String, Value>> {
     let template = manifest.pointer_mut("/spec/template")?.as_object_mut()?;
@@ -527,6 +552,16 @@ mod tests {
         let mut named = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "annotations": {CLUSTER: "deployment frontend"}}});
         annotate(&mut named, "shop", "prod", "web", None);
         assert_eq!(super::annotations(&named)[CLUSTER], "deployment frontend", "a cluster the manifest names is kept");
+    }
+
+    #[test]
+    fn default_protocols_are_written_out() {
+        let mut service = json!({"kind": "Service", "spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
+        fill_default_protocols(&mut service);
+        assert_eq!(service["spec"]["ports"], json!([{"port": 80, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]));
+        let mut deployment = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "web", "ports": [{"containerPort": 8080}]}]}}}});
+        fill_default_protocols(&mut deployment);
+        assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"], "TCP");
     }
 
     #[test]

@@ -249,6 +249,7 @@ async fn deploy(task: Task<'_>, config: &DeployManifestStage) -> Result<Step, St
             connection.check_namespace(&namespace).map_err(|e| e.to_string())?;
             manifest["metadata"]["namespace"] = json!(namespace);
         }
+        manifest::fill_default_protocols(manifest);
         for artifact in manifest::bind_images(manifest, &artifacts) {
             if !bound.contains(&artifact) {
                 bound.push(artifact);
