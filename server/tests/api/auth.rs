@@ -66,6 +66,7 @@ fn sample_body(schema: &str) -> Value {
         "SecurityGroupRequest" => json!({"application": "guarded", "ingress": []}),
         "TaskRequest" => json!({"application": "guarded", "job": [{"type": "disableServerGroup", "serverGroupName": "guarded-v000"}]}),
         "ImportBundle" => json!({"pipelines": [{"application": "guarded", "name": "smuggled", "stages": []}]}),
+        "CloudAccount" => json!({"cloudProvider": "kubernetes", "kubernetes": {"kubeconfigFile": "/etc/hostname"}}),
         other => panic!("add a sample body for request schema {other} to sample_body()"),
     }
 }

@@ -35,7 +35,7 @@ async fn a_spinnaker_export_imports_once_and_says_what_became_of_each_pipeline()
     // Front50's layout: applications/<NAME>/application-metadata.json, pipelines/<id>/pipeline-metadata.json.
     write(&folder.join("front50/applications/STORE/application-metadata.json"),
         &json!({"name": "STORE", "email": "store@example.test", "createTs": "1700000000000", "permissions": {"READ": ["store-team"], "WRITE": ["store-team"]}}));
-    let mut judged = fixture("44-invoicing-deploy-judgment.json");
+    let mut judged = fixture("01-helm3-bake-deploy-spel-name.json");
     judged["application"] = json!("store");
     judged["id"] = json!("p-judged");
     write(&folder.join("front50/pipelines/p-judged/pipeline-metadata.json"), &judged);
@@ -54,7 +54,7 @@ async fn a_spinnaker_export_imports_once_and_says_what_became_of_each_pipeline()
     assert!(text.contains("application store: created"), "{text}");
     assert!(text.contains("pipeline store/settle: imported\n"), "{text}");
     assert!(text.contains("pipeline store/") && text.contains(": imported with warnings"), "{text}");
-    assert!(text.contains("deployManifest"), "the warning names the stage type: {text}");
+    assert!(text.contains("bakeManifest"), "the warning names the stage type: {text}");
     assert!(text.contains("pipeline other/loop: refused: stages[0].requisiteStageRefIds"), "{text}");
     assert!(text.contains("skipped") && text.contains("last-modified.json"), "{text}");
     let store: Value = app.get("/api/v1/applications/store").await.json().await.unwrap();

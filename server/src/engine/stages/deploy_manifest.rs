@@ -176,7 +176,18 @@ impl StageType for DeployManifest {
     }
 
     fn cannot_run(&self, config: &Value) -> Option<String> {
-        kubernetes_only(config)
+        kubernetes_only(config).or_else(|| unfinished(config)).or_else(|| {
+            let from_artifact = config.get("source").and_then(Value::as_str) == Some("artifact");
+            let manifests = config.get("manifests").and_then(Value::as_array);
+            if from_artifact {
+                let chosen = config.get("manifestArtifactId").and_then(Value::as_str).is_some_and(|id| !id.is_empty()) || config.get("manifestArtifact").is_some_and(Value::is_object);
+                (!chosen).then(|| "its manifest artifact is not chosen (manifestArtifactId)".to_string())
+            } else if manifests.is_none_or(|manifests| manifests.is_empty()) {
+                Some("it has no manifests".to_string())
+            } else {
+                manifests.into_iter().flatten().position(|manifest| manifest.as_object().is_none_or(|object| object.is_empty())).map(|index| format!("its manifest {index} is empty"))
+            }
+        })
     }
 
     async fn run(&self, task: Task<'_>) -> Step {
@@ -188,6 +199,12 @@ impl StageType for DeployManifest {
         };
         outcome.unwrap_or_else(failed)
     }
+}
+
+/// A manifest stage saved before anyone chose its account (Spinnaker keeps such pipelines):
+/// kept with a warning, refused when started.
+pub fn unfinished(config: &Value) -> Option<String> {
+    config.get("account").and_then(Value::as_str).is_none_or(str::is_empty).then(|| "it names no Kubernetes account".to_string())
 }
 
 /// Manifest stages act on Kubernetes accounts: a stage aimed at another provider cannot run.

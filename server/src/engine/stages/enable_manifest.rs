@@ -59,7 +59,7 @@ impl StageType for SetTraffic {
     }
 
     fn cannot_run(&self, config: &Value) -> Option<String> {
-        kubernetes_only(config)
+        kubernetes_only(config).or_else(|| super::deploy_manifest::unfinished(config))
     }
 
     async fn run(&self, task: Task<'_>) -> Step {

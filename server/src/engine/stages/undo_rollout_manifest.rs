@@ -66,7 +66,7 @@ impl StageType for UndoRolloutManifest {
     }
 
     fn cannot_run(&self, config: &Value) -> Option<String> {
-        kubernetes_only(config)
+        kubernetes_only(config).or_else(|| super::deploy_manifest::unfinished(config))
     }
 
     async fn run(&self, task: Task<'_>) -> Step {
