@@ -32,7 +32,7 @@ test('an admin adds a Kubernetes account and a manifest deploy shows up as a clu
   await signInQuickly(page.request);
   await openHydrated(page, '/admin/clouds');
   const form = page.getByRole('form', { name: 'Kubernetes account' });
-  await form.getByLabel('Name').fill(account);
+  await form.getByLabel('Name', { exact: true }).fill(account);
   await form.getByLabel('Kubeconfig file on the gennaker host').fill(kubeconfig);
   await form.getByRole('button', { name: 'Save account' }).click();
   await expect(page.getByRole('status')).toContainText(`Account ${account} saved`);
