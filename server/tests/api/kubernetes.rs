@@ -324,3 +324,151 @@ async fn the_watch_cache_sees_changes_made_outside_and_respects_permissions() {
     assert_eq!(app.delete("/api/v1/clouds/accounts/k8s-watched").await.status(), 204);
     until_clusters(&app, "outside", "nothing once the account is gone", |view| server_groups_in(view, &namespace).is_empty()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_docker_push_deploys_its_image_red_black_through_a_service() {
+    let registry = crate::triggers::registry();
+    let app = crate::helpers::spawn_app_with(Db::Sqlite, |config| config.docker_poll_ms = 1_000).await;
+    app.create_application("images").await;
+    let namespace = unique("docker");
+    add_account(&app, "k8s", &[]).await;
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"selector": {"frontend": "web"}, "ports": [{"port": 80}]}});
+    let image = format!("{}/shop/web", registry.address);
+    let replica_set = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"workload": "web"}},
+            "template": {"metadata": {"labels": {"workload": "web"}}, "spec": {"containers": [{"name": "web", "image": format!("{image}:placeholder")}]}}}});
+    let pipeline = json!({"name": "on image", "limitConcurrent": true,
+        "expectedArtifacts": [{"id": "image", "matchArtifact": {"type": "docker/image", "name": ".*/shop/web"}}],
+        "triggers": [{"type": "docker", "registry": registry.address, "repository": "shop/web", "tag": "v[0-9]+", "runAsUser": "admin"}],
+        "stages": [{"refId": "1", "type": "deployManifest", "name": "Deploy", "account": "k8s", "cloudProvider": "kubernetes",
+            "manifests": [namespace_manifest(&namespace), service, replica_set], "requiredArtifactIds": ["image"],
+            "trafficManagement": {"enabled": true, "options": {"enableTraffic": true, "services": ["service web"], "strategy": "redblack"}}}]});
+    save(&app, "images", pipeline).await;
+    // The poller's first look only takes note of what is there; pushes after it start runs.
+    crate::triggers::push(&registry, "shop/web", "v0", "zero").await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let runs = |app: &TestApp| {
+        let path = "/api/v1/executions?application=images".to_string();
+        let request = app.client.get(app.url(&path));
+        async move { request.send().await.unwrap().json::<Vec<Value>>().await.unwrap() }
+    };
+    for (number, tag) in ["v1", "v2"].into_iter().enumerate() {
+        crate::triggers::push(&registry, "shop/web", tag, tag).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let run = loop {
+            let found = runs(&app).await;
+            if found.len() == number + 1 {
+                break found[0].clone();
+            }
+            assert!(Instant::now() < deadline, "the push of {tag} started no run: {found:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let run = finished_as(&app, &app.client, run["id"].as_str().unwrap(), 60).await;
+        assert_eq!(run["status"], "SUCCEEDED", "{run}");
+        let version = format!("web-v{number:03}");
+        let deployed = get(&kube_client().await, &namespace, "apps/v1", "ReplicaSet", "replicasets", &version).await.unwrap();
+        assert_eq!(deployed["spec"]["template"]["spec"]["containers"][0]["image"], format!("{image}:{tag}"), "the pushed tag runs");
+    }
+    let view = until_clusters(&app, "images", "v001 taking the traffic", |view| {
+        let groups = server_groups_in(view, &namespace);
+        server_group(&groups, "replicaSet web-v000").is_some_and(|group| group["disabled"] == true)
+            && server_group(&groups, "replicaSet web-v001").is_some_and(|group| group["disabled"] == false && group["instanceCounts"]["up"] == 1)
+    })
+    .await;
+    assert_eq!(server_group(&server_groups_in(&view, &namespace), "replicaSet web-v001").unwrap()["artifact"]["reference"], format!("{image}:v2"));
+}
+
+/// A pipeline from a public repository (fixture 44), saved unchanged: its account is named
+/// `spin-support-cluster`, so that is the name the test cluster gets here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_world_pipeline_runs_unchanged_on_the_test_cluster() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("invoicing").await;
+    let namespace = unique("invoicing");
+    let account = json!({"cloudProvider": "kubernetes", "kubernetes": {"kubeconfigFile": kubeconfig(), "namespaces": [namespace]}});
+    // Its manifest names no namespace: it goes to the account's default, which this account's
+    // kubeconfig context sets.
+    let context_file = std::env::temp_dir().join(format!("{namespace}.kubeconfig"));
+    let mut config: Value = serde_json::from_str(&serde_json::to_string(&serde_saphyr::from_str::<Value>(&std::fs::read_to_string(kubeconfig()).unwrap()).unwrap()).unwrap()).unwrap();
+    config["contexts"][0]["context"]["namespace"] = json!(namespace);
+    std::fs::write(&context_file, serde_json::to_string(&config).unwrap()).unwrap();
+    let mut account = account;
+    account["kubernetes"]["kubeconfigFile"] = json!(context_file.display().to_string());
+    let saved = app.client.put(app.url("/api/v1/clouds/accounts/spin-support-cluster")).json(&account).send().await.unwrap();
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let client = kube_client().await;
+    let namespaces: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Namespace"), "namespaces"));
+    namespaces.patch(&namespace, &PatchParams::apply("test").force(), &Patch::Apply(namespace_manifest(&namespace))).await.unwrap();
+
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spinnaker");
+    let pipeline: Value = serde_json::from_str(&std::fs::read_to_string(folder.join("44-invoicing-deploy-judgment.json")).unwrap()).unwrap();
+    // Its `application` is a name gennaker's naming convention refuses (a hyphen): it goes into
+    // an application of ours, as `gennaker import` would put it.
+    let mut pipeline = pipeline;
+    pipeline["application"] = json!("invoicing");
+    let id = save(&app, "invoicing", pipeline).await;
+    let started = app.post_json(&format!("/api/v1/applications/invoicing/pipelines/{id}/executions"), &json!({})).await;
+    let started: Value = started.json().await.unwrap();
+    let execution_id = started["id"].as_str().unwrap().to_string();
+    // It deploys, then asks a person; the answer is given through the API.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let execution: Value = app.get(&format!("/api/v1/executions/{execution_id}")).await.json().await.unwrap();
+        if stage(&execution, "2")["status"] == "RUNNING" {
+            break;
+        }
+        assert!(!["TERMINAL", "CANCELED"].contains(&execution["status"].as_str().unwrap()), "{execution}");
+        assert!(Instant::now() < deadline, "never reached the judgment: {execution}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let judged = app.patch_json(&format!("/api/v1/executions/{execution_id}/stages/2"), &json!({"judgmentStatus": "continue"})).await;
+    assert!(judged.status().is_success());
+    let execution = finished_as(&app, &app.client, &execution_id, 30).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    let deployment = get(&client, &namespace, "apps/v1", "Deployment", "deployments", "nginx-deployment").await.unwrap();
+    assert_eq!(deployment["status"]["readyReplicas"], 3);
+    assert_eq!(deployment["metadata"]["annotations"]["moniker.spinnaker.io/application"], "invoicing-integration-app");
+}
+
+/// The caching agent's watches survive the API server going away and coming back: the view
+/// keeps what it knew meanwhile, and changes made after the restart arrive. This test runs a
+/// cluster of its own (`scripts/k8s up --dir`), since it restarts the API server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_cache_survives_an_api_server_restart() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/k8s");
+    let dir = std::env::temp_dir().join(format!("gennaker-k8s-restart-{}", std::process::id()));
+    let k8s = |args: &[&str]| {
+        let output = std::process::Command::new(&script).args(args).arg("--dir").arg(&dir).output().unwrap();
+        assert!(output.status.success(), "scripts/k8s {args:?}: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    };
+    k8s(&["up"]);
+    let kubeconfig_path = dir.join("kubeconfig");
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("steady").await;
+    let account = json!({"cloudProvider": "kubernetes", "kubernetes": {"kubeconfigFile": kubeconfig_path.display().to_string()}});
+    let saved = app.client.put(app.url("/api/v1/clouds/accounts/restarted")).json(&account).send().await.unwrap();
+    assert_eq!(saved.status(), 200);
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "steady", "namespace": "default"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "steady"}}, "template": {"metadata": {"labels": {"app": "steady"}}, "spec": {"containers": [{"name": "s", "image": "s:1"}]}}}});
+    let id = save(&app, "steady", json!({"name": "deploy", "stages": [{"refId": "1", "type": "deployManifest", "name": "Deploy",
+        "account": "restarted", "cloudProvider": "kubernetes", "manifests": [deployment]}]})).await;
+    assert_eq!(run(&app, "steady", &id, json!({})).await["status"], "SUCCEEDED");
+    let up = |count: u64| move |view: &Value| server_groups_in(view, "default").iter().any(|group| group["instanceCounts"]["up"] == count);
+    until_clusters(&app, "steady", "one instance", up(1)).await;
+
+    k8s(&["restart-apiserver"]);
+    let view: Value = app.get("/api/v1/applications/steady/clusters").await.json().await.unwrap();
+    assert!(up(1)(&view), "the view kept what it knew across the restart: {view}");
+    // A change made after the restart arrives through the resumed (or relisted) watches.
+    let config = kube::Config::from_custom_kubeconfig(kube::config::Kubeconfig::read_from(&kubeconfig_path).unwrap(), &Default::default()).await.unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    api(&client, "default", "apps/v1", "Deployment", "deployments")
+        .patch("steady", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}})))
+        .await
+        .unwrap();
+    until_clusters(&app, "steady", "two instances after the restart", up(2)).await;
+    drop(app);
+    k8s(&["down"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -230,9 +230,9 @@ fn launcher(store: &server::store::Store) -> server::engine::launcher::Launcher 
 
 /// A real registry: Debian's `docker-registry` (installed by `scripts/docker-registry`) with a
 /// config of its own on a free port, its storage in a temporary folder.
-struct Registry {
+pub struct Registry {
     child: std::process::Child,
-    address: String,
+    pub address: String,
     dir: std::path::PathBuf,
 }
 
@@ -243,7 +243,7 @@ impl Drop for Registry {
     }
 }
 
-fn registry() -> Registry {
+pub fn registry() -> Registry {
     let binary = "/usr/bin/docker-registry";
     assert!(std::path::Path::new(binary).exists(), "no {binary}: run scripts/docker-registry");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -275,7 +275,7 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// Pushes an image over the registry v2 API (a blob upload per blob, then the manifest), as
 /// `curl` would; `content` makes the image, and so its digest, differ.
-async fn push(registry: &Registry, repository: &str, tag: &str, content: &str) {
+pub async fn push(registry: &Registry, repository: &str, tag: &str, content: &str) {
     let http = reqwest::Client::new();
     let base = format!("http://{}", registry.address);
     let config = json!({"architecture": "amd64", "os": "linux", "config": {"Labels": {"content": content}}, "rootfs": {"type": "layers", "diff_ids": []}}).to_string();

@@ -180,6 +180,21 @@ pub const KNOWN_KINDS: &[(&str, &str, &str)] = &[
     ("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings"),
 ];
 
+/// Where a kind goes when several manifests are applied together: what others need first
+/// (namespaces, resource definitions, accounts and roles, configuration, services), workloads
+/// last; the same order as Spinnaker's deploy priorities.
+pub fn apply_order(kind: &str) -> u8 {
+    match kind {
+        "Namespace" => 0,
+        "CustomResourceDefinition" => 1,
+        "ServiceAccount" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => 2,
+        "ConfigMap" | "Secret" | "PersistentVolumeClaim" | "PersistentVolume" | "StorageClass" => 3,
+        "Service" | "NetworkPolicy" => 4,
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Pod" | "Job" | "CronJob" => 6,
+        _ => 5,
+    }
+}
+
 /// The apiVersion of a kind gennaker knows (for `deployment web` without a manifest).
 pub fn api_version_of(kind: &str) -> Option<&'static str> {
     let kind = canonical_kind(kind);

@@ -163,7 +163,12 @@ impl StageType for DeployManifest {
                     manifest::split_manifest_name(service).map_err(|e| ("trafficManagement.options.services".to_string(), e.to_string()))?;
                 }
             }
-            let others: Vec<&str> = deploy.manifests.iter().map(manifest::kind).filter(|kind| !matches!(*kind, "ReplicaSet" | "Service" | "ConfigMap" | "Secret")).collect();
+            let others: Vec<&str> = deploy
+                .manifests
+                .iter()
+                .map(manifest::kind)
+                .filter(|kind| matches!(*kind, "Deployment" | "StatefulSet" | "DaemonSet" | "Pod" | "Job" | "CronJob"))
+                .collect();
             if let Some(kind) = others.first() {
                 return Err(("trafficManagement".into(), format!("traffic management moves Services between versions of ReplicaSets; a {kind} cannot take part")));
             }
@@ -236,10 +241,12 @@ async fn deploy(task: Task<'_>, config: &DeployManifestStage) -> Result<Step, St
         }
         required.push(artifact);
     }
+    // As Spinnaker does: what others depend on first (namespaces, then definitions, accounts
+    // and config, then services), workloads last.
+    manifests.sort_by_key(|manifest| manifest::apply_order(manifest::kind(manifest)));
     let traffic = &config.traffic_management;
     let traffic_labels = if traffic.enabled && traffic.options.enable_traffic {
-        let namespace = first_namespace(config, &manifests, &connection.default_namespace);
-        manifests::service_selectors(&connection, &namespace, &traffic.options.services).await?
+        traffic_selectors(&connection, config, &manifests).await?
     } else {
         BTreeMap::new()
     };
@@ -322,12 +329,32 @@ async fn deploy(task: Task<'_>, config: &DeployManifestStage) -> Result<Step, St
     Ok(succeeded(outputs))
 }
 
-/// The namespace the stage's first namespaced manifest goes to (where its services are).
-fn first_namespace(config: &DeployManifestStage, manifests: &[Value], default: &str) -> String {
-    if !config.traffic_management.options.services.is_empty() && !config.namespace_override.is_empty() {
-        return config.namespace_override.clone();
+/// The selector labels of the services a traffic-managed deploy sends traffic through: of a
+/// Service deployed by this same stage, else of the one in the cluster.
+async fn traffic_selectors(connection: &crate::cloud::kubernetes::Connection, config: &DeployManifestStage, manifests: &[Value]) -> Result<BTreeMap<String, String>, String> {
+    let namespace = if !config.namespace_override.is_empty() {
+        config.namespace_override.clone()
+    } else {
+        manifests.iter().map(manifest::namespace).find(|namespace| !namespace.is_empty()).unwrap_or(&connection.default_namespace).to_string()
+    };
+    let mut labels = BTreeMap::new();
+    let mut elsewhere = Vec::new();
+    for service in &config.traffic_management.options.services {
+        let (_, name) = manifest::split_manifest_name(service).map_err(|e| e.to_string())?;
+        let here = manifests.iter().find(|candidate| manifest::kind(candidate) == "Service" && manifest::name(candidate) == name);
+        match here {
+            Some(found) => {
+                let selector = manifest::string_map(found.pointer("/spec/selector"));
+                if selector.is_empty() {
+                    return Err(format!("service {name} has no selector, so gennaker cannot steer its traffic"));
+                }
+                labels.extend(selector);
+            }
+            None => elsewhere.push(service.clone()),
+        }
     }
-    manifests.iter().map(manifest::namespace).find(|namespace| !namespace.is_empty()).unwrap_or(default).to_string()
+    labels.extend(manifests::service_selectors(connection, &namespace, &elsewhere).await?);
+    Ok(labels)
 }
 
 fn ensure_object<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Map<String, Value>> {
