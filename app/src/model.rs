@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod execution;
 pub mod import;
 pub mod lenient;
+pub mod manifests;
 pub mod names;
 pub mod notification;
 pub mod pipeline;

@@ -1,10 +1,11 @@
-import { test, expect } from '@playwright/test';
-import { applicationWithPipeline, failOnConsoleErrors, openHydrated, signInQuickly, startPipeline } from './support/act';
+import { test, expect, request as playwrightRequest, type Page } from '@playwright/test';
+import { failOnConsoleErrors, openHydrated, signInQuickly } from './support/act';
 
-// A Kubernetes account added on the admin page, a deployManifest pipeline started from the
-// UI, and the workload it made shown in the clusters view, live. The cluster is the test
-// command's (scripts/k8s up: a real API server and controllers); its kubeconfig comes in
-// GENNAKER_TEST_KUBECONFIG.
+// A Kubernetes account added on the admin page, a deployManifest stage written as YAML in the
+// pipeline editor (read by the server as it is typed), run from the UI, its manifests' status
+// on the execution page, and the workload it made shown in the clusters view, live. The
+// cluster is the test command's (scripts/k8s up: a real API server and controllers); its
+// kubeconfig comes in GENNAKER_TEST_KUBECONFIG.
 const kubeconfig = process.env.GENNAKER_TEST_KUBECONFIG ?? '';
 const stamp = Date.now().toString(36);
 const application = `kube${stamp}`;
@@ -13,22 +14,42 @@ const account = `k8s-${stamp}`;
 
 test.beforeAll(async ({ baseURL }) => {
   expect(kubeconfig, 'GENNAKER_TEST_KUBECONFIG names the test cluster (scripts/k8s up)').not.toBe('');
-  await applicationWithPipeline(baseURL!, application, {
-    name: 'roll out',
-    stages: [{
-      refId: '1', name: 'Deploy', type: 'deployManifest', account, cloudProvider: 'kubernetes', source: 'text',
-      manifests: [
-        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
-        { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace },
-          spec: { replicas: 2, selector: { matchLabels: { app: 'web' } },
-            template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } } },
-      ],
-    }],
-  });
+  const admin = await playwrightRequest.newContext({ baseURL });
+  await signInQuickly(admin);
+  const created = await admin.post('/api/v1/applications', { headers: { origin: baseURL! }, data: { name: application } });
+  expect(created.status()).toBe(201);
+  await admin.dispose();
 });
 
-test('an admin adds a Kubernetes account and a manifest deploy shows up as a cluster', async ({ page }) => {
-  const checkConsole = failOnConsoleErrors(page);
+const yaml = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${namespace}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: ${namespace}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+`;
+
+const stagesSection = (page: Page) => page.getByRole('region', { name: 'Stages' });
+
+test('an admin adds a Kubernetes account, writes a manifest deploy as YAML, runs it and sees the cluster', async ({ page }) => {
+  test.setTimeout(120_000);
+  // The editor's checks answer 400 while the YAML is broken or the pipeline incomplete.
+  const checkConsole = failOnConsoleErrors(page, [/status of 400/]);
   await signInQuickly(page.request);
   await openHydrated(page, '/admin/clouds');
   const form = page.getByRole('form', { name: 'Kubernetes account' });
@@ -41,9 +62,32 @@ test('an admin adds a Kubernetes account and a manifest deploy shows up as a clu
   await expect(accounts).toContainText('kubernetes');
 
   await openHydrated(page, `/applications/${application}/pipelines`);
-  await startPipeline(page, 'roll out');
+  await page.getByRole('button', { name: 'New pipeline' }).click();
+  await page.getByLabel('Pipeline name').fill('roll out');
+  await stagesSection(page).getByLabel('New stage type').selectOption({ label: 'Deploy (Manifest)' });
+  await stagesSection(page).getByRole('button', { name: 'Add stage' }).click();
+  const deploy = stagesSection(page).getByRole('listitem', { name: 'Stage Deploy (Manifest)', exact: true });
+  await deploy.getByLabel('Account').fill(account);
+  const manifests = deploy.getByLabel('Manifests');
+  // Broken YAML is explained next to the field.
+  await manifests.fill('apiVersion: v1\nkind: [unclosed');
+  await expect(manifests).toHaveAttribute('aria-invalid', 'true');
+  await expect(manifests).toHaveAccessibleDescription(/not valid YAML/);
+  await manifests.fill(yaml);
+  await expect(manifests).not.toHaveAttribute('aria-invalid', 'true');
+  await page.getByRole('button', { name: 'Save pipeline' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Saved roll out' })).toBeVisible();
+  const json = page.getByRole('form', { name: 'Pipeline JSON' }).getByRole('textbox');
+  await expect(json).toHaveValue(/"kind": "Deployment"/);
+
+  await page.getByRole('region', { name: 'Pipeline roll out' }).getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('dialog', { name: 'Start roll out' }).getByRole('button', { name: 'Run' }).click();
   await expect(page).toHaveURL(new RegExp(`/applications/${application}/executions/`));
   await expect(page.getByLabel('Execution status')).toHaveText('SUCCEEDED', { timeout: 60_000 });
+  await page.getByText('Deploy (Manifest)').first().click();
+  const statuses = page.getByRole('table', { name: 'Manifests' });
+  await expect(statuses).toContainText('deployment web');
+  await expect(statuses).toContainText('stable');
 
   await openHydrated(page, `/applications/${application}/clusters`);
   await expect(page.getByText('deployment web').first()).toBeVisible({ timeout: 20_000 });

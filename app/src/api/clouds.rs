@@ -46,3 +46,13 @@ pub async fn save_kubernetes_account(
 pub async fn delete_cloud_account(name: String) -> Result<(), AppError> {
     crate::ssr::respond(async move |services, caller| services.cloud_accounts.delete(&caller, &name).await).await
 }
+
+/// Reads Kubernetes manifests written as YAML (or JSON) for the editor, as the deploy stage
+/// will read them: each document an object with apiVersion, kind and a name.
+#[server]
+pub async fn read_manifests(text: String) -> Result<Vec<serde_json::Value>, AppError> {
+    crate::ssr::respond(async move |_, _| {
+        crate::model::manifests::parse_text(&text).map_err(|error| AppError::invalid("manifests", error.to_string()))
+    })
+    .await
+}

@@ -37,6 +37,9 @@ pub enum Input {
     Numbers,
     /// Any JSON.
     Json,
+    /// Kubernetes manifests: YAML documents or JSON, stored as a list of objects (YAML is read
+    /// by the server as it is typed).
+    Manifests,
     /// Seconds, stored as milliseconds (`stageTimeoutMs`).
     Millis,
     /// An expression that decides whether the stage runs (`stageEnabled`).

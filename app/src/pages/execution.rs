@@ -203,6 +203,29 @@ fn JudgmentPanel(execution: String, stage: Stage) -> impl IntoView {
     }
 }
 
+/// A Kubernetes stage's manifests and where each is on its way to stable (its
+/// `manifestStatuses`), as a table.
+fn manifest_statuses(stage: &Stage) -> Option<impl IntoView + use<>> {
+    let statuses = stage.context.get("manifestStatuses")?.as_array()?.clone();
+    let text = |status: &serde_json::Value, key: &str| status.get(key).and_then(|value| value.as_str()).unwrap_or_default().to_string();
+    Some(view! {
+        <h3>"Manifests"</h3>
+        <table class="list" aria-label="Manifests">
+            <thead><tr><th>"Manifest"</th><th>"Namespace"</th><th>"Status"</th><th>"Waiting for"</th></tr></thead>
+            <tbody>
+                {statuses.iter().map(|status| view! {
+                    <tr>
+                        <td>{text(status, "manifest")}</td>
+                        <td>{text(status, "namespace")}</td>
+                        <td>{text(status, "status")}</td>
+                        <td>{text(status, "message")}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    })
+}
+
 #[component]
 fn StageDetails(execution: String, stage: Stage) -> impl IntoView {
     let skip = ServerAction::<SkipWait>::new();
@@ -240,6 +263,7 @@ fn StageDetails(execution: String, stage: Stage) -> impl IntoView {
                 Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 _ => ().into_any(),
             }}
+            {manifest_statuses(&stage)}
             <h3>"Outputs"</h3>
             <pre>{pretty(&outputs)}</pre>
             <h3>"Context"</h3>

@@ -40,7 +40,7 @@ pub fn show(input: &Input, value: Option<&Value>) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         Input::Numbers => items().iter().map(text).collect::<Vec<_>>().join(", "),
-        Input::Json => serde_json::to_string_pretty(value).unwrap_or_default(),
+        Input::Json | Input::Manifests => serde_json::to_string_pretty(value).unwrap_or_default(),
         Input::Millis => value.as_u64().map(format_millis_as_seconds).unwrap_or_else(|| text(value)),
         Input::Condition => value.get("expression").map(text).unwrap_or_default(),
         Input::Hours => items()
@@ -108,6 +108,8 @@ pub fn read(input: &Input, text: &str) -> Result<Option<Value>, String> {
             .collect::<Result<Vec<_>, _>>()
             .map(|numbers| Some(Value::Array(numbers))),
         Input::Json => serde_json::from_str(trimmed).map(Some).map_err(|error| format!("not JSON: {error}")),
+        // YAML goes to the server (`write` below); here only JSON is read.
+        Input::Manifests => crate::model::manifests::parse_json(trimmed).map(|manifests| Some(Value::Array(manifests))).map_err(|error| error.to_string()),
         Input::Millis => read_seconds_as_millis(trimmed)
             .map(|millis| Some(json!(millis)))
             .ok_or_else(|| format!("seconds, more than 0 (up to three decimals), not {trimmed:?}")),
@@ -150,10 +152,13 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
     };
     let typed = RwSignal::new(untrack(|| input.with_value(|input| show(input, stored.get().as_ref()))));
     let local_problem = RwSignal::new(None::<String>);
+    // What the server read of YAML typed here (the browser cannot read it back to compare).
+    let read_by_server = RwSignal::new(None::<Option<Value>>);
     // Take the document's value when it changed for another reason than this input.
     Effect::new(move |_| {
         let value = stored.get();
-        let same = typed.with_untracked(|text| input.with_value(|input| read(input, text)).ok() == Some(value.clone()));
+        let same = typed.with_untracked(|text| input.with_value(|input| read(input, text)).ok() == Some(value.clone()))
+            || read_by_server.with_untracked(|read| read.as_ref() == Some(&value));
         if !same {
             typed.set(input.with_value(|input| show(input, value.as_ref())));
             local_problem.set(None);
@@ -168,6 +173,28 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
         let path = path.clone();
         move |text: String| {
             typed.set(text.clone());
+            let yaml = input.with_value(|input| matches!(input, Input::Manifests)) && !text.trim().is_empty() && !crate::model::manifests::is_json(&text);
+            if yaml {
+                // The server reads YAML (its parser is not in the browser); the answer for text
+                // typed since is dropped.
+                let path = path.clone();
+                leptos::task::spawn_local(async move {
+                    let answer = crate::api::clouds::read_manifests(text.clone()).await;
+                    if typed.get_untracked() != text {
+                        return;
+                    }
+                    match answer {
+                        Ok(manifests) => {
+                            local_problem.set(None);
+                            let value = Some(Value::Array(manifests));
+                            read_by_server.set(Some(value.clone()));
+                            doc.set_at(&path, value);
+                        }
+                        Err(problem) => local_problem.set(Some(problem.to_string())),
+                    }
+                });
+                return;
+            }
             match input.with_value(|input| read(input, &text)) {
                 Ok(value) => {
                     local_problem.set(None);
@@ -220,9 +247,13 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
             }
             .into_any()
         }
-        ref multiline @ (Input::LongText | Input::Lines | Input::Values | Input::Pairs | Input::KeyValues | Input::Json) => {
+        ref multiline @ (Input::LongText | Input::Lines | Input::Values | Input::Pairs | Input::KeyValues | Input::Json | Input::Manifests) => {
             let write = write.clone();
-            let rows = if matches!(multiline, Input::Json) { 6 } else { 3 };
+            let rows = match multiline {
+                Input::Manifests => 14,
+                Input::Json => 6,
+                _ => 3,
+            };
             view! {
                 <label>{label}
                     <textarea id=id.clone() rows=rows spellcheck="false" prop:value=move || typed.get()
@@ -245,7 +276,7 @@ pub fn JsonField(doc: Document, path: String, field: Field) -> impl IntoView {
             .into_any()
         }
     };
-    let wide = input.with_value(|input| matches!(input, Input::LongText | Input::Json | Input::Lines | Input::Pairs | Input::KeyValues | Input::Values));
+    let wide = input.with_value(|input| matches!(input, Input::LongText | Input::Json | Input::Manifests | Input::Lines | Input::Pairs | Input::KeyValues | Input::Values));
     view! {
         <div class=if wide { "field wide" } else { "field" }>
             {control}

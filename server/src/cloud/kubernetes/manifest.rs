@@ -9,15 +9,7 @@ use std::collections::BTreeMap;
 use app::model::artifact::Artifact;
 use serde_json::{Map, Value, json};
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum Error {
-    #[error("manifest text is not valid YAML or JSON: {0}")]
-    Syntax(String),
-    #[error("manifest {index}: {message}")]
-    Invalid { index: usize, message: String },
-    #[error("{0:?} is not a manifest name (write `kind name`, e.g. `deployment web`)")]
-    Name(String),
-}
+pub use app::model::manifests::{Error, check, expand_lists, parse_text};
 
 pub const APPLICATION: &str = "moniker.spinnaker.io/application";
 pub const CLUSTER: &str = "moniker.spinnaker.io/cluster";
@@ -31,60 +23,6 @@ pub const MAX_VERSION_HISTORY: &str = "strategy.spinnaker.io/max-version-history
 /// The services (`["service web"]`) whose traffic a workload takes (Spinnaker's annotation).
 pub const LOAD_BALANCERS: &str = "traffic.spinnaker.io/load-balancers";
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-
-/// Reads manifests from text: one JSON object or array, or YAML documents separated by `---`;
-/// a `kind: List` is expanded into its items; empty documents are skipped.
-pub fn parse_text(text: &str) -> Result<Vec<Value>, Error> {
-    let documents: Vec<Value> = if text.trim_start().starts_with(['{', '[']) {
-        match serde_json::from_str::<Value>(text).map_err(|e| Error::Syntax(e.to_string()))? {
-            Value::Array(items) => items,
-            other => vec![other],
-        }
-    } else {
-        serde_saphyr::from_multiple::<Value>(text).map_err(|e| Error::Syntax(e.to_string()))?
-    };
-    let manifests = expand_lists(documents.into_iter().filter(|document| !document.is_null()).collect());
-    check(&manifests)?;
-    Ok(manifests)
-}
-
-/// `kind: List` documents replaced by their items.
-pub fn expand_lists(documents: Vec<Value>) -> Vec<Value> {
-    documents
-        .into_iter()
-        .flat_map(|document| {
-            if document.get("kind").and_then(Value::as_str) == Some("List") {
-                document.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
-            } else {
-                vec![document]
-            }
-        })
-        .collect()
-}
-
-/// Every manifest is an object with `apiVersion`, `kind` and `metadata.name` (or
-/// `generateName`, which only create-only kinds like Jobs may use).
-pub fn check(manifests: &[Value]) -> Result<(), Error> {
-    if manifests.is_empty() {
-        return Err(Error::Invalid { index: 0, message: "there are no manifests".into() });
-    }
-    for (index, manifest) in manifests.iter().enumerate() {
-        let invalid = |message: &str| Error::Invalid { index, message: message.to_string() };
-        if !manifest.is_object() {
-            return Err(invalid("is not an object"));
-        }
-        if api_version(manifest).is_empty() {
-            return Err(invalid("has no apiVersion"));
-        }
-        if kind(manifest).is_empty() {
-            return Err(invalid("has no kind"));
-        }
-        if name(manifest).is_empty() && manifest.pointer("/metadata/generateName").and_then(Value::as_str).is_none_or(str::is_empty) {
-            return Err(invalid("has no metadata.name"));
-        }
-    }
-    Ok(())
-}
 
 pub fn api_version(manifest: &Value) -> &str {
     manifest.get("apiVersion").and_then(Value::as_str).unwrap_or_default()

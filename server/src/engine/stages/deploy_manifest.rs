@@ -119,7 +119,7 @@ impl StageType for DeployManifest {
                 Field::new("account", "Account", Input::Text, "The Kubernetes account."),
                 Field::new("namespaceOverride", "Namespace", Input::Text, "Deploy every manifest to this namespace (default: each manifest's own, else the account's)."),
                 Field::new("source", "Manifest source", choices(&[("text", "Text"), ("artifact", "Artifact")]), ""),
-                Field::new("manifests", "Manifests", Input::Json, "The manifests, a JSON list of objects.").when("source", "text"),
+                Field::new("manifests", "Manifests", Input::Manifests, "YAML (documents separated by ---) or JSON.").when("source", "text"),
                 Field::new("manifestArtifactId", "Manifest artifact", Input::Text, "The id of a bound expected artifact holding the manifests.").when("source", "artifact"),
                 Field::new("skipExpressionEvaluation", "Skip expression evaluation", Input::Check, "Leave ${...} in the manifests as written."),
                 Field::new("trafficManagement.enabled", "Manage traffic", Input::Check, "Send a versioned ReplicaSet's Services' traffic to it."),
