@@ -1,5 +1,6 @@
 import { test, expect, request as playwrightRequest, type Page } from '@playwright/test';
 import { failOnConsoleErrors, openHydrated, signInQuickly } from './support/act';
+import { serverGroupBox, serverGroupPanel } from './support/find';
 
 // A Kubernetes account added on the admin page, a deployManifest stage written as YAML in the
 // pipeline editor (read by the server as it is typed), run from the UI, its manifests' status
@@ -91,6 +92,18 @@ test('an admin adds a Kubernetes account, writes a manifest deploy as YAML, runs
 
   await openHydrated(page, `/applications/${application}/clusters`);
   await expect(page.getByText('deployment web').first()).toBeVisible({ timeout: 20_000 });
-  await expect(page.locator('[data-testid^="server-group-replicaSet web-"]').first()).toBeVisible();
+  const box = page.locator('[data-testid^="server-group-replicaSet web-"]').first();
+  await expect(box.getByTestId('instance-count')).toHaveText('2');
+  const workload = (await box.getAttribute('data-testid'))!.replace('server-group-', '');
+
+  // Scaled from its details panel: a ReplicaSet of a Deployment is scaled through the Deployment.
+  await box.click();
+  const panel = serverGroupPanel(page, workload);
+  const scale = panel.getByRole('form', { name: 'Scale deployment web' });
+  await scale.getByLabel('Replicas of deployment web').fill('3');
+  await scale.getByRole('button', { name: 'Scale' }).click();
+  const started = panel.getByRole('status').filter({ hasText: 'Scale deployment web' });
+  await expect(started.getByLabel('Task status')).toHaveText('SUCCEEDED', { timeout: 30_000 });
+  await expect(serverGroupBox(page, workload).getByTestId('instance-count')).toHaveText('3', { timeout: 20_000 });
   checkConsole();
 });

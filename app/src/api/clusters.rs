@@ -40,6 +40,9 @@ pub struct ServerGroupForm {
     pub restore: Option<String>,
     #[serde(default)]
     pub confirm: Option<String>,
+    /// The server group's cluster (a Kubernetes ReplicaSet's is its Deployment, `deployment web`).
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 /// One of the details panel's actions on a server group, submitted as a one-job task. Plain

@@ -35,6 +35,9 @@ fn capacity(form: &ServerGroupForm, optional: bool) -> Result<Option<Capacity>> 
 
 /// The task the form asks for, described as Deck describes its tasks.
 pub fn task_request(form: &ServerGroupForm) -> Result<TaskRequest> {
+    if form.cloud_provider == "kubernetes" {
+        return kubernetes_task(form);
+    }
     let server_group = form.server_group.as_str();
     // The stage's name is what the Tasks tab lists under the task.
     let job = |kind: &str, name: &str| {
@@ -80,6 +83,44 @@ pub fn task_request(form: &ServerGroupForm) -> Result<TaskRequest> {
             (format!("Destroy {server_group}"), job("destroyServerGroup", "Destroy"))
         }
         other => return Err(AppError::invalid("action", format!("unknown server group action {other:?}"))),
+    };
+    Ok(TaskRequest { application: form.application.clone(), description, job: vec![job] })
+}
+
+/// A Kubernetes workload's actions, as Spinnaker's manifest stages: scale (the Deployment that
+/// owns a ReplicaSet, else the workload itself), undo the Deployment's rollout, send or stop a
+/// versioned ReplicaSet's Services' traffic, delete.
+fn kubernetes_task(form: &ServerGroupForm) -> Result<TaskRequest> {
+    let workload = form.server_group.as_str();
+    let deployment = given(&form.cluster).filter(|cluster| cluster.starts_with("deployment "));
+    let job = |kind: &str, name: &str, manifest: &str| {
+        json!({"type": kind, "name": name, "cloudProvider": "kubernetes", "account": form.account, "location": form.region, "manifestName": manifest})
+    };
+    let (description, job) = match form.action.as_str() {
+        "resize" => {
+            let replicas = number("desired", &form.desired)?;
+            let target = deployment.unwrap_or(workload);
+            let mut job = job("scaleManifest", "Scale", target);
+            job["replicas"] = json!(replicas);
+            (format!("Scale {target} to {replicas}"), job)
+        }
+        "undo" => {
+            let target = deployment.ok_or_else(|| AppError::invalid("action", format!("{workload} is not managed by a Deployment: there is no rollout to undo")))?;
+            let mut job = job("undoRolloutManifest", "Undo rollout", target);
+            job["numRevisionsBack"] = json!(1);
+            (format!("Undo the rollout of {target}"), job)
+        }
+        "enable" => (format!("Enable {workload}"), job("enableManifest", "Enable", workload)),
+        "disable" => (format!("Disable {workload}"), job("disableManifest", "Disable", workload)),
+        "destroy" => {
+            if given(&form.confirm) != Some(workload) {
+                return Err(AppError::invalid("confirm", format!("type {workload} to confirm that it is to be deleted")));
+            }
+            let mut job = job("deleteManifest", "Delete", workload);
+            job["options"] = json!({"cascading": true});
+            (format!("Delete {workload}"), job)
+        }
+        other => return Err(AppError::invalid("action", format!("{other:?} is not an action on Kubernetes workloads (scale, undo, enable, disable, destroy)"))),
     };
     Ok(TaskRequest { application: form.application.clone(), description, job: vec![job] })
 }
@@ -147,6 +188,30 @@ mod tests {
         assert_eq!(request.job[0]["serverGroupName"], "demo-web-v001");
         assert_eq!(request.job[0]["restoreServerGroupName"], "demo-web-v000");
         assert_eq!(task_request(&rollback("demo-web-v000")).unwrap_err().field(), Some("restore"));
+    }
+
+    #[test]
+    fn kubernetes_actions_are_manifest_stages() {
+        let workload = |action: &str| ServerGroupForm {
+            cloud_provider: "kubernetes".into(),
+            account: "k8s".into(),
+            region: "shop".into(),
+            cluster: Some("deployment web".into()),
+            desired: Some("4".into()),
+            ..form("replicaSet web-5d8f", action)
+        };
+        let scale = task_request(&workload("resize")).unwrap();
+        assert_eq!(scale.job[0]["type"], "scaleManifest");
+        assert_eq!(scale.job[0]["manifestName"], "deployment web", "a ReplicaSet of a Deployment is scaled through it");
+        assert_eq!(scale.job[0]["location"], "shop");
+        assert_eq!(scale.job[0]["replicas"], 4);
+        assert_eq!(task_request(&workload("undo")).unwrap().job[0]["type"], "undoRolloutManifest");
+        assert_eq!(task_request(&workload("enable")).unwrap().job[0]["manifestName"], "replicaSet web-5d8f");
+        assert_eq!(task_request(&workload("rollback")).unwrap_err().field(), Some("action"));
+        let lone = ServerGroupForm { cluster: Some("replicaSet web".into()), ..workload("undo") };
+        assert_eq!(task_request(&lone).unwrap_err().field(), Some("action"));
+        let delete = ServerGroupForm { confirm: Some("replicaSet web-5d8f".into()), ..workload("destroy") };
+        assert_eq!(task_request(&delete).unwrap().job[0]["type"], "deleteManifest");
     }
 
     #[test]

@@ -163,14 +163,22 @@ fn start_stage(execution: &mut Execution, stage_id: &str, now: i64) -> Vec<Next>
     // Spinnaker's `skipExpressionEvaluation`: a manifest's `${...}` is the manifest's own
     // (a Helm or shell template), left as written.
     let mut to_evaluate = stage.context.clone();
-    let kept_manifests = if flag(&stage.context, "skipExpressionEvaluation") == Some(true) {
-        to_evaluate.as_object_mut().and_then(|context| context.remove("manifests"))
-    } else {
-        None
-    };
+    let mut kept = Vec::new();
+    if flag(&stage.context, "skipExpressionEvaluation") == Some(true)
+        && let Some(context) = to_evaluate.as_object_mut()
+    {
+        // `manifests` (deployManifest) and `manifest` (runJobManifest).
+        for key in ["manifests", "manifest"] {
+            if let Some(value) = context.remove(key) {
+                kept.push((key, value));
+            }
+        }
+    }
     let (mut evaluated, failures) = scope.evaluate_all(&to_evaluate);
-    if let (Some(manifests), Some(context)) = (kept_manifests, evaluated.as_object_mut()) {
-        context.insert("manifests".into(), manifests);
+    if let Some(context) = evaluated.as_object_mut() {
+        for (key, value) in kept {
+            context.insert(key.into(), value);
+        }
     }
     let strict = flag(&stage.context, "failOnFailedExpressions") != Some(false);
     let mut warnings = Vec::new();

@@ -22,7 +22,9 @@ pub async fn connect(effects: &Effects, account: &str) -> Result<Connection, Str
     cloud.connect(account).await.map_err(|e| e.to_string())
 }
 
-/// The artifacts a run has: what its expected artifacts bound, then the trigger's own.
+/// The artifacts a run has: what its expected artifacts bound, the trigger's own, then what
+/// its finished stages found or made (`artifacts` of `findArtifactsFromResource`,
+/// `outputs.createdArtifacts` of a deploy), as Orca hands a stage every artifact of the run.
 pub fn run_artifacts(execution: &Execution) -> Vec<Artifact> {
     let bound = execution
         .trigger
@@ -41,8 +43,16 @@ pub fn run_artifacts(execution: &Execution) -> Vec<Artifact> {
         .into_iter()
         .flatten()
         .filter_map(|artifact| serde_json::from_value::<Artifact>(artifact.clone()).ok());
+    let from_stages = execution
+        .stages
+        .iter()
+        .filter(|stage| stage.status == app::model::execution::Status::Succeeded)
+        .flat_map(|stage| ["artifacts", "outputs.createdArtifacts"].into_iter().filter_map(|key| stage.outputs.get(key)))
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|artifact| serde_json::from_value::<Artifact>(artifact.clone()).ok());
     let mut artifacts: Vec<Artifact> = Vec::new();
-    for artifact in bound.chain(from_trigger) {
+    for artifact in bound.chain(from_trigger).chain(from_stages) {
         if !artifacts.contains(&artifact) {
             artifacts.push(artifact);
         }

@@ -18,6 +18,7 @@ pub mod disable_server_group;
 pub mod enable_manifest;
 pub mod enable_server_group;
 pub mod evaluate_variables;
+pub mod find_artifacts_from_resource;
 pub mod find_image;
 pub mod jenkins;
 pub mod manual_judgment;
@@ -26,6 +27,7 @@ pub mod pipeline;
 pub mod resize_server_group;
 pub mod rollback_server_group;
 pub mod run_job;
+pub mod run_job_manifest;
 pub mod scale_manifest;
 pub mod scale_down_cluster;
 pub mod shrink_cluster;
@@ -250,6 +252,8 @@ pub static REGISTRY: &[&dyn StageType] = &[
     &undo_rollout_manifest::UndoRolloutManifest,
     &enable_manifest::ENABLE,
     &enable_manifest::DISABLE,
+    &run_job_manifest::RunJobManifest,
+    &find_artifacts_from_resource::FindArtifactsFromResource,
 ];
 
 /// What the editor shows of every stage type, in the order its Add menu offers them.

@@ -1,4 +1,5 @@
-//! The actions of the details panel: Resize, Enable, Disable, Rollback, Clone and Destroy. Each
+//! The actions of the details panel: Resize, Enable, Disable, Rollback, Clone and Destroy (on a
+//! Kubernetes workload: Scale, Undo rollout, Enable, Disable and Delete, as manifest stages). Each
 //! is its own small `ActionForm` (so it also works as a plain form post) that submits an ad-hoc
 //! task, and shows next to itself either what went wrong or the task it started, with the
 //! task's status followed live until it ends.
@@ -31,6 +32,9 @@ pub fn ServerGroupActions(application: String, current: ServerGroupSummary, disa
         let name = name.clone();
         move || typed.get() == name
     };
+    if target.group.location.cloud_provider == "kubernetes" {
+        return kubernetes_actions(target, typed).into_any();
+    }
     view! {
         <section class="sg-actions" aria-label="Actions">
             <h3>"Resize"</h3>
@@ -82,6 +86,52 @@ pub fn ServerGroupActions(application: String, current: ServerGroupSummary, disa
             </TaskForm>
         </section>
     }
+    .into_any()
+}
+
+/// A Kubernetes workload's actions: Scale (its Deployment's replicas when one owns it), Undo
+/// rollout (of that Deployment), Enable and Disable (its Services' traffic), Delete.
+fn kubernetes_actions(target: Target, typed: RwSignal<String>) -> impl IntoView {
+    let name = target.group.name.clone();
+    let owner = target.group.cluster.strip_prefix("deployment ").map(|deployment| format!("deployment {deployment}"));
+    let scaled = owner.clone().unwrap_or_else(|| name.clone());
+    let replicas = target.group.capacity.desired;
+    let confirmed = {
+        let name = name.clone();
+        move || typed.get() == name
+    };
+    view! {
+        <section class="sg-actions" aria-label="Actions">
+            <h3>"Scale"</h3>
+            <TaskForm target=target.clone() action="resize" label=format!("Scale {scaled}")>
+                <label>{format!("Replicas of {scaled}")} <input type="number" name="desired" min="0" required value=replicas.to_string()/></label>
+                <button type="submit">"Scale"</button>
+            </TaskForm>
+            {owner.map(|owner| view! {
+                <h3>"Rollout"</h3>
+                <TaskForm target=target.clone() action="undo" label=format!("Undo rollout of {owner}")>
+                    <button type="submit" class="secondary">{format!("Undo the rollout of {owner}")}</button>
+                </TaskForm>
+            })}
+            <h3>"Traffic"</h3>
+            <div class="inline-actions">
+                <TaskForm target=target.clone() action="enable" label=format!("Enable {name}")>
+                    <button type="submit">"Enable"</button>
+                </TaskForm>
+                <TaskForm target=target.clone() action="disable" label=format!("Disable {name}")>
+                    <button type="submit" class="secondary">"Disable"</button>
+                </TaskForm>
+            </div>
+            <h3>"Delete"</h3>
+            <TaskForm target=target action="destroy" label=format!("Delete {name}")>
+                <label>{format!("Type {name} to confirm")}
+                    <input type="text" name="confirm" autocomplete="off" spellcheck="false"
+                        prop:value=move || typed.get() on:input=move |e| typed.set(event_target_value(&e))/>
+                </label>
+                <button type="submit" class="danger" disabled=move || !confirmed()>"Delete"</button>
+            </TaskForm>
+        </section>
+    }
 }
 
 /// One action's form, with the fields naming the server group, and its outcome below it.
@@ -97,6 +147,7 @@ fn TaskForm(target: Target, action: &'static str, label: String, children: Child
                 <input type="hidden" name="account" value=group.location.account/>
                 <input type="hidden" name="region" value=group.location.region/>
                 <input type="hidden" name="server_group" value=group.name/>
+                <input type="hidden" name="cluster" value=group.cluster/>
                 <input type="hidden" name="action" value=action/>
                 {children()}
             </ActionForm>
