@@ -117,7 +117,8 @@ pub fn snapshots(account: &str, observed: &Observed, manages: impl Fn(&str) -> b
     let deployments: HashMap<(&str, &str), &Value> =
         observed.deployments.iter().map(|deployment| ((manifest::namespace(deployment), manifest::name(deployment)), deployment)).collect();
     // Services by namespace, with their selectors, for which workloads they send traffic to.
-    let mut services: HashMap<&str, Vec<(String, BTreeMap<String, String>)>> = HashMap::new();
+    type Selectors = Vec<(String, BTreeMap<String, String>)>;
+    let mut services: HashMap<&str, Selectors> = HashMap::new();
     for service in &observed.services {
         let selector = manifest::string_map(service.pointer("/spec/selector"));
         services.entry(manifest::namespace(service)).or_default().push((manifest::manifest_name("Service", manifest::name(service)), selector));

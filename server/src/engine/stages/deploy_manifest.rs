@@ -99,7 +99,7 @@ const STRATEGIES: &[&str] = &["", "none", "redblack", "highlander"];
 pub struct DeployManifest;
 
 impl DeployManifestStage {
-    fn from_artifact(&self) -> bool {
+    fn reads_an_artifact(&self) -> bool {
         self.source == "artifact" || (self.manifests.is_empty() && (!self.manifest_artifact_id.is_empty() || self.manifest_artifact.is_some()))
     }
 }
@@ -143,7 +143,7 @@ impl StageType for DeployManifest {
         if deploy.account.is_empty() {
             return Err(("account".into(), "name the Kubernetes account".into()));
         }
-        if deploy.from_artifact() {
+        if deploy.reads_an_artifact() {
             if deploy.manifest_artifact_id.is_empty() && deploy.manifest_artifact.is_none() {
                 return Err(("manifestArtifactId".into(), "name the artifact holding the manifests".into()));
             }
@@ -221,7 +221,7 @@ pub fn kubernetes_only(config: &Value) -> Option<String> {
 async fn deploy(task: Task<'_>, config: &DeployManifestStage) -> Result<Step, String> {
     let connection = connect(task.effects, &config.account).await?;
     let application = if config.moniker.app.is_empty() { task.execution.application.clone() } else { config.moniker.app.clone() };
-    let mut manifests = if config.from_artifact() {
+    let mut manifests = if config.reads_an_artifact() {
         let artifact = match (&config.manifest_artifact, config.manifest_artifact_id.as_str()) {
             (_, id) if !id.is_empty() => bound_artifact(task.execution, id)?,
             (Some(artifact), _) => artifact.clone(),
