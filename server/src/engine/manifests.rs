@@ -75,6 +75,17 @@ pub fn bound_artifact(execution: &Execution, id: &str) -> Result<Artifact, Strin
         .ok_or_else(|| format!("no bound artifact has id {id:?} (see the pipeline's expectedArtifacts)"))
 }
 
+/// The manifests held by an artifact: the run's bound artifact `id`, else the one the stage
+/// writes out (`manifestArtifact`), read as YAML or JSON.
+pub async fn manifests_from_artifact(effects: &Effects, execution: &Execution, id: &str, inline: Option<&Artifact>) -> Result<Vec<Value>, String> {
+    let artifact = match (inline, id) {
+        (_, id) if !id.is_empty() => bound_artifact(execution, id)?,
+        (Some(artifact), _) => artifact.clone(),
+        _ => return Err("name the artifact holding the manifests (manifestArtifactId)".into()),
+    };
+    manifest::parse_text(&artifact_text(effects, &artifact).await?).map_err(|e| e.to_string())
+}
+
 /// Most bytes a manifest artifact may have.
 const MAX_ARTIFACT_BYTES: usize = 4 << 20;
 

@@ -14,17 +14,17 @@ use serde_json::{Value, json};
 use crate::helpers::{Db, TestApp, assert_error, finished_as, spawn_app};
 
 /// The test cluster's kubeconfig.
-fn kubeconfig() -> String {
+pub(crate) fn kubeconfig() -> String {
     std::env::var("GENNAKER_TEST_KUBECONFIG").expect("GENNAKER_TEST_KUBECONFIG: start the test cluster with `scripts/k8s up` and source its env file")
 }
 
 /// A namespace name no other test (or earlier run) uses.
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     format!("{prefix}-{}-{nanos:x}", std::process::id())
 }
 
-async fn kube_client() -> kube::Client {
+pub(crate) async fn kube_client() -> kube::Client {
     let config = kube::Config::from_custom_kubeconfig(kube::config::Kubeconfig::read_from(kubeconfig()).unwrap(), &Default::default()).await.unwrap();
     kube::Client::try_from(config).unwrap()
 }

@@ -13,21 +13,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
 use crate::helpers::{Db, TestApp, finished_as, spawn_app};
-
-fn kubeconfig() -> String {
-    std::env::var("GENNAKER_TEST_KUBECONFIG").expect("GENNAKER_TEST_KUBECONFIG: start the test cluster with `scripts/k8s up` and source its env file")
-}
-
-/// A name no other test (or earlier run) uses.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}-{}-{nanos:x}", std::process::id())
-}
-
-async fn kube_client() -> kube::Client {
-    let config = kube::Config::from_custom_kubeconfig(kube::config::Kubeconfig::read_from(kubeconfig()).unwrap(), &Default::default()).await.unwrap();
-    kube::Client::try_from(config).unwrap()
-}
+use crate::kubernetes::{kube_client, kubeconfig, unique};
 
 fn resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::{StageType, Step, Task, config_or_fail, failed, succeeded};
 use crate::cloud::kubernetes::manifest::{self, LOAD_BALANCERS, MAX_VERSION_HISTORY, Stability};
-use crate::engine::manifests::{self, artifact_text, bound_artifact, connect, run_artifacts};
+use crate::engine::manifests::{self, bound_artifact, connect, run_artifacts};
 use crate::engine::server_groups::running;
 use crate::engine::stage_forms as F;
 use crate::engine::tasks::TaskResult;
@@ -222,12 +222,7 @@ async fn deploy(task: Task<'_>, config: &DeployManifestStage) -> Result<Step, St
     let connection = connect(task.effects, &config.account).await?;
     let application = if config.moniker.app.is_empty() { task.execution.application.clone() } else { config.moniker.app.clone() };
     let mut manifests = if config.reads_an_artifact() {
-        let artifact = match (&config.manifest_artifact, config.manifest_artifact_id.as_str()) {
-            (_, id) if !id.is_empty() => bound_artifact(task.execution, id)?,
-            (Some(artifact), _) => artifact.clone(),
-            _ => return Err("name the artifact holding the manifests (manifestArtifactId)".into()),
-        };
-        manifest::parse_text(&artifact_text(task.effects, &artifact).await?).map_err(|e| e.to_string())?
+        manifests::manifests_from_artifact(task.effects, task.execution, &config.manifest_artifact_id, config.manifest_artifact.as_ref()).await?
     } else {
         manifest::expand_lists(config.manifests.clone())
     };

@@ -49,7 +49,7 @@ use super::{StageType, Step, Task, config_or_fail, failed, succeeded};
 use crate::cloud::kubernetes::manifest::{self, Stability};
 use crate::cloud::kubernetes::operations::{FIELD_MANAGER, Resource};
 use crate::cloud::kubernetes::{Connection, view};
-use crate::engine::manifests::{artifact_text, bound_artifact, connect, run_artifacts};
+use crate::engine::manifests::{artifact_text, bound_artifact, connect, manifests_from_artifact, run_artifacts};
 use crate::engine::server_groups::running;
 use crate::engine::stage_forms as F;
 use crate::engine::tasks::{Effects, TaskResult};
@@ -254,12 +254,7 @@ fn run_key(execution_id: &str, stage: &Stage) -> String {
 /// The Job manifest the stage runs, as written or read from its artifact.
 async fn job_manifest(task: Task<'_>, config: &RunJobManifestStage) -> Result<Value, String> {
     let manifests = if config.reads_artifact() {
-        let artifact = match (&config.manifest_artifact, config.manifest_artifact_id.as_str()) {
-            (_, id) if !id.is_empty() => bound_artifact(task.execution, id)?,
-            (Some(artifact), _) => artifact.clone(),
-            _ => return Err("name the artifact holding the Job (manifestArtifactId)".into()),
-        };
-        manifest::parse_text(&artifact_text(task.effects, &artifact).await?).map_err(|e| e.to_string())?
+        manifests_from_artifact(task.effects, task.execution, &config.manifest_artifact_id, config.manifest_artifact.as_ref()).await?
     } else {
         config.written()
     };
