@@ -155,6 +155,8 @@ pub trait ClusterService: Send + Sync + 'static {
     async fn clusters(&self, caller: &Caller, application: &str) -> Result<Vec<RegionClusters>>;
     /// One server group with its instances.
     async fn server_group(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<ServerGroup>;
+    /// A Kubernetes server group's raw manifest and events, read from its API server now.
+    async fn workload_manifest(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<crate::model::cluster::WorkloadManifest>;
     async fn load_balancers(&self, caller: &Caller, application: &str) -> Result<Vec<LoadBalancer>>;
     /// Creates or replaces a load balancer (account WRITE).
     async fn upsert_load_balancer(&self, caller: &Caller, request: LoadBalancerRequest) -> Result<LoadBalancer>;

@@ -99,6 +99,10 @@ test('an admin adds a Kubernetes account, writes a manifest deploy as YAML, runs
   // Scaled from its details panel: a ReplicaSet of a Deployment is scaled through the Deployment.
   await box.click();
   const panel = serverGroupPanel(page, workload);
+  // Its raw manifest and its events, from the API server.
+  await panel.getByText('Manifest', { exact: true }).click();
+  await expect(panel.getByLabel('Manifest', { exact: true })).toContainText('"moniker.spinnaker.io/application"');
+  await expect(panel.getByRole('table', { name: 'Events' })).toContainText('SuccessfulCreate');
   const scale = panel.getByRole('form', { name: 'Scale deployment web' });
   await scale.getByLabel('Replicas of deployment web').fill('3');
   await scale.getByRole('button', { name: 'Scale' }).click();

@@ -19,6 +19,12 @@ pub async fn get_server_group(application: String, account: String, region: Stri
     crate::ssr::respond(async |services, caller| services.clusters.server_group(&caller, &application, &account, &region, &name).await).await
 }
 
+/// A Kubernetes server group's raw manifest and events (the details panel).
+#[server]
+pub async fn get_workload_manifest(application: String, account: String, region: String, name: String) -> Result<crate::model::cluster::WorkloadManifest, AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.workload_manifest(&caller, &application, &account, &region, &name).await).await
+}
+
 /// The fields of the details panel's action forms, as a browser posts them: `action` is
 /// `resize`, `enable`, `disable`, `rollback` (with `restore`), `clone` (optionally `min`, `max`,
 /// `desired`) or `destroy` (with `confirm`, the server group's name typed again).

@@ -107,6 +107,31 @@ pub struct ServerGroup {
     pub moniker: Option<Moniker>,
 }
 
+/// A Kubernetes workload as its API server has it now: the raw manifest (less the server's
+/// field bookkeeping) and its events, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadManifest {
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub manifest: serde_json::Value,
+    pub events: Vec<WorkloadEvent>,
+}
+
+/// One Kubernetes event of a workload (`kubectl describe`'s Events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadEvent {
+    /// `Normal` or `Warning`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub reason: String,
+    pub message: String,
+    pub count: u32,
+    pub last_seen: EpochMillis,
+}
+
 /// Server groups that share a cluster name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

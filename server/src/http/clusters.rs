@@ -3,7 +3,7 @@
 //! /loadBalancers` with `application`, `stack`, `listeners`, `healthCheck`).
 
 use app::error::ErrorBody;
-use app::model::cluster::{LoadBalancer, LoadBalancerRequest, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup};
+use app::model::cluster::{LoadBalancer, LoadBalancerRequest, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup, WorkloadManifest};
 use app::ssr::Services;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(clusters))
         .routes(routes!(server_group))
+        .routes(routes!(workload_manifest))
         .routes(routes!(load_balancers))
         .routes(routes!(upsert_load_balancer))
         .routes(routes!(delete_load_balancer))
@@ -50,6 +51,20 @@ pub async fn server_group(
     Path((application, account, region, name)): Path<(String, String, String, String)>,
 ) -> Result<Json<ServerGroup>, ApiError> {
     Ok(Json(services.clusters.server_group(&caller, &application, &account, &region, &name).await?))
+}
+
+/// A Kubernetes server group's raw manifest and events, read from its API server now (needs
+/// READ on the application and the account).
+#[utoipa::path(get, path = "/applications/{application}/serverGroups/{account}/{region}/{name}/manifest", tag = "clusters",
+    params(("application" = String, Path, description = "application name"), ("account" = String, Path, description = "account"),
+        ("region" = String, Path, description = "the namespace"), ("name" = String, Path, description = "server group name, e.g. `replicaSet web-v001`")),
+    responses((status = 200, body = WorkloadManifest), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn workload_manifest(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path((application, account, region, name)): Path<(String, String, String, String)>,
+) -> Result<Json<WorkloadManifest>, ApiError> {
+    Ok(Json(services.clusters.workload_manifest(&caller, &application, &account, &region, &name).await?))
 }
 
 /// The application's load balancers.

@@ -5,7 +5,7 @@
 use app::error::{AppError, Result};
 use app::model::auth::{Access, Caller};
 use app::model::cluster::{
-    LoadBalancer, LoadBalancerRequest, Location, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup,
+    LoadBalancer, LoadBalancerRequest, Location, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup, WorkloadEvent, WorkloadManifest,
 };
 use app::model::names::ClusterName;
 use app::ssr::ClusterService;
@@ -89,6 +89,39 @@ impl ClusterService for Clusters {
             return Err(not_found());
         }
         Ok(found)
+    }
+
+    async fn workload_manifest(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<WorkloadManifest> {
+        // The same checks as the server group's details: READ on both, and it is the application's.
+        let group = self.server_group(caller, application, account, region, name).await?;
+        if group.location.cloud_provider != "kubernetes" {
+            return Err(AppError::invalid("name", format!("{name} is not a Kubernetes workload: it has no manifest")));
+        }
+        let unavailable = |error: crate::cloud::kubernetes::Error| AppError::Unavailable { message: error.to_string() };
+        let cloud = self.clouds.kubernetes().map_err(provider_error)?;
+        let connection = cloud.connect(account).await.map_err(unavailable)?;
+        let (kind, object) = crate::cloud::kubernetes::manifest::split_manifest_name(name).map_err(|e| AppError::invalid("name", e.to_string()))?;
+        let resource = connection.resource_of_kind(&kind).await.map_err(unavailable)?;
+        let manifest = connection
+            .get(&resource, region, &object)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| AppError::not_found(format!("{name} not found in {account}/{region}")))?;
+        let events = connection.events_of(region, &resource.api.kind, &object).await.map_err(unavailable)?;
+        let events = events
+            .iter()
+            .map(|event| {
+                let text = |key: &str| event.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+                WorkloadEvent {
+                    kind: text("type"),
+                    reason: text("reason"),
+                    message: text("message"),
+                    count: event.get("count").and_then(serde_json::Value::as_u64).unwrap_or(1) as u32,
+                    last_seen: crate::cloud::kubernetes::view::millis(event.get("lastTimestamp").or_else(|| event.pointer("/metadata/creationTimestamp"))),
+                }
+            })
+            .collect();
+        Ok(WorkloadManifest { manifest: crate::engine::stages::deploy_manifest::without_managed_fields(manifest), events })
     }
 
     async fn load_balancers(&self, caller: &Caller, application: &str) -> Result<Vec<LoadBalancer>> {

@@ -472,3 +472,43 @@ async fn the_watch_cache_survives_an_api_server_restart() {
     k8s(&["down"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An account whose kubeconfig is a secret in the secrets store: the caching agent reads it
+/// from there, and a secret that is not a kubeconfig is reported by its name, its content never
+/// shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubeconfig_from_the_secrets_store_reaches_the_cluster_and_never_shows() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("secretive").await;
+    let namespace = unique("secret");
+    let content = std::fs::read_to_string(kubeconfig()).unwrap();
+    let secret = json!({"name": "kubeconfig-test", "value": content, "description": "the test cluster", "roles": [], "applications": []});
+    let created = app.post_json("/api/v1/secrets", &secret).await;
+    assert!(created.status().is_success(), "{}", created.text().await.unwrap());
+    let account = json!({"cloudProvider": "kubernetes", "kubernetes": {"kubeconfigSecret": "kubeconfig-test", "namespaces": [namespace]}});
+    let saved = app.client.put(app.url("/api/v1/clouds/accounts/from-secret")).json(&account).send().await.unwrap();
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let listed = app.get("/api/v1/clouds/accounts").await.text().await.unwrap();
+    assert!(!listed.contains("certificate-authority-data") && !listed.contains("token:"), "only the secret's name is shown: {listed}");
+
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "quiet", "namespace": namespace},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "quiet"}}, "template": {"metadata": {"labels": {"app": "quiet"}}, "spec": {"containers": [{"name": "q", "image": "q:1"}]}}}});
+    let id = save(&app, "secretive", json!({"name": "deploy", "stages": [{"refId": "1", "type": "deployManifest", "name": "Deploy",
+        "account": "from-secret", "cloudProvider": "kubernetes", "manifests": [namespace_manifest(&namespace), deployment]}]})).await;
+    let ran = run(&app, "secretive", &id, json!({})).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    until_clusters(&app, "secretive", "the deployment, seen through the secret's kubeconfig", |view| {
+        server_groups_in(view, &namespace).iter().any(|group| group["cluster"] == "deployment quiet")
+    })
+    .await;
+
+    // A secret that is not a kubeconfig: the run fails naming the secret, not showing its value.
+    let garbage = "not: [a kubeconfig, token: hunter2-very-secret";
+    let replaced = app.client.put(app.url("/api/v1/secrets/kubeconfig-test")).json(&json!({"value": garbage})).send().await.unwrap();
+    assert!(replaced.status().is_success());
+    let ran = run(&app, "secretive", &id, json!({})).await;
+    assert_eq!(ran["status"], "TERMINAL");
+    let text = ran.to_string();
+    assert!(text.contains("kubeconfig-test") && text.contains("not a valid kubeconfig"), "{text}");
+    assert!(!text.contains("hunter2"), "the secret's value never shows: {text}");
+}

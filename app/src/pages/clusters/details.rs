@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use super::actions::ServerGroupActions;
 use super::server_group_box::{HealthBar, artifact_version};
 use super::{Selection, find_group};
-use crate::api::clusters::get_server_group;
+use crate::api::clusters::{get_server_group, get_workload_manifest};
 use crate::components::loaded::{Loaded, loaded};
 use crate::model::cluster::{HealthState, RegionClusters, ServerGroup};
 use crate::model::time::format_utc;
@@ -57,6 +57,7 @@ pub fn ServerGroupPanel(application: String, selection: Selection, regions: RwSi
         get_server_group(application, account, region, name)
     });
     let name = selection.name.clone();
+    let kubernetes = summary.get_untracked().is_some_and(|group| group.location.cloud_provider == "kubernetes");
 
     view! {
         <aside class="details-panel" aria-label=format!("Server group {name}")>
@@ -69,12 +70,54 @@ pub fn ServerGroupPanel(application: String, selection: Selection, regions: RwSi
                 move || view! { <p class="empty">{name.clone()} " is no longer there."</p> }
             }>
                 <Loaded fallback="Loading…" content=loaded(move || async move { details.await.map(|group| view! { <Facts group/> }) })/>
+                {kubernetes.then(|| view! { <WorkloadManifestView application=application.clone() selection=selection.clone() summary/> })}
                 {
                     let application = application.clone();
                     summary.get_untracked().map(|current| view! { <ServerGroupActions application current disabled others/> })
                 }
             </Show>
         </aside>
+    }
+}
+
+/// A Kubernetes workload's raw manifest and events, read from its API server when the panel
+/// opens and again when the live view says it changed.
+#[component]
+fn WorkloadManifestView(application: String, selection: Selection, summary: Memo<Option<crate::model::cluster::ServerGroupSummary>>) -> impl IntoView {
+    let key = (application, selection.account, selection.region, selection.name);
+    let found = Resource::new(move || (key.clone(), summary.get()), |((application, account, region, name), _)| {
+        get_workload_manifest(application, account, region, name)
+    });
+    view! {
+        <Loaded fallback="Loading the manifest…" content=loaded(move || async move {
+            found.await.map(|found| view! {
+                <h3>"Events"</h3>
+                {if found.events.is_empty() {
+                    view! { <p class="empty">"No events."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="list" aria-label="Events">
+                            <thead><tr><th>"Type"</th><th>"Reason"</th><th>"Message"</th><th>"Count"</th><th>"Last seen"</th></tr></thead>
+                            <tbody>
+                                {found.events.into_iter().map(|event| view! {
+                                    <tr>
+                                        <td>{event.kind}</td>
+                                        <td>{event.reason}</td>
+                                        <td>{event.message}</td>
+                                        <td>{event.count}</td>
+                                        <td>{format_utc(event.last_seen)}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+                <details class="manifest">
+                    <summary>"Manifest"</summary>
+                    <pre aria-label="Manifest">{serde_json::to_string_pretty(&found.manifest).unwrap_or_default()}</pre>
+                </details>
+            })
+        })/>
     }
 }
 
