@@ -512,3 +512,60 @@ async fn a_kubeconfig_from_the_secrets_store_reaches_the_cluster_and_never_shows
     assert!(text.contains("kubeconfig-test") && text.contains("not a valid kubeconfig"), "{text}");
     assert!(!text.contains("hunter2"), "the secret's value never shows: {text}");
 }
+
+/// A second public pipeline (fixture 19, an Istio canary demo), saved unchanged: Deployments,
+/// Services, a Job run twice with `strategy.spinnaker.io/recreate`, Istio's DestinationRule and
+/// VirtualService (custom resources, found through discovery), a judgment, and a delete by
+/// label selector. The test cluster gets what the pipeline assumes: an account named
+/// `kubernetes`, a namespace `demo` and Istio's resource definitions (not Istio itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_world_istio_pipeline_with_jobs_runs_unchanged_on_the_test_cluster() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("istiodemo").await;
+    let client = kube_client().await;
+    let cluster_api = |group: &str, version: &str, kind: &str, plural: &str| -> Api<DynamicObject> {
+        Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural))
+    };
+    let definitions = cluster_api("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions");
+    for (kind, plural) in [("DestinationRule", "destinationrules"), ("VirtualService", "virtualservices")] {
+        let definition = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": format!("{plural}.networking.istio.io")},
+            "spec": {"group": "networking.istio.io", "scope": "Namespaced",
+                "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase(), "listKind": format!("{kind}List")},
+                "versions": [{"name": "v1alpha3", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+        definitions.patch(&format!("{plural}.networking.istio.io"), &PatchParams::apply("test").force(), &Patch::Apply(definition)).await.unwrap();
+    }
+    let namespaces = cluster_api("", "v1", "Namespace", "namespaces");
+    namespaces.patch("demo", &PatchParams::apply("test").force(), &Patch::Apply(namespace_manifest("demo"))).await.unwrap();
+    let account = json!({"cloudProvider": "kubernetes", "kubernetes": {"kubeconfigFile": kubeconfig(), "namespaces": ["demo"]}});
+    let saved = app.client.put(app.url("/api/v1/clouds/accounts/kubernetes")).json(&account).send().await.unwrap();
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    // The resource definitions take a moment to be served.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spinnaker");
+    let mut pipeline: Value = serde_json::from_str(&std::fs::read_to_string(folder.join("19-istio-demo-runjob-judgment.json")).unwrap()).unwrap();
+    pipeline["name"] = json!("istio demo");
+    let id = save(&app, "istiodemo", pipeline).await;
+    let started: Value = app.post_json(&format!("/api/v1/applications/istiodemo/pipelines/{id}/executions"), &json!({})).await.json().await.unwrap();
+    let execution_id = started["id"].as_str().unwrap_or_else(|| panic!("{started}")).to_string();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let execution: Value = app.get(&format!("/api/v1/executions/{execution_id}")).await.json().await.unwrap();
+        if stage(&execution, "4")["status"] == "RUNNING" {
+            break;
+        }
+        assert!(!["TERMINAL", "CANCELED"].contains(&execution["status"].as_str().unwrap()), "{execution}");
+        assert!(Instant::now() < deadline, "never reached the judgment: {execution}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let judged = app.patch_json(&format!("/api/v1/executions/{execution_id}/stages/4"), &json!({"judgmentStatus": "continue"})).await;
+    assert!(judged.status().is_success());
+    let execution = finished_as(&app, &app.client, &execution_id, 90).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    let routes = api(&client, "demo", "networking.istio.io/v1alpha3", "VirtualService", "virtualservices");
+    assert!(routes.get_opt("demo").await.unwrap().is_some(), "the custom resource was applied");
+    assert!(get(&client, "demo", "apps/v1", "Deployment", "deployments", "demo-prod").await.is_some());
+    assert!(get(&client, "demo", "apps/v1", "Deployment", "deployments", "demo-canary").await.is_none(), "deleted by its labels");
+}
