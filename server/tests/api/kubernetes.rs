@@ -431,11 +431,12 @@ async fn a_real_world_pipeline_runs_unchanged_on_the_test_cluster() {
     assert_eq!(deployment["metadata"]["annotations"]["moniker.spinnaker.io/application"], "invoicing-integration-app");
 }
 
-/// The caching agent's watches survive the API server going away and coming back: the view
-/// keeps what it knew meanwhile, and changes made after the restart arrive. This test runs a
-/// cluster of its own (`scripts/k8s up --dir`), since it restarts the API server.
+/// The caching agent's watches survive the API server going away and coming back with their
+/// resourceVersions compacted away (410 Gone): the view keeps what it knew meanwhile, and
+/// changes made after the restart arrive. This test runs a cluster of its own (`scripts/k8s up
+/// --dir`), since it restarts the API server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_watch_cache_survives_an_api_server_restart() {
+async fn the_watch_cache_survives_an_api_server_restart_and_a_compaction() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/k8s");
     let dir = std::env::temp_dir().join(format!("gennaker-k8s-restart-{}", std::process::id()));
     let k8s = |args: &[&str]| {
@@ -457,12 +458,28 @@ async fn the_watch_cache_survives_an_api_server_restart() {
     let up = |count: u64| move |view: &Value| server_groups_in(view, "default").iter().any(|group| group["instanceCounts"]["up"] == count);
     until_clusters(&app, "steady", "one instance", up(1)).await;
 
+    // Force the 410 path: other writes move etcd's revision on, etcd is compacted to it, and the
+    // API server restarts with an empty watch cache; the agent's watches resume from
+    // resourceVersions that no longer exist (410 Gone) and must list again.
+    let config = kube::Config::from_custom_kubeconfig(kube::config::Kubeconfig::read_from(&kubeconfig_path).unwrap(), &Default::default()).await.unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let config_maps = api(&client, "default", "v1", "ConfigMap", "configmaps");
+    for index in 0..5 {
+        let map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("churn-{index}")}, "data": {"n": index.to_string()}});
+        config_maps.patch(&format!("churn-{index}"), &PatchParams::apply("test").force(), &Patch::Apply(map)).await.unwrap();
+    }
+    let state = std::fs::read_to_string(dir.join("state")).unwrap();
+    let etcd_port = state.lines().find_map(|line| line.strip_prefix("ETCD_PORT=")).unwrap().trim().to_string();
+    let etcd = reqwest::Client::new();
+    let range: Value = etcd.post(format!("http://127.0.0.1:{etcd_port}/v3/kv/range")).json(&json!({"key": "Lw=="})).send().await.unwrap().json().await.unwrap();
+    let revision = range["header"]["revision"].as_str().unwrap().to_string();
+    let compacted = etcd.post(format!("http://127.0.0.1:{etcd_port}/v3/kv/compaction")).json(&json!({"revision": revision, "physical": true})).send().await.unwrap();
+    assert!(compacted.status().is_success(), "{}", compacted.text().await.unwrap());
+
     k8s(&["restart-apiserver"]);
     let view: Value = app.get("/api/v1/applications/steady/clusters").await.json().await.unwrap();
     assert!(up(1)(&view), "the view kept what it knew across the restart: {view}");
-    // A change made after the restart arrives through the resumed (or relisted) watches.
-    let config = kube::Config::from_custom_kubeconfig(kube::config::Kubeconfig::read_from(&kubeconfig_path).unwrap(), &Default::default()).await.unwrap();
-    let client = kube::Client::try_from(config).unwrap();
+    // A change made after the restart arrives through the relisted watches.
     api(&client, "default", "apps/v1", "Deployment", "deployments")
         .patch("steady", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}})))
         .await

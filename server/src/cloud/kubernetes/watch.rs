@@ -79,19 +79,21 @@ async fn run(connection: Connection, cache: ClusterCache, mut stop: signal::Rece
             let account = connection.account.clone();
             watches.push(tokio::spawn(async move {
                 let mut events = std::pin::pin!(reflector(writer, watcher(api, watcher::Config::default())).default_backoff());
-                let mut failing = false;
+                let mut last_error: Option<String> = None;
                 while let Some(event) = events.next().await {
                     match event {
                         Ok(_) => {
-                            failing = false;
+                            last_error = None;
                             changed.notify_one();
                         }
-                        // Logged once per outage, not once per retry.
-                        Err(error) if !failing => {
-                            failing = true;
-                            tracing::warn!(%error, %account, kind, "kubernetes watch failed; retrying, the cache keeps what it saw");
+                        Err(error) => {
+                            // Logged when the failure changes, not once per retry of an outage.
+                            let text = error.to_string();
+                            if last_error.as_deref() != Some(text.as_str()) {
+                                tracing::warn!(error = %text, %account, kind, "kubernetes watch failed; retrying (relisting when its resourceVersion is gone), the cache keeps what it saw");
+                                last_error = Some(text);
+                            }
                         }
-                        Err(_) => {}
                     }
                 }
             }));
