@@ -61,6 +61,11 @@ test('an admin adds a Kubernetes account, writes a manifest deploy as YAML, runs
   const accounts = page.getByRole('table', { name: 'Cloud accounts' });
   await expect(accounts).toContainText(account);
   await expect(accounts).toContainText('kubernetes');
+  // Its caching agent reaches the cluster (the page shows what it last said).
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByRole('table', { name: 'Cloud accounts' }).getByRole('row', { name: new RegExp(account) })).toContainText('watching', { timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
 
   await openHydrated(page, `/applications/${application}/pipelines`);
   await page.getByRole('button', { name: 'New pipeline' }).click();

@@ -37,6 +37,7 @@ pub async fn save_kubernetes_account(
             omit_namespaces: Vec::new(),
         }),
         source: AccountSource::Api,
+        status: None,
     };
     let name = account.name.clone();
     crate::ssr::respond(async move |services, caller| services.cloud_accounts.put(&caller, &name, account).await).await

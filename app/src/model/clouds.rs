@@ -93,6 +93,10 @@ pub struct CloudAccount {
     /// Filled in by the server; ignored when sent.
     #[serde(default)]
     pub source: AccountSource,
+    /// Filled in by the server when listing (ignored when sent): whether its caching agent
+    /// reaches the cloud (`watching`), is still connecting, or why it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 /// The clouds file (`--clouds-file`): `{"accounts": [...]}` in JSON or YAML.
@@ -115,6 +119,7 @@ impl CloudAccount {
             regions: vec!["local".into()],
             kubernetes: None,
             source: AccountSource::Builtin,
+            status: None,
         }
     }
 
@@ -181,7 +186,14 @@ mod tests {
     use super::*;
 
     fn kubernetes(settings: KubernetesAccountSettings) -> CloudAccount {
-        CloudAccount { name: "k8s-dev".into(), cloud_provider: CloudProviderKind::Kubernetes, regions: vec![], kubernetes: Some(settings), source: AccountSource::Api }
+        CloudAccount {
+            name: "k8s-dev".into(),
+            cloud_provider: CloudProviderKind::Kubernetes,
+            regions: vec![],
+            kubernetes: Some(settings),
+            source: AccountSource::Api,
+            status: None,
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub fn CloudsPage() -> impl IntoView {
             <Loaded fallback="Loading accounts…" content=loaded(move || async move {
                 accounts.await.map(|accounts| view! {
                     <table class="list" aria-label="Cloud accounts">
-                        <thead><tr><th>"Name"</th><th>"Provider"</th><th>"Reached by"</th><th>"Defined"</th><th></th></tr></thead>
+                        <thead><tr><th>"Name"</th><th>"Provider"</th><th>"Reached by"</th><th>"Defined"</th><th>"Status"</th><th></th></tr></thead>
                         <tbody>
                             {accounts.into_iter().map(|account| {
                                 let removable = account.source == AccountSource::Api;
@@ -59,6 +59,7 @@ pub fn CloudsPage() -> impl IntoView {
                                         <td>{account.cloud_provider.as_str()}</td>
                                         <td>{reached_by(&account)}</td>
                                         <td>{source_label(account.source)}</td>
+                                        <td>{account.status.clone().unwrap_or_default()}</td>
                                         <td>{removable.then(|| view! {
                                             <ActionForm action=delete attr:class="inline">
                                                 <input type="hidden" name="name" value=name.clone()/>

@@ -95,17 +95,19 @@ impl Connection {
     }
 }
 
-/// Every Kubernetes account's connection, made on first use.
+/// Every Kubernetes account's connection, made on first use, and what its caching agent last
+/// said of it.
 #[derive(Clone)]
 pub struct KubernetesCloud {
     store: Store,
     secrets: Arc<Secrets>,
     connections: Arc<tokio::sync::Mutex<HashMap<String, Connection>>>,
+    statuses: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl KubernetesCloud {
     pub fn new(store: Store, secrets: Arc<Secrets>) -> Self {
-        Self { store, secrets, connections: Arc::default() }
+        Self { store, secrets, connections: Arc::default(), statuses: Arc::default() }
     }
 
     /// The connection to a Kubernetes account (made now if there is none, or its account changed).
@@ -179,5 +181,16 @@ impl KubernetesCloud {
     /// Forgets an account's connection (it was removed or changed).
     pub async fn forget(&self, account: &str) {
         self.connections.lock().await.remove(account);
+        self.statuses.lock().unwrap_or_else(|p| p.into_inner()).remove(account);
+    }
+
+    /// Records what the account's caching agent says of it (`watching`, or why not).
+    pub fn set_status(&self, account: &str, status: impl Into<String>) {
+        self.statuses.lock().unwrap_or_else(|p| p.into_inner()).insert(account.to_string(), status.into());
+    }
+
+    /// What the account's caching agent last said of it, if it runs here.
+    pub fn status(&self, account: &str) -> Option<String> {
+        self.statuses.lock().unwrap_or_else(|p| p.into_inner()).get(account).cloned()
     }
 }

@@ -40,7 +40,13 @@ impl CloudAccounts {
 impl CloudAccountService for CloudAccounts {
     async fn list(&self, caller: &Caller) -> Result<Vec<CloudAccount>> {
         policy::require_admin(caller)?;
-        Ok(crate::cloud::accounts::all(&self.store).await?)
+        let mut accounts = crate::cloud::accounts::all(&self.store).await?;
+        if let Ok(kubernetes) = self.clouds.kubernetes() {
+            for account in &mut accounts {
+                account.status = kubernetes.status(&account.name);
+            }
+        }
+        Ok(accounts)
     }
 
     async fn put(&self, caller: &Caller, name: &str, mut account: CloudAccount) -> Result<CloudAccount> {
@@ -53,6 +59,7 @@ impl CloudAccountService for CloudAccounts {
         }
         self.changeable(name).await?;
         account.source = AccountSource::Api;
+        account.status = None;
         account.validate()?;
         if let Some(settings) = &account.kubernetes {
             if let Some(secret) = &settings.kubeconfig_secret

@@ -123,6 +123,32 @@ async fn accounts_are_configuration_that_only_admins_change() {
 
     let saved = put("k8s", account.clone()).await.unwrap();
     assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    // Its caching agent says how it is doing: it reaches the cluster.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed: Vec<Value> = app.get("/api/v1/clouds/accounts").await.json().await.unwrap();
+        if listed.iter().any(|account| account["name"] == "k8s" && account["status"] == "watching") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the account never showed as watching: {listed:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // An account whose kubeconfig file is not a kubeconfig says why.
+    let bogus = std::env::temp_dir().join(format!("not-a-kubeconfig-{}", std::process::id()));
+    std::fs::write(&bogus, "this: is not a kubeconfig").unwrap();
+    let broken = json!({"cloudProvider": "kubernetes", "kubernetes": {"kubeconfigFile": bogus.display().to_string()}});
+    assert_eq!(put("broken", broken).await.unwrap().status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed: Vec<Value> = app.get("/api/v1/clouds/accounts").await.json().await.unwrap();
+        let status = listed.iter().find(|account| account["name"] == "broken").and_then(|account| account["status"].as_str()).unwrap_or_default().to_string();
+        if status.starts_with("cannot connect") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the broken account never said why: {listed:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.delete("/api/v1/clouds/accounts/broken").await.status(), 204);
     let accounts: Vec<Value> = app.get("/api/v1/accounts").await.json().await.unwrap();
     let names: Vec<&str> = accounts.iter().map(|account| account["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["local", "k8s"]);

@@ -38,11 +38,13 @@ const SETTLE: Duration = Duration::from_millis(20);
 /// made (a bad kubeconfig) is retried every `retry`.
 pub fn start(cloud: KubernetesCloud, cache: ClusterCache, account: String, retry: Duration, mut stop: signal::Receiver<()>) -> JoinHandle<()> {
     tokio::spawn(async move {
+        cloud.set_status(&account, "connecting");
         let connection = loop {
             match cloud.connect(&account).await {
                 Ok(connection) => break connection,
                 Err(error) => {
                     tracing::warn!(%error, %account, "kubernetes caching agent cannot connect");
+                    cloud.set_status(&account, format!("cannot connect: {error}"));
                     tokio::select! {
                         _ = stop.changed() => return,
                         () = tokio::time::sleep(retry) => {}
@@ -50,11 +52,11 @@ pub fn start(cloud: KubernetesCloud, cache: ClusterCache, account: String, retry
                 }
             }
         };
-        run(connection, cache, stop).await;
+        run(cloud, connection, cache, stop).await;
     })
 }
 
-async fn run(connection: Connection, cache: ClusterCache, mut stop: signal::Receiver<()>) {
+async fn run(cloud: KubernetesCloud, connection: Connection, cache: ClusterCache, mut stop: signal::Receiver<()>) {
     let changed = Arc::new(Notify::new());
     let mut stores: Vec<(&'static str, reflector::Store<DynamicObject>)> = Vec::new();
     let mut watches = Vec::new();
@@ -77,19 +79,23 @@ async fn run(connection: Connection, cache: ClusterCache, mut stop: signal::Rece
             stores.push((kind, writer.as_reader()));
             let changed = changed.clone();
             let account = connection.account.clone();
+            let cloud = cloud.clone();
             watches.push(tokio::spawn(async move {
                 let mut events = std::pin::pin!(reflector(writer, watcher(api, watcher::Config::default())).default_backoff());
                 let mut last_error: Option<String> = None;
                 while let Some(event) = events.next().await {
                     match event {
                         Ok(_) => {
-                            last_error = None;
+                            if last_error.take().is_some() {
+                                cloud.set_status(&account, "watching");
+                            }
                             changed.notify_one();
                         }
                         Err(error) => {
                             // Logged when the failure changes, not once per retry of an outage.
                             let text = error.to_string();
                             if last_error.as_deref() != Some(text.as_str()) {
+                                cloud.set_status(&account, format!("watch of {kind} failed, retrying: {text}"));
                                 tracing::warn!(error = %text, %account, kind, "kubernetes watch failed; retrying (relisting when its resourceVersion is gone), the cache keeps what it saw");
                                 last_error = Some(text);
                             }
@@ -99,6 +105,7 @@ async fn run(connection: Connection, cache: ClusterCache, mut stop: signal::Rece
             }));
         }
     }
+    cloud.set_status(&connection.account, "watching");
     loop {
         tokio::select! {
             _ = stop.changed() => break,
