@@ -13,6 +13,7 @@
 //! - `worker`: claims a message, runs its handler, commits state + acknowledgement + next
 //!   messages + event in one transaction, then tells live subscribers.
 
+pub mod artifact_files;
 pub mod artifacts;
 pub mod clock;
 pub mod handlers;

@@ -91,7 +91,8 @@ impl Server {
         let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms).with_clouds(clouds.clone())
             .with_listener(Arc::new(crate::triggers::pipeline::PipelineTriggers))
             .with_outbound(outbound.clone())
-            .with_jenkins_masters(jenkins_masters(config));
+            .with_jenkins_masters(jenkins_masters(config))
+            .with_secrets(secrets.clone());
         let built = service::build(store.clone(), auth_config, secrets, engine.clone());
         // The workers' engine delivers notifications, with secrets for addresses and passwords.
         let engine = engine.with_notifier(notifier(&config.notify, address, built.secrets.clone(), outbound.clone()));

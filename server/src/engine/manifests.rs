@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use app::model::artifact::Artifact;
 use app::model::execution::Execution;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -83,37 +82,12 @@ pub async fn manifests_from_artifact(effects: &Effects, execution: &Execution, i
         (Some(artifact), _) => artifact.clone(),
         _ => return Err("name the artifact holding the manifests (manifestArtifactId)".into()),
     };
-    manifest::parse_text(&artifact_text(effects, &artifact).await?).map_err(|e| e.to_string())
+    manifest::parse_text(&artifact_text(effects, execution, &artifact).await?).map_err(|e| e.to_string())
 }
 
-/// Most bytes a manifest artifact may have.
-const MAX_ARTIFACT_BYTES: usize = 4 << 20;
-
-/// The text of a file artifact: `embedded/base64` decoded; `http/file` fetched through the
-/// outbound allow-list.
-pub async fn artifact_text(effects: &Effects, artifact: &Artifact) -> Result<String, String> {
-    match artifact.kind.as_str() {
-        "embedded/base64" => {
-            let encoded = if artifact.reference.is_empty() { artifact.extra.get("contents").and_then(Value::as_str).unwrap_or_default() } else { &artifact.reference };
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .map_err(|e| format!("embedded/base64 artifact {:?} is not base64: {e}", artifact.name))?;
-            if bytes.len() > MAX_ARTIFACT_BYTES {
-                return Err(format!("artifact {:?} is larger than {MAX_ARTIFACT_BYTES} bytes", artifact.name));
-            }
-            String::from_utf8(bytes).map_err(|_| format!("artifact {:?} is not UTF-8 text", artifact.name))
-        }
-        "http/file" => {
-            let url = if artifact.reference.is_empty() { &artifact.name } else { &artifact.reference };
-            let request = effects.http.get(url).map_err(|e| format!("fetching artifact {url}: {e}"))?;
-            let response = request.send().await.map_err(|e| format!("fetching artifact {url}: {}", crate::outbound::describe(&e)))?;
-            if !response.status().is_success() {
-                return Err(format!("fetching artifact {url}: HTTP {}", response.status()));
-            }
-            effects.http.text(response).await.map_err(|e| format!("fetching artifact {url}: {e}"))
-        }
-        other => Err(format!("artifact type {other:?} cannot be read as a manifest here (use embedded/base64 or http/file)")),
-    }
+/// The text of a file artifact, fetched for `execution` (see `artifact_files`).
+pub async fn artifact_text(effects: &Effects, execution: &Execution, artifact: &Artifact) -> Result<String, String> {
+    super::artifact_files::text(effects, execution, artifact).await.map_err(|e| e.to_string())
 }
 
 /// A stage's one object: by `manifestName` (`deployment web`), or (`mode: dynamic`) the

@@ -25,6 +25,9 @@ pub struct Effects {
     pub listeners: Vec<std::sync::Arc<dyn super::listeners::RunFinished>>,
     /// Jenkins masters by name (`--jenkins-master name=url`), for the `jenkins` stage.
     pub jenkins_masters: std::collections::BTreeMap<String, String>,
+    /// The secrets store, for credentials stages use on a run's behalf (a file artifact's
+    /// token), revealed only within each secret's scope.
+    pub secrets: Option<std::sync::Arc<crate::secrets::Secrets>>,
 }
 
 /// How often a waiting task is looked at again, at most.

@@ -63,7 +63,7 @@ impl Engine {
         let (events, _) = broadcast::channel(1024);
         let wake = Arc::new(Notify::new());
         let launcher = Launcher::new(store.clone(), clock.clone(), events.clone(), wake.clone());
-        let effects = Effects { http: crate::outbound::Outbound::default(), store: store.clone(), clouds: Clouds::default(), notifier: Default::default(), launcher, listeners: Vec::new(), jenkins_masters: Default::default() };
+        let effects = Effects { http: crate::outbound::Outbound::default(), store: store.clone(), clouds: Clouds::default(), notifier: Default::default(), launcher, listeners: Vec::new(), jenkins_masters: Default::default(), secrets: None };
         Self { store, clock, events, wake, lease_ms: LEASE_MS, effects }
     }
 
@@ -93,6 +93,12 @@ impl Engine {
     /// The allow-listed client webhook stages call through.
     pub fn with_outbound(mut self, outbound: crate::outbound::Outbound) -> Self {
         self.effects.http = outbound;
+        self
+    }
+
+    /// The secrets store stages read credentials from (within each secret's scope).
+    pub fn with_secrets(mut self, secrets: std::sync::Arc<crate::secrets::Secrets>) -> Self {
+        self.effects.secrets = Some(secrets);
         self
     }
 

@@ -612,3 +612,76 @@ async fn a_real_world_istio_pipeline_with_jobs_runs_unchanged_on_the_test_cluste
     assert!(get(&client, "demo", "apps/v1", "Deployment", "deployments", "demo-prod").await.is_some());
     assert!(get(&client, "demo", "apps/v1", "Deployment", "deployments", "demo-canary").await.is_none(), "deleted by its labels");
 }
+
+/// A stand-in for GitHub's contents API (a test double: GitHub itself cannot be reached from
+/// here): `GET /repos/{owner}/{repo}/contents/{path}?ref=...` answers the raw file when the
+/// request carries `Authorization: Bearer good-token` and asks for the raw media type;
+/// it records the refs it was asked for.
+async fn github_double(manifest: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::extract::{Query, State};
+    use axum::http::{HeaderMap, StatusCode};
+    type Asked = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    async fn contents(State((manifest, asked)): State<(String, Asked)>, headers: HeaderMap, Query(query): Query<std::collections::HashMap<String, String>>) -> Result<String, StatusCode> {
+        if headers.get("authorization").and_then(|value| value.to_str().ok()) != Some("Bearer good-token") {
+            return Err(StatusCode::NOT_FOUND);
+        }
+        if headers.get("accept").and_then(|value| value.to_str().ok()) != Some("application/vnd.github.v3.raw") {
+            return Err(StatusCode::NOT_ACCEPTABLE);
+        }
+        asked.lock().unwrap().push(query.get("ref").cloned().unwrap_or_default());
+        Ok(manifest)
+    }
+    let asked: Asked = std::sync::Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().route("/repos/{owner}/{repo}/contents/{*path}", axum::routing::get(contents)).with_state((manifest, asked.clone()));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (address, asked)
+}
+
+/// A manifest kept in a GitHub repository (`github/file`, as fixture 05 deploys it): fetched
+/// through the contents API at the bound version, with the token of the secret its
+/// `artifactAccount` names, only if that secret's scope allows the pipeline's application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_from_a_github_file_deploys_with_a_scoped_token() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("fromgit").await;
+    let namespace = unique("github");
+    add_account(&app, "k8s", &[]).await;
+    let manifest = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {namespace}\ndata:\n  colour: blue\n"
+    );
+    let (github, asked) = github_double(manifest).await;
+    let secret = json!({"name": "github-token", "value": "good-token", "roles": [], "applications": ["other"]});
+    assert!(app.post_json("/api/v1/secrets", &secret).await.status().is_success());
+    let pipeline = json!({"name": "from git",
+        "expectedArtifacts": [{"id": "manifest", "matchArtifact": {"type": "github/file", "name": "k8s/settings.yml"},
+            "useDefaultArtifact": true, "defaultArtifact": {"type": "github/file", "name": "k8s/settings.yml", "artifactAccount": "github-token",
+                "reference": format!("{github}/repos/acme/site/contents/k8s/settings.yml"), "version": "release-1"}}],
+        "stages": [{"refId": "1", "type": "deployManifest", "name": "Deploy", "account": "k8s", "cloudProvider": "kubernetes",
+            "source": "artifact", "manifestArtifactId": "manifest"}]});
+    // Saved by a developer, not an admin: the secret's scope is what decides.
+    let permissions = json!({"READ": ["dev"], "WRITE": ["dev"], "EXECUTE": ["dev"]});
+    assert_eq!(app.client.put(app.url("/api/v1/applications/fromgit/permissions")).json(&permissions).send().await.unwrap().status(), 200);
+    let deployers = json!({"READ": ["dev"], "WRITE": ["dev"]});
+    assert_eq!(app.client.put(app.url("/api/v1/accounts/k8s/permissions")).json(&deployers).send().await.unwrap().status(), 200);
+    let dev = app.user_client("dana", &["dev"]).await;
+    let saved = dev.post(app.url("/api/v1/applications/fromgit/pipelines")).json(&pipeline).send().await.unwrap();
+    let saved: Value = saved.json().await.unwrap();
+    let id = saved["id"].as_str().unwrap_or_else(|| panic!("{saved}")).to_string();
+
+    // The secret may not be used by this application yet: the run fails, naming it, not its value.
+    let refused = run(&app, "fromgit", &id, json!({})).await;
+    assert_eq!(refused["status"], "TERMINAL");
+    let error = stage(&refused, "1")["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("github-token") && !error.contains("good-token"), "{error}");
+    assert!(asked.lock().unwrap().is_empty(), "nothing was fetched without the credentials");
+
+    let scoped = json!({"value": "good-token", "roles": [], "applications": ["fromgit"]});
+    assert!(app.client.put(app.url("/api/v1/secrets/github-token")).json(&scoped).send().await.unwrap().status().is_success());
+    let ran = run(&app, "fromgit", &id, json!({})).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    assert_eq!(*asked.lock().unwrap(), vec!["release-1".to_string()], "fetched at the artifact's version");
+    let settings = get(&kube_client().await, &namespace, "v1", "ConfigMap", "configmaps", "settings-v000").await.expect("the versioned ConfigMap");
+    assert_eq!(settings["data"]["colour"], "blue");
+}

@@ -567,7 +567,7 @@ async fn consume(task: Task<'_>, config: &RunJobManifestStage) -> Result<Step, S
         return Ok(succeeded(BTreeMap::new()));
     }
     let artifact = bound_artifact(task.execution, &config.consume_artifact_id)?;
-    let text = artifact_text(task.effects, &artifact).await?;
+    let text = artifact_text(task.effects, task.execution, &artifact).await?;
     let parsed: Map<String, Value> = serde_json::from_str(&text).map_err(|e| format!("the artifact {:?} is not a JSON object: {e}", config.consume_artifact_id))?;
     Ok(succeeded(parsed.into_iter().filter(|(_, value)| !value.is_null()).collect()))
 }
