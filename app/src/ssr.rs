@@ -155,6 +155,8 @@ pub trait ClusterService: Send + Sync + 'static {
     async fn clusters(&self, caller: &Caller, application: &str) -> Result<Vec<RegionClusters>>;
     /// One server group with its instances.
     async fn server_group(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<ServerGroup>;
+    /// The log of the build a server group built from source ran (`None`: not built here).
+    async fn build_log(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<Option<String>>;
     /// A Kubernetes server group's raw manifest and events, read from its API server now.
     async fn workload_manifest(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<crate::model::cluster::WorkloadManifest>;
     async fn load_balancers(&self, caller: &Caller, application: &str) -> Result<Vec<LoadBalancer>>;

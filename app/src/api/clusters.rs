@@ -19,6 +19,12 @@ pub async fn get_server_group(application: String, account: String, region: Stri
     crate::ssr::respond(async |services, caller| services.clusters.server_group(&caller, &application, &account, &region, &name).await).await
 }
 
+/// The log of the build a server group built from source ran (the details panel).
+#[server]
+pub async fn get_build_log(application: String, account: String, region: String, name: String) -> Result<Option<String>, AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.build_log(&caller, &application, &account, &region, &name).await).await
+}
+
 /// A Kubernetes server group's raw manifest and events (the details panel).
 #[server]
 pub async fn get_workload_manifest(application: String, account: String, region: String, name: String) -> Result<crate::model::cluster::WorkloadManifest, AppError> {

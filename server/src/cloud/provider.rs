@@ -82,4 +82,9 @@ pub trait Provider: Send + Sync + 'static {
     async fn run_job(&self, spec: JobSpec) -> Result<()>;
     async fn job_status(&self, location: &Location, token: &str) -> Result<JobStatus>;
     async fn cancel_job(&self, location: &Location, token: &str) -> Result<()>;
+    /// The log of the build a server group built from source ran (its end, at most 64 KB);
+    /// `None` for a server group not built here. Providers that do not build have none.
+    async fn build_log(&self, _location: &Location, _name: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
 }

@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(clusters))
         .routes(routes!(server_group))
         .routes(routes!(workload_manifest))
+        .routes(routes!(build_log))
         .routes(routes!(load_balancers))
         .routes(routes!(upsert_load_balancer))
         .routes(routes!(delete_load_balancer))
@@ -65,6 +66,21 @@ pub async fn workload_manifest(
     Path((application, account, region, name)): Path<(String, String, String, String)>,
 ) -> Result<Json<WorkloadManifest>, ApiError> {
     Ok(Json(services.clusters.workload_manifest(&caller, &application, &account, &region, &name).await?))
+}
+
+/// The log of the build a server group built from source ran (`{"log": null}` for one not
+/// built from source).
+#[utoipa::path(get, path = "/applications/{application}/serverGroups/{account}/{region}/{name}/buildLog", tag = "clusters",
+    params(("application" = String, Path, description = "application name"), ("account" = String, Path, description = "account"),
+        ("region" = String, Path, description = "region"), ("name" = String, Path, description = "server group name")),
+    responses((status = 200, description = "`{\"log\": text or null}`"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn build_log(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path((application, account, region, name)): Path<(String, String, String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let log = services.clusters.build_log(&caller, &application, &account, &region, &name).await?;
+    Ok(Json(serde_json::json!({ "log": log })))
 }
 
 /// The application's load balancers.

@@ -91,6 +91,13 @@ impl ClusterService for Clusters {
         Ok(found)
     }
 
+    async fn build_log(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<Option<String>> {
+        // The same checks as the server group's details: READ on both, and it is the application's.
+        let group = self.server_group(caller, application, account, region, name).await?;
+        let provider = self.clouds.provider(&group.location.cloud_provider).map_err(provider_error)?;
+        provider.build_log(&group.location, name).await.map_err(provider_error)
+    }
+
     async fn workload_manifest(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<WorkloadManifest> {
         // The same checks as the server group's details: READ on both, and it is the application's.
         let group = self.server_group(caller, application, account, region, name).await?;

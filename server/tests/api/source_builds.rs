@@ -72,7 +72,7 @@ async fn a_git_push_deploys_that_commit_built_from_source_red_black() {
         "triggers": [{"type": "git", "source": "github", "project": "acme", "slug": "site", "branch": "main", "runAsUser": "admin"}],
         "stages": [{"refId": "1", "type": "deploy", "name": "Deploy", "clusters": [{"application": "site", "stack": "web",
             "capacity": {"min": 1, "max": 1, "desired": 1}, "strategy": "redblack", "artifactId": "src",
-            "buildCommand": ["sh", "-c", "sed 's/^/built: /' index.src > index.html && echo once >> ../builds.log"],
+            "buildCommand": ["sh", "-c", "sed 's/^/built: /' index.src > index.html && echo once >> ../builds.log && echo \"building $(cat index.src)\""],
             "runCommand": ["sh", "-c", "exec python3 -m http.server --bind 127.0.0.1 \"$PORT\""]}]}]});
     let saved = app.post_json("/api/v1/applications/site/pipelines", &pipeline).await;
     assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
@@ -86,6 +86,9 @@ async fn a_git_push_deploys_that_commit_built_from_source_red_black() {
     let run = finished_as(&app, &app.client, &push(&app, &url, &second).await, 60).await;
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
     assert_eq!(served(&app, "site-web-v001").await.trim(), "built: two", "the pushed commit, not the branch's head at some other time");
+    // The build's log is kept and shown (the checkout's and the build's output).
+    let log: Value = app.get("/api/v1/applications/site/serverGroups/local/local/site-web-v001/buildLog").await.json().await.unwrap();
+    assert!(log["log"].as_str().unwrap_or_default().contains("building two"), "the build's output: {log}");
     let old: Value = app.get("/api/v1/applications/site/serverGroups/local/local/site-web-v000").await.json().await.unwrap();
     assert_eq!(old["disabled"], true, "red/black disabled the previous server group");
 

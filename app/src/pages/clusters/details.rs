@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use super::actions::ServerGroupActions;
 use super::server_group_box::{HealthBar, artifact_version};
 use super::{Selection, find_group};
-use crate::api::clusters::{get_server_group, get_workload_manifest};
+use crate::api::clusters::{get_build_log, get_server_group, get_workload_manifest};
 use crate::components::loaded::{Loaded, loaded};
 use crate::model::cluster::{HealthState, RegionClusters, ServerGroup};
 use crate::model::time::format_utc;
@@ -58,6 +58,7 @@ pub fn ServerGroupPanel(application: String, selection: Selection, regions: RwSi
     });
     let name = selection.name.clone();
     let kubernetes = summary.get_untracked().is_some_and(|group| group.location.cloud_provider == "kubernetes");
+    let from_source = summary.get_untracked().is_some_and(|group| matches!(group.artifact, crate::model::cluster::Artifact::Source { .. }));
 
     view! {
         <aside class="details-panel" aria-label=format!("Server group {name}")>
@@ -71,12 +72,30 @@ pub fn ServerGroupPanel(application: String, selection: Selection, regions: RwSi
             }>
                 <Loaded fallback="Loading…" content=loaded(move || async move { details.await.map(|group| view! { <Facts group/> }) })/>
                 {kubernetes.then(|| view! { <WorkloadManifestView application=application.clone() selection=selection.clone() summary/> })}
+                {from_source.then(|| view! { <BuildLogView application=application.clone() selection=selection.clone()/> })}
                 {
                     let application = application.clone();
                     summary.get_untracked().map(|current| view! { <ServerGroupActions application current disabled others/> })
                 }
             </Show>
         </aside>
+    }
+}
+
+/// The log of the build a server group built from source ran, read when the panel opens.
+#[component]
+fn BuildLogView(application: String, selection: Selection) -> impl IntoView {
+    let key = (application, selection.account, selection.region, selection.name);
+    let log = Resource::new(move || key.clone(), |(application, account, region, name)| get_build_log(application, account, region, name));
+    view! {
+        <Loaded fallback="Loading the build log…" content=loaded(move || async move {
+            log.await.map(|log| view! {
+                <details class="build-log">
+                    <summary>"Build log"</summary>
+                    <pre aria-label="Build log">{log.unwrap_or_else(|| "No build log.".to_string())}</pre>
+                </details>
+            })
+        })/>
     }
 }
 

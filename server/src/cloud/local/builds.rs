@@ -63,6 +63,14 @@ impl Builds {
         self.sandbox.shared_directory(&Path::new("builds").join(key(source))).map_err(|error| Error::Directory(error.to_string()))
     }
 
+    /// The end of a build's log (at most `limit` bytes), if it ran.
+    pub fn log(&self, source: &Source, limit: usize) -> Result<Option<String>, Error> {
+        let path = self.folder(source)?.join("build.log");
+        let Ok(bytes) = std::fs::read(&path) else { return Ok(None) };
+        let start = bytes.len().saturating_sub(limit);
+        Ok(Some(String::from_utf8_lossy(&bytes[start..]).into_owned()))
+    }
+
     /// The checkout to run instances in, built first unless an earlier build finished.
     pub async fn prepare(&self, source: &Source) -> Result<PathBuf, Error> {
         let lock = self.running.lock().await.entry(key(source)).or_default().clone();

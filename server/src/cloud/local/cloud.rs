@@ -420,4 +420,16 @@ impl Provider for LocalCloud {
         self.jobs.cancel(token);
         Ok(())
     }
+
+    async fn build_log(&self, location: &Location, name: &str) -> Result<Option<String>> {
+        serves(location)?;
+        let artifact = {
+            let state = self.state.lock().await;
+            let group = state.server_groups.get(name).ok_or_else(|| Error::NotFound(format!("server group {name}")))?;
+            group.record.spec.artifact.clone()
+        };
+        let Artifact::Source { repository, commit, build, .. } = artifact else { return Ok(None) };
+        let source = Source { repository, commit, build };
+        self.builds.log(&source, 64 * 1024).map_err(|error| Error::Provider(error.to_string()))
+    }
 }
