@@ -107,8 +107,12 @@ impl Builds {
         let output = std::fs::OpenOptions::new().append(true).open(log).map_err(|error| Error::Directory(error.to_string()))?;
         let errors = output.try_clone().map_err(|error| Error::Directory(error.to_string()))?;
         // The repository may belong to another user than the one the sandbox runs as: git
-        // refuses such ones unless told they are safe.
+        // refuses such ones unless told they are safe, and a local clone's upload-pack only
+        // takes that from a global (protected) config file, so one is written for the build.
+        let global = log.with_file_name("gitconfig");
+        std::fs::write(&global, "[safe]\n\tdirectory = *\n").map_err(|error| failed(format!("\n{error}")))?;
         let env = std::collections::BTreeMap::from([
+            ("GIT_CONFIG_GLOBAL".to_string(), global.display().to_string()),
             ("GIT_CONFIG_COUNT".to_string(), "1".to_string()),
             ("GIT_CONFIG_KEY_0".to_string(), "safe.directory".to_string()),
             ("GIT_CONFIG_VALUE_0".to_string(), "*".to_string()),
