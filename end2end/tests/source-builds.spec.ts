@@ -64,3 +64,22 @@ test('a server group built from source shows its build log in its details', asyn
   await expect(panel.getByLabel('Build log', { exact: true })).toContainText('building hello from source');
   checkConsole();
 });
+
+test('the Create server group form makes a tagged server group', async ({ page }) => {
+  const checkConsole = failOnConsoleErrors(page);
+  await signInQuickly(page.request);
+  await openHydrated(page, `/applications/${application}/clusters`);
+  await page.getByText('Create server group', { exact: true }).click();
+  const form = page.getByRole('form', { name: 'Create server group' });
+  await form.getByLabel('Stack').fill('tagged');
+  await form.getByLabel('Command (one argument per line)').fill('demo-app\n--version\nv5');
+  await form.getByLabel('Version').fill('v5');
+  await form.getByLabel('Tags (KEY=VALUE per line)').fill('team=payments');
+  await form.getByRole('button', { name: 'Create' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Create server group in' })).toBeVisible();
+  const name = `${application}-tagged-v000`;
+  await expect(serverGroupBox(page, name)).toBeVisible({ timeout: 30_000 });
+  await serverGroupBox(page, name).click();
+  await expect(serverGroupPanel(page, name)).toContainText('team=payments');
+  checkConsole();
+});

@@ -19,6 +19,44 @@ pub async fn get_server_group(application: String, account: String, region: Stri
     crate::ssr::respond(async |services, caller| services.clusters.server_group(&caller, &application, &account, &region, &name).await).await
 }
 
+/// The Create server group form, as a browser posts it (plain text fields).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CreateServerGroupForm {
+    pub application: String,
+    #[serde(default)]
+    pub stack: String,
+    #[serde(default)]
+    pub detail: String,
+    #[serde(default)]
+    pub min: String,
+    #[serde(default)]
+    pub max: String,
+    #[serde(default)]
+    pub desired: String,
+    /// The command line, one argument per line.
+    #[serde(default)]
+    pub command: String,
+    #[serde(default)]
+    pub version: String,
+    /// Load balancer names, comma or space separated.
+    #[serde(default)]
+    pub load_balancers: String,
+    /// Tags, `KEY=VALUE` per line.
+    #[serde(default)]
+    pub tags: String,
+}
+
+/// Creates a server group on the local cloud (Deck's Create Server Group): a one-job task
+/// deploying the next version of the cluster, with the tags given.
+#[server]
+pub async fn create_server_group(#[server(flatten)] form: CreateServerGroupForm) -> Result<Execution, AppError> {
+    crate::ssr::respond(async |services, caller| {
+        let request = super::server_group_tasks::create_request(&form)?;
+        services.tasks.submit(&caller, request).await
+    })
+    .await
+}
+
 /// The log of the build a server group built from source ran (the details panel).
 #[server]
 pub async fn get_build_log(application: String, account: String, region: String, name: String) -> Result<Option<String>, AppError> {

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::clusters::ServerGroupForm;
+use super::clusters::{CreateServerGroupForm, ServerGroupForm};
 use crate::error::{AppError, Result};
 use crate::model::cluster::{Capacity, TaskRequest};
 
@@ -85,6 +85,34 @@ pub fn task_request(form: &ServerGroupForm) -> Result<TaskRequest> {
         other => return Err(AppError::invalid("action", format!("unknown server group action {other:?}"))),
     };
     Ok(TaskRequest { application: form.application.clone(), description, job: vec![job] })
+}
+
+/// The Create server group form as a task: one `deploy` job of one cluster (no strategy: the
+/// new version joins the ones running), with its tags.
+pub fn create_request(form: &CreateServerGroupForm) -> Result<TaskRequest> {
+    let wrapped = |value: &str| Some(value.to_string());
+    let sizes = ServerGroupForm { min: wrapped(&form.min), max: wrapped(&form.max), desired: wrapped(&form.desired), ..ServerGroupForm::default() };
+    let capacity = capacity(&sizes, false)?.unwrap_or_default();
+    let command: Vec<String> = form.command.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_string).collect();
+    if command.is_empty() {
+        return Err(AppError::invalid("command", "give the command the instances run, one argument per line"));
+    }
+    let mut tags = serde_json::Map::new();
+    for line in form.tags.lines().map(str::trim).filter(|line| !line.is_empty()) {
+        let (key, value) = line.split_once('=').ok_or_else(|| AppError::invalid("tags", format!("each tag is KEY=VALUE, not {line:?}")))?;
+        tags.insert(key.trim().to_string(), Value::String(value.trim().to_string()));
+    }
+    let load_balancers: Vec<&str> = form.load_balancers.split([',', ' ', '\n']).map(str::trim).filter(|name| !name.is_empty()).collect();
+    let version = if form.version.trim().is_empty() { "v1" } else { form.version.trim() };
+    let cluster = json!({
+        "application": form.application, "stack": form.stack.trim(), "freeFormDetails": form.detail.trim(),
+        "cloudProvider": "local", "account": "local", "region": "local",
+        "capacity": capacity, "strategy": "", "loadBalancers": load_balancers, "tags": tags,
+        "artifact": {"type": "command", "command": command, "version": version},
+    });
+    let job = json!({"type": "deploy", "name": "Create server group", "clusters": [cluster]});
+    let name = [form.application.as_str(), form.stack.trim(), form.detail.trim()].iter().filter(|part| !part.is_empty()).copied().collect::<Vec<_>>().join("-");
+    Ok(TaskRequest { application: form.application.clone(), description: format!("Create server group in {name}"), job: vec![job] })
 }
 
 /// A Kubernetes workload's actions, as Spinnaker's manifest stages: scale (the Deployment that
@@ -188,6 +216,33 @@ mod tests {
         assert_eq!(request.job[0]["serverGroupName"], "demo-web-v001");
         assert_eq!(request.job[0]["restoreServerGroupName"], "demo-web-v000");
         assert_eq!(task_request(&rollback("demo-web-v000")).unwrap_err().field(), Some("restore"));
+    }
+
+    #[test]
+    fn create_is_one_deploy_job_with_its_tags() {
+        let form = CreateServerGroupForm {
+            application: "shop".into(),
+            stack: "web".into(),
+            min: "1".into(),
+            max: "2".into(),
+            desired: "1".into(),
+            command: "demo-app\n--version\nv3\n".into(),
+            version: "v3".into(),
+            load_balancers: "shop-web".into(),
+            tags: "team = payments\ntier=front".into(),
+            ..CreateServerGroupForm::default()
+        };
+        let request = create_request(&form).unwrap();
+        assert_eq!(request.description, "Create server group in shop-web");
+        let cluster = &request.job[0]["clusters"][0];
+        assert_eq!(request.job[0]["type"], "deploy");
+        assert_eq!(cluster["tags"], json!({"team": "payments", "tier": "front"}));
+        assert_eq!(cluster["artifact"]["command"], json!(["demo-app", "--version", "v3"]));
+        assert_eq!(cluster["loadBalancers"], json!(["shop-web"]));
+        let untagged = CreateServerGroupForm { tags: "no equals".into(), ..form.clone() };
+        assert_eq!(create_request(&untagged).unwrap_err().field(), Some("tags"));
+        let commandless = CreateServerGroupForm { command: " ".into(), ..form };
+        assert_eq!(create_request(&commandless).unwrap_err().field(), Some("command"));
     }
 
     #[test]

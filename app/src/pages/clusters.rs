@@ -35,10 +35,44 @@ pub fn ClustersPage() -> impl IntoView {
             <p class="breadcrumb"><a href="/applications">"Applications"</a> " / " {application}</p>
             <h1>{application}</h1>
             <ApplicationTabs application=application() current="clusters"/>
+            <CreateServerGroup application=application()/>
             <Loaded fallback="Loading clusters…" content=loaded(move || async move {
                 clusters.await.map(|regions| view! { <ClustersView application=application() initial=regions/> })
             })/>
         </section>
+    }
+}
+
+/// Deck's Create Server Group, for the local cloud: the next version of a cluster running a
+/// command, with its capacity, load balancers and tags (submitted as a one-job task).
+#[component]
+fn CreateServerGroup(application: String) -> impl IntoView {
+    let create = ServerAction::<crate::api::clusters::CreateServerGroup>::new();
+    view! {
+        <details class="create-server-group">
+            <summary>"Create server group"</summary>
+            <ActionForm action=create attr:class="form" attr:aria-label="Create server group">
+                <input type="hidden" name="application" value=application/>
+                <label>"Stack" <input type="text" name="stack" placeholder="web"/></label>
+                <label>"Detail" <input type="text" name="detail"/></label>
+                <label>"Min" <input type="number" name="min" min="0" required value="1"/></label>
+                <label>"Max" <input type="number" name="max" min="0" required value="1"/></label>
+                <label>"Desired" <input type="number" name="desired" min="0" required value="1"/></label>
+                <label>"Command (one argument per line)" <textarea name="command" rows="3" required>"demo-app"</textarea></label>
+                <label>"Version" <input type="text" name="version" placeholder="v1"/></label>
+                <label>"Load balancers" <input type="text" name="load_balancers" placeholder="shop-web"/></label>
+                <label>"Tags (KEY=VALUE per line)" <textarea name="tags" rows="2" placeholder="team=payments"></textarea></label>
+                <button type="submit">"Create"</button>
+            </ActionForm>
+            {move || match create.value().get() {
+                Some(Ok(task)) => {
+                    let href = format!("/applications/{}/tasks#task-{}", task.application, task.id);
+                    view! { <p class="notice" role="status">"Task " <a href=href>{task.name}</a> " started."</p> }.into_any()
+                }
+                Some(Err(error)) => view! { <crate::components::ErrorMessage error/> }.into_any(),
+                None => ().into_any(),
+            }}
+        </details>
     }
 }
 
