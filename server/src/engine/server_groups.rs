@@ -71,7 +71,11 @@ pub fn cluster_groups<'a>(snapshot: &'a Snapshot, cluster: &str) -> Vec<&'a Serv
     let mut groups: Vec<&ServerGroup> = snapshot
         .server_groups
         .iter()
-        .filter(|group| ServerGroupName::parse(&group.name).is_ok_and(|name| name.cluster.to_string() == cluster))
+        .filter(|group| match &group.moniker {
+            // A provider that says which cluster (Kubernetes: `replicaSet web`).
+            Some(moniker) => moniker.cluster == cluster,
+            None => ServerGroupName::parse(&group.name).is_ok_and(|name| name.cluster.to_string() == cluster),
+        })
         .collect();
     groups.sort_by(|a, b| b.created_time.cmp(&a.created_time).then_with(|| b.name.cmp(&a.name)));
     groups

@@ -230,6 +230,19 @@ async fn deploy_manifest_versions_replica_sets_and_moves_traffic_red_black() {
     assert_eq!(stage(&third, "1")["outputs"]["outputs.manifestNamesByNamespace"][&namespace], json!(["replicaSet web-v001"]));
     assert!(get(&client, &namespace, "apps/v1", "ReplicaSet", "replicasets", "web-v002").await.is_none());
 
+    // A clusterSize precondition counts the cluster's versions, as Deck writes it for Kubernetes.
+    let precondition = |expected: u32| {
+        json!({"name": format!("has {expected}"), "stages": [{"refId": "1", "type": "checkPreconditions", "name": "Check", "preconditions": [
+            {"type": "clusterSize", "cloudProvider": "kubernetes", "failPipeline": true,
+             "context": {"cluster": "replicaSet web", "credentials": "k8s", "regions": [namespace], "comparison": "==", "expected": expected}}]}]})
+    };
+    let two = save(&app, "shop", precondition(2)).await;
+    assert_eq!(run(&app, "shop", &two, json!({})).await["status"], "SUCCEEDED");
+    let three = save(&app, "shop", precondition(3)).await;
+    let failed = run(&app, "shop", &three, json!({})).await;
+    assert_eq!(failed["status"], "TERMINAL");
+    assert!(stage(&failed, "1")["error"].as_str().unwrap_or_default().contains("has 2 server groups"), "{failed}");
+
     // A required image no container runs cannot be bound: the deploy fails and says so.
     let mut elsewhere = pipeline("nginx:1.27");
     elsewhere["name"] = json!("deploy other");

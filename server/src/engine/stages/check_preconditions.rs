@@ -33,6 +33,9 @@ pub struct Precondition {
     pub context: PreconditionContext,
     #[serde(default = "crate::engine::targets::yes")]
     pub fail_pipeline: bool,
+    /// Where Deck writes a `clusterSize` precondition's provider (beside its context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_provider: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,16 +96,22 @@ fn compares(count: i64, comparison: &str, expected: i64) -> bool {
 
 /// `clusterSize`: whether the cluster's server group count compares as asked in every region;
 /// `Err` says why not (or why it could not be counted).
-async fn cluster_size_holds(task: &Task<'_>, context: &PreconditionContext) -> Result<(), String> {
+async fn cluster_size_holds(task: &Task<'_>, context: &PreconditionContext, cloud_provider: Option<&str>) -> Result<(), String> {
     let cluster = context.cluster.as_deref().unwrap_or_default();
     let account = context.credentials.as_deref().unwrap_or("local");
-    let provider = context.cloud_provider.as_deref().unwrap_or("local");
+    let provider = context.cloud_provider.as_deref().or(cloud_provider).unwrap_or("local");
     let comparison = context.comparison.as_deref().unwrap_or("==");
     let expected = context.expected.unwrap_or(1);
     let regions = context.regions.clone().filter(|regions| !regions.is_empty()).unwrap_or_else(|| vec!["local".to_string()]);
     for region in regions {
         let location = crate::engine::server_groups::location(provider, account, &region);
-        let (_, snapshot) = crate::engine::server_groups::observe(task.effects, &location).await?;
+        let snapshot = if provider == "kubernetes" {
+            // Kubernetes accounts are watched, not observed on demand: the cache is current.
+            task.effects.clouds.kubernetes().map_err(|e| e.to_string())?.connect(account).await.map_err(|e| e.to_string())?.check_namespace(&region).map_err(|e| e.to_string())?;
+            task.effects.clouds.cache.snapshot(&location).map(|snapshot| (*snapshot).clone()).unwrap_or_default()
+        } else {
+            crate::engine::server_groups::observe(task.effects, &location).await?.1
+        };
         let groups = crate::engine::server_groups::cluster_groups(&snapshot, cluster);
         let only_enabled = context.only_enabled_server_groups == Some(true);
         let count = groups.iter().filter(|group| !only_enabled || !group.disabled).count() as i64;
@@ -174,7 +183,7 @@ impl StageType for CheckPreconditions {
                     let wanted = precondition.context.stage_status.as_deref().unwrap_or("SUCCEEDED");
                     task.execution.stages.iter().any(|s| s.name == name && s.status.as_str() == wanted)
                 }
-                PreconditionKind::ClusterSize => match cluster_size_holds(&task, &precondition.context).await {
+                PreconditionKind::ClusterSize => match cluster_size_holds(&task, &precondition.context, precondition.cloud_provider.as_deref()).await {
                     Ok(()) => true,
                     Err(why) => {
                         let message = precondition.context.failure_message.clone().unwrap_or(why);
