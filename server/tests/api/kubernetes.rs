@@ -40,7 +40,7 @@ async fn get(client: &kube::Client, namespace: &str, api_version: &str, kind: &s
 }
 
 /// Adds the test cluster as account `name` managing `namespaces`.
-async fn add_account(app: &TestApp, name: &str, namespaces: &[&str]) {
+pub(crate) async fn add_account(app: &TestApp, name: &str, namespaces: &[&str]) {
     let account = json!({"name": name, "cloudProvider": "kubernetes", "kubernetes": {"kubeconfigFile": kubeconfig(), "namespaces": namespaces}});
     let response = app.client.put(app.url(&format!("/api/v1/clouds/accounts/{name}"))).json(&account).send().await.unwrap();
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
@@ -50,7 +50,7 @@ fn namespace_manifest(namespace: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
 }
 
-async fn save(app: &TestApp, application: &str, pipeline: Value) -> String {
+pub(crate) async fn save(app: &TestApp, application: &str, pipeline: Value) -> String {
     let saved = app.post_json(&format!("/api/v1/applications/{application}/pipelines"), &pipeline).await;
     let status = saved.status();
     let body: Value = saved.json().await.unwrap();
@@ -69,6 +69,20 @@ async fn run(app: &TestApp, application: &str, pipeline: &str, body: Value) -> V
 /// One stage's outputs by its refId.
 fn stage<'a>(execution: &'a Value, ref_id: &str) -> &'a Value {
     execution["stages"].as_array().unwrap().iter().find(|stage| stage["refId"] == ref_id).unwrap()
+}
+
+/// Waits until stage `ref_id` of the run is RUNNING (a judgment waiting for its answer).
+async fn until_running(app: &TestApp, execution_id: &str, ref_id: &str, seconds: u64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let execution: Value = app.get(&format!("/api/v1/executions/{execution_id}")).await.json().await.unwrap();
+        if stage(&execution, ref_id)["status"] == "RUNNING" {
+            return;
+        }
+        assert!(!["TERMINAL", "CANCELED"].contains(&execution["status"].as_str().unwrap()), "{execution}");
+        assert!(Instant::now() < deadline, "never reached stage {ref_id}: {execution}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Waits until `check` holds for the application's clusters view.
@@ -451,16 +465,7 @@ async fn a_real_world_pipeline_runs_unchanged_on_the_test_cluster() {
     let started: Value = started.json().await.unwrap();
     let execution_id = started["id"].as_str().unwrap().to_string();
     // It deploys, then asks a person; the answer is given through the API.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let execution: Value = app.get(&format!("/api/v1/executions/{execution_id}")).await.json().await.unwrap();
-        if stage(&execution, "2")["status"] == "RUNNING" {
-            break;
-        }
-        assert!(!["TERMINAL", "CANCELED"].contains(&execution["status"].as_str().unwrap()), "{execution}");
-        assert!(Instant::now() < deadline, "never reached the judgment: {execution}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_running(&app, &execution_id, "2", 60).await;
     let judged = app.patch_json(&format!("/api/v1/executions/{execution_id}/stages/2"), &json!({"judgmentStatus": "continue"})).await;
     assert!(judged.status().is_success());
     let execution = finished_as(&app, &app.client, &execution_id, 30).await;
@@ -606,16 +611,7 @@ async fn a_real_world_istio_pipeline_with_jobs_runs_unchanged_on_the_test_cluste
     let id = save(&app, "istiodemo", pipeline).await;
     let started: Value = app.post_json(&format!("/api/v1/applications/istiodemo/pipelines/{id}/executions"), &json!({})).await.json().await.unwrap();
     let execution_id = started["id"].as_str().unwrap_or_else(|| panic!("{started}")).to_string();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let execution: Value = app.get(&format!("/api/v1/executions/{execution_id}")).await.json().await.unwrap();
-        if stage(&execution, "4")["status"] == "RUNNING" {
-            break;
-        }
-        assert!(!["TERMINAL", "CANCELED"].contains(&execution["status"].as_str().unwrap()), "{execution}");
-        assert!(Instant::now() < deadline, "never reached the judgment: {execution}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_running(&app, &execution_id, "4", 90).await;
     let judged = app.patch_json(&format!("/api/v1/executions/{execution_id}/stages/4"), &json!({"judgmentStatus": "continue"})).await;
     assert!(judged.status().is_success());
     let execution = finished_as(&app, &app.client, &execution_id, 90).await;

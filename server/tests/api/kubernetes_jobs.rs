@@ -13,7 +13,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
 use crate::helpers::{Db, TestApp, finished_as, spawn_app};
-use crate::kubernetes::{kube_client, kubeconfig, unique};
+use crate::kubernetes::{kube_client, save, unique};
 
 fn resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -38,19 +38,9 @@ async fn create_namespace(client: &kube::Client, namespace: &str) {
     namespaces.patch(namespace, &PatchParams::apply("test").force(), &Patch::Apply(manifest)).await.unwrap();
 }
 
-/// Adds the test cluster as account `name`.
+/// Adds the test cluster as account `name`, managing every namespace.
 async fn add_account(app: &TestApp, name: &str) {
-    let account = json!({"name": name, "cloudProvider": "kubernetes", "kubernetes": {"kubeconfigFile": kubeconfig(), "namespaces": []}});
-    let response = app.client.put(app.url(&format!("/api/v1/clouds/accounts/{name}"))).json(&account).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-}
-
-async fn save(app: &TestApp, application: &str, pipeline: Value) -> String {
-    let saved = app.post_json(&format!("/api/v1/applications/{application}/pipelines"), &pipeline).await;
-    let status = saved.status();
-    let body: Value = saved.json().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    body["id"].as_str().unwrap().to_string()
+    crate::kubernetes::add_account(app, name, &[]).await;
 }
 
 async fn start(app: &TestApp, application: &str, pipeline: &str, body: Value) -> String {
