@@ -167,6 +167,31 @@ impl ManifestTarget {
     }
 }
 
+/// Whoever runs a stage that changes an object another application owns (its
+/// `moniker.spinnaker.io/application`) needs WRITE on that application too, as for server
+/// groups named by the convention; an object of no application, or of one that does not
+/// exist, is nobody's.
+pub async fn require_owner_write(effects: &Effects, execution: &Execution, object: &Value) -> Result<(), String> {
+    let Some(owner) = manifest::annotations(object).get(APPLICATION).cloned() else { return Ok(()) };
+    if owner == execution.application {
+        return Ok(());
+    }
+    let caller = effects.launcher.caller_named(&execution.trigger.user).await.map_err(|e| e.to_string())?;
+    crate::auth::access::require_applications_acted_on(&effects.store, &caller, &execution.application, std::collections::BTreeSet::from([owner]))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The stage's one object, resolved now, after checking the run may change it
+/// ([`require_owner_write`]).
+pub async fn resolve_owned(effects: &Effects, execution: &Execution, connection: &Connection, target: &ManifestTarget) -> Result<(Resource, String, String), String> {
+    let (resource, namespace, name) = target.resolve(connection, &execution.application).await?;
+    if let Some(object) = connection.get(&resource, &namespace, &name).await.map_err(|e| e.to_string())? {
+        require_owner_write(effects, execution, &object).await?;
+    }
+    Ok((resource, namespace, name))
+}
+
 /// The objects of a cluster (`replicaSet web`) of `application`, by their moniker annotations.
 pub async fn cluster_members(connection: &Connection, resource: &Resource, namespace: &str, application: &str, cluster: &str) -> Result<Vec<Value>, String> {
     let objects = connection.list(resource, namespace, None).await.map_err(|e| e.to_string())?;

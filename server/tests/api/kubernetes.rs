@@ -694,3 +694,45 @@ async fn a_manifest_from_a_github_file_deploys_with_a_scoped_token() {
     let settings = get(&kube_client().await, &namespace, "v1", "ConfigMap", "configmaps", "settings-v000").await.expect("the versioned ConfigMap");
     assert_eq!(settings["data"]["colour"], "blue");
 }
+
+/// A user who may deploy to the account and change one application cannot, through it, change
+/// what another application owns (its moniker annotation): refused when saved where the stage
+/// names it, and when the stage runs where only the object says it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workloads_of_another_application_are_guarded_like_its_server_groups() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("mine").await;
+    app.create_application("theirs").await;
+    let namespace = unique("owned");
+    add_account(&app, "k8s", &[]).await;
+    let theirs = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "payroll", "namespace": namespace},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "payroll"}}, "template": {"metadata": {"labels": {"app": "payroll"}}, "spec": {"containers": [{"name": "p", "image": "p:1"}]}}}});
+    let id = save(&app, "theirs", json!({"name": "deploy", "stages": [{"refId": "1", "type": "deployManifest", "name": "Deploy",
+        "account": "k8s", "cloudProvider": "kubernetes", "manifests": [namespace_manifest(&namespace), theirs.clone()]}]})).await;
+    assert_eq!(run(&app, "theirs", &id, json!({})).await["status"], "SUCCEEDED");
+
+    let permissions = json!({"READ": ["dev"], "WRITE": ["dev"], "EXECUTE": ["dev"]});
+    assert_eq!(app.client.put(app.url("/api/v1/applications/mine/permissions")).json(&permissions).send().await.unwrap().status(), 200);
+    let only_admins = json!({"READ": ["payroll"], "WRITE": ["payroll"], "EXECUTE": ["payroll"]});
+    assert_eq!(app.client.put(app.url("/api/v1/applications/theirs/permissions")).json(&only_admins).send().await.unwrap().status(), 200);
+    assert_eq!(app.client.put(app.url("/api/v1/accounts/k8s/permissions")).json(&json!({"READ": ["dev"], "WRITE": ["dev"]})).send().await.unwrap().status(), 200);
+    let dev = app.user_client("dana", &["dev"]).await;
+
+    // Named in the stage: refused at save.
+    let claim = json!({"name": "claim", "stages": [{"refId": "1", "type": "deployManifest", "name": "Deploy", "account": "k8s",
+        "cloudProvider": "kubernetes", "moniker": {"app": "theirs"}, "manifests": [theirs]}]});
+    let refused = dev.post(app.url("/api/v1/applications/mine/pipelines")).json(&claim).send().await.unwrap();
+    assert_eq!(refused.status(), 403, "{}", refused.text().await.unwrap());
+
+    // Only the object says whose it is: refused when the stage runs, and nothing changed.
+    let scale = json!({"name": "scale", "stages": [{"refId": "1", "type": "scaleManifest", "name": "Scale", "account": "k8s",
+        "cloudProvider": "kubernetes", "location": namespace, "manifestName": "deployment payroll", "replicas": 0}]});
+    let saved: Value = dev.post(app.url("/api/v1/applications/mine/pipelines")).json(&scale).send().await.unwrap().json().await.unwrap();
+    let pipeline = saved["id"].as_str().unwrap_or_else(|| panic!("{saved}")).to_string();
+    let started: Value = dev.post(app.url(&format!("/api/v1/applications/mine/pipelines/{pipeline}/executions"))).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let ran = finished_as(&app, &app.client, started["id"].as_str().unwrap_or_else(|| panic!("{started}")), 30).await;
+    assert_eq!(ran["status"], "TERMINAL");
+    assert!(stage(&ran, "1")["error"].as_str().unwrap_or_default().contains("application theirs"), "{ran}");
+    let payroll = get(&kube_client().await, &namespace, "apps/v1", "Deployment", "deployments", "payroll").await.unwrap();
+    assert_eq!(payroll["spec"]["replicas"], 1, "not scaled");
+}

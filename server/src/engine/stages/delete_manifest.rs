@@ -160,11 +160,12 @@ impl StageType for DeleteManifest {
                 for kind in &config.kinds {
                     let resource = connection.resource_of_kind(kind).await.map_err(|e| e.to_string())?;
                     for object in connection.list(&resource, &namespace, Some(&selector)).await.map_err(|e| e.to_string())? {
+                        crate::engine::manifests::require_owner_write(task.effects, task.execution, &object).await?;
                         targets.push((resource.clone(), namespace.clone(), manifest::name(&object).to_string()));
                     }
                 }
             } else {
-                targets.push(config.target.resolve(&connection, &task.execution.application).await?);
+                targets.push(crate::engine::manifests::resolve_owned(task.effects, task.execution, &connection, &config.target).await?);
             }
             let mut deleted = Vec::new();
             let mut names_by_namespace: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -180,6 +180,12 @@ impl StageType for DeployManifest {
         super::parse::<DeployManifestStage>(config).map(|deploy| vec![deploy.account]).unwrap_or_default()
     }
 
+    /// The application its moniker names, when another than the pipeline's (checked at save
+    /// and when it runs, as for server groups of another application).
+    fn applications_acted_on(&self, config: &Value) -> Vec<String> {
+        config.pointer("/moniker/app").and_then(Value::as_str).filter(|app| !app.is_empty()).map(|app| vec![app.to_string()]).unwrap_or_default()
+    }
+
     fn cannot_run(&self, config: &Value) -> Option<String> {
         kubernetes_only(config).or_else(|| unfinished(config)).or_else(|| {
             let from_artifact = config.get("source").and_then(Value::as_str) == Some("artifact");
@@ -301,6 +307,13 @@ async fn deploy(task: Task<'_>, config: &DeployManifestStage) -> Result<Step, St
             manifest::annotate(manifest, &application, &namespace, &base_name, None);
             None
         };
+        let existing = match manifest::name(manifest) {
+            "" => None,
+            name => connection.get(&resource, &namespace, name).await.map_err(|e| e.to_string())?,
+        };
+        if let Some(existing) = existing {
+            manifests::require_owner_write(task.effects, task.execution, &existing).await?;
+        }
         let result = connection.apply(manifest, &namespace).await.map_err(|e| format!("{kind} {base_name}: {e}"))?;
         let name = manifest::name(&result).to_string();
         names_by_namespace.entry(namespace.clone()).or_default().push(manifest::manifest_name(&kind, &name));

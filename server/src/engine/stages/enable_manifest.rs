@@ -66,7 +66,7 @@ impl StageType for SetTraffic {
         let config: TrafficStage = config_or_fail!(task.stage);
         let outcome = async {
             let connection = connect(task.effects, &config.target.account).await?;
-            let (resource, namespace, name) = config.target.resolve(&connection, &task.execution.application).await?;
+            let (resource, namespace, name) = crate::engine::manifests::resolve_owned(task.effects, task.execution, &connection, &config.target).await?;
             let workload = connection
                 .get(&resource, &namespace, &name)
                 .await

@@ -96,7 +96,7 @@ impl StageType for PatchManifest {
             if task.index == 1 {
                 return wait_until_stable(&connection, &deployed_of(&task)).await;
             }
-            let (resource, namespace, name) = config.target.resolve(&connection, &task.execution.application).await?;
+            let (resource, namespace, name) = crate::engine::manifests::resolve_owned(task.effects, task.execution, &connection, &config.target).await?;
             connection.patch(&resource, &namespace, &name, &config.body(), config.options.merge_strategy).await.map_err(|e| e.to_string())?;
             Ok::<Step, String>(succeeded(acted_on(&resource, &namespace, &name)))
         };

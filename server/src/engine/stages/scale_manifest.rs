@@ -62,7 +62,7 @@ impl StageType for ScaleManifest {
             if task.index == 1 {
                 return wait_until_stable(&connection, &deployed_of(&task)).await;
             }
-            let (resource, namespace, name) = config.target.resolve(&connection, &task.execution.application).await?;
+            let (resource, namespace, name) = crate::engine::manifests::resolve_owned(task.effects, task.execution, &connection, &config.target).await?;
             connection.scale(&resource, &namespace, &name, config.replicas).await.map_err(|e| e.to_string())?;
             Ok::<Step, String>(succeeded(acted_on(&resource, &namespace, &name)))
         };

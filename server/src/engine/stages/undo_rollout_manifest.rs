@@ -76,7 +76,7 @@ impl StageType for UndoRolloutManifest {
             if task.index == 1 {
                 return wait_until_stable(&connection, &deployed_of(&task)).await;
             }
-            let (resource, namespace, name) = config.target.resolve(&connection, &task.execution.application).await?;
+            let (resource, namespace, name) = crate::engine::manifests::resolve_owned(task.effects, task.execution, &connection, &config.target).await?;
             if resource.api.kind != "Deployment" {
                 return Err(format!("undo rollout works on Deployments, not a {}", resource.api.kind));
             }
