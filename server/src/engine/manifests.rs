@@ -25,33 +25,18 @@ pub async fn connect(effects: &Effects, account: &str) -> Result<Connection, Str
 /// its finished stages found or made (`artifacts` of `findArtifactsFromResource`,
 /// `outputs.createdArtifacts` of a deploy), as Orca hands a stage every artifact of the run.
 pub fn run_artifacts(execution: &Execution) -> Vec<Artifact> {
-    let bound = execution
-        .trigger
-        .extra
-        .get("resolvedExpectedArtifacts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|expected| expected.get("boundArtifact"))
-        .filter_map(|artifact| serde_json::from_value::<Artifact>(artifact.clone()).ok());
-    let from_trigger = execution
-        .trigger
-        .extra
-        .get("artifacts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|artifact| serde_json::from_value::<Artifact>(artifact.clone()).ok());
+    let extra = |key: &str| execution.trigger.extra.get(key).and_then(Value::as_array).into_iter().flatten();
+    let bound = extra("resolvedExpectedArtifacts").filter_map(|expected| expected.get("boundArtifact"));
     let from_stages = execution
         .stages
         .iter()
         .filter(|stage| stage.status == app::model::execution::Status::Succeeded)
         .flat_map(|stage| ["artifacts", "outputs.createdArtifacts"].into_iter().filter_map(|key| stage.outputs.get(key)))
         .filter_map(Value::as_array)
-        .flatten()
-        .filter_map(|artifact| serde_json::from_value::<Artifact>(artifact.clone()).ok());
+        .flatten();
+    let parsed = bound.chain(extra("artifacts")).chain(from_stages).filter_map(|artifact| serde_json::from_value::<Artifact>(artifact.clone()).ok());
     let mut artifacts: Vec<Artifact> = Vec::new();
-    for artifact in bound.chain(from_trigger).chain(from_stages) {
+    for artifact in parsed {
         if !artifacts.contains(&artifact) {
             artifacts.push(artifact);
         }
