@@ -7,6 +7,7 @@ pub mod demo;
 pub mod demo_app;
 pub mod engine;
 pub mod expressions;
+pub mod helm;
 pub mod http;
 pub mod import_cli;
 pub mod metrics;

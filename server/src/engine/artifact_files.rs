@@ -40,6 +40,12 @@ enum Credentials {
 
 /// The artifact's content as text.
 pub async fn text(effects: &Effects, execution: &Execution, artifact: &Artifact) -> Result<String, Error> {
+    let bytes = bytes(effects, execution, artifact).await?;
+    String::from_utf8(bytes).map_err(|_| Error::Invalid { name: artifact.name.clone(), message: "it is not UTF-8 text".into() })
+}
+
+/// The artifact's content (a packaged chart, a file), at most [`MAX_BYTES`].
+pub async fn bytes(effects: &Effects, execution: &Execution, artifact: &Artifact) -> Result<Vec<u8>, Error> {
     let invalid = |message: &str| Error::Invalid { name: artifact.name.clone(), message: message.to_string() };
     let bytes = match artifact.kind.as_str() {
         "embedded/base64" => {
@@ -61,7 +67,7 @@ pub async fn text(effects: &Effects, execution: &Execution, artifact: &Artifact)
     if bytes.len() > MAX_BYTES {
         return Err(invalid(&format!("it is larger than {MAX_BYTES} bytes")));
     }
-    String::from_utf8(bytes).map_err(|_| invalid("it is not UTF-8 text"))
+    Ok(bytes)
 }
 
 /// Where the file is: its `reference`, else its `name` (Spinnaker fills either).

@@ -44,14 +44,21 @@ pub fn run_artifacts(execution: &Execution) -> Vec<Artifact> {
     artifacts
 }
 
-/// The artifact bound to the expected artifact `id` of the run.
+/// The artifact bound to the expected artifact `id` of the run: the pipeline's, or one a
+/// finished stage produced (`bakeManifest`'s `outputs.resolvedExpectedArtifacts`).
 pub fn bound_artifact(execution: &Execution, id: &str) -> Result<Artifact, String> {
+    let produced = execution
+        .stages
+        .iter()
+        .filter(|stage| stage.status == app::model::execution::Status::Succeeded)
+        .filter_map(|stage| stage.outputs.get("resolvedExpectedArtifacts"));
     execution
         .trigger
         .extra
         .get("resolvedExpectedArtifacts")
-        .and_then(Value::as_array)
         .into_iter()
+        .chain(produced)
+        .filter_map(Value::as_array)
         .flatten()
         .filter(|expected| expected.get("id").and_then(Value::as_str) == Some(id))
         .find_map(|expected| expected.get("boundArtifact"))

@@ -7,6 +7,7 @@
 //! a stage's definition here by its `type`; nothing else matches on stage types. A new stage
 //! type is its file plus one line in [`REGISTRY`].
 
+pub mod bake_manifest;
 pub mod check_preconditions;
 pub mod clone_server_group;
 pub mod delete_manifest;
@@ -254,6 +255,7 @@ pub static REGISTRY: &[&dyn StageType] = &[
     &enable_manifest::DISABLE,
     &run_job_manifest::RunJobManifest,
     &find_artifacts_from_resource::FindArtifactsFromResource,
+    &bake_manifest::BakeManifest,
 ];
 
 /// What the editor shows of every stage type, in the order its Add menu offers them.

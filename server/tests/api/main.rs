@@ -18,6 +18,7 @@ mod helpers;
 mod import;
 mod jenkins;
 mod kubernetes;
+mod kubernetes_bake;
 mod kubernetes_jobs;
 mod local_cloud;
 mod notifications;
