@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use app::model::artifact::{Artifact, ExpectedArtifact};
+use app::model::artifact::Artifact;
 use app::model::pipeline::Extra;
 use app::model::stage_types::{Field, Input, StageTypeInfo, choices};
 use async_trait::async_trait;
@@ -61,8 +61,9 @@ pub struct BakeManifestStage {
     pub api_versions: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kube_version: String,
+    /// The one artifact it produces, as written (Spinnaker's editor may leave out its `id`).
     #[serde(default)]
-    pub expected_artifacts: Vec<ExpectedArtifact>,
+    pub expected_artifacts: Vec<Value>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -193,10 +194,12 @@ async fn bake(task: Task<'_>, config: &BakeManifestStage) -> Result<BTreeMap<Str
     if rendered.len() > crate::engine::artifact_files::MAX_BYTES {
         return Err(format!("the rendered manifests are larger than {} bytes", crate::engine::artifact_files::MAX_BYTES));
     }
-    let name = if expected.match_artifact.name.is_empty() { config.output_name.clone() } else { expected.match_artifact.name.clone() };
+    let name = expected.pointer("/matchArtifact/name").and_then(Value::as_str).filter(|name| !name.is_empty() && !name.contains('*')).unwrap_or(&config.output_name).to_string();
     let artifact = Artifact { kind: "embedded/base64".into(), name, reference: base64::engine::general_purpose::STANDARD.encode(rendered.as_bytes()), ..Default::default() };
     let mut bound = expected.clone();
-    bound.bound_artifact = Some(artifact.clone());
+    if let Some(bound) = bound.as_object_mut() {
+        bound.insert("boundArtifact".into(), json!(artifact));
+    }
     Ok(BTreeMap::from([("artifacts".to_string(), json!([artifact])), ("resolvedExpectedArtifacts".to_string(), json!([bound]))]))
 }
 
