@@ -22,6 +22,7 @@ pub mod evaluate_variables;
 pub mod find_artifacts_from_resource;
 pub mod find_image;
 pub mod jenkins;
+pub mod kubernetes_server_group;
 pub mod manual_judgment;
 pub mod patch_manifest;
 pub mod pipeline;
@@ -156,6 +157,13 @@ fn gather(pipeline: &Pipeline, ask: impl Fn(&dyn StageType, &Value) -> Vec<Strin
 pub fn other_cloud(config: &Value) -> Option<String> {
     let provider = config.get("cloudProvider").or_else(|| config.get("provider")).and_then(Value::as_str)?;
     (provider != "local" && !has_expression(provider)).then(|| format!("it acts on cloud provider {provider:?}, which gennaker does not run yet"))
+}
+
+/// For the generic server-group stages that also act on Kubernetes server groups: any
+/// provider but `local` and `kubernetes` cannot run.
+pub fn server_group_cloud(config: &Value) -> Option<String> {
+    let provider = config.get("cloudProvider").or_else(|| config.get("provider")).and_then(Value::as_str);
+    if provider == Some("kubernetes") { None } else { other_cloud(config) }
 }
 
 /// The cloud accounts a pipeline's stages change.

@@ -20,6 +20,7 @@ mod jenkins;
 mod kubernetes;
 mod kubernetes_bake;
 mod kubernetes_jobs;
+mod kubernetes_server_groups;
 mod local_cloud;
 mod notifications;
 mod pipelines;

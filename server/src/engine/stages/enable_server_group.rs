@@ -45,8 +45,16 @@ impl StageType for EnableServerGroup {
         super::parse::<ServerGroupStage>(config).map(|config| config.target.applications()).unwrap_or_default()
     }
 
+    /// Local server groups, and Kubernetes ones (`kubernetes_server_group`).
+    fn cannot_run(&self, config: &Value) -> Option<String> {
+        super::server_group_cloud(config)
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: ServerGroupStage = config_or_fail!(task.stage);
+        if super::kubernetes_server_group::applies(&config.target) {
+            return super::kubernetes_server_group::run(task, &config.target, super::kubernetes_server_group::Operation::Enable, None).await;
+        }
         groups::finish(match task.index {
             0 => groups::determine_target(task.effects, &config.target).await,
             1 => groups::act(task.effects, task.stage, &config.target, Action::Enable).await,

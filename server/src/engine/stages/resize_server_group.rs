@@ -95,8 +95,16 @@ impl StageType for ResizeServerGroup {
         super::parse::<ResizeServerGroupStage>(config).map(|config| config.target.applications()).unwrap_or_default()
     }
 
+    /// Local server groups, and Kubernetes ones (`kubernetes_server_group`).
+    fn cannot_run(&self, config: &Value) -> Option<String> {
+        super::server_group_cloud(config)
+    }
+
     async fn run(&self, task: Task<'_>) -> Step {
         let config: ResizeServerGroupStage = config_or_fail!(task.stage);
+        if super::kubernetes_server_group::applies(&config.target) {
+            return super::kubernetes_server_group::run(task, &config.target, super::kubernetes_server_group::Operation::Resize, Some(&config)).await;
+        }
         groups::finish(match task.index {
             0 => groups::determine_resize(task.effects, &config).await,
             1 => groups::act(task.effects, task.stage, &config.target, Action::Resize).await,
