@@ -8,9 +8,11 @@
 //! - `local::processes`: its instances, supervised child processes;
 //! - `local::jobs`: its one-off processes (Run Job);
 //! - `local::cloud`: the local provider tying them together, its state kept in the store;
-//! - `kubernetes`: the Kubernetes provider (a manifest cloud) and its watch-based caching agent.
+//! - `kubernetes`: the Kubernetes provider (a manifest cloud) and its watch-based caching agent;
+//! - `aws`: the AWS provider (Auto Scaling groups, ELBv2, EC2 security groups), a server-group cloud.
 
 pub mod accounts;
+pub mod aws;
 pub mod cache;
 pub mod cidr;
 pub mod clouds;

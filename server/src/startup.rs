@@ -86,7 +86,8 @@ impl Server {
         }
         let secrets = Arc::new(crate::secrets::Secrets::new(store.clone(), secret_key));
         let kubernetes = crate::cloud::kubernetes::KubernetesCloud::new(store.clone(), secrets.clone());
-        let clouds = Clouds::new(vec![(local_cloud.clone() as Arc<dyn Provider>, vec![local_location])]).with_kubernetes(kubernetes);
+        let aws = crate::cloud::aws::AwsCloud::new(store.clone(), secrets.clone());
+        let clouds = Clouds::new(vec![(local_cloud.clone() as Arc<dyn Provider>, vec![local_location])]).with_kubernetes(kubernetes).with_aws(aws).await;
         clouds.refresh_all().await;
         let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms).with_clouds(clouds.clone())
             .with_listener(Arc::new(crate::triggers::pipeline::PipelineTriggers))

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::clouds::CloudAccount;
 #[cfg(feature = "ssr")]
-use crate::model::clouds::{AccountSource, CloudProviderKind, KubernetesAccountSettings};
+use crate::model::clouds::{AccountSource, AwsAccountSettings, CloudProviderKind, KubernetesAccountSettings};
 
 #[server]
 pub async fn list_cloud_accounts() -> Result<Vec<CloudAccount>, AppError> {
@@ -36,6 +36,26 @@ pub async fn save_kubernetes_account(
             namespaces: namespaces.split([',', ' ', '\n']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect(),
             omit_namespaces: Vec::new(),
         }),
+        aws: None,
+        source: AccountSource::Api,
+        status: None,
+    };
+    let name = account.name.clone();
+    crate::ssr::respond(async move |services, caller| services.cloud_accounts.put(&caller, &name, account).await).await
+}
+
+/// Adds or replaces AWS account `name`: its regions (comma or space separated), the secret
+/// holding its access key (empty: the default credential chain), a role to assume and an
+/// endpoint (both optional).
+#[server]
+pub async fn save_aws_account(name: String, regions: String, credentials_secret: String, assume_role: String, endpoint: String) -> Result<CloudAccount, AppError> {
+    let some = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
+    let account = CloudAccount {
+        name: name.trim().to_string(),
+        cloud_provider: CloudProviderKind::Aws,
+        regions: regions.split([',', ' ', '\n']).map(str::trim).filter(|r| !r.is_empty()).map(str::to_string).collect(),
+        kubernetes: None,
+        aws: Some(AwsAccountSettings { credentials_secret: some(credentials_secret), assume_role: some(assume_role), endpoint: some(endpoint) }),
         source: AccountSource::Api,
         status: None,
     };

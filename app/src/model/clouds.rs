@@ -17,6 +17,8 @@ pub enum CloudProviderKind {
     Local,
     /// A Kubernetes cluster, reached through a kubeconfig (a manifest cloud).
     Kubernetes,
+    /// An AWS account: Auto Scaling groups, ELBv2 load balancers, EC2 security groups.
+    Aws,
 }
 
 impl CloudProviderKind {
@@ -24,6 +26,7 @@ impl CloudProviderKind {
         match self {
             Self::Local => "local",
             Self::Kubernetes => "kubernetes",
+            Self::Aws => "aws",
         }
     }
 }
@@ -76,6 +79,23 @@ impl KubernetesAccountSettings {
     }
 }
 
+/// How gennaker reaches an AWS account, as Clouddriver's AWS accounts say it: the regions are
+/// the account's `regions`; credentials are the default chain (environment, profile, instance
+/// role) unless `credentialsSecret` names a secret holding an access key
+/// (`{"accessKeyId", "secretAccessKey", "sessionToken"?}`); `assumeRole` is a role ARN taken on
+/// with them; `endpoint` sends every call elsewhere (a VPC endpoint, or the emulator in tests).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AwsAccountSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
 /// One cloud account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -90,6 +110,8 @@ pub struct CloudAccount {
     pub regions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<KubernetesAccountSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsAccountSettings>,
     /// Filled in by the server; ignored when sent.
     #[serde(default)]
     pub source: AccountSource,
@@ -118,6 +140,7 @@ impl CloudAccount {
             cloud_provider: CloudProviderKind::Local,
             regions: vec!["local".into()],
             kubernetes: None,
+            aws: None,
             source: AccountSource::Builtin,
             status: None,
         }
@@ -130,9 +153,41 @@ impl CloudAccount {
         match self.cloud_provider {
             CloudProviderKind::Local => Err(AppError::invalid(
                 "cloudProvider",
-                "only the built-in account `local` is of provider local; add accounts of provider kubernetes",
+                "only the built-in account `local` is of provider local; add accounts of provider kubernetes or aws",
             )),
+            CloudProviderKind::Aws => {
+                if self.kubernetes.is_some() {
+                    return Err(AppError::invalid("kubernetes", "an aws account has aws settings, not kubernetes ones"));
+                }
+                if self.regions.is_empty() {
+                    return Err(AppError::invalid("regions", "name the account's regions, e.g. [\"us-east-1\"]"));
+                }
+                for region in &self.regions {
+                    let valid = !region.is_empty() && region.len() <= 32 && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                    if !valid {
+                        return Err(AppError::invalid("regions", format!("{region:?} is not an AWS region name (like us-east-1)")));
+                    }
+                }
+                let settings = self.aws.clone().unwrap_or_default();
+                if let Some(endpoint) = &settings.endpoint
+                    && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+                {
+                    return Err(AppError::invalid("aws.endpoint", "an http:// or https:// URL"));
+                }
+                if settings.credentials_secret.as_deref().is_some_and(|secret| secret.trim().is_empty()) {
+                    return Err(AppError::invalid("aws.credentialsSecret", "empty"));
+                }
+                if let Some(role) = &settings.assume_role
+                    && !role.starts_with("arn:")
+                {
+                    return Err(AppError::invalid("aws.assumeRole", "a role ARN (arn:aws:iam::123456789012:role/name)"));
+                }
+                Ok(())
+            }
             CloudProviderKind::Kubernetes => {
+                if self.aws.is_some() {
+                    return Err(AppError::invalid("aws", "a kubernetes account has kubernetes settings, not aws ones"));
+                }
                 let Some(settings) = &self.kubernetes else {
                     return Err(AppError::invalid("kubernetes", "a kubernetes account needs its settings (kubeconfigFile or kubeconfigSecret)"));
                 };
@@ -191,6 +246,7 @@ mod tests {
             cloud_provider: CloudProviderKind::Kubernetes,
             regions: vec![],
             kubernetes: Some(settings),
+            aws: None,
             source: AccountSource::Api,
             status: None,
         }
@@ -219,6 +275,19 @@ mod tests {
         assert!(validate_namespace("a-").is_err());
         let settings = KubernetesAccountSettings { kubeconfig_file: Some("f".into()), namespaces: vec!["bad_ns".into()], ..Default::default() };
         assert!(kubernetes(settings).validate().is_err());
+    }
+
+    #[test]
+    fn an_aws_account_needs_regions_and_well_formed_settings() {
+        let account = |value: serde_json::Value| serde_json::from_value::<CloudAccount>(value).unwrap();
+        let good = account(serde_json::json!({"name": "prod", "cloudProvider": "aws", "regions": ["us-east-1"],
+            "aws": {"credentialsSecret": "aws-prod", "endpoint": "http://127.0.0.1:5000", "assumeRole": "arn:aws:iam::123456789012:role/deploy"}}));
+        assert!(good.validate().is_ok());
+        assert!(account(serde_json::json!({"name": "p", "cloudProvider": "aws", "regions": ["us-east-1"]})).validate().is_ok(), "the default chain");
+        assert_eq!(account(serde_json::json!({"name": "p", "cloudProvider": "aws"})).validate().unwrap_err().to_string().contains("regions"), true);
+        assert!(account(serde_json::json!({"name": "p", "cloudProvider": "aws", "regions": ["US East"]})).validate().is_err());
+        assert!(account(serde_json::json!({"name": "p", "cloudProvider": "aws", "regions": ["us-east-1"], "aws": {"endpoint": "ftp://x"}})).validate().is_err());
+        assert!(account(serde_json::json!({"name": "p", "cloudProvider": "aws", "regions": ["us-east-1"], "aws": {"assumeRole": "deploy"}})).validate().is_err());
     }
 
     #[test]

@@ -154,9 +154,12 @@ fn gather(pipeline: &Pipeline, ask: impl Fn(&dyn StageType, &Value) -> Vec<Strin
 
 /// A stage aimed at a cloud provider other than `local` (Spinnaker's `cloudProvider`, or
 /// `provider` in older pipelines): gennaker runs only the local cloud so far.
+/// The server-group clouds every cluster stage runs on.
+pub const SERVER_GROUP_CLOUDS: &[&str] = &["local", "aws"];
+
 pub fn other_cloud(config: &Value) -> Option<String> {
     let provider = config.get("cloudProvider").or_else(|| config.get("provider")).and_then(Value::as_str)?;
-    (provider != "local" && !has_expression(provider)).then(|| format!("it acts on cloud provider {provider:?}, which gennaker does not run yet"))
+    (!SERVER_GROUP_CLOUDS.contains(&provider) && !has_expression(provider)).then(|| format!("it acts on cloud provider {provider:?}, which gennaker does not run yet"))
 }
 
 /// For the generic server-group stages that also act on Kubernetes server groups: any

@@ -46,6 +46,11 @@ impl CloudAccountService for CloudAccounts {
                 account.status = kubernetes.status(&account.name);
             }
         }
+        if let Some(aws) = self.clouds.aws() {
+            for account in accounts.iter_mut().filter(|account| account.cloud_provider == app::model::clouds::CloudProviderKind::Aws) {
+                account.status = aws.status(&account.name);
+            }
+        }
         Ok(accounts)
     }
 
@@ -73,7 +78,13 @@ impl CloudAccountService for CloudAccounts {
                 return Err(AppError::invalid("kubernetes.kubeconfigFile", format!("{file} is not a file on the gennaker host")));
             }
         }
+        if let Some(secret) = account.aws.as_ref().and_then(|settings| settings.credentials_secret.as_ref())
+            && self.store.secret_scope(secret).await.is_err()
+        {
+            return Err(AppError::invalid("aws.credentialsSecret", format!("secret {secret:?} is not in the secrets store")));
+        }
         self.store.upsert_cloud_account(&account).await?;
+        self.clouds.sync_aws_locations().await;
         self.clouds.accounts_changed();
         tracing::info!(account = %account.name, provider = account.cloud_provider.as_str(), by = %caller.name, "cloud account saved");
         Ok(account)
@@ -85,6 +96,7 @@ impl CloudAccountService for CloudAccounts {
         if !self.store.delete_cloud_account(name).await? {
             return Err(AppError::not_found(format!("account {name} not found")));
         }
+        self.clouds.sync_aws_locations().await;
         self.clouds.accounts_changed();
         tracing::info!(account = %name, by = %caller.name, "cloud account deleted");
         Ok(())

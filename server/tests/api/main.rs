@@ -2,6 +2,7 @@
 
 mod applications;
 mod artifacts;
+mod aws;
 mod architecture;
 mod balancer;
 mod auth;

@@ -175,6 +175,47 @@ fn bound_artifact(execution: &app::model::execution::Execution, cluster: &Cluste
     }
 }
 
+/// A cluster as Spinnaker's AWS deploy stage writes it, in the fields gennaker's deploy reads:
+/// the region from `availabilityZones` (`{"us-east-1": [...]}`; a cluster per region), the
+/// machine image from `imageId` or `amiName` (a name is looked up in the region when the
+/// server group is made), `targetGroups` as the load balancers it joins, `instanceType` kept
+/// with the server group. Other providers' clusters are left as they are.
+pub fn normalized(mut deploy: DeployStage) -> DeployStage {
+    let mut clusters = Vec::new();
+    for mut cluster in std::mem::take(&mut deploy.clusters) {
+        if cluster.cloud_provider != "aws" {
+            clusters.push(cluster);
+            continue;
+        }
+        if cluster.artifact.is_none()
+            && let Some(image) = ["imageId", "amiName"].iter().find_map(|key| cluster.extra.get(*key).and_then(Value::as_str)).filter(|image| !image.is_empty())
+        {
+            cluster.artifact = Some(ArtifactSpec { image_id: Some(image.to_string()), ..ArtifactSpec::default() });
+        }
+        let target_groups: Vec<String> = cluster.extra.get("targetGroups").and_then(|value| serde_json::from_value(value.clone()).ok()).unwrap_or_default();
+        for group in target_groups {
+            if !cluster.load_balancers.contains(&group) {
+                cluster.load_balancers.push(group);
+            }
+        }
+        if let Some(instance_type) = cluster.extra.get("instanceType").and_then(Value::as_str) {
+            cluster.tags.entry("instanceType".into()).or_insert_with(|| instance_type.to_string());
+        }
+        let regions: Vec<String> = cluster.extra.get("availabilityZones").and_then(Value::as_object).map(|zones| zones.keys().cloned().collect()).unwrap_or_default();
+        if cluster.region == "local" && !regions.is_empty() {
+            for region in regions {
+                let mut one = cluster.clone();
+                one.region = region;
+                clusters.push(one);
+            }
+        } else {
+            clusters.push(cluster);
+        }
+    }
+    deploy.clusters = clusters;
+    deploy
+}
+
 fn cluster_location(cluster: &ClusterDeploy) -> Location {
     location(&cluster.cloud_provider, &cluster.account, &cluster.region)
 }
@@ -577,14 +618,14 @@ impl StageType for Deploy {
     }
 
     async fn run(&self, task: Task<'_>) -> Step {
-        let deploy: DeployStage = config_or_fail!(task.stage);
+        let deploy: DeployStage = normalized(config_or_fail!(task.stage));
         run(task.execution, task.stage, &deploy, task.index, task.now, task.effects).await
     }
 
     /// A deploy stopped by its timeout rolls back like a failed one (`rollback.onFailure`).
     async fn on_timeout(&self, stage: &Stage, effects: &Effects) -> String {
         match super::config::<DeployStage>(stage) {
-            Ok(deploy) => roll_back_after_timeout(stage, &deploy, effects).await,
+            Ok(deploy) => roll_back_after_timeout(stage, &normalized(deploy), effects).await,
             Err(_) => String::new(),
         }
     }

@@ -1,0 +1,181 @@
+//! AWS accounts against the AWS emulator from PyPI (moto's server, installed into the tools
+//! venv by `scripts/python-tools`; each test starts its own on a free port of 127.0.0.1, so
+//! tests share nothing). Where moto is kinder than AWS it is said beside the assertion:
+//! instances are InService and Healthy at once, target groups report registered targets
+//! `healthy` at once, and its account is 123456789012.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Db, TestApp, finished_as, spawn_app};
+use crate::kubernetes::save;
+
+/// One moto server, stopped when dropped.
+pub(crate) struct Moto {
+    _child: tokio::process::Child,
+    pub endpoint: String,
+}
+
+pub(crate) async fn moto() -> Moto {
+    let python = std::env::var("GENNAKER_TEST_PYTHON").expect("GENNAKER_TEST_PYTHON: the tools venv's python (scripts/python-tools)");
+    let server = std::path::Path::new(&python).with_file_name("moto_server");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = tokio::process::Command::new(&server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e} (run scripts/python-tools)", server.display()));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{endpoint}/moto-api/")).await.is_err() {
+        assert!(Instant::now() < deadline, "moto never answered on {endpoint}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Moto { _child: child, endpoint }
+}
+
+/// The emulator seen through the AWS SDK, as an operator's tool would see the account.
+pub(crate) async fn ec2_and_autoscaling(endpoint: &str) -> (aws_sdk_ec2::Client, aws_sdk_autoscaling::Client) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .load()
+        .await;
+    (aws_sdk_ec2::Client::new(&config), aws_sdk_autoscaling::Client::new(&config))
+}
+
+/// Adds account `name` (us-east-1) reaching `endpoint` with a key from the secrets store.
+pub(crate) async fn add_aws_account(app: &TestApp, name: &str, endpoint: &str) {
+    let secret = json!({"name": format!("{name}-key"), "value": "{\"accessKeyId\": \"testing\", \"secretAccessKey\": \"testing\"}", "roles": [], "applications": []});
+    let created = app.post_json("/api/v1/secrets", &secret).await;
+    assert!(created.status().is_success(), "{}", created.text().await.unwrap());
+    let account = json!({"cloudProvider": "aws", "regions": ["us-east-1"], "aws": {"credentialsSecret": format!("{name}-key"), "endpoint": endpoint}});
+    let response = app.client.put(app.url(&format!("/api/v1/clouds/accounts/{name}"))).json(&account).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+async fn server_groups(app: &TestApp, application: &str) -> Vec<Value> {
+    let view: Value = app.get(&format!("/api/v1/applications/{application}/clusters")).await.json().await.unwrap();
+    view.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|region| region["cloudProvider"] == "aws")
+        .flat_map(|region| region["clusters"].as_array().cloned().unwrap_or_default())
+        .flat_map(|cluster| cluster["serverGroups"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+async fn run(app: &TestApp, pipeline: &str) -> Value {
+    let started: Value = app.post_json(&format!("/api/v1/applications/shop/pipelines/{pipeline}/executions"), &json!({})).await.json().await.unwrap();
+    finished_as(app, &app.client, started["id"].as_str().unwrap_or_else(|| panic!("{started}")), 120).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aws_account_deploys_red_black_behind_a_load_balancer_and_runs_the_server_group_stages() {
+    let moto = moto().await;
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    add_aws_account(&app, "aws-test", &moto.endpoint).await;
+    let accounts: Value = app.get("/api/v1/clouds/accounts").await.json().await.unwrap();
+    let listed = accounts.as_array().unwrap().iter().find(|account| account["name"] == "aws-test").unwrap();
+    assert!(!listed.to_string().contains("testing"), "the key stays in the secrets store: {listed}");
+    let (ec2, autoscaling) = ec2_and_autoscaling(&moto.endpoint).await;
+    let images = ec2.describe_images().owners("amazon").send().await.unwrap();
+    let image = images.images().iter().find(|image| image.image_id().is_some() && image.name().is_some()).unwrap();
+    let (image_id, image_name) = (image.image_id().unwrap().to_string(), image.name().unwrap().to_string());
+
+    // A firewall and a load balancer, through the same REST as local ones.
+    let firewall = json!({"cloudProvider": "aws", "account": "aws-test", "region": "us-east-1", "application": "shop", "description": "shop web",
+        "ingress": [{"cidr": "10.0.0.0/8", "protocol": "tcp", "startPort": 80, "endPort": 80}]});
+    let saved = app.post_json("/api/v1/securityGroups", &firewall).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let balancer = json!({"cloudProvider": "aws", "account": "aws-test", "region": "us-east-1", "application": "shop",
+        "listeners": [{"port": 80, "protocol": "http"}], "securityGroups": ["shop"],
+        "healthCheck": {"path": "/health", "intervalMs": 10000, "timeoutMs": 5000, "healthyThreshold": 2, "unhealthyThreshold": 2}});
+    let saved = app.post_json("/api/v1/loadBalancers", &balancer).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let balancers: Value = app.get("/api/v1/applications/shop/loadBalancers").await.json().await.unwrap();
+    let shop = balancers.as_array().unwrap().iter().find(|lb| lb["name"] == "shop" && lb["cloudProvider"] == "aws").unwrap_or_else(|| panic!("{balancers}"));
+    assert_eq!(shop["healthCheck"]["path"], "/health");
+    assert_eq!(shop["securityGroups"], json!(["shop"]));
+
+    // The deploy stage as Spinnaker's AWS pipelines write it.
+    let cluster = |image: &str| json!({"cloudProvider": "aws", "account": "aws-test", "application": "shop", "stack": "", "freeFormDetails": "",
+        "availabilityZones": {"us-east-1": ["us-east-1a", "us-east-1b"]}, "amiName": image, "instanceType": "t3.small",
+        "capacity": {"min": 2, "max": 2, "desired": 2}, "targetGroups": ["shop"], "securityGroups": ["shop"],
+        "tags": {"team": "web"}, "strategy": "redblack", "maxRemainingAsgs": 2, "rollback": {"onFailure": true}});
+    let deploy = save(&app, "shop", json!({"name": "deploy", "stages": [{"refId": "1", "type": "deploy", "name": "Deploy", "clusters": [cluster(&image_name)]}]})).await;
+    let first = run(&app, &deploy).await;
+    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+    let second = run(&app, &deploy).await;
+    assert_eq!(second["status"], "SUCCEEDED", "{second}");
+
+    let groups = server_groups(&app, "shop").await;
+    let group = |name: &str| groups.iter().find(|group| group["name"] == name).cloned().unwrap_or_else(|| panic!("{name} in {groups:?}"));
+    let (v000, v001) = (group("shop-v000"), group("shop-v001"));
+    assert_eq!(v001["artifact"], json!({"type": "machineImage", "imageId": image_id}), "amiName was looked up");
+    assert_eq!(v001["tags"]["team"], "web", "{v001}");
+    assert_eq!(v001["tags"]["instanceType"], "t3.small");
+    assert_eq!(v001["loadBalancers"], json!(["shop"]));
+    assert_eq!(v001["disabled"], false);
+    assert_eq!(v000["disabled"], true, "red/black disabled the previous one");
+    // moto: instances are InService and Healthy, and healthy in the target group, at once.
+    assert_eq!(v001["instanceCounts"]["up"], 2, "{v001}");
+    assert_eq!(v000["instanceCounts"]["outOfService"], 2, "a disabled group's instances take no traffic: {v000}");
+    let asgs = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-v000").send().await.unwrap();
+    let suspended: Vec<&str> = asgs.auto_scaling_groups()[0].suspended_processes().iter().filter_map(|process| process.process_name()).collect();
+    for process in ["Launch", "Terminate", "AddToLoadBalancer"] {
+        assert!(suspended.contains(&process), "disabled as Spinnaker disables: {suspended:?}");
+    }
+    let template = ec2.describe_launch_template_versions().launch_template_name("shop-v001").send().await.unwrap();
+    let data = template.launch_template_versions()[0].launch_template_data().unwrap();
+    assert_eq!(data.image_id(), Some(image_id.as_str()));
+    assert_eq!(data.instance_type().map(|kind| kind.as_str()), Some("t3.small"));
+
+    // The generic server-group stages act on AWS as on local.
+    let operate = save(&app, "shop", json!({"name": "operate", "stages": [
+        {"refId": "1", "type": "resizeServerGroup", "cloudProvider": "aws", "credentials": "aws-test", "region": "us-east-1",
+         "cluster": "shop", "target": "current_asg_dynamic", "action": "scale_exact", "capacity": {"min": 1, "max": 3, "desired": 3}},
+        {"refId": "2", "requisiteStageRefIds": ["1"], "type": "destroyServerGroup", "cloudProvider": "aws", "credentials": "aws-test",
+         "region": "us-east-1", "serverGroupName": "shop-v000"}]})).await;
+    let ran = run(&app, &operate).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    let resized = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-v001").send().await.unwrap();
+    assert_eq!(resized.auto_scaling_groups()[0].desired_capacity(), Some(3));
+    let gone = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-v000").send().await.unwrap();
+    assert!(gone.auto_scaling_groups().is_empty(), "destroyed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_aws_account_says_why_and_bad_accounts_are_refused() {
+    let app = spawn_app(Db::Sqlite).await;
+    // Nothing listens there: the caching agent reports it on the account.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    add_aws_account(&app, "aws-down", &format!("http://127.0.0.1:{port}")).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let accounts: Value = app.get("/api/v1/clouds/accounts").await.json().await.unwrap();
+        let status = accounts.as_array().unwrap().iter().find(|account| account["name"] == "aws-down").unwrap()["status"].clone();
+        if status.as_str().is_some_and(|status| status.starts_with("cannot reach us-east-1")) {
+            assert!(!status.to_string().contains("testing"), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the account never said why it cannot be reached: {status}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for (body, field) in [
+        (json!({"cloudProvider": "aws"}), "regions"),
+        (json!({"cloudProvider": "aws", "regions": ["us-east-1"], "aws": {"credentialsSecret": "no-such-secret"}}), "aws.credentialsSecret"),
+        (json!({"cloudProvider": "aws", "regions": ["us-east-1"], "aws": {"endpoint": "file:///etc"}}), "aws.endpoint"),
+    ] {
+        let response = app.client.put(app.url("/api/v1/clouds/accounts/bad")).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["field"], field, "{error}");
+    }
+}
