@@ -374,13 +374,13 @@ mod validation_tests {
             {"application": "shop", "capacity": {"min": "1", "max": "2", "desired": "1"}, "scaleDown": "false"}]},
             {"refId": "3", "type": "wait"}, {"refId": "4", "type": "teleport"},
             {"refId": "5", "type": "webhook", "url": "<webhook_url>"},
-            {"refId": "6", "type": "deploy", "clusters": [{"cloudProvider": "aws", "account": "prod", "application": "shop"}]}]);
+            {"refId": "6", "type": "deploy", "clusters": [{"cloudProvider": "gce", "account": "prod", "application": "shop"}]}]);
         let pipeline = parse_pipeline(&json!({"application": "shop", "name": "p", "stages": loose})).unwrap();
         let warnings = validate_pipeline(&pipeline).unwrap();
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings[0].contains("refId 4") && warnings[0].contains("\"teleport\""), "{warnings:?}");
         assert!(warnings[1].contains("<webhook_url>"), "a placeholder URL is kept: {warnings:?}");
-        assert!(warnings[2].contains("\"aws\""), "another cloud is kept: {warnings:?}");
+        assert!(warnings[2].contains("\"gce\""), "another cloud is kept: {warnings:?}");
         assert_eq!(
             field_at_fault(json!([{"refId": "1", "type": "disableServerGroup", "cluster": "shop-web"}])),
             "stages[0].target",

@@ -175,6 +175,12 @@ fn bound_artifact(execution: &app::model::execution::Execution, cluster: &Cluste
     }
 }
 
+/// Which cluster names no capacity, said as the reason the stage cannot run.
+fn without_capacity(config: &Value) -> Option<String> {
+    let clusters = config.get("clusters").and_then(Value::as_array)?;
+    clusters.iter().position(|cluster| cluster.get("capacity").is_none()).map(|index| format!("clusters[{index}] names no capacity {{min, max, desired}}"))
+}
+
 /// A cluster as Spinnaker's AWS deploy stage writes it, in the fields gennaker's deploy reads:
 /// the region from `availabilityZones` (`{"us-east-1": [...]}`; a cluster per region), the
 /// machine image from `imageId` or `amiName` (a name is looked up in the region when the
@@ -549,6 +555,11 @@ impl StageType for Deploy {
     }
 
     fn validate(&self, config: &Value) -> Result<(), super::Fault> {
+        // A cluster without a capacity (some hand-written Spinnaker pipelines) is kept, and
+        // refused when started (`cannot_run` says which).
+        if without_capacity(config).is_some() {
+            return Ok(());
+        }
         let deploy: DeployStage = super::parse(config)?;
         if deploy.clusters.is_empty() {
             return Err(("clusters".into(), "a deploy stage needs at least one cluster".into()));
@@ -594,7 +605,7 @@ impl StageType for Deploy {
     /// A cluster for another cloud provider (Spinnaker's AWS, GCE, Kubernetes v1 deploys).
     fn cannot_run(&self, config: &Value) -> Option<String> {
         let clusters = config.get("clusters").and_then(Value::as_array).into_iter().flatten();
-        super::other_cloud(config).or_else(|| clusters.filter_map(super::other_cloud).next())
+        super::other_cloud(config).or_else(|| clusters.filter_map(super::other_cloud).next()).or_else(|| without_capacity(config))
     }
 
     /// Each cluster's application, and those of the load balancers and security groups its
