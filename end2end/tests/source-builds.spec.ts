@@ -72,7 +72,7 @@ test('the Create server group form makes a tagged server group', async ({ page }
   await page.getByText('Create server group', { exact: true }).click();
   const form = page.getByRole('form', { name: 'Create server group' });
   await form.getByLabel('Stack').fill('tagged');
-  await form.getByLabel('Command (one argument per line)').fill('demo-app\n--version\nv5');
+  await form.getByLabel('Command (local; one argument per line)').fill('demo-app\n--version\nv5');
   await form.getByLabel('Version').fill('v5');
   await form.getByLabel('Tags (KEY=VALUE per line)').fill('team=payments');
   await form.getByRole('button', { name: 'Create' }).click();

@@ -44,10 +44,23 @@ pub struct CreateServerGroupForm {
     /// Tags, `KEY=VALUE` per line.
     #[serde(default)]
     pub tags: String,
+    /// `local` (the default) or `aws`.
+    #[serde(default)]
+    pub cloud_provider: String,
+    #[serde(default)]
+    pub account: String,
+    #[serde(default)]
+    pub region: String,
+    /// AWS: the machine image, an AMI id or name.
+    #[serde(default)]
+    pub image: String,
+    /// AWS: the instance type (default t3.micro).
+    #[serde(default)]
+    pub instance_type: String,
 }
 
-/// Creates a server group on the local cloud (Deck's Create Server Group): a one-job task
-/// deploying the next version of the cluster, with the tags given.
+/// Creates a server group on the local cloud or an AWS account (Deck's Create Server Group): a
+/// one-job task deploying the next version of the cluster, with the tags given.
 #[server]
 pub async fn create_server_group(#[server(flatten)] form: CreateServerGroupForm) -> Result<Execution, AppError> {
     crate::ssr::respond(async |services, caller| {

@@ -93,9 +93,17 @@ pub fn create_request(form: &CreateServerGroupForm) -> Result<TaskRequest> {
     let wrapped = |value: &str| Some(value.to_string());
     let sizes = ServerGroupForm { min: wrapped(&form.min), max: wrapped(&form.max), desired: wrapped(&form.desired), ..ServerGroupForm::default() };
     let capacity = capacity(&sizes, false)?.unwrap_or_default();
+    let aws = form.cloud_provider.trim() == "aws";
     let command: Vec<String> = form.command.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_string).collect();
-    if command.is_empty() {
+    if command.is_empty() && !aws {
         return Err(AppError::invalid("command", "give the command the instances run, one argument per line"));
+    }
+    if aws {
+        for (field, value) in [("account", &form.account), ("region", &form.region), ("image", &form.image)] {
+            if value.trim().is_empty() {
+                return Err(AppError::invalid(field, format!("an AWS server group needs its {field}")));
+            }
+        }
     }
     let mut tags = serde_json::Map::new();
     for line in form.tags.lines().map(str::trim).filter(|line| !line.is_empty()) {
@@ -104,12 +112,23 @@ pub fn create_request(form: &CreateServerGroupForm) -> Result<TaskRequest> {
     }
     let load_balancers: Vec<&str> = form.load_balancers.split([',', ' ', '\n']).map(str::trim).filter(|name| !name.is_empty()).collect();
     let version = if form.version.trim().is_empty() { "v1" } else { form.version.trim() };
-    let cluster = json!({
-        "application": form.application, "stack": form.stack.trim(), "freeFormDetails": form.detail.trim(),
-        "cloudProvider": "local", "account": "local", "region": "local",
-        "capacity": capacity, "strategy": "", "loadBalancers": load_balancers, "tags": tags,
-        "artifact": {"type": "command", "command": command, "version": version},
-    });
+    let cluster = if aws {
+        // As Spinnaker's AWS deploy stage writes a cluster; load balancers are target groups.
+        let instance_type = if form.instance_type.trim().is_empty() { "t3.micro" } else { form.instance_type.trim() };
+        json!({
+            "application": form.application, "stack": form.stack.trim(), "freeFormDetails": form.detail.trim(),
+            "cloudProvider": "aws", "account": form.account.trim(), "region": form.region.trim(),
+            "capacity": capacity, "strategy": "", "targetGroups": load_balancers, "tags": tags,
+            "amiName": form.image.trim(), "instanceType": instance_type,
+        })
+    } else {
+        json!({
+            "application": form.application, "stack": form.stack.trim(), "freeFormDetails": form.detail.trim(),
+            "cloudProvider": "local", "account": "local", "region": "local",
+            "capacity": capacity, "strategy": "", "loadBalancers": load_balancers, "tags": tags,
+            "artifact": {"type": "command", "command": command, "version": version},
+        })
+    };
     let job = json!({"type": "deploy", "name": "Create server group", "clusters": [cluster]});
     let name = [form.application.as_str(), form.stack.trim(), form.detail.trim()].iter().filter(|part| !part.is_empty()).copied().collect::<Vec<_>>().join("-");
     Ok(TaskRequest { application: form.application.clone(), description: format!("Create server group in {name}"), job: vec![job] })

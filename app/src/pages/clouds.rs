@@ -1,12 +1,12 @@
 //! The cloud accounts page for admins: every account gennaker deploys to (built in, from the
-//! clouds file, or added here), a form to add or replace a Kubernetes account, and deleting
+//! clouds file, or added here), forms to add or replace a Kubernetes or an AWS account, and deleting
 //! the ones added here. Who may read or deploy to an account is its permissions
 //! (`/api/v1/accounts/{name}/permissions`).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::clouds::{DeleteCloudAccount, SaveKubernetesAccount, list_cloud_accounts};
+use crate::api::clouds::{DeleteCloudAccount, SaveAwsAccount, SaveKubernetesAccount, list_cloud_accounts};
 use crate::components::ErrorMessage;
 use crate::components::loaded::{Loaded, loaded};
 use crate::model::clouds::{AccountSource, CloudAccount};
@@ -32,15 +32,24 @@ fn reached_by(account: &CloudAccount) -> String {
             let namespaces = if settings.namespaces.is_empty() { "all namespaces".to_string() } else { settings.namespaces.join(", ") };
             format!("{from}{context}; {namespaces}")
         }
-        None => account.regions.join(", "),
+        None => match &account.aws {
+            Some(settings) => {
+                let key = settings.credentials_secret.as_ref().map_or("the default credential chain".to_string(), |secret| format!("key in secret {secret}"));
+                let role = settings.assume_role.as_ref().map(|role| format!(", role {role}")).unwrap_or_default();
+                let endpoint = settings.endpoint.as_ref().map(|endpoint| format!(", endpoint {endpoint}")).unwrap_or_default();
+                format!("{key}{role}{endpoint}; {}", account.regions.join(", "))
+            }
+            None => account.regions.join(", "),
+        },
     }
 }
 
 #[component]
 pub fn CloudsPage() -> impl IntoView {
     let save = ServerAction::<SaveKubernetesAccount>::new();
+    let save_aws = ServerAction::<SaveAwsAccount>::new();
     let delete = ServerAction::<DeleteCloudAccount>::new();
-    let accounts = Resource::new(move || (save.version().get(), delete.version().get()), |_| list_cloud_accounts());
+    let accounts = Resource::new(move || (save.version().get(), save_aws.version().get(), delete.version().get()), |_| list_cloud_accounts());
     view! {
         <Title text="Cloud accounts · gennaker"/>
         <section class="page">
@@ -85,6 +94,20 @@ pub fn CloudsPage() -> impl IntoView {
             </ActionForm>
             {move || match save.value().get() {
                 Some(Ok(saved)) => view! { <p class="notice" role="status">"Account " <strong>{saved.name}</strong> " saved; its workloads appear in the clusters views."</p> }.into_any(),
+                Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+                None => ().into_any(),
+            }}
+            <h2>"Add an AWS account"</h2>
+            <ActionForm action=save_aws attr:class="form" attr:aria-label="AWS account">
+                <label>"Name" <input type="text" name="name" required placeholder="aws-prod"/></label>
+                <label>"Regions" <input type="text" name="regions" required placeholder="us-east-1, eu-west-1"/></label>
+                <label>"Secret holding the access key (empty: the default credential chain)" <input type="text" name="credentials_secret" placeholder="aws-prod-key"/></label>
+                <label>"Role to assume (optional)" <input type="text" name="assume_role" placeholder="arn:aws:iam::123456789012:role/gennaker"/></label>
+                <label>"Endpoint (optional)" <input type="text" name="endpoint" placeholder="https://vpce-example.ec2.us-east-1.vpce.amazonaws.com"/></label>
+                <button type="submit">"Save AWS account"</button>
+            </ActionForm>
+            {move || match save_aws.value().get() {
+                Some(Ok(saved)) => view! { <p class="notice" role="status">"AWS account " <strong>{saved.name}</strong> " saved; its server groups appear in the clusters views."</p> }.into_any(),
                 Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 None => ().into_any(),
             }}

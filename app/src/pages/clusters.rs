@@ -58,9 +58,17 @@ fn CreateServerGroup(application: String) -> impl IntoView {
                 <label>"Min" <input type="number" name="min" min="0" required value="1"/></label>
                 <label>"Max" <input type="number" name="max" min="0" required value="1"/></label>
                 <label>"Desired" <input type="number" name="desired" min="0" required value="1"/></label>
-                <label>"Command (one argument per line)" <textarea name="command" rows="3" required>"demo-app"</textarea></label>
-                <label>"Version" <input type="text" name="version" placeholder="v1"/></label>
-                <label>"Load balancers" <input type="text" name="load_balancers" placeholder="shop-web"/></label>
+                <label>"Cloud" <select name="cloud_provider">
+                    <option value="local" selected>"local (processes on this machine)"</option>
+                    <option value="aws">"AWS"</option>
+                </select></label>
+                <label>"Command (local; one argument per line)" <textarea name="command" rows="3">"demo-app"</textarea></label>
+                <label>"Version (local)" <input type="text" name="version" placeholder="v1"/></label>
+                <label>"Account (AWS)" <input type="text" name="account" placeholder="aws-prod"/></label>
+                <label>"Region (AWS)" <input type="text" name="region" placeholder="us-east-1"/></label>
+                <label>"Machine image (AWS: an AMI id or name)" <input type="text" name="image" placeholder="ami-0abc1234"/></label>
+                <label>"Instance type (AWS)" <input type="text" name="instance_type" placeholder="t3.micro"/></label>
+                <label>"Load balancers (AWS: target groups)" <input type="text" name="load_balancers" placeholder="shop-web"/></label>
                 <label>"Tags (KEY=VALUE per line)" <textarea name="tags" rows="2" placeholder="team=payments"></textarea></label>
                 <button type="submit">"Create"</button>
             </ActionForm>
