@@ -670,8 +670,12 @@ fn clusters_list(application: &str) -> FieldList {
         Field::new("stack", "Stack", Input::Text, "Optional, e.g. web or prod: the second part of the cluster's name."),
         Field::new("freeFormDetails", "Detail", Input::Text, "Optional third part of the cluster's name."),
     ];
+    fields.push(Field::new("cloudProvider", "Cloud", choices(&[("local", "local"), ("aws", "AWS")]), "Where the server group runs: the local cloud, or an AWS account."));
     fields.extend(F::location());
     fields.extend([
+        Field::new("amiName", "Machine image (AWS)", Input::Text, "AWS: the AMI id (ami-...) or name the instances boot, e.g. ${trigger.properties.ami}."),
+        Field::new("instanceType", "Instance type (AWS)", Input::Text, "AWS: e.g. t3.small (default t3.micro)."),
+        Field::new("targetGroups", "Target groups (AWS)", Input::Lines, "AWS: target groups (gennaker's AWS load balancers' names) the server group's instances join, one per line."),
         Field::new("capacity.min", "Min", Input::Number, "Fewest instances."),
         Field::new("capacity.max", "Max", Input::Number, "Most instances."),
         Field::new("capacity.desired", "Desired", Input::Number, "Instances to run: min <= desired <= max."),
