@@ -179,3 +179,87 @@ async fn an_unreachable_aws_account_says_why_and_bad_accounts_are_refused() {
         assert_eq!(error["error"]["field"], field, "{error}");
     }
 }
+
+/// A proxy in front of moto that answers AWS's throttling error to the first `throttled`
+/// requests, then forwards: a test double for AWS's rate limits, which moto does not have.
+async fn throttling_proxy(upstream: String, throttled: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let client = reqwest::Client::new();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (client, upstream, counter) = (client.clone(), upstream.clone(), counter.clone());
+        async move {
+            if counter.fetch_add(1, Ordering::SeqCst) < throttled {
+                let error = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>t</RequestId></ErrorResponse>";
+                return (StatusCode::BAD_REQUEST, HeaderMap::new(), error.as_bytes().to_vec());
+            }
+            let mut request = client.request(method, format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")));
+            for (name, value) in &headers {
+                if name != "host" && name != "content-length" {
+                    request = request.header(name, value);
+                }
+            }
+            let answer = request.body(body).send().await.unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            let mut out = HeaderMap::new();
+            if let Some(kind) = answer.headers().get("content-type") {
+                out.insert("content-type", kind.clone());
+            }
+            (status, out, answer.bytes().await.unwrap().to_vec())
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(handler)).await.unwrap() });
+    (address, seen)
+}
+
+/// AWS throttles: the SDK's retries (backoff with jitter) carry the caching agent through, and
+/// what another tool made in the account shows in the clusters view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caching_agent_rides_out_throttling_and_sees_what_others_made() {
+    let moto = moto().await;
+    let (ec2, autoscaling) = ec2_and_autoscaling(&moto.endpoint).await;
+    let images = ec2.describe_images().owners("amazon").send().await.unwrap();
+    let image = images.images().iter().find_map(|image| image.image_id()).unwrap().to_string();
+    ec2.create_launch_template()
+        .launch_template_name("made-elsewhere")
+        .launch_template_data(aws_sdk_ec2::types::RequestLaunchTemplateData::builder().image_id(&image).build())
+        .send()
+        .await
+        .unwrap();
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("legacy-api-v007")
+        .launch_template(aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder().launch_template_name("made-elsewhere").version("$Latest").build())
+        .min_size(1)
+        .max_size(1)
+        .desired_capacity(1)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+    let (proxy, seen) = throttling_proxy(moto.endpoint.clone(), 3).await;
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("legacy").await;
+    add_aws_account(&app, "aws-throttled", &proxy).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let view: Value = app.get("/api/v1/applications/legacy/clusters").await.json().await.unwrap();
+        let found = view.as_array().into_iter().flatten().filter(|region| region["cloudProvider"] == "aws")
+            .flat_map(|region| region["clusters"].as_array().cloned().unwrap_or_default())
+            .any(|cluster| cluster["name"] == "legacy-api");
+        if found {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cluster never showed: {view}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst) > 3, "the throttled calls were tried again");
+    let accounts: Value = app.get("/api/v1/clouds/accounts").await.json().await.unwrap();
+    let status = &accounts.as_array().unwrap().iter().find(|account| account["name"] == "aws-throttled").unwrap()["status"];
+    assert_eq!(status, "watching");
+}
