@@ -58,6 +58,8 @@ pub struct AwsCloud {
     http: aws_sdk_ec2::config::SharedHttpClient,
     /// What each (account, region)'s caching agent last met: nothing wrong, or why not.
     statuses: Arc<std::sync::Mutex<BTreeMap<(String, String), Option<String>>>>,
+    /// Launch template versions read so far (a version never changes), by template id and version.
+    launch_versions: Arc<std::sync::Mutex<HashMap<(String, i64), convert::LaunchFacts>>>,
 }
 
 /// AWS's message for a failed call (its code and message when it gave them).
@@ -86,7 +88,7 @@ impl AwsCloud {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring))
             .build_https();
-        Self { store, secrets, clients: Arc::default(), http, statuses: Arc::default() }
+        Self { store, secrets, clients: Arc::default(), http, statuses: Arc::default(), launch_versions: Arc::default() }
     }
 
     /// Records what an agent's last look at (account, region) met (`None`: it saw the region).
@@ -190,6 +192,44 @@ impl AwsCloud {
         };
         clients.insert(slot, made.clone());
         Ok(made)
+    }
+
+    /// Every launch template's latest version (image, instance type, security groups), by
+    /// template name: one DescribeLaunchTemplates call, and a version read only the first time.
+    async fn launch_facts(&self, clients: &Clients) -> Result<HashMap<String, convert::LaunchFacts>> {
+        let templates: Vec<aws_sdk_ec2::types::LaunchTemplate> = clients
+            .ec2
+            .describe_launch_templates()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .map_err(|e| aws_error("DescribeLaunchTemplates", e))?;
+        let mut facts = HashMap::new();
+        for template in templates {
+            let (Some(id), Some(name), Some(version)) = (template.launch_template_id(), template.launch_template_name(), template.latest_version_number()) else { continue };
+            let key = (id.to_string(), version);
+            let known = self.launch_versions.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+            let found = match known {
+                Some(found) => found,
+                None => {
+                    let versions = clients
+                        .ec2
+                        .describe_launch_template_versions()
+                        .launch_template_id(id)
+                        .versions(version.to_string())
+                        .send()
+                        .await
+                        .map_err(|e| aws_error("DescribeLaunchTemplateVersions", e))?;
+                    let found = versions.launch_template_versions().first().and_then(|version| version.launch_template_data()).map(convert::launch_facts).unwrap_or_default();
+                    self.launch_versions.lock().unwrap_or_else(|p| p.into_inner()).insert(key, found.clone());
+                    found
+                }
+            };
+            facts.insert(name.to_string(), found);
+        }
+        Ok(facts)
     }
 
     async fn location_clients(&self, location: &Location) -> Result<Clients> {
@@ -376,7 +416,26 @@ impl Provider for AwsCloud {
                 .map_err(|e| aws_error("DescribeTargetGroups", e))?;
             all.iter().filter_map(|group| Some((group.target_group_arn()?.to_string(), group.target_group_name()?.to_string()))).collect()
         };
-        let server_groups = groups.iter().map(|group| convert::server_group(&location, group, &target_health, &target_group_names, &instances)).collect();
+        let launch = self.launch_facts(&clients).await?;
+        let server_groups = groups
+            .iter()
+            .map(|group| {
+                let mut converted = convert::server_group(&location, group, &target_health, &target_group_names, &instances);
+                let template = group.launch_template().and_then(|template| template.launch_template_name()).and_then(|name| launch.get(name));
+                if let Some(facts) = template {
+                    converted.security_groups = facts.security_group_ids.iter().map(|id| group_names.get(id).cloned().unwrap_or_else(|| id.clone())).collect();
+                    if let app::model::cluster::Artifact::MachineImage { image_id } = &mut converted.artifact
+                        && image_id.is_empty()
+                    {
+                        image_id.clone_from(&facts.image_id);
+                    }
+                    if !facts.instance_type.is_empty() {
+                        converted.metadata.insert("instanceType".into(), facts.instance_type.clone());
+                    }
+                }
+                converted
+            })
+            .collect();
         let balancers: Vec<aws_sdk_elasticloadbalancingv2::types::LoadBalancer> = clients
             .elb
             .describe_load_balancers()

@@ -122,6 +122,7 @@ async fn an_aws_account_deploys_red_black_behind_a_load_balancer_and_runs_the_se
     assert_eq!(v001["tags"]["team"], "web", "{v001}");
     assert_eq!(v001["tags"]["instanceType"], "t3.small");
     assert_eq!(v001["loadBalancers"], json!(["shop"]));
+    assert_eq!(v001["securityGroups"], json!(["shop"]), "from its launch template: {v001}");
     assert_eq!(v001["disabled"], false);
     assert_eq!(v000["disabled"], true, "red/black disabled the previous one");
     // moto: instances are InService and Healthy, and healthy in the target group, at once.

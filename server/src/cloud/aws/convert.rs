@@ -18,6 +18,22 @@ pub struct InstanceFacts {
     pub address: String,
 }
 
+/// What a launch template version says the instances run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchFacts {
+    pub image_id: String,
+    pub instance_type: String,
+    pub security_group_ids: Vec<String>,
+}
+
+pub fn launch_facts(data: &aws_sdk_ec2::types::ResponseLaunchTemplateData) -> LaunchFacts {
+    LaunchFacts {
+        image_id: data.image_id().unwrap_or_default().to_string(),
+        instance_type: data.instance_type().map(|kind| kind.as_str().to_string()).unwrap_or_default(),
+        security_group_ids: data.security_group_ids().to_vec(),
+    }
+}
+
 /// Whether Spinnaker's disable has suspended the group's processes.
 pub fn is_disabled(group: &AutoScalingGroup) -> bool {
     group.suspended_processes().iter().any(|process| process.process_name() == Some("AddToLoadBalancer"))
