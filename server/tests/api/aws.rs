@@ -143,13 +143,24 @@ async fn an_aws_account_deploys_red_black_behind_a_load_balancer_and_runs_the_se
         {"refId": "1", "type": "resizeServerGroup", "cloudProvider": "aws", "credentials": "aws-test", "region": "us-east-1",
          "cluster": "shop", "target": "current_asg_dynamic", "action": "scale_exact", "capacity": {"min": 1, "max": 3, "desired": 3}},
         {"refId": "2", "requisiteStageRefIds": ["1"], "type": "destroyServerGroup", "cloudProvider": "aws", "credentials": "aws-test",
-         "region": "us-east-1", "serverGroupName": "shop-v000"}]})).await;
+         "region": "us-east-1", "serverGroupName": "shop-v000"},
+        {"refId": "3", "requisiteStageRefIds": ["2"], "type": "cloneServerGroup", "cloudProvider": "aws", "credentials": "aws-test",
+         "region": "us-east-1", "serverGroupName": "shop-v001", "capacity": {"min": 1, "max": 1, "desired": 1}, "disableSource": true}]})).await;
     let ran = run(&app, &operate).await;
     assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
     let resized = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-v001").send().await.unwrap();
     assert_eq!(resized.auto_scaling_groups()[0].desired_capacity(), Some(3));
     let gone = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-v000").send().await.unwrap();
     assert!(gone.auto_scaling_groups().is_empty(), "destroyed");
+    let clone = ec2.describe_launch_template_versions().launch_template_name("shop-v002").send().await.unwrap();
+    let data = clone.launch_template_versions()[0].launch_template_data().unwrap();
+    assert_eq!(data.image_id(), Some(image_id.as_str()), "the clone runs the same image");
+    assert_eq!(data.instance_type().map(|kind| kind.as_str()), Some("t3.small"), "of the same type");
+    assert_eq!(data.security_group_ids().len(), 1, "in the same security group");
+    let cloned = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-v002").send().await.unwrap();
+    assert_eq!(cloned.auto_scaling_groups()[0].target_group_arns().len(), 1, "behind the same load balancer");
+    let source = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-v001").send().await.unwrap();
+    assert!(source.auto_scaling_groups()[0].suspended_processes().iter().any(|process| process.process_name() == Some("AddToLoadBalancer")), "the source was disabled");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
