@@ -21,6 +21,7 @@ pub mod enable_server_group;
 pub mod evaluate_variables;
 pub mod find_artifacts_from_resource;
 pub mod find_image;
+pub mod find_image_from_tags;
 pub mod jenkins;
 pub mod kubernetes_server_group;
 pub mod manual_judgment;
@@ -253,6 +254,7 @@ pub static REGISTRY: &[&dyn StageType] = &[
     &rollback_server_group::RollbackServerGroup,
     &clone_server_group::CloneServerGroup,
     &find_image::FindImage,
+    &find_image_from_tags::FindImageFromTags,
     &shrink_cluster::ShrinkCluster,
     &disable_cluster::DisableCluster,
     &scale_down_cluster::ScaleDownCluster,

@@ -275,3 +275,46 @@ async fn the_caching_agent_rides_out_throttling_and_sees_what_others_made() {
     let status = &accounts.as_array().unwrap().iter().find(|account| account["name"] == "aws-throttled").unwrap()["status"];
     assert_eq!(status, "watching");
 }
+
+/// Find Image from Tags, as Spinnaker's AWS pipelines find what a bake made: the newest image
+/// of the package carrying the tags, which the deploy after it launches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_image_from_tags_feeds_the_deploy_after_it() {
+    let moto = moto().await;
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    add_aws_account(&app, "aws-test", &moto.endpoint).await;
+    let (ec2, autoscaling) = ec2_and_autoscaling(&moto.endpoint).await;
+    let base = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.image_id().map(str::to_string)).unwrap();
+    let launched = ec2.run_instances().image_id(&base).min_count(1).max_count(1).send().await.unwrap();
+    let instance = launched.instances()[0].instance_id().unwrap().to_string();
+    let mut made = Vec::new();
+    for (name, release) in [("shop-web-1.0.0", "stable"), ("shop-web-1.1.0", "stable"), ("shop-web-1.2.0-rc1", "candidate")] {
+        let image = ec2.create_image().instance_id(&instance).name(name).send().await.unwrap().image_id().unwrap().to_string();
+        ec2.create_tags().resources(&image).tags(aws_sdk_ec2::types::Tag::builder().key("release").value(release).build()).send().await.unwrap();
+        made.push(image);
+        // Creation dates are whole seconds: each image is newer than the one before.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let pipeline = save(&app, "shop", json!({"name": "from tags", "stages": [
+        {"refId": "1", "type": "findImageFromTags", "cloudProvider": "aws", "cloudProviderType": "aws", "credentials": "aws-test",
+         "packageName": "shop-web", "tags": {"release": "stable"}, "regions": ["us-east-1"]},
+        {"refId": "2", "requisiteStageRefIds": ["1"], "type": "deploy", "clusters": [{"cloudProvider": "aws", "account": "aws-test", "application": "shop",
+         "stack": "tagged", "availabilityZones": {"us-east-1": ["us-east-1a"]}, "capacity": {"min": 1, "max": 1, "desired": 1}, "strategy": "redblack"}]}]})).await;
+    let ran = run(&app, &pipeline).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    let found = &ran["stages"][0]["outputs"]["amiDetails"][0];
+    assert_eq!(found["imageId"], made[1].as_str(), "the newest stable one, not the candidate: {found}");
+    assert_eq!(found["amiName"], "shop-web-1.1.0");
+    let groups = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-tagged-v000").send().await.unwrap();
+    assert_eq!(groups.auto_scaling_groups().len(), 1);
+    let template = ec2.describe_launch_template_versions().launch_template_name("shop-tagged-v000").send().await.unwrap();
+    assert_eq!(template.launch_template_versions()[0].launch_template_data().unwrap().image_id(), Some(made[1].as_str()));
+
+    // Without an account it is kept, and refused when started, saying why.
+    let spinnaker = save(&app, "shop", json!({"name": "as written", "stages": [{"refId": "1", "type": "findImageFromTags", "cloudProvider": "aws",
+        "packageName": "shop-web", "tags": {}, "regions": ["us-east-1"]}]})).await;
+    let refused = app.post_json(&format!("/api/v1/applications/shop/pipelines/{spinnaker}/executions"), &json!({})).await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("credentials"));
+}

@@ -299,7 +299,11 @@ async fn create(execution: &Execution, stage: &Stage, deploy: &DeployStage, effe
                 let artifact = match (&cluster.artifact, bound_artifact(execution, cluster)?) {
                     (Some(spec), _) => spec.to_artifact()?,
                     (None, Some(bound)) => bound,
-                    (None, None) => found_artifact(execution).ok_or("the cluster has no artifact and no Find Image stage found one")?,
+                    (None, None) => super::find_image_from_tags::found_for_region(execution, &cluster.region)
+                        .filter(|_| cluster.cloud_provider == "aws")
+                        .map(|image_id| app::model::cluster::Artifact::MachineImage { image_id })
+                        .or_else(|| found_artifact(execution))
+                        .ok_or("the cluster has no artifact and no Find Image stage found one")?,
                 };
                 let spec = ServerGroupSpec {
                     name: next_name(&snapshot, &name)?,
