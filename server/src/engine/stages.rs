@@ -10,7 +10,9 @@
 pub mod bake_manifest;
 pub mod check_preconditions;
 pub mod clone_server_group;
+pub mod delete_load_balancer;
 pub mod delete_manifest;
+pub mod delete_security_group;
 pub mod deploy;
 pub mod deploy_manifest;
 pub mod destroy_server_group;
@@ -35,6 +37,8 @@ pub mod scale_manifest;
 pub mod scale_down_cluster;
 pub mod shrink_cluster;
 pub mod undo_rollout_manifest;
+pub mod upsert_load_balancers;
+pub mod upsert_security_group;
 pub mod wait;
 pub mod webhook;
 
@@ -269,6 +273,10 @@ pub static REGISTRY: &[&dyn StageType] = &[
     &run_job_manifest::RunJobManifest,
     &find_artifacts_from_resource::FindArtifactsFromResource,
     &bake_manifest::BakeManifest,
+    &upsert_load_balancers::UpsertLoadBalancers,
+    &delete_load_balancer::DeleteLoadBalancer,
+    &upsert_security_group::UpsertSecurityGroup,
+    &delete_security_group::DeleteSecurityGroup,
 ];
 
 /// What the editor shows of every stage type, in the order its Add menu offers them.

@@ -318,3 +318,51 @@ async fn find_image_from_tags_feeds_the_deploy_after_it() {
     assert_eq!(refused.status(), 400);
     assert!(refused.text().await.unwrap().contains("credentials"));
 }
+
+/// Infrastructure as pipeline stages, in Spinnaker's shapes: a security group and a load
+/// balancer made, used by a deploy, refused deletion while used, then deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_balancer_and_security_group_stages_make_and_delete_infrastructure() {
+    let moto = moto().await;
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    add_aws_account(&app, "aws-test", &moto.endpoint).await;
+    let (ec2, _) = ec2_and_autoscaling(&moto.endpoint).await;
+    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.image_id().map(str::to_string)).unwrap();
+    let make = save(&app, "shop", json!({"name": "make", "stages": [
+        {"refId": "1", "type": "upsertSecurityGroup", "cloudProvider": "aws", "credentials": "aws-test", "regions": ["us-east-1"],
+         "name": "shop-api", "description": "api", "ipIngress": [{"cidr": "10.0.0.0/8", "type": "tcp", "startPort": 8080, "endPort": 8080}]},
+        {"refId": "2", "requisiteStageRefIds": ["1"], "type": "upsertLoadBalancers", "loadBalancers": [{"cloudProvider": "aws", "credentials": "aws-test",
+         "region": "us-east-1", "name": "shop-api", "listeners": [{"externalPort": 80, "externalProtocol": "HTTP"}], "securityGroups": ["shop-api"],
+         "targetGroups": [{"name": "shop-api", "healthCheckPath": "/ready", "healthCheckInterval": 15}]}]},
+        {"refId": "3", "requisiteStageRefIds": ["2"], "type": "deploy", "clusters": [{"cloudProvider": "aws", "account": "aws-test", "application": "shop",
+         "stack": "api", "availabilityZones": {"us-east-1": ["us-east-1a"]}, "imageId": image, "capacity": {"min": 1, "max": 1, "desired": 1},
+         "targetGroups": ["shop-api"], "securityGroups": ["shop-api"], "strategy": "redblack"}]}]})).await;
+    let made = run(&app, &make).await;
+    assert_eq!(made["status"], "SUCCEEDED", "{made}");
+    let groups = ec2.describe_security_groups().filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("shop-api").build()).send().await.unwrap();
+    let rule = &groups.security_groups()[0].ip_permissions()[0];
+    assert_eq!((rule.from_port(), rule.to_port()), (Some(8080), Some(8080)));
+    let balancers: Value = app.get("/api/v1/applications/shop/loadBalancers").await.json().await.unwrap();
+    let api = balancers.as_array().unwrap().iter().find(|lb| lb["name"] == "shop-api").unwrap_or_else(|| panic!("{balancers}"));
+    assert_eq!(api["healthCheck"]["path"], "/ready");
+    assert_eq!(api["healthCheck"]["intervalMs"], 15000);
+
+    let delete = |name: &str, stages: Value| json!({"name": name, "stages": stages});
+    let teardown = save(&app, "shop", delete("too early", json!([
+        {"refId": "1", "type": "deleteLoadBalancer", "cloudProvider": "aws", "credentials": "aws-test", "regions": ["us-east-1"], "loadBalancerName": "shop-api"}]))).await;
+    let refused = run(&app, &teardown).await;
+    assert_eq!(refused["status"], "TERMINAL");
+    assert!(refused["stages"][0]["error"].as_str().unwrap_or_default().contains("server group shop-api-v000 still uses load balancer shop-api"), "{refused}");
+
+    let all = save(&app, "shop", delete("tear down", json!([
+        {"refId": "1", "type": "destroyServerGroup", "cloudProvider": "aws", "credentials": "aws-test", "region": "us-east-1", "serverGroupName": "shop-api-v000"},
+        {"refId": "2", "requisiteStageRefIds": ["1"], "type": "deleteLoadBalancer", "cloudProvider": "aws", "credentials": "aws-test", "regions": ["us-east-1"], "loadBalancerName": "shop-api"},
+        {"refId": "3", "requisiteStageRefIds": ["2"], "type": "deleteSecurityGroup", "cloudProvider": "aws", "credentials": "aws-test", "regions": ["us-east-1"], "securityGroupName": "shop-api"}]))).await;
+    let ran = run(&app, &all).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    let groups = ec2.describe_security_groups().filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("shop-api").build()).send().await.unwrap();
+    assert!(groups.security_groups().is_empty(), "the security group is gone");
+    let balancers: Value = app.get("/api/v1/applications/shop/loadBalancers").await.json().await.unwrap();
+    assert!(!balancers.to_string().contains("shop-api"), "the load balancer is gone: {balancers}");
+}
