@@ -49,6 +49,9 @@ pub struct Clients {
     fingerprint: String,
 }
 
+/// By (account, region): `None` when its agent last saw it, else why not.
+type Statuses = BTreeMap<(String, String), Option<String>>;
+
 /// Every AWS account's clients, made on first use.
 #[derive(Clone)]
 pub struct AwsCloud {
@@ -57,7 +60,7 @@ pub struct AwsCloud {
     clients: Arc<tokio::sync::Mutex<HashMap<(String, String), Clients>>>,
     http: aws_sdk_ec2::config::SharedHttpClient,
     /// What each (account, region)'s caching agent last met: nothing wrong, or why not.
-    statuses: Arc<std::sync::Mutex<BTreeMap<(String, String), Option<String>>>>,
+    statuses: Arc<std::sync::Mutex<Statuses>>,
     /// Launch template versions read so far (a version never changes), by template id and version.
     launch_versions: Arc<std::sync::Mutex<HashMap<(String, i64), convert::LaunchFacts>>>,
 }

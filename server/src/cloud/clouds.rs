@@ -20,10 +20,12 @@ use super::provider::{Error, Provider, Result};
 
 /// The locations a provider serves now (AWS's follow its accounts).
 type Served = Arc<std::sync::RwLock<Vec<Location>>>;
+/// The server-group providers by name, with the locations each serves.
+type Providers = BTreeMap<String, (Arc<dyn Provider>, Served)>;
 
 #[derive(Clone, Default)]
 pub struct Clouds {
-    providers: Arc<BTreeMap<String, (Arc<dyn Provider>, Served)>>,
+    providers: Arc<Providers>,
     pub cache: ClusterCache,
     kubernetes: Option<KubernetesCloud>,
     aws: Option<AwsCloud>,

@@ -55,7 +55,7 @@ pub fn health(lifecycle: &str, health_status: &str, disabled: bool, target_state
     if disabled {
         return HealthState::OutOfService;
     }
-    if target_states.iter().any(|state| *state == "unhealthy") {
+    if target_states.contains(&"unhealthy") {
         return HealthState::Down;
     }
     if target_states.iter().any(|state| *state == "initial" || *state == "missing") {
