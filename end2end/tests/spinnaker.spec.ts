@@ -10,12 +10,13 @@ test.beforeAll(async ({ baseURL }) => {
   const pipeline = {
     name: 'imported', index: 0, schema: '1', updateTs: '1700000000000', spelEvaluator: 'v4', appConfig: null, keepWaitingPipelines: false,
     stages: [
-      { refId: '1', name: 'Bake', type: 'bakeManifest', templateRenderer: 'HELM3', outputName: 'shop', requisiteStageRefIds: [] },
+      // An AMI bake (Rosco and Packer): gennaker does not bake machine images.
+      { refId: '1', name: 'Bake', type: 'bake', baseOs: 'ubuntu', package: 'shop', cloudProviderType: 'aws', regions: ['us-east-1'], requisiteStageRefIds: [] },
       { refId: '2', name: 'Pause', type: 'wait', waitTime: '5', requisiteStageRefIds: ['1'] },
     ],
   };
   const saved = await applicationWithPipeline(baseURL!, application, pipeline);
-  expect(saved.warnings[0]).toContain('bakeManifest');
+  expect(saved.warnings[0]).toContain('"bake"');
 });
 
 test('a Spinnaker pipeline with a stage gennaker cannot run is kept, explained and refused at start', async ({ page }) => {
@@ -23,7 +24,7 @@ test('a Spinnaker pipeline with a stage gennaker cannot run is kept, explained a
   await signInQuickly(page.request);
   await openHydrated(page, `/applications/${application}/pipelines`);
   const row = page.getByRole('region', { name: 'Pipeline imported' });
-  await expect(row.getByRole('list', { name: 'Warnings about imported' })).toContainText('"bakeManifest"');
+  await expect(row.getByRole('list', { name: 'Warnings about imported' })).toContainText('"bake"');
 
   await row.getByRole('button', { name: 'Start' }).click();
   const dialog = page.getByRole('dialog', { name: 'Start imported' });
@@ -31,11 +32,11 @@ test('a Spinnaker pipeline with a stage gennaker cannot run is kept, explained a
   await expect(dialog.getByRole('alert')).toContainText('"Bake"');
 
   await page.getByRole('button', { name: 'Edit imported' }).click();
-  await expect(page.getByRole('list', { name: 'Warnings' })).toContainText('"bakeManifest"');
+  await expect(page.getByRole('list', { name: 'Warnings' })).toContainText('"bake"');
   const stages = page.getByRole('region', { name: 'Stages' });
   await stages.getByRole('button', { name: 'Edit Bake' }).click();
   const bake = stages.getByRole('listitem', { name: 'Stage Bake' });
-  await expect(bake).toContainText('gennaker does not run stages of type bakeManifest');
-  await expect(bake.getByLabel('templateRenderer')).toHaveValue('"HELM3"');
+  await expect(bake).toContainText('gennaker does not run stages of type bake');
+  await expect(bake.getByLabel('baseOs')).toHaveValue('"ubuntu"');
   checkConsole();
 });
