@@ -40,6 +40,28 @@ pub const IMAGE_TAG: &str = "gennaker:image";
 /// The instance type when a deploy names none.
 pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 
+/// A load balancer's health check as a target group takes it (ELBv2's bounds: interval at
+/// least 5 s, timeout at least 2 s, thresholds 2 to 10).
+struct TargetGroupCheck {
+    path: String,
+    interval_seconds: i32,
+    timeout_seconds: i32,
+    healthy: i32,
+    unhealthy: i32,
+}
+
+impl TargetGroupCheck {
+    fn of(check: &app::model::cluster::HealthCheck) -> Self {
+        Self {
+            path: check.path.clone(),
+            interval_seconds: (check.interval_ms / 1000).max(5) as i32,
+            timeout_seconds: (check.timeout_ms / 1000).max(2) as i32,
+            healthy: check.healthy_threshold.clamp(2, 10) as i32,
+            unhealthy: check.unhealthy_threshold.clamp(2, 10) as i32,
+        }
+    }
+}
+
 /// One (account, region)'s SDK clients.
 #[derive(Clone)]
 pub struct Clients {
@@ -327,6 +349,20 @@ impl AwsCloud {
         Ok(found.auto_scaling_groups().first().cloned())
     }
 
+    /// Spinnaker's enable (resume the processes, register the instances) or disable (suspend
+    /// them, deregister the instances).
+    async fn set_enabled(&self, location: &Location, name: &str, enable: bool) -> Result<()> {
+        let clients = self.location_clients(location).await?;
+        let group = self.group(&clients, name).await?.ok_or_else(|| Error::NotFound(format!("server group {name}")))?;
+        let processes = Some(DISABLE_PROCESSES.iter().map(|process| process.to_string()).collect());
+        if enable {
+            clients.autoscaling.resume_processes().auto_scaling_group_name(name).set_scaling_processes(processes).send().await.map_err(|e| aws_error("ResumeProcesses", e))?;
+        } else {
+            clients.autoscaling.suspend_processes().auto_scaling_group_name(name).set_scaling_processes(processes).send().await.map_err(|e| aws_error("SuspendProcesses", e))?;
+        }
+        self.set_registered(&clients, &group, enable).await
+    }
+
     /// Registers (or deregisters) a group's in-service instances with its target groups.
     async fn set_registered(&self, clients: &Clients, group: &aws_sdk_autoscaling::types::AutoScalingGroup, register: bool) -> Result<()> {
         let targets: Vec<aws_sdk_elasticloadbalancingv2::types::TargetDescription> = group
@@ -523,31 +559,11 @@ impl Provider for AwsCloud {
     }
 
     async fn enable(&self, location: &Location, name: &str) -> Result<()> {
-        let clients = self.location_clients(location).await?;
-        let group = self.group(&clients, name).await?.ok_or_else(|| Error::NotFound(format!("server group {name}")))?;
-        clients
-            .autoscaling
-            .resume_processes()
-            .auto_scaling_group_name(name)
-            .set_scaling_processes(Some(DISABLE_PROCESSES.iter().map(|process| process.to_string()).collect()))
-            .send()
-            .await
-            .map_err(|e| aws_error("ResumeProcesses", e))?;
-        self.set_registered(&clients, &group, true).await
+        self.set_enabled(location, name, true).await
     }
 
     async fn disable(&self, location: &Location, name: &str) -> Result<()> {
-        let clients = self.location_clients(location).await?;
-        let group = self.group(&clients, name).await?.ok_or_else(|| Error::NotFound(format!("server group {name}")))?;
-        clients
-            .autoscaling
-            .suspend_processes()
-            .auto_scaling_group_name(name)
-            .set_scaling_processes(Some(DISABLE_PROCESSES.iter().map(|process| process.to_string()).collect()))
-            .send()
-            .await
-            .map_err(|e| aws_error("SuspendProcesses", e))?;
-        self.set_registered(&clients, &group, false).await
+        self.set_enabled(location, name, false).await
     }
 
     async fn destroy(&self, location: &Location, name: &str) -> Result<()> {
@@ -596,7 +612,7 @@ impl Provider for AwsCloud {
         };
         let protocol = if network { aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Tcp } else { aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http };
         let existing_group = clients.elb.describe_target_groups().names(&load_balancer.name).send().await.ok().and_then(|found| found.target_groups().first().cloned());
-        let health = load_balancer.health_check.clone();
+        let health = load_balancer.health_check.as_ref().map(TargetGroupCheck::of);
         let group_arn = match existing_group.and_then(|group| group.target_group_arn().map(str::to_string)) {
             Some(group_arn) => {
                 if let Some(check) = &health {
@@ -605,10 +621,10 @@ impl Provider for AwsCloud {
                         .modify_target_group()
                         .target_group_arn(&group_arn)
                         .health_check_path(&check.path)
-                        .health_check_interval_seconds((check.interval_ms / 1000).max(5) as i32)
-                        .health_check_timeout_seconds((check.timeout_ms / 1000).max(2) as i32)
-                        .healthy_threshold_count(check.healthy_threshold.clamp(2, 10) as i32)
-                        .unhealthy_threshold_count(check.unhealthy_threshold.clamp(2, 10) as i32)
+                        .health_check_interval_seconds(check.interval_seconds)
+                        .health_check_timeout_seconds(check.timeout_seconds)
+                        .healthy_threshold_count(check.healthy)
+                        .unhealthy_threshold_count(check.unhealthy)
                         .send()
                         .await
                         .map_err(|e| aws_error("ModifyTargetGroup", e))?;
@@ -620,10 +636,10 @@ impl Provider for AwsCloud {
                 if let Some(check) = &health {
                     request = request
                         .health_check_path(&check.path)
-                        .health_check_interval_seconds((check.interval_ms / 1000).max(5) as i32)
-                        .health_check_timeout_seconds((check.timeout_ms / 1000).max(2) as i32)
-                        .healthy_threshold_count(check.healthy_threshold.clamp(2, 10) as i32)
-                        .unhealthy_threshold_count(check.unhealthy_threshold.clamp(2, 10) as i32);
+                        .health_check_interval_seconds(check.interval_seconds)
+                        .health_check_timeout_seconds(check.timeout_seconds)
+                        .healthy_threshold_count(check.healthy)
+                        .unhealthy_threshold_count(check.unhealthy);
                 }
                 let created = request.send().await.map_err(|e| aws_error("CreateTargetGroup", e))?;
                 created.target_groups().first().and_then(|group| group.target_group_arn()).map(str::to_string).ok_or_else(|| Error::Provider("CreateTargetGroup returned no ARN".into()))?

@@ -3,7 +3,7 @@
 //! rollback option. `account` also reads Spinnaker's `credentials`. Each stage type's own
 //! configuration is in its file under `stages/`; these are the pieces several share.
 
-use app::model::cluster::Artifact;
+use app::model::cluster::{Artifact, Location};
 use app::model::pipeline::Extra;
 use serde::{Deserialize, Serialize};
 
@@ -166,4 +166,25 @@ pub struct ServerGroupStage {
     pub target: ServerGroupTarget,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// Where a stage acting on named infrastructure acts: an account and its regions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Regions {
+    #[serde(default = "crate::engine::targets::local")]
+    pub cloud_provider: String,
+    #[serde(default = "crate::engine::targets::local", alias = "account")]
+    pub credentials: String,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+impl Regions {
+    pub fn locations(&self) -> Vec<Location> {
+        let regions: Vec<String> = if self.regions.is_empty() { vec![self.region.clone().unwrap_or_else(crate::engine::targets::local)] } else { self.regions.clone() };
+        regions.into_iter().map(|region| Location { cloud_provider: self.cloud_provider.clone(), account: self.credentials.clone(), region }).collect()
+    }
 }

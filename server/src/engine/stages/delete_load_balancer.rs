@@ -3,7 +3,6 @@
 //! a server group still uses is not deleted (the stage fails naming the server group); one
 //! already gone is fine, so a retried stage succeeds.
 
-use app::model::cluster::Location;
 use app::model::pipeline::Extra;
 use app::model::stage_types::{Field, Input, StageTypeInfo};
 use async_trait::async_trait;
@@ -12,27 +11,7 @@ use serde_json::{Value, json};
 
 use super::{StageType, Step, Task, config_or_fail, failed, succeeded};
 use crate::engine::stage_forms as F;
-
-/// Where a stage acting on named infrastructure acts: an account and its regions.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Regions {
-    #[serde(default = "crate::engine::targets::local")]
-    pub cloud_provider: String,
-    #[serde(default = "crate::engine::targets::local", alias = "account")]
-    pub credentials: String,
-    #[serde(default)]
-    pub regions: Vec<String>,
-    #[serde(default)]
-    pub region: Option<String>,
-}
-
-impl Regions {
-    pub fn locations(&self) -> Vec<Location> {
-        let regions: Vec<String> = if self.regions.is_empty() { vec![self.region.clone().unwrap_or_else(crate::engine::targets::local)] } else { self.regions.clone() };
-        regions.into_iter().map(|region| Location { cloud_provider: self.cloud_provider.clone(), account: self.credentials.clone(), region }).collect()
-    }
-}
+use crate::engine::targets::Regions;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

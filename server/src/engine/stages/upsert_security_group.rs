@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::delete_load_balancer::Regions;
+use crate::engine::targets::Regions;
 use super::{StageType, Step, Task, config_or_fail, failed, succeeded};
 use crate::engine::stage_forms as F;
 
