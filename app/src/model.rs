@@ -16,6 +16,7 @@ pub mod manifests;
 pub mod names;
 pub mod notification;
 pub mod pipeline;
+pub mod scaling;
 pub mod stage_types;
 pub mod time;
 pub mod trigger;

@@ -101,6 +101,25 @@ test('an admin adds an AWS account and makes a server group from a machine image
   await serverGroupBox(page, name).click();
   const panel = serverGroupPanel(page, name);
   await expect(panel).toContainText(image);
-  await expect(panel).toContainText('instanceType=t3.small');
+  await expect(panel.getByLabel('Launch settings')).toContainText('t3.small');
+  await expect(panel.getByLabel('Launch settings')).toContainText(`${name}:1`);
+
+  // Autoscaling from the panel: a target tracking policy, a schedule, then the policy deleted.
+  const tracking = panel.getByRole('form', { name: `Target tracking policy of ${name}` });
+  await tracking.getByLabel('Metric').selectOption('ASGAverageCPUUtilization');
+  await tracking.getByLabel('Target value').fill('50');
+  await tracking.getByRole('button', { name: 'Add policy' }).click();
+  await expect(panel.getByLabel('Scaling policies')).toContainText('target-tracking-1', { timeout: 30_000 });
+  await expect(panel.getByLabel('Scaling policies')).toContainText('keep ASGAverageCPUUtilization at 50');
+  const schedule = panel.getByRole('form', { name: `Schedule of ${name}` });
+  await schedule.getByRole('textbox').fill('0 9 * * 1-5 min=2 desired=2');
+  await schedule.getByRole('button', { name: 'Save schedule' }).click();
+  await expect(panel.getByLabel('Scheduled actions')).toContainText('0 9 * * 1-5 min=2 desired=2', { timeout: 30_000 });
+  const bad = panel.getByRole('form', { name: `Schedule of ${name}` });
+  await bad.getByRole('textbox').fill('every morning desired=2');
+  await bad.getByRole('button', { name: 'Save schedule' }).click();
+  await expect(bad.locator('..').getByRole('alert')).toContainText('cron');
+  await panel.getByRole('form', { name: 'Delete policy target-tracking-1' }).getByRole('button', { name: 'Delete' }).click();
+  await expect(panel.getByText('No scaling policies.')).toBeVisible({ timeout: 30_000 });
   checkConsole();
 });

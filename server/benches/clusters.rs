@@ -49,6 +49,9 @@ fn snapshot(location: &Location, generation: u32) -> Snapshot {
                 created_time: 1_700_000_000_000 + index as i64,
                 metadata: BTreeMap::new(),
                 moniker: None,
+                launch: Default::default(),
+                scaling_policies: Vec::new(),
+                scheduled_actions: Vec::new(),
             }
         })
         .collect();

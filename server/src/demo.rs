@@ -77,6 +77,9 @@ pub async fn create_if_first_start(store: &Store, clouds: &Clouds, port: u16) ->
             load_balancers: vec!["demo-web".into()],
             security_groups: vec![],
             metadata: BTreeMap::new(),
+            launch: Default::default(),
+            scaling_policies: Vec::new(),
+            scheduled_actions: Vec::new(),
         })
         .await?;
     let mut pipeline = parse_pipeline(&pipeline_config()).map_err(|e| anyhow::anyhow!("the demo pipeline: {e}"))?;

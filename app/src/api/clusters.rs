@@ -106,6 +106,39 @@ pub struct ServerGroupForm {
     /// The server group's cluster (a Kubernetes ReplicaSet's is its Deployment, `deployment web`).
     #[serde(default)]
     pub cluster: Option<String>,
+    /// Scaling forms (`targetTracking`, `stepPolicy`, `deletePolicy`, `schedule`): the policy
+    /// replaced or deleted.
+    #[serde(default)]
+    pub policy_name: Option<String>,
+    /// Target tracking: `predefinedMetricType`; step: the alarm's `metricName`.
+    #[serde(default)]
+    pub metric: Option<String>,
+    #[serde(default)]
+    pub target_value: Option<String>,
+    #[serde(default)]
+    pub warmup: Option<String>,
+    /// A checkbox: present ("on") when ticked.
+    #[serde(default)]
+    pub disable_scale_in: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub statistic: Option<String>,
+    #[serde(default)]
+    pub comparison: Option<String>,
+    #[serde(default)]
+    pub threshold: Option<String>,
+    #[serde(default)]
+    pub period: Option<String>,
+    #[serde(default)]
+    pub evaluation_periods: Option<String>,
+    #[serde(default)]
+    pub adjustment_type: Option<String>,
+    #[serde(default)]
+    pub adjustment: Option<String>,
+    /// Scheduled actions, one per line: `<cron line> min=N max=N desired=N`.
+    #[serde(default)]
+    pub schedule: Option<String>,
 }
 
 /// One of the details panel's actions on a server group, submitted as a one-job task. Plain

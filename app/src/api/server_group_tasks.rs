@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::clusters::{CreateServerGroupForm, ServerGroupForm};
 use crate::error::{AppError, Result};
 use crate::model::cluster::{Capacity, TaskRequest};
+use crate::model::scaling::{Alarm, Comparison, PolicyType, PredefinedMetric, ScalingPolicy, ScheduledAction, StepAdjustment, TargetTracking};
 
 fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|value| !value.is_empty())
@@ -82,10 +83,128 @@ pub fn task_request(form: &ServerGroupForm) -> Result<TaskRequest> {
             }
             (format!("Destroy {server_group}"), job("destroyServerGroup", "Destroy"))
         }
+        "targetTracking" | "stepPolicy" => {
+            let policy = policy(form)?;
+            let mut job = job("upsertScalingPolicy", "Upsert scaling policy");
+            job["policy"] = serde_json::to_value(&policy).expect("policies serialize");
+            (format!("Upsert a {} policy of {server_group}", if form.action == "stepPolicy" { "step scaling" } else { "target tracking" }), job)
+        }
+        "deletePolicy" => {
+            let name = given(&form.policy_name).ok_or_else(|| AppError::invalid("policy_name", "choose the policy to delete"))?;
+            (format!("Delete scaling policy {name} of {server_group}"), with(job("deleteScalingPolicy", "Delete scaling policy"), "policyName", json!(name)))
+        }
+        "schedule" => {
+            let actions = schedule(form.schedule.as_deref().unwrap_or_default())?;
+            let job = json!({
+                "type": "upsertAsgScheduledActions", "name": "Upsert scheduled actions", "cloudProvider": form.cloud_provider,
+                "credentials": form.account, "asgs": [{"asgName": server_group, "region": form.region}], "scheduledActions": actions,
+            });
+            (format!("Set the scheduled actions of {server_group}"), job)
+        }
         other => return Err(AppError::invalid("action", format!("unknown server group action {other:?}"))),
     };
     Ok(TaskRequest { application: form.application.clone(), description, job: vec![job] })
 }
+
+fn decimal(field: &'static str, value: &Option<String>) -> Result<f64> {
+    let text = given(value).ok_or_else(|| AppError::invalid(field, format!("{field} is required")))?;
+    text.parse::<f64>().ok().filter(|value| value.is_finite()).ok_or_else(|| AppError::invalid(field, format!("{field} must be a number, got {text:?}")))
+}
+
+fn choice<T: serde::de::DeserializeOwned>(field: &'static str, value: &Option<String>) -> Result<T> {
+    let text = given(value).ok_or_else(|| AppError::invalid(field, format!("{field} is required")))?;
+    serde_json::from_value(Value::String(text.to_string())).map_err(|_| AppError::invalid(field, format!("{text:?} is not a {field} gennaker knows")))
+}
+
+/// The policy a scaling form describes (target tracking, or a step policy of one step).
+fn policy(form: &ServerGroupForm) -> Result<ScalingPolicy> {
+    let warmup = match given(&form.warmup) {
+        Some(_) => Some(number("warmup", &form.warmup)?),
+        None => None,
+    };
+    let name = given(&form.policy_name).unwrap_or_default().to_string();
+    let policy = if form.action == "targetTracking" {
+        ScalingPolicy {
+            policy_name: name,
+            policy_type: PolicyType::TargetTrackingScaling,
+            adjustment_type: None,
+            step_adjustments: Vec::new(),
+            alarms: Vec::new(),
+            target_tracking_configuration: Some(TargetTracking {
+                target_value: decimal("target_value", &form.target_value)?,
+                predefined_metric_specification: PredefinedMetric {
+                    predefined_metric_type: given(&form.metric).unwrap_or("ALBRequestCountPerTarget").to_string(),
+                    resource_label: None,
+                },
+                disable_scale_in: given(&form.disable_scale_in).is_some(),
+            }),
+            estimated_instance_warmup: warmup,
+        }
+    } else {
+        let adjustment = given(&form.adjustment).ok_or_else(|| AppError::invalid("adjustment", "adjustment is required"))?;
+        let adjustment: i32 = adjustment.parse().map_err(|_| AppError::invalid("adjustment", format!("adjustment must be a whole number (negative removes), got {adjustment:?}")))?;
+        let comparison: Comparison = choice("comparison", &form.comparison)?;
+        // One step from the threshold on, in the direction the alarm looks.
+        let upward = matches!(comparison, Comparison::GreaterThanOrEqualToThreshold | Comparison::GreaterThanThreshold);
+        ScalingPolicy {
+            policy_name: name,
+            policy_type: PolicyType::StepScaling,
+            adjustment_type: Some(choice("adjustment_type", &form.adjustment_type)?),
+            step_adjustments: vec![StepAdjustment {
+                metric_interval_lower_bound: upward.then_some(0.0),
+                metric_interval_upper_bound: (!upward).then_some(0.0),
+                scaling_adjustment: adjustment,
+            }],
+            alarms: vec![Alarm {
+                alarm_name: String::new(),
+                metric_name: given(&form.metric).ok_or_else(|| AppError::invalid("metric", "metric is required"))?.to_string(),
+                namespace: given(&form.namespace).unwrap_or("AWS/ApplicationELB").to_string(),
+                statistic: given(&form.statistic).unwrap_or("Sum").to_string(),
+                comparison_operator: comparison,
+                threshold: decimal("threshold", &form.threshold)?,
+                period: number("period", &form.period)?,
+                evaluation_periods: number("evaluation_periods", &form.evaluation_periods)?,
+                dimensions: Vec::new(),
+            }],
+            target_tracking_configuration: None,
+            estimated_instance_warmup: warmup,
+        }
+    };
+    match policy.problems().into_iter().next() {
+        Some(problem) => Err(AppError::invalid("policy", problem)),
+        None => Ok(policy),
+    }
+}
+
+/// Scheduled actions, one per line: the cron line, then `min=N`, `max=N`, `desired=N`.
+pub fn schedule(text: &str) -> Result<Vec<ScheduledAction>> {
+    let mut actions = Vec::new();
+    for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
+        let mut recurrence = Vec::new();
+        let mut action = ScheduledAction { scheduled_action_name: String::new(), recurrence: String::new(), min_size: None, max_size: None, desired_capacity: None };
+        for word in line.split_whitespace() {
+            match word.split_once('=') {
+                Some((key, value)) => {
+                    let size: u32 = value.parse().map_err(|_| AppError::invalid("schedule", format!("{key} must be a whole number in {line:?}")))?;
+                    match key {
+                        "min" => action.min_size = Some(size),
+                        "max" => action.max_size = Some(size),
+                        "desired" => action.desired_capacity = Some(size),
+                        other => return Err(AppError::invalid("schedule", format!("{other:?} is not min, max or desired (in {line:?})"))),
+                    }
+                }
+                None => recurrence.push(word),
+            }
+        }
+        action.recurrence = recurrence.join(" ");
+        if let Some(problem) = action.problems().into_iter().next() {
+            return Err(AppError::invalid("schedule", format!("{line:?}: {problem}")));
+        }
+        actions.push(action);
+    }
+    Ok(actions)
+}
+
 
 /// The Create server group form as a task: one `deploy` job of one cluster (no strategy: the
 /// new version joins the ones running), with its tags.
@@ -286,6 +405,37 @@ mod tests {
         assert_eq!(task_request(&lone).unwrap_err().field(), Some("action"));
         let delete = ServerGroupForm { confirm: Some("replicaSet web-5d8f".into()), ..workload("destroy") };
         assert_eq!(task_request(&delete).unwrap().job[0]["type"], "deleteManifest");
+    }
+
+    #[test]
+    fn scaling_forms_become_scaling_jobs() {
+        let mut tracking = form("shop-web-v002", "targetTracking");
+        tracking.target_value = Some("600".into());
+        tracking.disable_scale_in = Some("on".into());
+        let request = task_request(&tracking).unwrap();
+        assert_eq!(request.job[0]["type"], "upsertScalingPolicy");
+        assert_eq!(request.job[0]["policy"]["targetTrackingConfiguration"]["disableScaleIn"], true);
+        assert_eq!(request.job[0]["policy"]["targetTrackingConfiguration"]["predefinedMetricSpecification"]["predefinedMetricType"], "ALBRequestCountPerTarget");
+        let mut step = form("shop-web-v002", "stepPolicy");
+        step.metric = Some("RequestCount".into());
+        step.comparison = Some("GreaterThanThreshold".into());
+        step.threshold = Some("100".into());
+        step.period = Some("60".into());
+        step.evaluation_periods = Some("2".into());
+        step.adjustment_type = Some("ChangeInCapacity".into());
+        step.adjustment = Some("two".into());
+        assert_eq!(task_request(&step).unwrap_err().field(), Some("adjustment"));
+        step.adjustment = Some("2".into());
+        let request = task_request(&step).unwrap();
+        assert_eq!(request.job[0]["policy"]["stepAdjustments"][0]["metricIntervalLowerBound"], 0.0);
+        let mut scheduled = form("shop-web-v002", "schedule");
+        scheduled.schedule = Some("0 9 * * 1-5 min=2 desired=3\n0 18 * * * min=1 desired=1".into());
+        let request = task_request(&scheduled).unwrap();
+        assert_eq!(request.job[0]["scheduledActions"][0]["recurrence"], "0 9 * * 1-5");
+        assert_eq!(request.job[0]["scheduledActions"][1]["desiredCapacity"], 1);
+        scheduled.schedule = Some("daily min=2".into());
+        assert_eq!(task_request(&scheduled).unwrap_err().field(), Some("schedule"));
+        assert_eq!(schedule("0 9 * * * min=2 desired=3").unwrap()[0].line(), "0 9 * * * min=2 desired=3");
     }
 
     #[test]

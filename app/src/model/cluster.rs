@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::scaling::{LaunchSettings, ScalingPolicy, ScheduledAction};
 use super::time::EpochMillis;
 
 /// Where a resource lives: provider, account and region (`local`/`local`/`local` for the
@@ -85,7 +86,7 @@ pub struct Instance {
     pub pid: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerGroup {
     /// `application-stack-detail-vNNN`.
@@ -105,6 +106,13 @@ pub struct ServerGroup {
     /// Set by providers that do not name server groups by the convention (Kubernetes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moniker: Option<Moniker>,
+    /// How its VM instances launch (AWS); empty elsewhere.
+    #[serde(default, skip_serializing_if = "LaunchSettings::is_empty")]
+    pub launch: LaunchSettings,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling_policies: Vec<ScalingPolicy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduled_actions: Vec<ScheduledAction>,
 }
 
 /// A Kubernetes workload as its API server has it now: the raw manifest (less the server's
@@ -133,7 +141,7 @@ pub struct WorkloadEvent {
 }
 
 /// Server groups that share a cluster name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Cluster {
     pub name: String,
@@ -252,6 +260,10 @@ pub struct ServerGroupSummary {
     /// The user's tags (see [`user_tags`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Its scaling policies' names and scheduled actions (`schedule-1 0 9 * * * desired=2`),
+    /// so the view shows that it scales by itself and follows changes live.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling: Vec<String>,
 }
 
 /// Metadata keys gennaker keeps for itself start with this; the rest are the user's tags.
@@ -288,6 +300,12 @@ impl ServerGroupSummary {
             instance_counts: InstanceCounts::of(&server_group.instances),
             created_time: server_group.created_time,
             tags: user_tags(&server_group.metadata),
+            scaling: server_group
+                .scaling_policies
+                .iter()
+                .map(|policy| policy.policy_name.clone())
+                .chain(server_group.scheduled_actions.iter().map(|action| format!("{} {}", action.scheduled_action_name, action.line())))
+                .collect(),
         }
     }
 }
@@ -410,6 +428,9 @@ mod tests {
             created_time: 0,
             metadata: BTreeMap::new(),
             moniker: None,
+            launch: Default::default(),
+            scaling_policies: vec![],
+            scheduled_actions: vec![],
         };
         let json = serde_json::to_value(&server_group).unwrap();
         assert!(json.get("moniker").is_none(), "no moniker for a name that follows the convention");

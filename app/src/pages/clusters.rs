@@ -9,6 +9,7 @@
 
 mod actions;
 mod details;
+mod scaling;
 mod server_group_box;
 
 use leptos::prelude::*;
@@ -373,6 +374,7 @@ mod tests {
             instance_counts: InstanceCounts::default(),
             created_time: 0,
             tags: Default::default(),
+            scaling: Vec::new(),
         }
     }
 

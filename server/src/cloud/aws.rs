@@ -18,7 +18,9 @@
 //! throttling; calls have timeouts. Errors carry AWS's message, never the credentials.
 //! `convert` turns what the Describe calls return into gennaker's model (pure, tested).
 
+pub mod cloudwatch;
 pub mod convert;
+pub mod scaling;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use std::time::Duration;
 
 use app::model::cluster::{Artifact, Capacity, LoadBalancer, Location, Protocol, SecurityGroup, ServerGroup};
 use app::model::clouds::{CloudAccount, CloudProviderKind};
+use app::model::scaling::{ScalingPolicy, ScheduledAction};
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
 
@@ -37,8 +40,12 @@ use crate::store::Store;
 pub const DISABLE_PROCESSES: &[&str] = &["Launch", "Terminate", "AddToLoadBalancer"];
 /// The tag holding the machine image a server group was launched from.
 pub const IMAGE_TAG: &str = "gennaker:image";
+/// The tag holding the `subnetType` a server group was launched into.
+pub const SUBNET_TYPE_TAG: &str = "gennaker:subnetType";
 /// The instance type when a deploy names none.
 pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
+/// The subnet tag Spinnaker reads a subnet's purpose from (`{"purpose": "internal", ...}`).
+pub const SUBNET_PURPOSE_TAG: &str = "immutable_metadata";
 
 /// A load balancer's health check as a target group takes it (ELBv2's bounds: interval at
 /// least 5 s, timeout at least 2 s, thresholds 2 to 10).
@@ -68,6 +75,7 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub cloudwatch: cloudwatch::CloudWatch,
     fingerprint: String,
 }
 
@@ -213,6 +221,7 @@ impl AwsCloud {
             ec2: aws_sdk_ec2::Client::new(&config),
             autoscaling: aws_sdk_autoscaling::Client::new(&config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            cloudwatch: cloudwatch::CloudWatch::new(region, settings.endpoint.as_deref(), config.credentials_provider()),
             fingerprint,
         };
         clients.insert(slot, made.clone());
@@ -247,7 +256,12 @@ impl AwsCloud {
                         .send()
                         .await
                         .map_err(|e| aws_error("DescribeLaunchTemplateVersions", e))?;
-                    let found = versions.launch_template_versions().first().and_then(|version| version.launch_template_data()).map(convert::launch_facts).unwrap_or_default();
+                    let found = versions
+                        .launch_template_versions()
+                        .first()
+                        .and_then(|version| version.launch_template_data())
+                        .map(|data| convert::launch_facts(name, version, data))
+                        .unwrap_or_default();
                     self.launch_versions.lock().unwrap_or_else(|p| p.into_inner()).insert(key, found.clone());
                     found
                 }
@@ -286,6 +300,29 @@ impl AwsCloud {
             }
         }
         Ok((vpc, by_zone.into_values().collect()))
+    }
+
+    /// Where a server group's instances go: the subnets tagged for `subnet_type` (Spinnaker's
+    /// `immutable_metadata` `{"purpose": ...}` tag), or the default VPC's when none is named.
+    async fn subnets(&self, clients: &Clients, subnet_type: &str) -> Result<Vec<String>> {
+        if subnet_type.is_empty() {
+            return Ok(self.default_network(clients).await?.1);
+        }
+        let found: Vec<aws_sdk_ec2::types::Subnet> = clients
+            .ec2
+            .describe_subnets()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("tag-key").values(SUBNET_PURPOSE_TAG).build())
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .map_err(|e| aws_error("DescribeSubnets", e))?;
+        let ids: Vec<String> = found.iter().filter(|subnet| convert::subnet_purpose(subnet).as_deref() == Some(subnet_type)).filter_map(|subnet| subnet.subnet_id().map(str::to_string)).collect();
+        if ids.is_empty() {
+            return Err(Error::Invalid(format!("no subnet is tagged for subnetType {subnet_type:?} (tag {SUBNET_PURPOSE_TAG} = {{\"purpose\": \"{subnet_type}\"}})")));
+        }
+        Ok(ids)
     }
 
     /// An image's id: `ami-...` as it is, else the newest image of that name (Spinnaker's
@@ -456,6 +493,7 @@ impl Provider for AwsCloud {
             all.iter().filter_map(|group| Some((group.target_group_arn()?.to_string(), group.target_group_name()?.to_string()))).collect()
         };
         let launch = self.launch_facts(&clients).await?;
+        let (policies, actions) = scaling::read(&clients).await?;
         let server_groups = groups
             .iter()
             .map(|group| {
@@ -468,10 +506,13 @@ impl Provider for AwsCloud {
                     {
                         image_id.clone_from(&facts.image_id);
                     }
-                    if !facts.instance_type.is_empty() {
-                        converted.metadata.insert("instanceType".into(), facts.instance_type.clone());
-                    }
+                    converted.launch = facts.launch.clone();
                 }
+                if let Some(subnet_type) = converted.metadata.remove(SUBNET_TYPE_TAG) {
+                    converted.launch.subnet_type = subnet_type;
+                }
+                converted.scaling_policies = policies.get(&converted.name).cloned().unwrap_or_default();
+                converted.scheduled_actions = actions.get(&converted.name).cloned().unwrap_or_default();
                 converted
             })
             .collect();
@@ -499,17 +540,28 @@ impl Provider for AwsCloud {
         let Artifact::MachineImage { image_id } = &spec.artifact else {
             return Err(Error::Invalid("an AWS server group runs a machine image (an AMI id, e.g. ami-0abc...)".into()));
         };
+        for problem in spec.scaling_policies.iter().flat_map(ScalingPolicy::problems).chain(spec.scheduled_actions.iter().flat_map(ScheduledAction::problems)) {
+            return Err(Error::Invalid(problem));
+        }
         let clients = self.location_clients(&spec.location).await?;
         if self.group(&clients, &spec.name).await?.is_none() {
             let image_id = &self.image_id(&clients, image_id).await?;
             let security_groups = self.security_group_ids(&clients, &spec.security_groups).await?;
             let target_groups = self.target_group_arns(&clients, &spec.load_balancers).await?;
-            let (_, subnets) = self.default_network(&clients).await?;
-            let instance_type = spec.metadata.get("instanceType").cloned().unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.to_string());
+            let subnets = self.subnets(&clients, &spec.launch.subnet_type).await?;
+            let launch = &spec.launch;
+            let instance_type = if launch.instance_type.is_empty() { DEFAULT_INSTANCE_TYPE } else { launch.instance_type.as_str() };
+            let profile = (!launch.iam_role.is_empty()).then(|| {
+                let profile = aws_sdk_ec2::types::LaunchTemplateIamInstanceProfileSpecificationRequest::builder();
+                if launch.iam_role.starts_with("arn:") { profile.arn(&launch.iam_role).build() } else { profile.name(&launch.iam_role).build() }
+            });
             let data = aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
                 .image_id(image_id)
-                .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type.as_str()))
+                .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type))
                 .set_security_group_ids(Some(security_groups).filter(|ids| !ids.is_empty()))
+                .set_key_name(Some(launch.key_pair.clone()).filter(|key| !key.is_empty()))
+                .set_user_data(Some(launch.user_data.clone()).filter(|data| !data.is_empty()))
+                .set_iam_instance_profile(profile)
                 .build();
             let exists = clients.ec2.describe_launch_templates().launch_template_names(&spec.name).send().await.is_ok_and(|found| !found.launch_templates().is_empty());
             if !exists {
@@ -517,6 +569,9 @@ impl Provider for AwsCloud {
             }
             let mut tags: Vec<(String, String)> = spec.metadata.iter().map(|(key, value)| (key.clone(), value.clone())).collect();
             tags.push((IMAGE_TAG.to_string(), image_id.clone()));
+            if !launch.subnet_type.is_empty() {
+                tags.push((SUBNET_TYPE_TAG.to_string(), launch.subnet_type.clone()));
+            }
             let tags = tags
                 .into_iter()
                 .map(|(key, value)| {
@@ -537,6 +592,20 @@ impl Provider for AwsCloud {
                 .send()
                 .await
                 .map_err(|e| aws_error("CreateAutoScalingGroup", e))?;
+        }
+        // Named here, so a create retried after a crash replaces rather than duplicates them.
+        let mut taken: Vec<String> = spec.scaling_policies.iter().map(|p| p.policy_name.clone()).filter(|n| !n.is_empty()).collect();
+        for policy in &spec.scaling_policies {
+            let mut policy = policy.clone();
+            if policy.policy_name.is_empty() {
+                let prefix = if policy.policy_type == app::model::scaling::PolicyType::StepScaling { "step" } else { "target-tracking" };
+                policy.policy_name = (1..).map(|n| format!("{prefix}-{n}")).find(|name| !taken.contains(name)).expect("a free name");
+                taken.push(policy.policy_name.clone());
+            }
+            scaling::put_policy(&clients, &spec.name, &policy).await?;
+        }
+        if !spec.scheduled_actions.is_empty() {
+            scaling::set_actions(&clients, &spec.name, &spec.scheduled_actions).await?;
         }
         let snapshot = self.observe(&spec.location.account, &spec.location.region).await?;
         snapshot.server_groups.into_iter().find(|group| group.name == spec.name).ok_or_else(|| Error::NotFound(format!("server group {}", spec.name)))
@@ -569,6 +638,8 @@ impl Provider for AwsCloud {
     async fn destroy(&self, location: &Location, name: &str) -> Result<()> {
         let clients = self.location_clients(location).await?;
         if self.group(&clients, name).await?.is_some() {
+            // Auto Scaling deletes the group's policies, not the alarms gennaker made for them.
+            scaling::delete_alarms_of(&clients, name).await?;
             clients.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(name).force_delete(true).send().await.map_err(|e| aws_error("DeleteAutoScalingGroup", e))?;
         }
         let exists = clients.ec2.describe_launch_templates().launch_template_names(name).send().await.is_ok_and(|found| !found.launch_templates().is_empty());
@@ -723,6 +794,23 @@ impl Provider for AwsCloud {
             }
         }
         Ok(())
+    }
+
+    async fn upsert_scaling_policy(&self, location: &Location, server_group: &str, policy: ScalingPolicy) -> Result<ScalingPolicy> {
+        let clients = self.location_clients(location).await?;
+        self.group(&clients, server_group).await?.ok_or_else(|| Error::NotFound(format!("server group {server_group}")))?;
+        scaling::put_policy(&clients, server_group, &policy).await
+    }
+
+    async fn delete_scaling_policy(&self, location: &Location, server_group: &str, policy_name: &str) -> Result<()> {
+        let clients = self.location_clients(location).await?;
+        scaling::delete_policy(&clients, server_group, policy_name).await
+    }
+
+    async fn set_scheduled_actions(&self, location: &Location, server_group: &str, actions: Vec<ScheduledAction>) -> Result<Vec<ScheduledAction>> {
+        let clients = self.location_clients(location).await?;
+        self.group(&clients, server_group).await?.ok_or_else(|| Error::NotFound(format!("server group {server_group}")))?;
+        scaling::set_actions(&clients, server_group, &actions).await
     }
 
     async fn run_job(&self, _spec: JobSpec) -> Result<()> {

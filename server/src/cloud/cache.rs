@@ -271,6 +271,9 @@ mod tests {
             created_time,
             metadata: BTreeMap::new(),
             moniker: None,
+            launch: Default::default(),
+            scaling_policies: Vec::new(),
+            scheduled_actions: Vec::new(),
         }
     }
 

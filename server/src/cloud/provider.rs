@@ -4,6 +4,7 @@
 //! gennaker's (`app::model::cluster`) at the edge.
 
 use app::model::cluster::{Artifact, Capacity, LoadBalancer, Location, SecurityGroup, ServerGroup};
+use app::model::scaling::{LaunchSettings, ScalingPolicy, ScheduledAction};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -22,7 +23,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What to create.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerGroupSpec {
     /// `application-stack-detail-vNNN`.
@@ -36,6 +37,14 @@ pub struct ServerGroupSpec {
     /// after a crash finds the server group it already created.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// How VM instances launch (AWS: the launch template); other clouds ignore it.
+    #[serde(default, skip_serializing_if = "LaunchSettings::is_empty")]
+    pub launch: LaunchSettings,
+    /// Created with the server group (a deploy copies the cluster's newest group's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling_policies: Vec<ScalingPolicy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduled_actions: Vec<ScheduledAction>,
 }
 
 /// A one-off process (Run Job).
@@ -57,7 +66,7 @@ pub enum JobStatus {
 }
 
 /// Everything a provider runs in one account and region.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub server_groups: Vec<ServerGroup>,
     pub load_balancers: Vec<LoadBalancer>,
@@ -82,6 +91,19 @@ pub trait Provider: Send + Sync + 'static {
     async fn run_job(&self, spec: JobSpec) -> Result<()>;
     async fn job_status(&self, location: &Location, token: &str) -> Result<JobStatus>;
     async fn cancel_job(&self, location: &Location, token: &str) -> Result<()>;
+    /// Creates or replaces a scaling policy of a server group (named `<kind>-N` when it has no
+    /// name); returns it as stored.
+    async fn upsert_scaling_policy(&self, _location: &Location, _server_group: &str, _policy: ScalingPolicy) -> Result<ScalingPolicy> {
+        Err(Error::Invalid(format!("the {} cloud has no scaling policies", self.name())))
+    }
+    /// Deletes a scaling policy; one already gone is no error.
+    async fn delete_scaling_policy(&self, _location: &Location, _server_group: &str, _policy_name: &str) -> Result<()> {
+        Err(Error::Invalid(format!("the {} cloud has no scaling policies", self.name())))
+    }
+    /// Makes `actions` the server group's scheduled actions (the others are deleted).
+    async fn set_scheduled_actions(&self, _location: &Location, _server_group: &str, _actions: Vec<ScheduledAction>) -> Result<Vec<ScheduledAction>> {
+        Err(Error::Invalid(format!("the {} cloud has no scheduled actions", self.name())))
+    }
     /// The log of the build a server group built from source ran (its end, at most 64 KB);
     /// `None` for a server group not built here. Providers that do not build have none.
     async fn build_log(&self, _location: &Location, _name: &str) -> Result<Option<String>> {

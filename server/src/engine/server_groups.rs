@@ -331,6 +331,10 @@ pub async fn determine_clone(
         security_groups: source.security_groups.clone(),
         // The source's tags come along; gennaker's own keys do not.
         metadata: app::model::cluster::user_tags(&source.metadata).into_iter().chain([(CLIENT_TOKEN.to_string(), token)]).collect(),
+        // As Spinnaker's clone: the launch settings, scaling policies and scheduled actions too.
+        launch: app::model::scaling::LaunchSettings { launch_template: String::new(), ..source.launch.clone() },
+        scaling_policies: source.scaling_policies.clone(),
+        scheduled_actions: source.scheduled_actions.clone(),
     };
     let mut outputs = name_output(&name);
     outputs.insert("sourceServerGroupName".into(), Value::String(source_name.clone()));

@@ -33,6 +33,7 @@ pub mod resize_server_group;
 pub mod rollback_server_group;
 pub mod run_job;
 pub mod run_job_manifest;
+pub mod scaling_policy;
 pub mod scale_manifest;
 pub mod scale_down_cluster;
 pub mod shrink_cluster;
@@ -277,6 +278,9 @@ pub static REGISTRY: &[&dyn StageType] = &[
     &delete_load_balancer::DeleteLoadBalancer,
     &upsert_security_group::UpsertSecurityGroup,
     &delete_security_group::DeleteSecurityGroup,
+    &scaling_policy::UpsertScalingPolicy,
+    &scaling_policy::DeleteScalingPolicy,
+    &scaling_policy::UpsertScheduledActions,
 ];
 
 /// What the editor shows of every stage type, in the order its Add menu offers them.

@@ -120,7 +120,9 @@ async fn an_aws_account_deploys_red_black_behind_a_load_balancer_and_runs_the_se
     let (v000, v001) = (group("shop-v000"), group("shop-v001"));
     assert_eq!(v001["artifact"], json!({"type": "machineImage", "imageId": image_id}), "amiName was looked up");
     assert_eq!(v001["tags"]["team"], "web", "{v001}");
-    assert_eq!(v001["tags"]["instanceType"], "t3.small");
+    let detail: Value = app.get("/api/v1/applications/shop/serverGroups/aws-test/us-east-1/shop-v001").await.json().await.unwrap();
+    assert_eq!(detail["launch"]["instanceType"], "t3.small", "{detail}");
+    assert_eq!(detail["launch"]["launchTemplate"], "shop-v001:1");
     assert_eq!(v001["loadBalancers"], json!(["shop"]));
     assert_eq!(v001["securityGroups"], json!(["shop"]), "from its launch template: {v001}");
     assert_eq!(v001["disabled"], false);

@@ -23,7 +23,7 @@ fn demo_command(extra: &[&str]) -> Value {
     json!(command)
 }
 
-async fn create_balancer(app: &TestApp, application: &str, port: u16) -> Value {
+pub(crate) async fn create_balancer(app: &TestApp, application: &str, port: u16) -> Value {
     let body = json!({"cloudProvider": "local", "account": "local", "region": "local", "application": application, "stack": "web",
         "listeners": [{"port": port, "protocol": "http"}],
         "healthCheck": {"path": "/health", "intervalMs": 150, "timeoutMs": 140, "healthyThreshold": 2, "unhealthyThreshold": 2}});
@@ -33,7 +33,7 @@ async fn create_balancer(app: &TestApp, application: &str, port: u16) -> Value {
 }
 
 /// A pipeline `deploy` with one deploy stage of the `<application>-web` cluster.
-async fn save_deploy_pipeline(app: &TestApp, application: &str, cluster: Value) -> Value {
+pub(crate) async fn save_deploy_pipeline(app: &TestApp, application: &str, cluster: Value) -> Value {
     let mut deploy = json!({"cloudProvider": "local", "account": "local", "region": "local", "application": application,
         "stack": "web", "freeFormDetails": "", "capacity": {"min": 2, "max": 2, "desired": 2},
         "artifact": {"command": demo_command(&[]), "version": "${parameters.version}"},
@@ -57,7 +57,7 @@ async fn run(app: &TestApp, application: &str, pipeline: &str, parameters: Value
 }
 
 /// Polls an execution (or task) until it is finished.
-async fn finished(app: &TestApp, path: &str) -> Value {
+pub(crate) async fn finished(app: &TestApp, path: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let execution: Value = app.get(path).await.json().await.unwrap();
@@ -293,7 +293,7 @@ async fn a_canary_is_deployed_beside_the_current_group_then_promoted() {
     assert_eq!(server_groups(&app, "bird").await, [("bird-web-v000".to_string(), true, 2), ("bird-web-v001".to_string(), false, 2)]);
 }
 
-async fn submit_task(app: &TestApp, application: &str, job: Value) -> Value {
+pub(crate) async fn submit_task(app: &TestApp, application: &str, job: Value) -> Value {
     let response = app.post_json("/api/v1/tasks", &json!({"application": application, "description": "test task", "job": [job]})).await;
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     let task: Value = response.json().await.unwrap();

@@ -34,6 +34,9 @@ fn demo(name: &str, version: &str, desired: u32) -> ServerGroupSpec {
         load_balancers: vec!["shop-web".into()],
         security_groups: vec![],
         metadata: Default::default(),
+        launch: Default::default(),
+        scaling_policies: Vec::new(),
+        scheduled_actions: Vec::new(),
     }
 }
 

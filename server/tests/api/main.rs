@@ -25,6 +25,7 @@ mod kubernetes_server_groups;
 mod local_cloud;
 mod notifications;
 mod pipelines;
+mod scaling;
 mod platform;
 mod processes;
 mod secrets;

@@ -104,6 +104,9 @@ impl Provider for ScriptedCloud {
             created_time: state.created,
             metadata: spec.metadata,
             moniker: None,
+            launch: Default::default(),
+            scaling_policies: Vec::new(),
+            scheduled_actions: Vec::new(),
         };
         group.instances = instances(&group.name, group.capacity.desired, state.health(&group));
         state.log.push(format!("create {} {}", group.name, group.capacity.desired));

@@ -15,9 +15,19 @@ use crate::model::execution::{Execution, Status, Subscribe};
 
 /// The server group every form of the panel acts on.
 #[derive(Debug, Clone)]
-struct Target {
+pub struct Target {
     application: String,
     group: ServerGroupSummary,
+}
+
+impl Target {
+    pub fn of(application: &str, group: &crate::model::cluster::ServerGroup) -> Self {
+        let cluster = match &group.moniker {
+            Some(moniker) => moniker.cluster.clone(),
+            None => crate::model::names::ServerGroupName::parse(&group.name).map(|name| name.cluster.to_string()).unwrap_or_default(),
+        };
+        Self { application: application.to_string(), group: ServerGroupSummary::of(group, &cluster) }
+    }
 }
 
 /// `current` gives the forms their starting values; `disabled` and `others` follow live.
@@ -136,7 +146,7 @@ fn kubernetes_actions(target: Target, typed: RwSignal<String>) -> impl IntoView 
 
 /// One action's form, with the fields naming the server group, and its outcome below it.
 #[component]
-fn TaskForm(target: Target, action: &'static str, label: String, children: Children) -> impl IntoView {
+pub fn TaskForm(target: Target, action: &'static str, label: String, children: Children) -> impl IntoView {
     let submit = ServerAction::<SubmitServerGroupTask>::new();
     let Target { application, group } = target;
     view! {

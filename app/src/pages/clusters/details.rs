@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 
 use super::actions::ServerGroupActions;
+use super::scaling::{ScalingActions, ScalingFacts};
 use super::server_group_box::{HealthBar, artifact_version};
 use super::{Selection, find_group};
 use crate::api::clusters::{get_build_log, get_server_group, get_workload_manifest};
@@ -70,13 +71,29 @@ pub fn ServerGroupPanel(application: String, selection: Selection, regions: RwSi
                 let name = name.clone();
                 move || view! { <p class="empty">{name.clone()} " is no longer there."</p> }
             }>
-                <Loaded fallback="Loading…" content=loaded(move || async move { details.await.map(|group| view! { <Facts group/> }) })/>
+                <Loaded fallback="Loading…" content=loaded({
+                    let application = application.clone();
+                    move || {
+                        let application = application.clone();
+                        async move {
+                            details.await.map(|group| {
+                                let scaling = (group.location.cloud_provider != "kubernetes").then(|| view! { <ScalingFacts application group=group.clone()/> });
+                                view! { <Facts group/> {scaling} }
+                            })
+                        }
+                    }
+                })/>
                 {kubernetes.then(|| view! { <WorkloadManifestView application=application.clone() selection=selection.clone() summary/> })}
                 {from_source.then(|| view! { <BuildLogView application=application.clone() selection=selection.clone()/> })}
                 {
                     let application = application.clone();
                     summary.get_untracked().map(|current| view! { <ServerGroupActions application current disabled others/> })
                 }
+                {(!kubernetes).then(|| view! {
+                    <section class="sg-actions" aria-label="Scaling">
+                        <ScalingActions application=application.clone() account=selection.account.clone() region=selection.region.clone() name=selection.name.clone()/>
+                    </section>
+                })}
             </Show>
         </aside>
     }

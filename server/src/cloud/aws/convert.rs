@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use app::model::cluster::{Artifact, Capacity, HealthCheck, HealthState, IngressRule, Instance, Listener, LoadBalancer, Location, Protocol, SecurityGroup, ServerGroup};
+use app::model::scaling::LaunchSettings;
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 
 use super::IMAGE_TAG;
@@ -18,20 +19,40 @@ pub struct InstanceFacts {
     pub address: String,
 }
 
-/// What a launch template version says the instances run.
+/// What a launch template version says the instances run and how they launch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LaunchFacts {
     pub image_id: String,
-    pub instance_type: String,
     pub security_group_ids: Vec<String>,
+    /// Instance type, key pair, IAM instance profile and user data (`launch_template` is
+    /// `<name>:<version>`; `subnet_type` comes from the group's tag).
+    pub launch: LaunchSettings,
 }
 
-pub fn launch_facts(data: &aws_sdk_ec2::types::ResponseLaunchTemplateData) -> LaunchFacts {
+pub fn launch_facts(template: &str, version: i64, data: &aws_sdk_ec2::types::ResponseLaunchTemplateData) -> LaunchFacts {
+    let profile = data.iam_instance_profile().and_then(|profile| profile.name().or(profile.arn())).unwrap_or_default();
     LaunchFacts {
         image_id: data.image_id().unwrap_or_default().to_string(),
-        instance_type: data.instance_type().map(|kind| kind.as_str().to_string()).unwrap_or_default(),
         security_group_ids: data.security_group_ids().to_vec(),
+        launch: LaunchSettings {
+            instance_type: data.instance_type().map(|kind| kind.as_str().to_string()).unwrap_or_default(),
+            key_pair: data.key_name().unwrap_or_default().to_string(),
+            iam_role: profile.to_string(),
+            user_data: data.user_data().unwrap_or_default().to_string(),
+            subnet_type: String::new(),
+            launch_template: format!("{template}:{version}"),
+        },
     }
+}
+
+/// A subnet's purpose from Spinnaker's `immutable_metadata` tag (`{"purpose": "internal"}`).
+pub fn subnet_purpose(subnet: &aws_sdk_ec2::types::Subnet) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        purpose: String,
+    }
+    let tag = subnet.tags().iter().find(|tag| tag.key() == Some(super::SUBNET_PURPOSE_TAG))?;
+    serde_json::from_str::<Metadata>(tag.value()?).ok().map(|metadata| metadata.purpose)
 }
 
 /// Whether Spinnaker's disable has suspended the group's processes.
@@ -117,6 +138,9 @@ pub fn server_group(
         created_time: group.created_time().and_then(|time| time.to_millis().ok()).unwrap_or(0),
         metadata,
         moniker: None,
+        launch: Default::default(),
+        scaling_policies: Vec::new(),
+        scheduled_actions: Vec::new(),
     }
 }
 

@@ -179,6 +179,9 @@ pub fn snapshots(account: &str, observed: &Observed, manages: impl Fn(&str) -> b
                 created_time: millis(workload.pointer("/metadata/creationTimestamp")),
                 metadata,
                 moniker: Some(Moniker { application, cluster }),
+                launch: Default::default(),
+                scaling_policies: Vec::new(),
+                scheduled_actions: Vec::new(),
             });
         }
     }

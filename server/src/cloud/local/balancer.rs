@@ -59,6 +59,8 @@ struct Shared {
     client: reqwest::Client,
     health: Option<HealthCheck>,
     in_flight: tokio::sync::Semaphore,
+    /// Requests each target answered (any status), for the local cloud's scaling policies.
+    served: std::sync::Mutex<std::collections::HashMap<SocketAddr, u64>>,
 }
 
 impl Shared {
@@ -130,6 +132,7 @@ impl Balancer {
             client,
             health,
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+            served: Default::default(),
         });
         let inner = TcpListener::bind(listen).await?;
         let address = inner.local_addr()?;
@@ -167,8 +170,15 @@ impl Balancer {
                 Some(known) => TargetState { target, ..known.clone() },
                 None => TargetState { target, healthy: !checked, passes: 0, fails: 0 },
             })
-            .collect();
+            .collect::<Vec<TargetState>>();
+        // Counts of targets that left go with them (a replaced instance starts at zero).
+        self.shared.served.lock().unwrap_or_else(|p| p.into_inner()).retain(|address, _| next.iter().any(|t| t.target.address == *address));
         *current = next;
+    }
+
+    /// Requests each target has answered since it joined, by address.
+    pub fn served(&self) -> Vec<(SocketAddr, u64)> {
+        self.shared.served.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(address, count)| (*address, *count)).collect()
     }
 
     /// Applies security group ingress rules: `None` admits everyone.
@@ -309,6 +319,7 @@ async fn proxy(State(shared): State<Arc<Shared>>, ConnectInfo(Peer(peer)): Conne
             .await;
         match sent {
             Ok(answer) => {
+                *shared.served.lock().unwrap_or_else(|p| p.into_inner()).entry(target).or_default() += 1;
                 let mut response = Response::builder().status(answer.status());
                 if let Some(headers) = response.headers_mut() {
                     copy_headers(answer.headers(), headers);

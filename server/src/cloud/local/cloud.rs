@@ -13,10 +13,12 @@ use app::model::cluster::{
     Artifact, Capacity, HealthState, Instance, LoadBalancer, Location, Protocol, SecurityGroup, ServerGroup,
 };
 use app::model::names::ServerGroupName;
+use app::model::scaling::{PolicyType, ScalingPolicy, ScheduledAction};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use super::autoscaler::{Evaluator, GroupPolicies, Sample};
 use super::balancer::{Balancer, HealthCheck, Target};
 use super::builds::{Builds, Source};
 use super::processes::{InstanceSpec, ProcessGroup};
@@ -29,12 +31,14 @@ use crate::store::Store;
 pub const ACCOUNT: &str = "local";
 pub const REGION: &str = "local";
 const SYNC_EVERY: Duration = Duration::from_millis(250);
+/// How often the autoscaler looks at the server groups' policies.
+const AUTOSCALE_EVERY: Duration = Duration::from_secs(1);
 /// How long a destroyed server group's instances keep serving requests already in flight
 /// after its balancers stopped sending it new ones (a deregistration delay).
 const DRAIN: Duration = Duration::from_millis(500);
 
 /// A server group as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ServerGroupRecord {
     spec: ServerGroupSpec,
@@ -63,6 +67,7 @@ pub struct LocalCloud {
     store: Store,
     state: Arc<Mutex<State>>,
     sync: tokio::task::JoinHandle<()>,
+    autoscaler: tokio::task::JoinHandle<()>,
     jobs: Jobs,
     sandbox: Arc<Sandbox>,
     builds: Builds,
@@ -145,6 +150,86 @@ fn sync_balancers(state: &State) {
     }
 }
 
+/// One look of the autoscaler at every enabled server group with policies or scheduled
+/// actions; changed capacities are applied and saved.
+async fn autoscale(state: &Mutex<State>, store: &Store, evaluator: &mut Evaluator, now: i64) {
+    let changed: Vec<ServerGroupRecord> = {
+        let mut state = state.lock().await;
+        let mut served: BTreeMap<SocketAddr, u64> = BTreeMap::new();
+        for running in state.balancers.values() {
+            for (address, count) in running.balancer.served() {
+                *served.entry(address).or_default() += count;
+            }
+        }
+        let mut changed = Vec::new();
+        for group in state.server_groups.values_mut() {
+            let spec = &group.record.spec;
+            if group.record.disabled || (spec.scaling_policies.is_empty() && spec.scheduled_actions.is_empty()) {
+                continue;
+            }
+            let instances = group.processes.instances();
+            let sample = Sample { at: now, served: instances.iter().map(|i| served.get(&i.address).copied().unwrap_or(0)).sum(), instances: instances.len() as u32 };
+            let policies = GroupPolicies { name: &spec.name, capacity: spec.capacity, policies: &spec.scaling_policies, actions: &spec.scheduled_actions };
+            if let Some(decision) = evaluator.evaluate(&policies, sample) {
+                tracing::info!(server_group = %spec.name, reason = %decision.reason, desired = decision.capacity.desired, "autoscaling");
+                group.record.spec.capacity = decision.capacity;
+                group.processes.resize(decision.capacity.desired as usize);
+                changed.push(group.record.clone());
+            }
+        }
+        let names: Vec<&str> = state.server_groups.keys().map(String::as_str).collect();
+        evaluator.retain(&names);
+        if !changed.is_empty() {
+            sync_balancers(&state);
+        }
+        changed
+    };
+    for record in changed {
+        let body = serde_json::to_string(&record).expect("records serialize");
+        if let Err(error) = store.put_local_resource("serverGroup", &record.spec.name, &body).await {
+            tracing::error!(%error, server_group = %record.spec.name, "an autoscaled capacity could not be saved");
+        }
+    }
+}
+
+/// Why the local cloud cannot run these policies or actions, naming the first problem.
+fn scaling_problem(policies: &[ScalingPolicy], actions: &[ScheduledAction]) -> Option<String> {
+    policies
+        .iter()
+        .flat_map(|policy| policy.problems().into_iter().chain(policy.local_problem()))
+        .chain(actions.iter().flat_map(|action| {
+            let parsed = crate::triggers::cron::parse(&action.recurrence, None).err().map(|error| format!("recurrence {error}"));
+            action.problems().into_iter().chain(parsed)
+        }))
+        .next()
+}
+
+/// `<prefix>-N` for every unnamed policy or action, N not taken by another.
+fn name_unnamed<T>(items: &mut [T], name: impl Fn(&mut T) -> &mut String, prefix: impl Fn(&T) -> &'static str) {
+    let mut taken: Vec<String> = Vec::new();
+    for item in items.iter_mut() {
+        let current = name(item).clone();
+        if !current.is_empty() {
+            taken.push(current);
+        }
+    }
+    for item in items.iter_mut() {
+        if name(item).is_empty() {
+            let prefix = prefix(item);
+            let fresh = (1..).map(|n| format!("{prefix}-{n}")).find(|candidate| !taken.contains(candidate)).expect("a free name");
+            taken.push(fresh.clone());
+            *name(item) = fresh;
+        }
+    }
+}
+
+fn policy_prefix(policy: &ScalingPolicy) -> &'static str {
+    match policy.policy_type {
+        PolicyType::TargetTrackingScaling => "target-tracking",
+        PolicyType::StepScaling => "step",
+    }
+}
+
 impl LocalCloud {
     /// Starts the local cloud with the state stored from before (none on a first start).
     /// Brings back what the store holds; every process starts inside `sandbox`.
@@ -157,7 +242,15 @@ impl LocalCloud {
                 sync_balancers(&*sync_state.lock().await);
             }
         });
-        let cloud = Self { store: store.clone(), state, sync, jobs: Jobs::new(sandbox.clone()), builds: Builds::new(sandbox.clone()), sandbox };
+        let (scale_state, scale_store) = (state.clone(), store.clone());
+        let autoscaler = tokio::spawn(async move {
+            let mut evaluator = Evaluator::default();
+            loop {
+                tokio::time::sleep(AUTOSCALE_EVERY).await;
+                autoscale(&scale_state, &scale_store, &mut evaluator, crate::store::now_millis()).await;
+            }
+        });
+        let cloud = Self { store: store.clone(), state, sync, autoscaler, jobs: Jobs::new(sandbox.clone()), builds: Builds::new(sandbox.clone()), sandbox };
         for (_, body) in store.local_resources("securityGroup").await.map_err(store_error)? {
             let security_group: SecurityGroup = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
             cloud.state.lock().await.security_groups.insert(security_group.name.clone(), security_group);
@@ -210,6 +303,7 @@ impl LocalCloud {
     /// Stops every balancer and instance (the stored state stays for the next start).
     pub async fn shutdown(&self) {
         self.sync.abort();
+        self.autoscaler.abort();
         let state = std::mem::take(&mut *self.state.lock().await);
         for (_, running) in state.balancers {
             running.balancer.stop().await;
@@ -250,6 +344,9 @@ impl LocalCloud {
             created_time: group.record.created_time,
             metadata: spec.metadata.clone(),
             moniker: None,
+            launch: spec.launch.clone(),
+            scaling_policies: spec.scaling_policies.clone(),
+            scheduled_actions: spec.scheduled_actions.clone(),
         }
     }
 }
@@ -282,8 +379,13 @@ impl Provider for LocalCloud {
         })
     }
 
-    async fn create_server_group(&self, spec: ServerGroupSpec) -> Result<ServerGroup> {
+    async fn create_server_group(&self, mut spec: ServerGroupSpec) -> Result<ServerGroup> {
         ServerGroupName::parse(&spec.name).map_err(|e| Error::Invalid(e.to_string()))?;
+        if let Some(problem) = scaling_problem(&spec.scaling_policies, &spec.scheduled_actions) {
+            return Err(Error::Invalid(problem));
+        }
+        name_unnamed(&mut spec.scaling_policies, |policy| &mut policy.policy_name, policy_prefix);
+        name_unnamed(&mut spec.scheduled_actions, |action| &mut action.scheduled_action_name, |_| "schedule");
         if !spec.capacity.is_consistent() {
             return Err(Error::Invalid(format!("capacity must satisfy min <= desired <= max: {:?}", spec.capacity)));
         }
@@ -403,6 +505,43 @@ impl Provider for LocalCloud {
         state.security_groups.remove(name);
         sync_balancers(&state);
         Ok(())
+    }
+
+    async fn upsert_scaling_policy(&self, location: &Location, server_group: &str, policy: ScalingPolicy) -> Result<ScalingPolicy> {
+        serves(location)?;
+        if let Some(problem) = scaling_problem(std::slice::from_ref(&policy), &[]) {
+            return Err(Error::Invalid(problem));
+        }
+        let mut stored = policy;
+        let record = self
+            .update_group(server_group, |record| {
+                let policies = &mut record.spec.scaling_policies;
+                match policies.iter_mut().find(|existing| !stored.policy_name.is_empty() && existing.policy_name == stored.policy_name) {
+                    Some(existing) => *existing = stored.clone(),
+                    None => policies.push(stored.clone()),
+                }
+                name_unnamed(policies, |policy| &mut policy.policy_name, policy_prefix);
+            })
+            .await?;
+        if stored.policy_name.is_empty() {
+            stored = record.spec.scaling_policies.last().cloned().expect("just added");
+        }
+        Ok(stored)
+    }
+
+    async fn delete_scaling_policy(&self, location: &Location, server_group: &str, policy_name: &str) -> Result<()> {
+        serves(location)?;
+        self.update_group(server_group, |record| record.spec.scaling_policies.retain(|policy| policy.policy_name != policy_name)).await.map(drop)
+    }
+
+    async fn set_scheduled_actions(&self, location: &Location, server_group: &str, mut actions: Vec<ScheduledAction>) -> Result<Vec<ScheduledAction>> {
+        serves(location)?;
+        if let Some(problem) = scaling_problem(&[], &actions) {
+            return Err(Error::Invalid(problem));
+        }
+        name_unnamed(&mut actions, |action| &mut action.scheduled_action_name, |_| "schedule");
+        let record = self.update_group(server_group, |record| record.spec.scheduled_actions = actions).await?;
+        Ok(record.spec.scheduled_actions)
     }
 
     async fn run_job(&self, spec: JobSpec) -> Result<()> {

@@ -22,7 +22,8 @@ use app::model::pipeline::Extra;
 use crate::engine::targets::{ArtifactSpec, RollbackOptions};
 use std::collections::BTreeMap;
 
-use app::model::cluster::{Capacity, Location};
+use app::model::cluster::{Capacity, Location, ServerGroup};
+use app::model::scaling::{LaunchSettings, ScalingPolicy, ScheduledAction};
 use app::model::execution::{Execution, Stage};
 use app::model::names::ClusterName;
 use serde::{Deserialize, Serialize};
@@ -98,8 +99,64 @@ pub struct ClusterDeploy {
     pub wait_for_healthy_timeout_sec: Option<u64>,
     #[serde(default)]
     pub rollback: RollbackOptions,
+    /// AWS: how the instances launch, as Spinnaker's AWS deploy stage names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_pair: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "userData")]
+    pub base64_user_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_type: Option<String>,
+    /// Spinnaker's switch (default on): the new server group gets the scaling policies and
+    /// scheduled actions of the cluster's newest server group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_source_scaling_policies_and_actions: Option<bool>,
+    /// Policies and scheduled actions to create with the server group (besides copied ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling_policies: Vec<ScalingPolicy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduled_actions: Vec<ScheduledAction>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl ClusterDeploy {
+    /// The launch settings the cluster names (AWS's fields; empty elsewhere).
+    pub fn launch(&self) -> LaunchSettings {
+        let text = |value: &Option<String>| value.clone().unwrap_or_default().trim().to_string();
+        LaunchSettings {
+            instance_type: text(&self.instance_type),
+            key_pair: text(&self.key_pair),
+            iam_role: text(&self.iam_role),
+            user_data: text(&self.base64_user_data),
+            subnet_type: text(&self.subnet_type),
+            launch_template: String::new(),
+        }
+    }
+
+    /// The policies and actions the new server group starts with: the cluster's own, then
+    /// (unless switched off) those of `source`, the cluster's newest server group, whose names
+    /// are not taken yet.
+    pub fn scaling(&self, source: Option<&ServerGroup>) -> (Vec<ScalingPolicy>, Vec<ScheduledAction>) {
+        let mut policies = self.scaling_policies.clone();
+        let mut actions = self.scheduled_actions.clone();
+        if let Some(source) = source.filter(|_| self.copy_source_scaling_policies_and_actions != Some(false)) {
+            for policy in &source.scaling_policies {
+                if policy.policy_name.is_empty() || !policies.iter().any(|mine| mine.policy_name == policy.policy_name) {
+                    policies.push(policy.clone());
+                }
+            }
+            for action in &source.scheduled_actions {
+                if action.scheduled_action_name.is_empty() || !actions.iter().any(|mine| mine.scheduled_action_name == action.scheduled_action_name) {
+                    actions.push(action.clone());
+                }
+            }
+        }
+        (policies, actions)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,8 +241,8 @@ fn without_capacity(config: &Value) -> Option<String> {
 /// A cluster as Spinnaker's AWS deploy stage writes it, in the fields gennaker's deploy reads:
 /// the region from `availabilityZones` (`{"us-east-1": [...]}`; a cluster per region), the
 /// machine image from `imageId` or `amiName` (a name is looked up in the region when the
-/// server group is made), `targetGroups` as the load balancers it joins, `instanceType` kept
-/// with the server group. Other providers' clusters are left as they are.
+/// server group is made), `targetGroups` as the load balancers it joins (`instanceType`,
+/// `keyPair`, `iamRole`, `base64UserData`, `subnetType` are read by `ClusterDeploy::launch`). Other providers' clusters are left as they are.
 pub fn normalized(mut deploy: DeployStage) -> DeployStage {
     let mut clusters = Vec::new();
     for mut cluster in std::mem::take(&mut deploy.clusters) {
@@ -203,9 +260,6 @@ pub fn normalized(mut deploy: DeployStage) -> DeployStage {
             if !cluster.load_balancers.contains(&group) {
                 cluster.load_balancers.push(group);
             }
-        }
-        if let Some(instance_type) = cluster.extra.get("instanceType").and_then(Value::as_str) {
-            cluster.tags.entry("instanceType".into()).or_insert_with(|| instance_type.to_string());
         }
         let regions: Vec<String> = cluster.extra.get("availabilityZones").and_then(Value::as_object).map(|zones| zones.keys().cloned().collect()).unwrap_or_default();
         if cluster.region == "local" && !regions.is_empty() {
@@ -305,6 +359,7 @@ async fn create(execution: &Execution, stage: &Stage, deploy: &DeployStage, effe
                         .or_else(|| found_artifact(execution))
                         .ok_or("the cluster has no artifact and no Find Image stage found one")?,
                 };
+                let (scaling_policies, scheduled_actions) = cluster.scaling(cluster_groups(&snapshot, &name.to_string()).first().copied());
                 let spec = ServerGroupSpec {
                     name: next_name(&snapshot, &name)?,
                     location: location.clone(),
@@ -313,6 +368,9 @@ async fn create(execution: &Execution, stage: &Stage, deploy: &DeployStage, effe
                     load_balancers: cluster.load_balancers.clone(),
                     security_groups: cluster.security_groups.clone(),
                     metadata: cluster.tags.clone().into_iter().chain([(CLIENT_TOKEN.to_string(), token)]).collect(),
+                    launch: cluster.launch(),
+                    scaling_policies,
+                    scheduled_actions,
                 };
                 provider.create_server_group(spec).await.map_err(|e| format!("cannot create a server group in {name}: {e}"))?.name
             }
