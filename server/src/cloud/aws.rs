@@ -598,7 +598,7 @@ impl Provider for AwsCloud {
         for policy in &spec.scaling_policies {
             let mut policy = policy.clone();
             if policy.policy_name.is_empty() {
-                let prefix = if policy.policy_type == app::model::scaling::PolicyType::StepScaling { "step" } else { "target-tracking" };
+                let prefix = scaling::policy_prefix(&spec.name, policy.policy_type);
                 policy.policy_name = (1..).map(|n| format!("{prefix}-{n}")).find(|name| !taken.contains(name)).expect("a free name");
                 taken.push(policy.policy_name.clone());
             }

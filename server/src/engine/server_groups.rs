@@ -298,6 +298,30 @@ pub fn next_name(snapshot: &Snapshot, cluster: &ClusterName) -> Result<String, S
     ServerGroupName::new(cluster.clone(), version).map(|name| name.to_string()).map_err(|e| e.to_string())
 }
 
+/// A server group's scaling policies and scheduled actions as a new one of its cluster gets
+/// them (Spinnaker's copy on deploy and clone): unnamed, so the provider names them for the
+/// new group, and without the alarms' names (a step policy's alarm is made anew).
+pub fn scaling_copies(source: &ServerGroup) -> (Vec<app::model::scaling::ScalingPolicy>, Vec<app::model::scaling::ScheduledAction>) {
+    let policies = source
+        .scaling_policies
+        .iter()
+        .map(|policy| {
+            let mut copy = policy.clone();
+            copy.policy_name.clear();
+            for alarm in &mut copy.alarms {
+                alarm.alarm_name.clear();
+            }
+            copy
+        })
+        .collect();
+    let actions = source
+        .scheduled_actions
+        .iter()
+        .map(|action| app::model::scaling::ScheduledAction { scheduled_action_name: String::new(), ..action.clone() })
+        .collect();
+    (policies, actions)
+}
+
 /// The group already created with `token`, if any (a retried create).
 pub fn created_with<'a>(snapshot: &'a Snapshot, token: &str) -> Option<&'a ServerGroup> {
     snapshot.server_groups.iter().find(|group| group.metadata.get(CLIENT_TOKEN).is_some_and(|t| t == token))
@@ -333,8 +357,8 @@ pub async fn determine_clone(
         metadata: app::model::cluster::user_tags(&source.metadata).into_iter().chain([(CLIENT_TOKEN.to_string(), token)]).collect(),
         // As Spinnaker's clone: the launch settings, scaling policies and scheduled actions too.
         launch: app::model::scaling::LaunchSettings { launch_template: String::new(), ..source.launch.clone() },
-        scaling_policies: source.scaling_policies.clone(),
-        scheduled_actions: source.scheduled_actions.clone(),
+        scaling_policies: scaling_copies(source).0,
+        scheduled_actions: scaling_copies(source).1,
     };
     let mut outputs = name_output(&name);
     outputs.insert("sourceServerGroupName".into(), Value::String(source_name.clone()));

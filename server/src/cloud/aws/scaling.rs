@@ -21,8 +21,20 @@ const GROUP_DIMENSION: &str = "AutoScalingGroupName";
 pub type Policies = HashMap<String, Vec<ScalingPolicy>>;
 pub type Actions = HashMap<String, Vec<ScheduledAction>>;
 
+/// A step policy's alarm: named as the policy (which starts with its group's name when
+/// gennaker named it), else `<group>-<policy>`, so it is unique in the region.
 fn alarm_name(group: &str, policy: &str) -> String {
-    format!("{group}-{policy}")
+    if policy.starts_with(&format!("{group}-")) { policy.to_string() } else { format!("{group}-{policy}") }
+}
+
+/// The name of a new policy of `group` (Clouddriver's names carry the group's too): Auto
+/// Scaling keys policies by group and name, so a copy on the next group needs no new one, but
+/// the name says which group's it is.
+pub fn policy_prefix(group: &str, policy_type: PolicyType) -> String {
+    match policy_type {
+        PolicyType::TargetTrackingScaling => format!("{group}-target-tracking"),
+        PolicyType::StepScaling => format!("{group}-step"),
+    }
 }
 
 /// A name not taken yet among `taken`: `<prefix>-1`, `<prefix>-2`, ...
@@ -88,6 +100,16 @@ pub fn alarm_of(found: &MetricAlarm) -> Alarm {
     }
 }
 
+/// The alarms a step policy has: those Auto Scaling lists with it, else the one gennaker named
+/// for it (moto lists none; AWS lists those whose action is the policy).
+fn alarm_names_of(group: &str, policy: &asg::ScalingPolicy) -> Vec<String> {
+    let listed: Vec<String> = policy.alarms().iter().filter_map(|alarm| alarm.alarm_name().map(str::to_string)).collect();
+    match (listed.is_empty(), policy.policy_name()) {
+        (true, Some(name)) if policy.policy_type() == Some("StepScaling") => vec![alarm_name(group, name)],
+        _ => listed,
+    }
+}
+
 /// A policy as Auto Scaling describes it (its alarm's details from `alarms`, by name).
 pub fn policy_of(found: &asg::ScalingPolicy, alarms: &HashMap<String, MetricAlarm>) -> Option<ScalingPolicy> {
     let policy_type = match found.policy_type()? {
@@ -117,7 +139,7 @@ pub fn policy_of(found: &asg::ScalingPolicy, alarms: &HashMap<String, MetricAlar
             })
             .collect(),
         alarms: if policy_type == PolicyType::StepScaling {
-            found.alarms().iter().filter_map(|alarm| alarms.get(alarm.alarm_name()?)).map(alarm_of).collect()
+            alarm_names_of(found.auto_scaling_group_name().unwrap_or_default(), found).iter().filter_map(|name| alarms.get(name)).map(alarm_of).collect()
         } else {
             Vec::new()
         },
@@ -156,7 +178,8 @@ async fn request_count_label(clients: &Clients, group: &str) -> Result<String> {
     Ok(format!("{}/targetgroup/{}", tail(&balancer, ":loadbalancer/"), tail(&target_group, ":targetgroup/")))
 }
 
-/// Creates or replaces `policy` on `group`; returns it with its name (`<kind>-N` when new).
+/// Creates or replaces `policy` on `group`; returns it with its name (`<group>-<kind>-N` when
+/// new).
 pub async fn put_policy(clients: &Clients, group: &str, policy: &ScalingPolicy) -> Result<ScalingPolicy> {
     let problems = policy.problems();
     if !problems.is_empty() {
@@ -166,11 +189,7 @@ pub async fn put_policy(clients: &Clients, group: &str, policy: &ScalingPolicy) 
     if policy.policy_name.is_empty() {
         let existing = clients.autoscaling.describe_policies().auto_scaling_group_name(group).send().await.map_err(|e| aws_error("DescribePolicies", e))?;
         let taken: Vec<String> = existing.scaling_policies().iter().filter_map(|p| p.policy_name().map(str::to_string)).collect();
-        let prefix = match policy.policy_type {
-            PolicyType::TargetTrackingScaling => "target-tracking",
-            PolicyType::StepScaling => "step",
-        };
-        policy.policy_name = fresh_name(prefix, &taken);
+        policy.policy_name = fresh_name(&policy_prefix(group, policy.policy_type), &taken);
     }
     let mut request = clients
         .autoscaling
@@ -224,11 +243,21 @@ pub async fn put_policy(clients: &Clients, group: &str, policy: &ScalingPolicy) 
 /// Deletes a policy and the alarm gennaker made for it; a policy already gone is no error.
 pub async fn delete_policy(clients: &Clients, group: &str, name: &str) -> Result<()> {
     let existing = clients.autoscaling.describe_policies().auto_scaling_group_name(group).policy_names(name).send().await.map_err(|e| aws_error("DescribePolicies", e))?;
-    let Some(found) = existing.scaling_policies().first() else { return Ok(()) };
-    let alarms: Vec<String> = found.alarms().iter().filter_map(|alarm| alarm.alarm_name().map(str::to_string)).filter(|alarm| *alarm == alarm_name(group, name)).collect();
+    if existing.scaling_policies().is_empty() {
+        return Ok(());
+    }
     clients.autoscaling.delete_policy().auto_scaling_group_name(group).policy_name(name).send().await.map_err(|e| aws_error("DeletePolicy", e))?;
-    if !alarms.is_empty() {
-        clients.cloudwatch.delete_alarms(&alarms).await.map_err(|e| Error::Provider(e.to_string()))?;
+    delete_own_alarms(clients, vec![alarm_name(group, name)]).await
+}
+
+/// Deletes those of the alarms gennaker named that exist (DeleteAlarms may refuse unknown ones).
+async fn delete_own_alarms(clients: &Clients, names: Vec<String>) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let existing: Vec<String> = clients.cloudwatch.describe_alarms(&names).await.map_err(|e| Error::Provider(e.to_string()))?.into_iter().map(|alarm| alarm.alarm_name).collect();
+    if !existing.is_empty() {
+        clients.cloudwatch.delete_alarms(&existing).await.map_err(|e| Error::Provider(e.to_string()))?;
     }
     Ok(())
 }
@@ -236,22 +265,17 @@ pub async fn delete_policy(clients: &Clients, group: &str, name: &str) -> Result
 /// Deletes every step alarm gennaker made for `group`'s policies (before the group goes).
 pub async fn delete_alarms_of(clients: &Clients, group: &str) -> Result<()> {
     let existing = clients.autoscaling.describe_policies().auto_scaling_group_name(group).send().await.map_err(|e| aws_error("DescribePolicies", e))?;
-    let alarms: Vec<String> = existing
+    let mine: Vec<String> = existing
         .scaling_policies()
         .iter()
-        .flat_map(|policy| {
-            let mine = policy.policy_name().map(|name| alarm_name(group, name));
-            policy.alarms().iter().filter_map(|alarm| alarm.alarm_name().map(str::to_string)).filter(move |alarm| Some(alarm) == mine.as_ref())
-        })
+        .filter(|policy| policy.policy_type() == Some("StepScaling"))
+        .filter_map(|policy| policy.policy_name().map(|name| alarm_name(group, name)))
         .collect();
-    if !alarms.is_empty() {
-        clients.cloudwatch.delete_alarms(&alarms).await.map_err(|e| Error::Provider(e.to_string()))?;
-    }
-    Ok(())
+    delete_own_alarms(clients, mine).await
 }
 
 /// Makes `actions` the group's scheduled actions: the others are deleted, new ones named
-/// `schedule-N`. Returns them as stored.
+/// `<group>-schedule-N`. Returns them as stored.
 pub async fn set_actions(clients: &Clients, group: &str, actions: &[ScheduledAction]) -> Result<Vec<ScheduledAction>> {
     for action in actions {
         let problems = action.problems();
@@ -266,7 +290,7 @@ pub async fn set_actions(clients: &Clients, group: &str, actions: &[ScheduledAct
     for action in actions {
         let mut action = action.clone();
         if action.scheduled_action_name.is_empty() {
-            action.scheduled_action_name = fresh_name("schedule", &taken);
+            action.scheduled_action_name = fresh_name(&format!("{group}-schedule"), &taken);
             taken.push(action.scheduled_action_name.clone());
         }
         clients
@@ -304,7 +328,7 @@ pub async fn read(clients: &Clients) -> Result<(Policies, Actions)> {
     let alarm_names: Vec<String> = found
         .iter()
         .filter(|policy| policy.policy_type() == Some("StepScaling"))
-        .flat_map(|policy| policy.alarms().iter().filter_map(|alarm| alarm.alarm_name().map(str::to_string)))
+        .flat_map(|policy| alarm_names_of(policy.auto_scaling_group_name().unwrap_or_default(), policy))
         .collect();
     let alarms: HashMap<String, MetricAlarm> = if alarm_names.is_empty() {
         HashMap::new()
@@ -360,6 +384,7 @@ mod tests {
         };
         let made = metric_alarm("web-v002", "step-1", &alarm, "arn:p");
         assert_eq!(made.alarm_name, "web-v002-step-1");
+        assert_eq!(metric_alarm("web-v002", "web-v002-step-1", &alarm, "arn:p").alarm_name, "web-v002-step-1");
         assert_eq!(made.dimensions, vec![Dimension { name: GROUP_DIMENSION.into(), value: "web-v002".into() }]);
         assert_eq!(made.comparison_operator, "GreaterThanThreshold");
         let back = alarm_of(&made);

@@ -138,22 +138,14 @@ impl ClusterDeploy {
     }
 
     /// The policies and actions the new server group starts with: the cluster's own, then
-    /// (unless switched off) those of `source`, the cluster's newest server group, whose names
-    /// are not taken yet.
+    /// (unless switched off) copies of those of `source`, the cluster's newest server group.
     pub fn scaling(&self, source: Option<&ServerGroup>) -> (Vec<ScalingPolicy>, Vec<ScheduledAction>) {
         let mut policies = self.scaling_policies.clone();
         let mut actions = self.scheduled_actions.clone();
         if let Some(source) = source.filter(|_| self.copy_source_scaling_policies_and_actions != Some(false)) {
-            for policy in &source.scaling_policies {
-                if policy.policy_name.is_empty() || !policies.iter().any(|mine| mine.policy_name == policy.policy_name) {
-                    policies.push(policy.clone());
-                }
-            }
-            for action in &source.scheduled_actions {
-                if action.scheduled_action_name.is_empty() || !actions.iter().any(|mine| mine.scheduled_action_name == action.scheduled_action_name) {
-                    actions.push(action.clone());
-                }
-            }
+            let (copied_policies, copied_actions) = crate::engine::server_groups::scaling_copies(source);
+            policies.extend(copied_policies);
+            actions.extend(copied_actions);
         }
         (policies, actions)
     }

@@ -2,7 +2,7 @@
 //! - `upsertScalingPolicy`: `serverGroupName`, `credentials`, `region`, `cloudProvider`, and
 //!   either `targetTrackingConfiguration` (+ `estimatedInstanceWarmup`) or a step policy
 //!   (`adjustmentType`, `step: {stepAdjustments, estimatedInstanceWarmup}`, `alarm: {...}`);
-//!   `policyName` (or `name`) replaces that policy. A whole `policy` in the server group's
+//!   `policyName` replaces that policy. A whole `policy` in the server group's
 //!   `scalingPolicies` shape is taken too. Deck's `simple` policies are refused by name.
 //! - `deleteScalingPolicy`: `serverGroupName`, `policyName`, `credentials`, `region`.
 //! - `upsertAsgScheduledActions`: `asgs: [{asgName, region}]`, `scheduledActions: [...]`,
@@ -38,7 +38,8 @@ pub struct UpsertScalingPolicyStage {
     #[serde(flatten)]
     pub regions: Regions,
     pub server_group_name: String,
-    #[serde(default, alias = "name")]
+    /// Not Deck's `name`: every stage's `name` is its title.
+    #[serde(default)]
     pub policy_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_tracking_configuration: Option<TargetTracking>,
