@@ -134,10 +134,11 @@ fn scaling_forms(application: &str, group: &ServerGroup) -> impl IntoView + use<
 
         <h3>"Schedule"</h3>
         <TaskForm target=target action="schedule" label=format!("Schedule of {name}")>
-            <label>"One per line: cron line (UTC), then min=, max=, desired="
+            <label>"Schedule lines"
                 <textarea name="schedule" rows="3" spellcheck="false" placeholder="0 9 * * 1-5 min=2 desired=4">{schedule}</textarea>
             </label>
             <button type="submit">"Save schedule"</button>
         </TaskForm>
+        <p class="muted">"One action per line: a cron line (UTC), then the sizes it sets, e.g. " <code>"0 9 * * 1-5 min=2 desired=4"</code> ". An empty list removes them all."</p>
     }
 }
