@@ -294,6 +294,11 @@ pub fn catalog(application: &str) -> StageCatalog {
 
 /// The definition of stage type `type_name`, if this build knows it.
 pub fn find(type_name: &str) -> Option<&'static dyn StageType> {
+    // Orca's old names for stage types that were renamed.
+    let type_name = match type_name {
+        "findAmi" => "findImage",
+        other => other,
+    };
     REGISTRY.iter().copied().find(|stage_type| stage_type.type_name() == type_name)
 }
 

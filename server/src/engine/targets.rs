@@ -72,17 +72,43 @@ impl ServerGroupTarget {
     }
 }
 
-/// Where a cluster-wide stage acts.
+/// Where a cluster-wide stage acts: `region`, or Spinnaker's `regions` naming one region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "ClusterTargetFields")]
 pub struct ClusterTarget {
-    #[serde(default = "crate::engine::targets::local")]
     pub cloud_provider: String,
-    #[serde(default = "crate::engine::targets::local", alias = "credentials")]
     pub account: String,
-    #[serde(default = "crate::engine::targets::local")]
     pub region: String,
     pub cluster: String,
+}
+
+/// `ClusterTarget` as written, before `regions` is checked.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClusterTargetFields {
+    #[serde(default = "crate::engine::targets::local")]
+    cloud_provider: String,
+    #[serde(default = "crate::engine::targets::local", alias = "credentials")]
+    account: String,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    regions: Vec<String>,
+    cluster: String,
+}
+
+impl TryFrom<ClusterTargetFields> for ClusterTarget {
+    type Error = String;
+
+    fn try_from(fields: ClusterTargetFields) -> Result<Self, String> {
+        let region = match (fields.region, fields.regions.as_slice()) {
+            (Some(region), _) => region,
+            (None, []) => local(),
+            (None, [one]) => one.clone(),
+            (None, more) => return Err(format!("regions: a cluster-wide stage acts in one region here, not {}; add one stage per region", more.join(", "))),
+        };
+        Ok(Self { cloud_provider: fields.cloud_provider, account: fields.account, region, cluster: fields.cluster })
+    }
 }
 
 impl ClusterTarget {
@@ -186,5 +212,20 @@ impl Regions {
     pub fn locations(&self) -> Vec<Location> {
         let regions: Vec<String> = if self.regions.is_empty() { vec![self.region.clone().unwrap_or_else(crate::engine::targets::local)] } else { self.regions.clone() };
         regions.into_iter().map(|region| Location { cloud_provider: self.cloud_provider.clone(), account: self.credentials.clone(), region }).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClusterTarget;
+
+    #[test]
+    fn a_cluster_target_takes_spinnakers_regions_of_one() {
+        let target: ClusterTarget = serde_json::from_value(serde_json::json!({"cloudProvider": "aws", "credentials": "prod", "regions": ["eu-west-1"], "cluster": "shop-web"})).unwrap();
+        assert_eq!((target.account.as_str(), target.region.as_str()), ("prod", "eu-west-1"));
+        let local: ClusterTarget = serde_json::from_value(serde_json::json!({"cluster": "shop-web"})).unwrap();
+        assert_eq!(local.region, "local");
+        let two = serde_json::from_value::<ClusterTarget>(serde_json::json!({"regions": ["a", "b"], "cluster": "shop-web"})).unwrap_err();
+        assert!(two.to_string().contains("one stage per region"), "{two}");
     }
 }

@@ -368,3 +368,87 @@ async fn load_balancer_and_security_group_stages_make_and_delete_infrastructure(
     let balancers: Value = app.get("/api/v1/applications/shop/loadBalancers").await.json().await.unwrap();
     assert!(!balancers.to_string().contains("shop-api"), "the load balancer is gone: {balancers}");
 }
+
+/// The other strategies and cluster stages on AWS, as on local: highlander, rolling red/black,
+/// canary then promoted, and Find Image from Cluster (by its old name `findAmi`), rollback,
+/// scale down and shrink cluster. (Rollback on a failed deploy needs instances that never turn
+/// healthy, which moto cannot make: it is tested on local, through the same engine code.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_strategy_and_cluster_stage_runs_on_aws() {
+    let moto = moto().await;
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    add_aws_account(&app, "aws-test", &moto.endpoint).await;
+    let (ec2, autoscaling) = ec2_and_autoscaling(&moto.endpoint).await;
+    let base = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.image_id().map(str::to_string)).unwrap();
+    let launched = ec2.run_instances().image_id(&base).min_count(1).max_count(1).send().await.unwrap();
+    let newer = ec2.create_image().instance_id(launched.instances()[0].instance_id().unwrap()).name("shop-2.0").send().await.unwrap().image_id().unwrap().to_string();
+    let balancer = json!({"cloudProvider": "aws", "account": "aws-test", "region": "us-east-1", "application": "shop", "listeners": [{"port": 80, "protocol": "http"}]});
+    assert_eq!(app.post_json("/api/v1/loadBalancers", &balancer).await.status(), 200);
+    let cluster = |image: &str, strategy: &str| json!({"cloudProvider": "aws", "account": "aws-test", "application": "shop", "stack": "web",
+        "availabilityZones": {"us-east-1": ["us-east-1a"]}, "imageId": image, "capacity": {"min": 2, "max": 2, "desired": 2},
+        "targetGroups": ["shop"], "strategy": strategy, "targetPercentages": [50, 100], "canaryCapacity": 1});
+    let deploy = |name: &str, image: &str, strategy: &str| json!({"name": name, "stages": [{"refId": "1", "type": "deploy", "name": "Deploy", "clusters": [cluster(image, strategy)]}]});
+    let names = |groups: &[aws_sdk_autoscaling::types::AutoScalingGroup]| {
+        let mut names: Vec<String> = groups.iter().filter_map(|group| group.auto_scaling_group_name().map(str::to_string)).collect();
+        names.sort();
+        names
+    };
+
+    for (image, expected) in [(&base, vec!["shop-web-v000"]), (&newer, vec!["shop-web-v001"])] {
+        let highlander = save(&app, "shop", deploy(&format!("highlander {image}"), image, "highlander")).await;
+        let ran = run(&app, &highlander).await;
+        assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+        let groups = autoscaling.describe_auto_scaling_groups().send().await.unwrap();
+        assert_eq!(names(groups.auto_scaling_groups()), expected, "highlander leaves only the new one");
+    }
+    let rolling = save(&app, "shop", deploy("rolling", &base, "rollingredblack")).await;
+    let ran = run(&app, &rolling).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    let groups = server_groups(&app, "shop").await;
+    let state = |name: &str| groups.iter().find(|group| group["name"] == name).map(|group| (group["disabled"].as_bool().unwrap(), group["capacity"]["desired"].as_u64().unwrap()));
+    assert_eq!(state("shop-web-v002"), Some((false, 2)), "rolling red/black reached 100%: {groups:?}");
+    assert_eq!(state("shop-web-v001"), Some((true, 2)));
+
+    let canary = save(&app, "shop", json!({"name": "canary", "stages": [
+        {"refId": "1", "type": "deploy", "name": "Canary", "clusters": [cluster(&newer, "canary")]},
+        {"refId": "2", "requisiteStageRefIds": ["1"], "type": "resizeServerGroup", "name": "Promote", "cloudProvider": "aws", "credentials": "aws-test",
+         "region": "us-east-1", "cluster": "shop-web", "target": "current_asg_dynamic", "action": "scale_exact", "capacity": {"min": 2, "max": 2, "desired": 2}},
+        {"refId": "3", "requisiteStageRefIds": ["2"], "type": "disableCluster", "name": "Retire", "cloudProvider": "aws", "credentials": "aws-test",
+         "regions": ["us-east-1"], "cluster": "shop-web", "remainingEnabledServerGroups": 1}]})).await;
+    let ran = run(&app, &canary).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    assert_eq!(ran["stages"][0]["outputs"]["serverGroupName"], "shop-web-v003");
+    let canary_group = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-web-v003").send().await.unwrap();
+    assert_eq!(canary_group.auto_scaling_groups()[0].desired_capacity(), Some(2), "promoted from its canary size");
+    let groups = server_groups(&app, "shop").await;
+    let enabled: Vec<&str> = groups.iter().filter(|group| group["disabled"] == false).filter_map(|group| group["name"].as_str()).collect();
+    assert_eq!(enabled, ["shop-web-v003"], "the cluster retired the others");
+
+    let where_ = json!({"cloudProvider": "aws", "credentials": "aws-test", "region": "us-east-1", "regions": ["us-east-1"], "cluster": "shop-web"});
+    let stage = |ref_id: &str, body: Value| {
+        let mut stage = where_.clone();
+        stage.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+        stage["refId"] = json!(ref_id);
+        if ref_id != "1" {
+            stage["requisiteStageRefIds"] = json!([(ref_id.parse::<u32>().unwrap() - 1).to_string()]);
+        }
+        stage
+    };
+    let operations = save(&app, "shop", json!({"name": "operations", "stages": [
+        stage("1", json!({"type": "findAmi", "selectionStrategy": "NEWEST"})),
+        stage("2", json!({"type": "rollbackServerGroup"})),
+        stage("3", json!({"type": "scaleDownCluster", "remainingFullSizeServerGroups": 0})),
+        stage("4", json!({"type": "shrinkCluster", "shrinkToSize": 2}))]})).await;
+    let ran = run(&app, &operations).await;
+    assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    let output = |index: usize, key: &str| ran["stages"][index]["outputs"][key].clone();
+    assert_eq!(output(0, "serverGroupName"), "shop-web-v003", "{ran}");
+    assert_eq!(output(1, "restoreServerGroupName"), "shop-web-v002", "rollback restores the one before the newest");
+    let groups = autoscaling.describe_auto_scaling_groups().send().await.unwrap();
+    assert_eq!(names(groups.auto_scaling_groups()), ["shop-web-v002", "shop-web-v003"], "shrink kept the newest two");
+    let restored = groups.auto_scaling_groups().iter().find(|group| group.auto_scaling_group_name() == Some("shop-web-v002")).unwrap();
+    assert!(restored.suspended_processes().is_empty(), "the restored one is enabled again");
+    let rolled_back = groups.auto_scaling_groups().iter().find(|group| group.auto_scaling_group_name() == Some("shop-web-v003")).unwrap();
+    assert_eq!(rolled_back.desired_capacity(), Some(0), "the disabled one scaled down (the enabled one is left: no allowScaleDownActive)");
+}
