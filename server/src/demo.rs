@@ -66,6 +66,7 @@ pub async fn create_if_first_start(store: &Store, clouds: &Clouds, port: u16) ->
             health_check: Some(HealthCheck { path: "/health".into(), interval_ms: 500, timeout_ms: 400, healthy_threshold: 2, unhealthy_threshold: 2 }),
             security_groups: vec![],
             moniker: None,
+            load_balancer_type: None,
         })
         .await?;
     local

@@ -188,6 +188,19 @@ pub struct LoadBalancer {
     /// Set by providers that do not name load balancers by the convention (Kubernetes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moniker: Option<Moniker>,
+    /// AWS: `classic` (an ELB), `application` or `network` (ELBv2). None elsewhere, and on AWS
+    /// means "by the listeners": application when HTTP, network when TCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer_type: Option<LoadBalancerType>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum LoadBalancerType {
+    Classic,
+    Application,
+    Network,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -373,6 +386,10 @@ pub struct LoadBalancerRequest {
     pub health_check: Option<HealthCheck>,
     #[serde(default)]
     pub security_groups: Vec<String>,
+    /// AWS: `classic`, `application` or `network` (default: by the listeners).
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    #[serde(default)]
+    pub load_balancer_type: Option<LoadBalancerType>,
 }
 
 /// The body of `POST /api/v1/securityGroups` (create or replace); named like a load balancer.

@@ -120,6 +120,8 @@ struct Fields {
     healthy: RwSignal<String>,
     unhealthy: RwSignal<String>,
     firewalls: RwSignal<Vec<String>>,
+    /// Not shown: kept from the edited load balancer (AWS: classic, application or network).
+    load_balancer_type: RwSignal<Option<crate::model::cluster::LoadBalancerType>>,
 }
 
 /// What a new load balancer starts with, in the order of [`Fields::texts`]: provider, account,
@@ -130,7 +132,11 @@ impl Fields {
     fn new() -> Self {
         let [cloud_provider, account, region, stack, detail, port, protocol, path, interval, timeout, healthy, unhealthy] =
             DEFAULTS.map(|value| RwSignal::new(value.to_string()));
-        Self { cloud_provider, account, region, stack, detail, port, protocol, path, interval, timeout, healthy, unhealthy, firewalls: RwSignal::new(Vec::new()) }
+        Self {
+            cloud_provider, account, region, stack, detail, port, protocol, path, interval, timeout, healthy, unhealthy,
+            firewalls: RwSignal::new(Vec::new()),
+            load_balancer_type: RwSignal::new(None),
+        }
     }
 
     fn texts(&self) -> [RwSignal<String>; 12] {
@@ -142,6 +148,7 @@ impl Fields {
             signal.set(value.to_string());
         }
         self.firewalls.set(Vec::new());
+        self.load_balancer_type.set(None);
     }
 
     fn fill(&self, balancer: &LoadBalancer) {
@@ -166,6 +173,7 @@ impl Fields {
             None => self.path.set(String::new()),
         }
         self.firewalls.set(balancer.security_groups.clone());
+        self.load_balancer_type.set(balancer.load_balancer_type);
     }
 
     /// An empty health check path means no health check.
@@ -195,6 +203,7 @@ impl Fields {
             }],
             health_check,
             security_groups: self.firewalls.get_untracked(),
+            load_balancer_type: self.load_balancer_type.get_untracked(),
         })
     }
 }

@@ -18,6 +18,7 @@
 //! throttling; calls have timeouts. Errors carry AWS's message, never the credentials.
 //! `convert` turns what the Describe calls return into gennaker's model (pure, tested).
 
+pub mod classic;
 pub mod cloudwatch;
 pub mod convert;
 pub mod scaling;
@@ -75,6 +76,7 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub elb_classic: aws_sdk_elasticloadbalancing::Client,
     pub cloudwatch: cloudwatch::CloudWatch,
     fingerprint: String,
 }
@@ -221,6 +223,7 @@ impl AwsCloud {
             ec2: aws_sdk_ec2::Client::new(&config),
             autoscaling: aws_sdk_autoscaling::Client::new(&config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            elb_classic: aws_sdk_elasticloadbalancing::Client::new(&config),
             cloudwatch: cloudwatch::CloudWatch::new(region, settings.endpoint.as_deref(), config.credentials_provider()),
             fingerprint,
         };
@@ -370,15 +373,19 @@ impl AwsCloud {
             .collect()
     }
 
-    /// Target group ARNs by name; a missing one is an error naming it.
-    async fn target_group_arns(&self, clients: &Clients, names: &[String]) -> Result<Vec<String>> {
-        let mut arns = Vec::new();
+    /// What a server group joins, by name: target group ARNs (an ALB's or NLB's) and classic
+    /// ELB names; a name that is neither is an error naming it.
+    async fn attachments(&self, clients: &Clients, names: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+        let (mut arns, mut classic_names) = (Vec::new(), Vec::new());
         for name in names {
-            let found = clients.elb.describe_target_groups().names(name).send().await.map_err(|_| Error::NotFound(format!("target group {name} (a load balancer's)")))?;
-            let arn = found.target_groups().first().and_then(|group| group.target_group_arn()).ok_or_else(|| Error::NotFound(format!("target group {name}")))?;
-            arns.push(arn.to_string());
+            let target_group = clients.elb.describe_target_groups().names(name).send().await.ok().and_then(|found| found.target_groups().first().and_then(|g| g.target_group_arn().map(str::to_string)));
+            match target_group {
+                Some(arn) => arns.push(arn),
+                None if classic::find(clients, name).await.is_some() => classic_names.push(name.clone()),
+                None => return Err(Error::NotFound(format!("load balancer {name} (neither a target group nor a classic ELB)"))),
+            }
         }
-        Ok(arns)
+        Ok((arns, classic_names))
     }
 
     async fn group(&self, clients: &Clients, name: &str) -> Result<Option<aws_sdk_autoscaling::types::AutoScalingGroup>> {
@@ -410,6 +417,10 @@ impl AwsCloud {
             .collect();
         if targets.is_empty() {
             return Ok(());
+        }
+        let ids: Vec<String> = targets.iter().filter_map(|target| target.id().map(str::to_string)).collect();
+        for name in group.load_balancer_names() {
+            classic::set_registered(clients, name, &ids, register).await?;
         }
         for arn in group.target_group_arns() {
             if register {
@@ -458,6 +469,12 @@ impl Provider for AwsCloud {
                 .collect();
             target_health.insert(arn.to_string(), states);
         }
+        // Classic ELBs' views, in the same maps (keyed `classic:<name>`).
+        for name in groups.iter().flat_map(|group| group.load_balancer_names()) {
+            if !target_health.contains_key(&classic::key(name)) {
+                target_health.insert(classic::key(name), classic::instance_states(&clients, name).await?);
+            }
+        }
         let instance_ids: Vec<String> = groups.iter().flat_map(|group| group.instances()).filter_map(|instance| instance.instance_id().map(str::to_string)).collect();
         let mut instances: HashMap<String, convert::InstanceFacts> = HashMap::new();
         for chunk in instance_ids.chunks(200) {
@@ -490,7 +507,9 @@ impl Provider for AwsCloud {
                 .collect::<std::result::Result<_, _>>()
                 .await
                 .map_err(|e| aws_error("DescribeTargetGroups", e))?;
-            all.iter().filter_map(|group| Some((group.target_group_arn()?.to_string(), group.target_group_name()?.to_string()))).collect()
+            let mut names: HashMap<String, String> = all.iter().filter_map(|group| Some((group.target_group_arn()?.to_string(), group.target_group_name()?.to_string()))).collect();
+            names.extend(groups.iter().flat_map(|group| group.load_balancer_names()).map(|name| (classic::key(name), name.clone())));
+            names
         };
         let launch = self.launch_facts(&clients).await?;
         let (policies, actions) = scaling::read(&clients).await?;
@@ -532,6 +551,16 @@ impl Provider for AwsCloud {
             let target_groups = clients.elb.describe_target_groups().load_balancer_arn(arn).send().await.map_err(|e| aws_error("DescribeTargetGroups", e))?;
             load_balancers.push(convert::load_balancer(&location, balancer, listeners.listeners(), target_groups.target_groups().first(), &group_names));
         }
+        let classics: Vec<aws_sdk_elasticloadbalancing::types::LoadBalancerDescription> = clients
+            .elb_classic
+            .describe_load_balancers()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .map_err(|e| aws_error("DescribeLoadBalancers (classic)", e))?;
+        load_balancers.extend(classics.iter().map(|found| classic::load_balancer(&location, found, &group_names)));
         let security_groups = security_groups.iter().map(|group| convert::security_group(&location, group)).collect();
         Ok(Snapshot { server_groups, load_balancers, security_groups })
     }
@@ -547,7 +576,7 @@ impl Provider for AwsCloud {
         if self.group(&clients, &spec.name).await?.is_none() {
             let image_id = &self.image_id(&clients, image_id).await?;
             let security_groups = self.security_group_ids(&clients, &spec.security_groups).await?;
-            let target_groups = self.target_group_arns(&clients, &spec.load_balancers).await?;
+            let (target_groups, classic_balancers) = self.attachments(&clients, &spec.load_balancers).await?;
             let subnets = self.subnets(&clients, &spec.launch.subnet_type).await?;
             let launch = &spec.launch;
             let instance_type = if launch.instance_type.is_empty() { DEFAULT_INSTANCE_TYPE } else { launch.instance_type.as_str() };
@@ -588,6 +617,7 @@ impl Provider for AwsCloud {
                 .desired_capacity(spec.capacity.desired as i32)
                 .vpc_zone_identifier(subnets.join(","))
                 .set_target_group_arns(Some(target_groups).filter(|arns| !arns.is_empty()))
+                .set_load_balancer_names(Some(classic_balancers).filter(|names| !names.is_empty()))
                 .set_tags(Some(tags))
                 .send()
                 .await
@@ -651,6 +681,12 @@ impl Provider for AwsCloud {
 
     async fn upsert_load_balancer(&self, load_balancer: LoadBalancer) -> Result<LoadBalancer> {
         let clients = self.location_clients(&load_balancer.location).await?;
+        if load_balancer.load_balancer_type == Some(app::model::cluster::LoadBalancerType::Classic) {
+            let (_, subnets) = self.default_network(&clients).await?;
+            let security_groups = self.security_group_ids(&clients, &load_balancer.security_groups).await?;
+            classic::upsert(&clients, &load_balancer, subnets, security_groups).await?;
+            return Ok(load_balancer);
+        }
         let Some(first) = load_balancer.listeners.first() else { return Err(Error::Invalid("a load balancer needs a listener".into())) };
         let network = load_balancer.listeners.iter().all(|listener| listener.protocol == Protocol::Tcp);
         if !network && load_balancer.listeners.iter().any(|listener| listener.protocol == Protocol::Tcp) {
@@ -748,7 +784,7 @@ impl Provider for AwsCloud {
         if let Some(arn) = clients.elb.describe_target_groups().names(name).send().await.ok().and_then(|found| found.target_groups().first().and_then(|g| g.target_group_arn().map(str::to_string))) {
             clients.elb.delete_target_group().target_group_arn(&arn).send().await.map_err(|e| aws_error("DeleteTargetGroup", e))?;
         }
-        Ok(())
+        classic::delete(&clients, name).await
     }
 
     async fn upsert_security_group(&self, security_group: SecurityGroup) -> Result<SecurityGroup> {

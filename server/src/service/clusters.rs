@@ -162,6 +162,7 @@ impl ClusterService for Clusters {
             health_check: request.health_check,
             security_groups: request.security_groups,
             moniker: None,
+            load_balancer_type: request.load_balancer_type,
         };
         let saved = provider.upsert_load_balancer(balancer).await.map_err(provider_error)?;
         self.clouds.refresh(&location).await.map_err(provider_error)?;

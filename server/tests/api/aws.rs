@@ -452,3 +452,59 @@ async fn every_strategy_and_cluster_stage_runs_on_aws() {
     let rolled_back = groups.auto_scaling_groups().iter().find(|group| group.auto_scaling_group_name() == Some("shop-web-v003")).unwrap();
     assert_eq!(rolled_back.desired_capacity(), Some(0), "the disabled one scaled down (the enabled one is left: no allowScaleDownActive)");
 }
+
+/// A classic ELB (Spinnaker's `loadBalancerType: "classic"`): made by the stage with its
+/// health check written as Spinnaker writes it, joined by a deploy's `loadBalancers`, its
+/// instances deregistered when red/black disables the older server group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classic_load_balancers_take_server_groups_and_follow_enable_and_disable() {
+    let moto = moto().await;
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    add_aws_account(&app, "aws-test", &moto.endpoint).await;
+    let (ec2, autoscaling) = ec2_and_autoscaling(&moto.endpoint).await;
+    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.image_id().map(str::to_string)).unwrap();
+    let deploy = json!({"name": "legacy", "stages": [
+        {"refId": "1", "type": "upsertLoadBalancers", "loadBalancers": [{"cloudProvider": "aws", "credentials": "aws-test", "region": "us-east-1",
+         "name": "shop-legacy", "loadBalancerType": "classic",
+         "listeners": [{"externalPort": 80, "externalProtocol": "HTTP", "internalPort": 80, "internalProtocol": "HTTP"}],
+         "healthCheck": "HTTP:80/healthcheck", "healthInterval": 10, "healthTimeout": 5, "healthyThreshold": 2, "unhealthyThreshold": 3}]},
+        {"refId": "2", "requisiteStageRefIds": ["1"], "type": "deploy", "clusters": [{"cloudProvider": "aws", "account": "aws-test", "application": "shop",
+         "stack": "legacy", "availabilityZones": {"us-east-1": ["us-east-1a"]}, "imageId": image, "capacity": {"min": 1, "max": 1, "desired": 1},
+         "loadBalancers": ["shop-legacy"], "strategy": "redblack"}]}]});
+    let pipeline = save(&app, "shop", deploy).await;
+    for _ in 0..2 {
+        let ran = run(&app, &pipeline).await;
+        assert_eq!(ran["status"], "SUCCEEDED", "{ran}");
+    }
+    let groups = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-legacy-v000").auto_scaling_group_names("shop-legacy-v001").send().await.unwrap();
+    let instance = |name: &str| {
+        let group = groups.auto_scaling_groups().iter().find(|group| group.auto_scaling_group_name() == Some(name)).unwrap();
+        assert_eq!(group.load_balancer_names(), ["shop-legacy"], "{name} joined the classic ELB");
+        group.instances()[0].instance_id().unwrap().to_string()
+    };
+    let (old, new) = (instance("shop-legacy-v000"), instance("shop-legacy-v001"));
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .load()
+        .await;
+    let classic = aws_sdk_elasticloadbalancing::Client::new(&config);
+    let described = classic.describe_load_balancers().load_balancer_names("shop-legacy").send().await.unwrap();
+    let registered: Vec<&str> = described.load_balancer_descriptions()[0].instances().iter().filter_map(|instance| instance.instance_id()).collect();
+    assert!(registered.contains(&new.as_str()), "the new group takes traffic: {registered:?}");
+    assert!(!registered.contains(&old.as_str()), "red/black deregistered the old one: {registered:?}");
+    assert_eq!(described.load_balancer_descriptions()[0].health_check().unwrap().target(), "HTTP:80/healthcheck");
+
+    let balancers: Value = app.get("/api/v1/applications/shop/loadBalancers").await.json().await.unwrap();
+    let legacy = balancers.as_array().unwrap().iter().find(|lb| lb["name"] == "shop-legacy").unwrap_or_else(|| panic!("{balancers}"));
+    assert_eq!(legacy["loadBalancerType"], "classic");
+    assert_eq!(legacy["healthCheck"]["path"], "/healthcheck");
+    assert_eq!(legacy["healthCheck"]["intervalMs"], 10000);
+    let view = server_groups(&app, "shop").await;
+    let v001 = view.iter().find(|group| group["name"] == "shop-legacy-v001").unwrap();
+    assert_eq!(v001["loadBalancers"], json!(["shop-legacy"]), "{v001}");
+    assert_eq!(v001["instanceCounts"]["up"], 1, "InService in the ELB: {v001}");
+}

@@ -48,6 +48,7 @@ fn balancer(port: u16, security_groups: Vec<String>) -> LoadBalancer {
         health_check: Some(HealthCheck { path: "/health".into(), interval_ms: 100, timeout_ms: 500, healthy_threshold: 1, unhealthy_threshold: 1 }),
         security_groups,
         moniker: None,
+        load_balancer_type: None,
     }
 }
 

@@ -88,6 +88,11 @@ pub fn health(lifecycle: &str, health_status: &str, disabled: bool, target_state
     HealthState::Up
 }
 
+/// What the group is attached to: its target groups' ARNs and its classic ELBs' keys.
+fn attachment_keys(group: &AutoScalingGroup) -> Vec<String> {
+    group.target_group_arns().iter().cloned().chain(group.load_balancer_names().iter().map(|name| super::classic::key(name))).collect()
+}
+
 pub fn server_group(
     location: &Location,
     group: &AutoScalingGroup,
@@ -104,10 +109,9 @@ pub fn server_group(
         .map(|instance| {
             let id = instance.instance_id().unwrap_or_default().to_string();
             // A target group that does not list the instance has not registered it (yet).
-            let states: Vec<&str> = group
-                .target_group_arns()
+            let states: Vec<&str> = attachment_keys(group)
                 .iter()
-                .map(|arn| target_health.get(arn).and_then(|states| states.get(&id)).map_or("missing", String::as_str))
+                .map(|key| target_health.get(key).and_then(|states| states.get(&id)).map_or("missing", String::as_str))
                 .collect();
             let lifecycle = instance.lifecycle_state().map(|state| state.as_str()).unwrap_or_default();
             let fact = facts.get(&id).cloned().unwrap_or_default();
@@ -132,7 +136,7 @@ pub fn server_group(
         },
         artifact: Artifact::MachineImage { image_id },
         disabled,
-        load_balancers: group.target_group_arns().iter().filter_map(|arn| target_group_names.get(arn).cloned()).collect(),
+        load_balancers: attachment_keys(group).iter().filter_map(|key| target_group_names.get(key).cloned()).collect(),
         security_groups: Vec::new(),
         instances,
         created_time: group.created_time().and_then(|time| time.to_millis().ok()).unwrap_or(0),
@@ -174,6 +178,7 @@ pub fn load_balancer(
         health_check,
         security_groups: balancer.security_groups().iter().map(|id| security_group_names.get(id).cloned().unwrap_or_else(|| id.clone())).collect(),
         moniker: None,
+        load_balancer_type: None,
     }
 }
 

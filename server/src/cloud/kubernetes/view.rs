@@ -210,6 +210,7 @@ pub fn snapshots(account: &str, observed: &Observed, manages: impl Fn(&str) -> b
             health_check: None,
             security_groups: Vec::new(),
             moniker: Some(Moniker { application, cluster: String::new() }),
+            load_balancer_type: None,
         });
     }
     for ingress in &observed.ingresses {
@@ -230,6 +231,7 @@ pub fn snapshots(account: &str, observed: &Observed, manages: impl Fn(&str) -> b
             health_check: None,
             security_groups: Vec::new(),
             moniker: Some(Moniker { application, cluster: String::new() }),
+            load_balancer_type: None,
         });
     }
     for policy in &observed.network_policies {

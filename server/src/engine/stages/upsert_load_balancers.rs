@@ -28,12 +28,17 @@ pub struct LoadBalancerEntry {
     pub name: String,
     #[serde(default)]
     pub listeners: Vec<Value>,
+    /// gennaker's `{path, intervalMs, ...}`, or a classic ELB's target (`"HTTP:7001/health"`,
+    /// with `healthInterval`, `healthTimeout`, `healthyThreshold`, `unhealthyThreshold` beside it).
     #[serde(default)]
-    pub health_check: Option<HealthCheck>,
+    pub health_check: Option<Value>,
     #[serde(default)]
     pub target_groups: Vec<Value>,
     #[serde(default)]
     pub security_groups: Vec<String>,
+    /// AWS: `classic`, `application` or `network` (Spinnaker's `loadBalancerType`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer_type: Option<app::model::cluster::LoadBalancerType>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -75,7 +80,29 @@ impl LoadBalancerEntry {
         if listeners.is_empty() {
             return Err("a load balancer needs a listener".into());
         }
-        let health_check = self.health_check.clone().or_else(|| {
+        let classic = |target: &str| {
+            // `HTTP:7001/health` (a TCP target has no path: no HTTP check in gennaker's model).
+            let path = target.split_once('/').map(|(_, path)| format!("/{path}"))?;
+            let seconds = |key: &str, default: u64| number(self.extra.get(key)).unwrap_or(default) * 1000;
+            Some(HealthCheck {
+                path,
+                interval_ms: seconds("healthInterval", 10),
+                timeout_ms: seconds("healthTimeout", 5),
+                healthy_threshold: number(self.extra.get("healthyThreshold")).unwrap_or(2) as u32,
+                unhealthy_threshold: number(self.extra.get("unhealthyThreshold")).unwrap_or(2) as u32,
+            })
+        };
+        let given = match &self.health_check {
+            None => None,
+            Some(Value::String(target)) => classic(target),
+            Some(other) => Some(serde_json::from_value::<HealthCheck>(other.clone()).map_err(|e| format!("healthCheck: {e}"))?),
+        };
+        let from_path = || {
+            let path = self.extra.get("healthCheckPath").and_then(Value::as_str)?;
+            let port = number(self.extra.get("healthCheckPort")).map(|port| port.to_string()).unwrap_or_default();
+            classic(&format!("HTTP:{port}{path}"))
+        };
+        let health_check = given.or_else(from_path).or_else(|| {
             let group = self.target_groups.first()?;
             let path = group.get("healthCheckPath").and_then(Value::as_str)?.to_string();
             let seconds = |key: &str, default: u64| number(group.get(key)).unwrap_or(default) * 1000;
@@ -87,7 +114,7 @@ impl LoadBalancerEntry {
                 unhealthy_threshold: number(group.get("unhealthyThreshold")).unwrap_or(2) as u32,
             })
         });
-        Ok(LoadBalancer { name: self.name.clone(), location: self.location(), listeners, health_check, security_groups: self.security_groups.clone(), moniker: None })
+        Ok(LoadBalancer { name: self.name.clone(), location: self.location(), listeners, health_check, security_groups: self.security_groups.clone(), moniker: None, load_balancer_type: self.load_balancer_type })
     }
 }
 
