@@ -13,6 +13,7 @@ pub mod import_cli;
 pub mod metrics;
 pub mod notify;
 pub mod outbound;
+pub mod schedule;
 pub mod secrets;
 pub mod serde_errors;
 pub mod service;

@@ -628,8 +628,7 @@ impl Provider for AwsCloud {
         for policy in &spec.scaling_policies {
             let mut policy = policy.clone();
             if policy.policy_name.is_empty() {
-                let prefix = scaling::policy_prefix(&spec.name, policy.policy_type);
-                policy.policy_name = (1..).map(|n| format!("{prefix}-{n}")).find(|name| !taken.contains(name)).expect("a free name");
+                policy.policy_name = scaling::fresh_name(&scaling::policy_prefix(&spec.name, policy.policy_type), &taken);
                 taken.push(policy.policy_name.clone());
             }
             scaling::put_policy(&clients, &spec.name, &policy).await?;

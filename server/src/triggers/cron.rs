@@ -11,60 +11,17 @@
 //! tick repeated after a crash starts nothing twice.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use app::model::trigger::TriggerKind;
-use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::launch::{Firing, launch};
+pub use crate::schedule::{Schedule, parse};
 use crate::engine::launcher::Launcher;
 
 /// How long the poll lease lasts; another instance takes over after this if this one dies.
 const LEASE_MS: i64 = 10_000;
-/// At most this many occurrences are walked to find the latest missed one (a per-second
-/// schedule after a long outage): beyond it, the last one walked is taken.
-const MAX_WALK: usize = 100_000;
-
-/// A parsed schedule in its time zone.
-pub struct Schedule {
-    schedule: ::cron::Schedule,
-    zone: chrono_tz::Tz,
-}
-
-/// Parses a Quartz (6-7 fields) or classic (5 fields) expression.
-pub fn parse(expression: &str, time_zone: Option<&str>) -> Result<Schedule, String> {
-    let fields: Vec<&str> = expression.split_whitespace().collect();
-    let quartz = match fields.len() {
-        5 => format!("0 {}", fields.join(" ")),
-        6 | 7 => fields.join(" "),
-        n => return Err(format!("a cron expression has 5 fields (classic) or 6-7 (Quartz, seconds first), not {n}")),
-    };
-    // Quartz's `?` (no specific value, in day-of-month or day-of-week) means the same as `*`
-    // once the other day field says which days.
-    let schedule = ::cron::Schedule::from_str(&quartz.replace('?', "*")).map_err(|error| format!("{expression:?}: {error}"))?;
-    let zone = match time_zone {
-        None | Some("") => chrono_tz::UTC,
-        Some(name) => name.parse().map_err(|_| format!("unknown time zone {name:?} (use an IANA name like Europe/Paris)"))?,
-    };
-    Ok(Schedule { schedule, zone })
-}
-
-impl Schedule {
-    /// The latest occurrence in `(after, until]`, in epoch milliseconds.
-    pub fn latest_between(&self, after: i64, until: i64) -> Option<i64> {
-        let start = self.zone.from_utc_datetime(&DateTime::<Utc>::from_timestamp_millis(after)?.naive_utc());
-        self.schedule.after(&start).take(MAX_WALK).map(|at| at.timestamp_millis()).take_while(|at| *at <= until).last()
-    }
-
-    /// The next occurrence after `after`.
-    pub fn next_after(&self, after: i64) -> Option<i64> {
-        let start = self.zone.from_utc_datetime(&DateTime::<Utc>::from_timestamp_millis(after)?.naive_utc());
-        self.schedule.after(&start).next().map(|at| at.timestamp_millis())
-    }
-}
-
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CronState {
@@ -123,6 +80,7 @@ pub async fn tick(launcher: &Launcher, owner: &str, now: i64) -> Result<usize, c
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
 
     fn millis(text: &str) -> i64 {
         DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()

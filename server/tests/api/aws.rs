@@ -59,6 +59,26 @@ pub(crate) async fn add_aws_account(app: &TestApp, name: &str, endpoint: &str) {
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 }
 
+/// What most AWS tests start from: their own moto, a gennaker with application `shop` and
+/// account `aws-test` reaching it, the SDK's clients and an image moto ships.
+pub(crate) struct AwsTest {
+    pub moto: Moto,
+    pub app: TestApp,
+    pub ec2: aws_sdk_ec2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub image: String,
+}
+
+pub(crate) async fn aws_test() -> AwsTest {
+    let moto = moto().await;
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("shop").await;
+    add_aws_account(&app, "aws-test", &moto.endpoint).await;
+    let (ec2, autoscaling) = ec2_and_autoscaling(&moto.endpoint).await;
+    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.image_id().map(str::to_string)).unwrap();
+    AwsTest { moto, app, ec2, autoscaling, image }
+}
+
 async fn server_groups(app: &TestApp, application: &str) -> Vec<Value> {
     let view: Value = app.get(&format!("/api/v1/applications/{application}/clusters")).await.json().await.unwrap();
     view.as_array()
@@ -282,12 +302,7 @@ async fn the_caching_agent_rides_out_throttling_and_sees_what_others_made() {
 /// of the package carrying the tags, which the deploy after it launches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn find_image_from_tags_feeds_the_deploy_after_it() {
-    let moto = moto().await;
-    let app = spawn_app(Db::Sqlite).await;
-    app.create_application("shop").await;
-    add_aws_account(&app, "aws-test", &moto.endpoint).await;
-    let (ec2, autoscaling) = ec2_and_autoscaling(&moto.endpoint).await;
-    let base = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.image_id().map(str::to_string)).unwrap();
+    let AwsTest { moto: _moto, app, ec2, autoscaling, image: base } = aws_test().await;
     let launched = ec2.run_instances().image_id(&base).min_count(1).max_count(1).send().await.unwrap();
     let instance = launched.instances()[0].instance_id().unwrap().to_string();
     let mut made = Vec::new();
@@ -325,12 +340,7 @@ async fn find_image_from_tags_feeds_the_deploy_after_it() {
 /// balancer made, used by a deploy, refused deletion while used, then deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_balancer_and_security_group_stages_make_and_delete_infrastructure() {
-    let moto = moto().await;
-    let app = spawn_app(Db::Sqlite).await;
-    app.create_application("shop").await;
-    add_aws_account(&app, "aws-test", &moto.endpoint).await;
-    let (ec2, _) = ec2_and_autoscaling(&moto.endpoint).await;
-    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.image_id().map(str::to_string)).unwrap();
+    let AwsTest { moto: _moto, app, ec2, image, .. } = aws_test().await;
     let make = save(&app, "shop", json!({"name": "make", "stages": [
         {"refId": "1", "type": "upsertSecurityGroup", "cloudProvider": "aws", "credentials": "aws-test", "regions": ["us-east-1"],
          "name": "shop-api", "description": "api", "ipIngress": [{"cidr": "10.0.0.0/8", "type": "tcp", "startPort": 8080, "endPort": 8080}]},
@@ -375,12 +385,7 @@ async fn load_balancer_and_security_group_stages_make_and_delete_infrastructure(
 /// healthy, which moto cannot make: it is tested on local, through the same engine code.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_strategy_and_cluster_stage_runs_on_aws() {
-    let moto = moto().await;
-    let app = spawn_app(Db::Sqlite).await;
-    app.create_application("shop").await;
-    add_aws_account(&app, "aws-test", &moto.endpoint).await;
-    let (ec2, autoscaling) = ec2_and_autoscaling(&moto.endpoint).await;
-    let base = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.image_id().map(str::to_string)).unwrap();
+    let AwsTest { moto: _moto, app, ec2, autoscaling, image: base } = aws_test().await;
     let launched = ec2.run_instances().image_id(&base).min_count(1).max_count(1).send().await.unwrap();
     let newer = ec2.create_image().instance_id(launched.instances()[0].instance_id().unwrap()).name("shop-2.0").send().await.unwrap().image_id().unwrap().to_string();
     let balancer = json!({"cloudProvider": "aws", "account": "aws-test", "region": "us-east-1", "application": "shop", "listeners": [{"port": 80, "protocol": "http"}]});
@@ -458,12 +463,7 @@ async fn every_strategy_and_cluster_stage_runs_on_aws() {
 /// instances deregistered when red/black disables the older server group.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classic_load_balancers_take_server_groups_and_follow_enable_and_disable() {
-    let moto = moto().await;
-    let app = spawn_app(Db::Sqlite).await;
-    app.create_application("shop").await;
-    add_aws_account(&app, "aws-test", &moto.endpoint).await;
-    let (ec2, autoscaling) = ec2_and_autoscaling(&moto.endpoint).await;
-    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.image_id().map(str::to_string)).unwrap();
+    let AwsTest { moto, app, ec2, autoscaling, image } = aws_test().await;
     let deploy = json!({"name": "legacy", "stages": [
         {"refId": "1", "type": "upsertLoadBalancers", "loadBalancers": [{"cloudProvider": "aws", "credentials": "aws-test", "region": "us-east-1",
          "name": "shop-legacy", "loadBalancerType": "classic",

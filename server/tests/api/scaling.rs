@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::aws::{add_aws_account, ec2_and_autoscaling, moto};
+use crate::aws::{AwsTest, aws_test};
 use crate::clusters::{create_balancer, finished, save_deploy_pipeline, submit_task};
 use crate::helpers::{Db, TestApp, free_port, spawn_app};
 use crate::kubernetes::save;
@@ -118,12 +118,7 @@ fn cloudwatch(endpoint: &str) -> server::cloud::aws::cloudwatch::CloudWatch {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_server_groups_launch_as_configured_and_keep_their_policies_across_deploys() {
-    let moto = moto().await;
-    let app = spawn_app(Db::Sqlite).await;
-    app.create_application("shop").await;
-    add_aws_account(&app, "aws-test", &moto.endpoint).await;
-    let (ec2, autoscaling) = ec2_and_autoscaling(&moto.endpoint).await;
-    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.image_id().map(str::to_string)).unwrap();
+    let AwsTest { moto, app, ec2, autoscaling, image } = aws_test().await;
     ec2.create_key_pair().key_name("shop-key").send().await.unwrap();
     // A subnet tagged for subnetType "internal", as Spinnaker's AWS setups tag theirs.
     let vpc = ec2.describe_vpcs().send().await.unwrap().vpcs().iter().find(|vpc| vpc.is_default() == Some(true)).and_then(|vpc| vpc.vpc_id()).unwrap().to_string();

@@ -1,6 +1,7 @@
 //! One server group in the clusters view: version, artifact version, desired size, and a bar of
 //! its instances' health (up green, then starting, out of service, down, unknown) with counts.
-//! Disabled ones are greyed and say so in words too. The box is a link that opens the details.
+//! Disabled ones are greyed and say so in words too; one that scales by itself says between
+//! which sizes. The box is a link that opens the details.
 
 use leptos::prelude::*;
 
@@ -48,6 +49,9 @@ pub fn ServerGroupBox(name: String, summary: Memo<Option<ServerGroupSummary>>, s
                     <span class="sg-size">
                         <span><span data-testid="instance-count">{group.instance_counts.total}</span> " instances"</span>
                         <span>"desired " {group.capacity.desired}</span>
+                        {(!group.scaling.is_empty()).then(|| view! {
+                            <span class="sg-scaling" title=group.scaling.join("\n")>{format!("{}–{} autoscaling", group.capacity.min, group.capacity.max)}</span>
+                        })}
                     </span>
                     <HealthBar counts=group.instance_counts/>
                 }

@@ -266,6 +266,25 @@ mod tests {
     }
 
     #[test]
+    fn a_launch_template_version_gives_the_launch_settings() {
+        let data = aws_sdk_ec2::types::ResponseLaunchTemplateData::builder()
+            .image_id("ami-1")
+            .instance_type(aws_sdk_ec2::types::InstanceType::M5Large)
+            .key_name("ops")
+            .user_data("IyEvYmluL3NoCg==")
+            .iam_instance_profile(aws_sdk_ec2::types::LaunchTemplateIamInstanceProfileSpecification::builder().name("web-role").build())
+            .build();
+        let facts = launch_facts("shop-web-v003", 2, &data);
+        assert_eq!(facts.image_id, "ami-1");
+        assert_eq!(facts.launch.instance_type, "m5.large");
+        assert_eq!((facts.launch.key_pair.as_str(), facts.launch.iam_role.as_str()), ("ops", "web-role"));
+        assert_eq!(facts.launch.user_data, "IyEvYmluL3NoCg==");
+        assert_eq!(facts.launch.launch_template, "shop-web-v003:2");
+        let subnet = aws_sdk_ec2::types::Subnet::builder().tags(aws_sdk_ec2::types::Tag::builder().key("immutable_metadata").value(r#"{"purpose": "internal", "target": "ec2"}"#).build()).build();
+        assert_eq!(subnet_purpose(&subnet).as_deref(), Some("internal"));
+    }
+
+    #[test]
     fn security_group_rules_round_trip() {
         let rule = IngressRule { cidr: "10.0.0.0/8".into(), protocol: Protocol::Tcp, start_port: 80, end_port: 443 };
         let group = aws_sdk_ec2::types::SecurityGroup::builder()

@@ -38,7 +38,7 @@ pub fn policy_prefix(group: &str, policy_type: PolicyType) -> String {
 }
 
 /// A name not taken yet among `taken`: `<prefix>-1`, `<prefix>-2`, ...
-fn fresh_name(prefix: &str, taken: &[String]) -> String {
+pub fn fresh_name(prefix: &str, taken: &[String]) -> String {
     (1..).map(|n| format!("{prefix}-{n}")).find(|name| !taken.contains(name)).expect("some number is free")
 }
 

@@ -182,7 +182,7 @@ fn scheduled(state: &mut GroupState, group: &GroupPolicies<'_>, now: i64) -> Opt
         .actions
         .iter()
         .filter_map(|action| {
-            let schedule = crate::triggers::cron::parse(&action.recurrence, None).ok()?;
+            let schedule = crate::schedule::parse(&action.recurrence, None).ok()?;
             schedule.latest_between(checked, now).map(|at| (at, action))
         })
         .max_by_key(|(at, _)| *at)?

@@ -198,7 +198,7 @@ fn scaling_problem(policies: &[ScalingPolicy], actions: &[ScheduledAction]) -> O
         .iter()
         .flat_map(|policy| policy.problems().into_iter().chain(policy.local_problem()))
         .chain(actions.iter().flat_map(|action| {
-            let parsed = crate::triggers::cron::parse(&action.recurrence, None).err().map(|error| format!("recurrence {error}"));
+            let parsed = crate::schedule::parse(&action.recurrence, None).err().map(|error| format!("recurrence {error}"));
             action.problems().into_iter().chain(parsed)
         }))
         .next()
