@@ -463,7 +463,7 @@ async fn every_strategy_and_cluster_stage_runs_on_aws() {
 /// instances deregistered when red/black disables the older server group.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classic_load_balancers_take_server_groups_and_follow_enable_and_disable() {
-    let AwsTest { moto, app, ec2, autoscaling, image } = aws_test().await;
+    let AwsTest { moto, app, autoscaling, image, .. } = aws_test().await;
     let deploy = json!({"name": "legacy", "stages": [
         {"refId": "1", "type": "upsertLoadBalancers", "loadBalancers": [{"cloudProvider": "aws", "credentials": "aws-test", "region": "us-east-1",
          "name": "shop-legacy", "loadBalancerType": "classic",
