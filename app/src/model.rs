@@ -6,6 +6,7 @@
 
 pub mod application;
 pub mod artifact;
+pub mod canary;
 pub mod auth;
 pub mod clouds;
 pub mod cluster;

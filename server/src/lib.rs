@@ -1,6 +1,7 @@
 //! gennaker's server: the axum application behind the `gennaker` binary.
 
 pub mod auth;
+pub mod canary;
 pub mod cloud;
 pub mod config;
 pub mod demo;
