@@ -471,8 +471,8 @@ impl Provider for AwsCloud {
         }
         // Classic ELBs' views, in the same maps (keyed `classic:<name>`).
         for name in groups.iter().flat_map(|group| group.load_balancer_names()) {
-            if !target_health.contains_key(&classic::key(name)) {
-                target_health.insert(classic::key(name), classic::instance_states(&clients, name).await?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = target_health.entry(classic::key(name)) {
+                slot.insert(classic::instance_states(&clients, name).await?);
             }
         }
         let instance_ids: Vec<String> = groups.iter().flat_map(|group| group.instances()).filter_map(|instance| instance.instance_id().map(str::to_string)).collect();
@@ -569,7 +569,7 @@ impl Provider for AwsCloud {
         let Artifact::MachineImage { image_id } = &spec.artifact else {
             return Err(Error::Invalid("an AWS server group runs a machine image (an AMI id, e.g. ami-0abc...)".into()));
         };
-        for problem in spec.scaling_policies.iter().flat_map(ScalingPolicy::problems).chain(spec.scheduled_actions.iter().flat_map(ScheduledAction::problems)) {
+        if let Some(problem) = spec.scaling_policies.iter().flat_map(ScalingPolicy::problems).chain(spec.scheduled_actions.iter().flat_map(ScheduledAction::problems)).next() {
             return Err(Error::Invalid(problem));
         }
         let clients = self.location_clients(&spec.location).await?;
