@@ -330,10 +330,18 @@ pub async fn read(clients: &Clients) -> Result<(Policies, Actions)> {
         .filter(|policy| policy.policy_type() == Some("StepScaling"))
         .flat_map(|policy| alarm_names_of(policy.auto_scaling_group_name().unwrap_or_default(), policy))
         .collect();
+    // The alarms only add detail to step policies: when CloudWatch cannot be read, the
+    // policies still show (without their alarm) rather than the whole region going stale.
     let alarms: HashMap<String, MetricAlarm> = if alarm_names.is_empty() {
         HashMap::new()
     } else {
-        clients.cloudwatch.describe_alarms(&alarm_names).await.map_err(|e| Error::Provider(e.to_string()))?.into_iter().map(|alarm| (alarm.alarm_name.clone(), alarm)).collect()
+        match clients.cloudwatch.describe_alarms(&alarm_names).await {
+            Ok(found) => found.into_iter().map(|alarm| (alarm.alarm_name.clone(), alarm)).collect(),
+            Err(error) => {
+                tracing::warn!(%error, "step policies' alarms could not be read");
+                HashMap::new()
+            }
+        }
     };
     let mut policies: Policies = HashMap::new();
     for policy in &found {
