@@ -724,6 +724,21 @@ async fn stages_act_on_other_applications_resources_only_with_write_there(db: Db
     assert_error(save(&dee, join).await.unwrap(), 403, "forbidden", None).await;
     let shrink = json!({"name": "shrink", "stages": [{"refId": "1", "type": "shrinkCluster", "cluster": "payroll-main"}]});
     assert_error(save(&dee, shrink).await.unwrap(), 403, "forbidden", None).await;
+    // The scaling stages too: another application's server group's policies and schedule.
+    for stage in [
+        json!({"type": "upsertScalingPolicy", "serverGroupName": "payroll-v000",
+            "targetTrackingConfiguration": {"targetValue": 600, "predefinedMetricSpecification": {"predefinedMetricType": "ALBRequestCountPerTarget"}}}),
+        json!({"type": "deleteScalingPolicy", "serverGroupName": "payroll-v000", "policyName": "target-tracking-1"}),
+        json!({"type": "upsertAsgScheduledActions", "asgs": [{"asgName": "payroll-v000", "region": "local"}],
+            "scheduledActions": [{"recurrence": "0 9 * * *", "desiredCapacity": 0}]}),
+    ] {
+        let mut stage = stage;
+        stage["refId"] = json!("1");
+        let pipeline = json!({"name": "scale", "stages": [stage]});
+        assert_error(save(&dee, pipeline.clone()).await.unwrap(), 403, "forbidden", None).await;
+        let task = dee.post(app.url("/api/v1/tasks")).json(&json!({"application": "shop", "job": [pipeline["stages"][0]]})).send().await.unwrap();
+        assert_eq!(task.status(), 403, "an ad-hoc task is refused too: {}", task.text().await.unwrap());
+    }
 
     // Named by an expression: refused when the stage starts, before it acts.
     let indirect = json!({"name": "indirect", "parameterConfig": [{"name": "target", "default": "payroll-v000"}],
