@@ -210,3 +210,31 @@ async fn aws_server_groups_launch_as_configured_and_keep_their_policies_across_d
     assert_eq!(destroyed["status"], "SUCCEEDED", "{destroyed:#}");
     assert!(watch.describe_alarms(&["shop-web-v000-step-1".to_string()]).await.unwrap().is_empty());
 }
+
+/// A step policy on the local cloud: its alarm on the balancer's request count fires under
+/// load and adds an instance per breached period, up to the maximum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_step_policy_adds_instances_when_its_alarm_fires() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("grow").await;
+    let port = free_port();
+    create_balancer(&app, "grow", port).await;
+    let pipeline = save_deploy_pipeline(&app, "grow", json!({"capacity": {"min": 1, "max": 2, "desired": 1}, "strategy": "redblack"})).await;
+    let first = run(&app, "grow", pipeline["id"].as_str().unwrap()).await;
+    assert_eq!(first["status"], "SUCCEEDED", "{first:#}");
+    let step = submit_task(&app, "grow", json!({"type": "upsertScalingPolicy", "cloudProvider": "local", "credentials": "local", "region": "local",
+        "serverGroupName": "grow-web-v000", "adjustmentType": "ChangeInCapacity",
+        "step": {"stepAdjustments": [{"metricIntervalLowerBound": 0, "scalingAdjustment": 1}], "estimatedInstanceWarmup": 2},
+        "alarm": {"namespace": "AWS/ApplicationELB", "metricName": "RequestCount", "statistic": "Sum", "comparisonOperator": "GreaterThanThreshold",
+                  "threshold": 20, "period": 2, "evaluationPeriods": 1}})).await;
+    assert_eq!(step["status"], "SUCCEEDED", "{step:#}");
+    assert_eq!(step["stages"][0]["outputs"]["policyName"], "step-1");
+    // Idle: more than 20 requests in 2 s is not reached, nothing changes.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(detail(&app, "grow", "local", "local", "grow-web-v000").await["capacity"]["desired"], 1);
+    let (traffic, stop) = load(port);
+    let grown = until(&app, "grow-web-v000", 40, "the alarm never fired", |group| group["capacity"]["desired"] == 2).await;
+    assert_eq!(grown["scalingPolicies"][0]["alarms"][0]["metricName"], "RequestCount");
+    stop.send(true).unwrap();
+    assert!(traffic.await.unwrap() > 20);
+}
