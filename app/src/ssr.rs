@@ -15,6 +15,7 @@ use crate::model::auth::{
     ApiToken, AuditEntry, Caller, CreatedApiToken, NewApiToken, NewUser, Permissions, SecretInfo,
     SecretWrite, SignIn, User, UserPatch,
 };
+use crate::model::canary::StoredCanaryConfig;
 use crate::model::cluster::{
     LoadBalancer, LoadBalancerRequest, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup, TaskRequest,
 };
@@ -110,6 +111,29 @@ pub trait PipelineService: Send + Sync + 'static {
     async fn restore(&self, caller: &Caller, application: &str, name_or_id: &str, revision: i64) -> Result<Pipeline>;
 }
 
+/// Canary configurations in Kayenta's shape, shared by the applications they name: READ on
+/// one of them reads a config, changing it needs WRITE on all of them (before and after).
+#[async_trait]
+pub trait CanaryConfigService: Send + Sync + 'static {
+    /// The configs `application` is one of the applications of, by name (READ on it).
+    async fn list(&self, caller: &Caller, application: &str) -> Result<Vec<StoredCanaryConfig>>;
+    /// Every config of an application the caller may read, by name.
+    async fn list_readable(&self, caller: &Caller) -> Result<Vec<StoredCanaryConfig>>;
+    async fn get(&self, caller: &Caller, id: &str) -> Result<StoredCanaryConfig>;
+    /// Creates the config, or saves a new revision of the one whose `id` the body names (a
+    /// `revision` other than the latest is refused, 409). `application` is added to the
+    /// config's applications when missing.
+    async fn save(&self, caller: &Caller, application: &str, config: serde_json::Value) -> Result<StoredCanaryConfig>;
+    /// Creates the config, as Kayenta does: an `id` already taken is refused (409).
+    async fn create(&self, caller: &Caller, config: serde_json::Value) -> Result<StoredCanaryConfig>;
+    /// Saves a new revision of config `id` (a `revision` in the body other than the latest is
+    /// refused, 409; without one the last save wins).
+    async fn update(&self, caller: &Caller, id: &str, config: serde_json::Value) -> Result<StoredCanaryConfig>;
+    async fn delete(&self, caller: &Caller, id: &str) -> Result<()>;
+    /// Every saved revision, newest first.
+    async fn history(&self, caller: &Caller, id: &str) -> Result<Vec<StoredCanaryConfig>>;
+}
+
 #[async_trait]
 pub trait ExecutionService: Send + Sync + 'static {
     /// Starts a run (BUFFERED while another runs, with `limitConcurrent`).
@@ -190,6 +214,7 @@ pub struct Services {
     pub audit: Arc<dyn AuditService>,
     pub cloud_accounts: Arc<dyn CloudAccountService>,
     pub pipelines: Arc<dyn PipelineService>,
+    pub canary_configs: Arc<dyn CanaryConfigService>,
     pub executions: Arc<dyn ExecutionService>,
     pub clusters: Arc<dyn ClusterService>,
     pub tasks: Arc<dyn TaskService>,

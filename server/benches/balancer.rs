@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
     let instance: SocketAddr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
     let balancer = Balancer::start("127.0.0.1:0".parse()?, None).await?;
-    balancer.set_targets(vec![Target { address: instance, enabled: true }]);
+    balancer.set_targets(vec![Target { address: instance, enabled: true, server_group: "web-v000".into() }]);
 
     let (direct_p50, direct_p99, direct_rate) = measure(&format!("http://{instance}/")).await;
     let (lb_p50, lb_p99, lb_rate) = measure(&format!("http://{}/", balancer.address())).await;

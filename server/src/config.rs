@@ -87,6 +87,12 @@ pub struct ServeConfig {
     #[arg(long, env = "GENNAKER_PUBLIC_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub public_metrics: bool,
 
+    /// A file holding the token Prometheus presents (`authorization.credentials_file`) to
+    /// read the instances to scrape (`/api/v1/metrics/targets`) and the load balancers'
+    /// per-server-group series on `/metrics`. Without it only users (READ) see them.
+    #[arg(long, env = "GENNAKER_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+
     /// How long a browser session lasts, in hours.
     #[arg(long, env = "GENNAKER_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u64,
@@ -240,6 +246,7 @@ impl ServeConfig {
             log_format: LogFormat::Human,
             site_root: None,
             public_metrics: true,
+            metrics_token_file: None,
             session_hours: 12,
             token_max_days: 365,
             secure_cookies: false,

@@ -6,12 +6,14 @@ pub mod accounts;
 pub mod applications;
 pub mod audit;
 pub mod authenticate;
+pub mod canary_configs;
 pub mod clusters;
 pub mod error;
 pub mod executions;
 pub mod gate;
 pub mod gate_api;
 pub mod import;
+pub mod metrics_sd;
 pub mod health;
 pub mod openapi;
 pub mod pipelines;
@@ -44,6 +46,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(secrets::router())
         .merge(audit::router())
         .merge(pipelines::router())
+        .merge(canary_configs::router())
         .merge(executions::router())
         .merge(accounts::router())
         .merge(clusters::router())
@@ -51,6 +54,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(webhooks::router())
         .merge(views::router())
         .merge(import::router())
+        .merge(metrics_sd::router())
 }
 
 /// The caller of a request that the auth layer let through; handlers take it as an argument.

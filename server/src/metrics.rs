@@ -1,5 +1,9 @@
 //! Prometheus metrics: request counts and latencies per route, served at `/metrics` in the
-//! OpenMetrics text format.
+//! OpenMetrics text format; and, for the metrics scraper (`--metrics-token-file`) or an admin
+//! only (they name applications), what each server group answered through the local cloud's
+//! load balancers: `gennaker_lb_requests_total` by status code and the
+//! `gennaker_lb_request_duration_seconds` histogram, labelled `loadBalancer`, `application`,
+//! `cluster` and `serverGroup`.
 
 use std::time::Instant;
 
@@ -88,10 +92,59 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request<Body>, 
     response
 }
 
-pub async fn serve(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        metrics.encode(),
-    )
+pub async fn serve(
+    State(metrics): State<Arc<Metrics>>,
+    State(engine): State<crate::engine::Engine>,
+    scraper: Option<axum::Extension<crate::http::metrics_sd::MetricsScraper>>,
+    caller: Option<axum::Extension<app::model::auth::Caller>>,
+) -> impl IntoResponse {
+    let mut text = metrics.encode();
+    if scraper.is_some() || caller.is_some_and(|caller| caller.admin) {
+        let mut traffic = Vec::new();
+        for provider in engine.clouds().providers() {
+            traffic.extend(provider.load_balancer_traffic().await);
+        }
+        let end = text.rfind("# EOF").unwrap_or(text.len());
+        text.truncate(end);
+        text.push_str(&encode_traffic(&traffic));
+        text.push_str("# EOF\n");
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+}
+
+/// Label values escaped as the text format wants them.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The load balancers' per-server-group series in the OpenMetrics text format.
+fn encode_traffic(traffic: &[(String, String, crate::cloud::local::balancer::GroupTraffic)]) -> String {
+    use std::fmt::Write;
+    use crate::cloud::local::balancer::LATENCY_BUCKETS;
+    let mut text = String::new();
+    let labels = |balancer: &str, group: &str| {
+        let (application, cluster) = app::model::names::Name::parse(group)
+            .map(|name| (name.cluster().application.clone(), name.cluster().to_string()))
+            .unwrap_or_default();
+        format!("loadBalancer=\"{}\",application=\"{}\",cluster=\"{}\",serverGroup=\"{}\"", label(balancer), label(&application), label(&cluster), label(group))
+    };
+    text.push_str("# HELP gennaker_lb_requests Requests the local cloud's load balancers answered, by server group and status.\n# TYPE gennaker_lb_requests counter\n");
+    for (balancer, group, counts) in traffic {
+        for (status, count) in &counts.by_status {
+            let _ = writeln!(text, "gennaker_lb_requests_total{{{},code=\"{status}\"}} {count}", labels(balancer, group));
+        }
+    }
+    text.push_str("# HELP gennaker_lb_request_duration_seconds Latency of the answers, by server group.\n# TYPE gennaker_lb_request_duration_seconds histogram\n");
+    for (balancer, group, counts) in traffic {
+        let labels = labels(balancer, group);
+        let mut cumulative = 0;
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(counts.latency_buckets.iter()) {
+            cumulative += count;
+            let _ = writeln!(text, "gennaker_lb_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(text, "gennaker_lb_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", counts.count);
+        let _ = writeln!(text, "gennaker_lb_request_duration_seconds_sum{{{labels}}} {}", counts.latency_sum);
+        let _ = writeln!(text, "gennaker_lb_request_duration_seconds_count{{{labels}}} {}", counts.count);
+    }
+    text
 }

@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod canary_configs;
 pub mod cloud_accounts;
 pub mod clusters;
 pub mod executions;
@@ -49,7 +50,8 @@ pub fn build(store: Store, auth_config: AuthConfig, secrets: Arc<Secrets>, engin
         secrets: secrets.clone(),
         audit: Arc::new(audit::Audit::new(store.clone())),
         cloud_accounts: Arc::new(cloud_accounts::CloudAccounts::new(store.clone(), engine_clouds.clone())),
-        pipelines: Arc::new(Pipelines::new(store)),
+        pipelines: Arc::new(Pipelines::new(store.clone())),
+        canary_configs: Arc::new(canary_configs::CanaryConfigs::new(store)),
         executions,
         clusters,
         tasks,

@@ -115,12 +115,13 @@ impl Server {
             auth: built.auth,
             store,
             public_metrics: config.public_metrics,
+            metrics_token: metrics_token(config)?,
             public_files: Arc::new(public_files(&site_root)),
         };
         if config.demo {
             crate::demo::create_if_first_start(&store_for_demo, &clouds, config.demo_port).await?;
         }
-        let router = router(state.clone(), api, auth_layer, config);
+        let router = router(state.clone(), api, auth_layer);
         Ok(Self {
             listener,
             router,
@@ -189,16 +190,16 @@ impl Server {
     }
 }
 
-fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config: &ServeConfig) -> Router {
+fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let options = state.leptos_options.clone();
-    let mut public = Router::new()
+    // `/metrics` is public with --public-metrics (the default), else for users; the metrics
+    // token or an admin also get the load balancers' series there.
+    let public = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
-    if config.public_metrics {
-        public = public.route("/metrics", get(metrics::serve));
-    }
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::serve));
     Router::new()
         .merge(public)
         .merge(api)
@@ -221,6 +222,19 @@ fn router(state: AppState, api: Router<AppState>, auth_layer: AuthLayer, config:
         // Outermost, so every answer has them: redirects to sign-in and refusals included.
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// The metrics scraper's token, read from `--metrics-token-file` (surrounding whitespace
+/// dropped, as Prometheus does with `credentials_file`). A short one is refused: it guards the
+/// list of every instance.
+fn metrics_token(config: &ServeConfig) -> anyhow::Result<Option<Arc<str>>> {
+    let Some(path) = &config.metrics_token_file else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|error| anyhow::anyhow!("--metrics-token-file {}: {error}", path.display()))?;
+    let token = text.trim();
+    if token.len() < 16 {
+        anyhow::bail!("--metrics-token-file {}: the token must be at least 16 characters", path.display());
+    }
+    Ok(Some(Arc::from(token)))
 }
 
 /// `--jenkins-master name=url` pairs.

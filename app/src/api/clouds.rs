@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::clouds::CloudAccount;
 #[cfg(feature = "ssr")]
-use crate::model::clouds::{AccountSource, AwsAccountSettings, CloudProviderKind, KubernetesAccountSettings};
+use crate::model::clouds::{AccountSource, AwsAccountSettings, CloudProviderKind, KubernetesAccountSettings, PrometheusAccountSettings};
 
 #[server]
 pub async fn list_cloud_accounts() -> Result<Vec<CloudAccount>, AppError> {
@@ -37,6 +37,7 @@ pub async fn save_kubernetes_account(
             omit_namespaces: Vec::new(),
         }),
         aws: None,
+        prometheus: None,
         source: AccountSource::Api,
         status: None,
     };
@@ -56,6 +57,28 @@ pub async fn save_aws_account(name: String, regions: String, credentials_secret:
         regions: regions.split([',', ' ', '\n']).map(str::trim).filter(|r| !r.is_empty()).map(str::to_string).collect(),
         kubernetes: None,
         aws: Some(AwsAccountSettings { credentials_secret: some(credentials_secret), assume_role: some(assume_role), endpoint: some(endpoint) }),
+        prometheus: None,
+        source: AccountSource::Api,
+        status: None,
+    };
+    let name = account.name.clone();
+    crate::ssr::respond(async move |services, caller| services.cloud_accounts.put(&caller, &name, account).await).await
+}
+
+/// Adds or replaces metrics account `name`: a Prometheus at `base_url`, with an optional secret
+/// holding a bearer token for it.
+#[server]
+pub async fn save_prometheus_account(name: String, base_url: String, bearer_token_secret: String) -> Result<CloudAccount, AppError> {
+    let account = CloudAccount {
+        name: name.trim().to_string(),
+        cloud_provider: CloudProviderKind::Prometheus,
+        regions: Vec::new(),
+        kubernetes: None,
+        aws: None,
+        prometheus: Some(PrometheusAccountSettings {
+            base_url: base_url.trim().trim_end_matches('/').to_string(),
+            bearer_token_secret: Some(bearer_token_secret.trim().to_string()).filter(|secret| !secret.is_empty()),
+        }),
         source: AccountSource::Api,
         status: None,
     };

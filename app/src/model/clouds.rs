@@ -19,6 +19,9 @@ pub enum CloudProviderKind {
     Kubernetes,
     /// An AWS account: Auto Scaling groups, ELBv2 load balancers, EC2 security groups.
     Aws,
+    /// A metrics account (Kayenta's `METRICS_STORE`): a Prometheus that canary analysis
+    /// queries. Not a cloud: it has no server groups and no caching agent.
+    Prometheus,
 }
 
 impl CloudProviderKind {
@@ -27,7 +30,13 @@ impl CloudProviderKind {
             Self::Local => "local",
             Self::Kubernetes => "kubernetes",
             Self::Aws => "aws",
+            Self::Prometheus => "prometheus",
         }
+    }
+
+    /// Whether accounts of this kind hold server groups (a metrics account does not).
+    pub fn is_cloud(self) -> bool {
+        !matches!(self, Self::Prometheus)
     }
 }
 
@@ -96,6 +105,20 @@ pub struct AwsAccountSettings {
     pub endpoint: Option<String>,
 }
 
+/// Where a metrics account's Prometheus answers, as Kayenta's `prometheus.accounts[].endpoint`:
+/// any Prometheus (or a compatible API such as Thanos), not only the one the run command starts.
+/// A private address needs an `--outbound-allow` entry like any call gennaker makes for users.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrometheusAccountSettings {
+    /// `http://prometheus.example:9090` (queries go to `<baseUrl>/api/v1/query_range`).
+    pub base_url: String,
+    /// The name of a secret (secrets store) holding a bearer token sent with each query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_secret: Option<String>,
+}
+
 /// One cloud account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -112,6 +135,8 @@ pub struct CloudAccount {
     pub kubernetes: Option<KubernetesAccountSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsAccountSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusAccountSettings>,
     /// Filled in by the server; ignored when sent.
     #[serde(default)]
     pub source: AccountSource,
@@ -141,6 +166,7 @@ impl CloudAccount {
             regions: vec!["local".into()],
             kubernetes: None,
             aws: None,
+            prometheus: None,
             source: AccountSource::Builtin,
             status: None,
         }
@@ -153,9 +179,31 @@ impl CloudAccount {
         match self.cloud_provider {
             CloudProviderKind::Local => Err(AppError::invalid(
                 "cloudProvider",
-                "only the built-in account `local` is of provider local; add accounts of provider kubernetes or aws",
+                "only the built-in account `local` is of provider local; add accounts of provider kubernetes, aws or prometheus",
             )),
+            CloudProviderKind::Prometheus => {
+                if self.kubernetes.is_some() || self.aws.is_some() {
+                    return Err(AppError::invalid("cloudProvider", "a prometheus account has prometheus settings only"));
+                }
+                if !self.regions.is_empty() {
+                    return Err(AppError::invalid("regions", "a prometheus account has no regions"));
+                }
+                let Some(settings) = &self.prometheus else {
+                    return Err(AppError::invalid("prometheus", "a prometheus account needs its settings: {\"baseUrl\": \"http://host:9090\"}"));
+                };
+                let host = settings.base_url.strip_prefix("http://").or_else(|| settings.base_url.strip_prefix("https://"));
+                if host.is_none_or(|host| host.is_empty() || host.starts_with('/') || host.contains(char::is_whitespace)) {
+                    return Err(AppError::invalid("prometheus.baseUrl", format!("{:?} is not an http:// or https:// URL", settings.base_url)));
+                }
+                if settings.bearer_token_secret.as_deref().is_some_and(|secret| secret.trim().is_empty()) {
+                    return Err(AppError::invalid("prometheus.bearerTokenSecret", "empty"));
+                }
+                Ok(())
+            }
             CloudProviderKind::Aws => {
+                if self.prometheus.is_some() {
+                    return Err(AppError::invalid("prometheus", "an aws account has aws settings, not prometheus ones"));
+                }
                 if self.kubernetes.is_some() {
                     return Err(AppError::invalid("kubernetes", "an aws account has aws settings, not kubernetes ones"));
                 }
@@ -185,7 +233,7 @@ impl CloudAccount {
                 Ok(())
             }
             CloudProviderKind::Kubernetes => {
-                if self.aws.is_some() {
+                if self.aws.is_some() || self.prometheus.is_some() {
                     return Err(AppError::invalid("aws", "a kubernetes account has kubernetes settings, not aws ones"));
                 }
                 let Some(settings) = &self.kubernetes else {
@@ -247,6 +295,7 @@ mod tests {
             regions: vec![],
             kubernetes: Some(settings),
             aws: None,
+            prometheus: None,
             source: AccountSource::Api,
             status: None,
         }

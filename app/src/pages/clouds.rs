@@ -1,12 +1,13 @@
 //! The cloud accounts page for admins: every account gennaker deploys to (built in, from the
-//! clouds file, or added here), forms to add or replace a Kubernetes or an AWS account, and deleting
+//! clouds file, or added here), forms to add or replace a Kubernetes, an AWS or a Prometheus
+//! (metrics) account, and deleting
 //! the ones added here. Who may read or deploy to an account is its permissions
 //! (`/api/v1/accounts/{name}/permissions`).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::clouds::{DeleteCloudAccount, SaveAwsAccount, SaveKubernetesAccount, list_cloud_accounts};
+use crate::api::clouds::{DeleteCloudAccount, SaveAwsAccount, SaveKubernetesAccount, SavePrometheusAccount, list_cloud_accounts};
 use crate::components::ErrorMessage;
 use crate::components::loaded::{Loaded, loaded};
 use crate::model::clouds::{AccountSource, CloudAccount};
@@ -39,7 +40,13 @@ fn reached_by(account: &CloudAccount) -> String {
                 let endpoint = settings.endpoint.as_ref().map(|endpoint| format!(", endpoint {endpoint}")).unwrap_or_default();
                 format!("{key}{role}{endpoint}; {}", account.regions.join(", "))
             }
-            None => account.regions.join(", "),
+            None => match &account.prometheus {
+                Some(settings) => {
+                    let token = settings.bearer_token_secret.as_ref().map(|secret| format!(", token in secret {secret}")).unwrap_or_default();
+                    format!("{}{token}", settings.base_url)
+                }
+                None => account.regions.join(", "),
+            },
         },
     }
 }
@@ -48,8 +55,12 @@ fn reached_by(account: &CloudAccount) -> String {
 pub fn CloudsPage() -> impl IntoView {
     let save = ServerAction::<SaveKubernetesAccount>::new();
     let save_aws = ServerAction::<SaveAwsAccount>::new();
+    let save_prometheus = ServerAction::<SavePrometheusAccount>::new();
     let delete = ServerAction::<DeleteCloudAccount>::new();
-    let accounts = Resource::new(move || (save.version().get(), save_aws.version().get(), delete.version().get()), |_| list_cloud_accounts());
+    let accounts = Resource::new(
+        move || (save.version().get(), save_aws.version().get(), save_prometheus.version().get(), delete.version().get()),
+        |_| list_cloud_accounts(),
+    );
     view! {
         <Title text="Cloud accounts · gennaker"/>
         <section class="page">
@@ -108,6 +119,19 @@ pub fn CloudsPage() -> impl IntoView {
             </ActionForm>
             {move || match save_aws.value().get() {
                 Some(Ok(saved)) => view! { <p class="notice" role="status">"AWS account " <strong>{saved.name}</strong> " saved; its server groups appear in the clusters views."</p> }.into_any(),
+                Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+                None => ().into_any(),
+            }}
+            <h2>"Add a Prometheus (metrics) account"</h2>
+            <p class="help">"Canary analysis (" <code>"kayentaCanary"</code> " stages) queries it by this name (" <code>"metricsAccountName"</code> ")."</p>
+            <ActionForm action=save_prometheus attr:class="form" attr:aria-label="Prometheus account">
+                <label>"Name" <input type="text" name="name" required placeholder="prometheus"/></label>
+                <label>"Base URL" <input type="url" name="base_url" required placeholder="http://prometheus.example:9090"/></label>
+                <label>"Secret holding a bearer token (optional)" <input type="text" name="bearer_token_secret"/></label>
+                <button type="submit">"Save Prometheus account"</button>
+            </ActionForm>
+            {move || match save_prometheus.value().get() {
+                Some(Ok(saved)) => view! { <p class="notice" role="status">"Metrics account " <strong>{saved.name}</strong> " saved; canary analyses can use it."</p> }.into_any(),
                 Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 None => ().into_any(),
             }}

@@ -192,6 +192,19 @@ impl ClusterCache {
         state.views.get(application).cloned().unwrap_or_default()
     }
 
+    /// Every server group of `cloud_provider` with its application and cluster (by moniker or
+    /// name), for Prometheus service discovery.
+    pub fn placed_server_groups(&self, cloud_provider: &str) -> Vec<(String, String, ServerGroup)> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state
+            .snapshots
+            .iter()
+            .filter(|(location, _)| location.cloud_provider == cloud_provider)
+            .flat_map(|(_, snapshot)| snapshot.server_groups.iter())
+            .filter_map(|server_group| placement_of(server_group).map(|(application, cluster)| (application, cluster, server_group.clone())))
+            .collect()
+    }
+
     pub fn snapshot(&self, location: &Location) -> Option<Arc<Snapshot>> {
         self.state.read().unwrap_or_else(|p| p.into_inner()).snapshots.get(location).cloned()
     }

@@ -91,6 +91,11 @@ impl Clouds {
         })
     }
 
+    /// Every server-group provider.
+    pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
+        self.providers.values().map(|(provider, _)| provider.clone()).collect()
+    }
+
     /// Checks that the provider serves this account and region.
     pub fn check_location(&self, location: &Location) -> Result<Arc<dyn Provider>> {
         let provider = self.provider(&location.cloud_provider)?;

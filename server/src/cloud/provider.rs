@@ -109,4 +109,15 @@ pub trait Provider: Send + Sync + 'static {
     async fn build_log(&self, _location: &Location, _name: &str) -> Result<Option<String>> {
         Ok(None)
     }
+    /// What each server group answered through each load balancer the provider itself runs
+    /// (the local cloud's), for `/metrics`: (load balancer, server group, counts). Providers
+    /// whose balancers are the cloud's own have none here.
+    async fn load_balancer_traffic(&self) -> Vec<(String, String, crate::cloud::local::balancer::GroupTraffic)> {
+        Vec::new()
+    }
+    /// Splits a load balancer's traffic between server groups by weight (`None`: evenly over
+    /// every instance in service), for canaries that shift traffic in steps.
+    async fn set_traffic_weights(&self, _location: &Location, load_balancer: &str, _weights: Option<std::collections::BTreeMap<String, u32>>) -> Result<()> {
+        Err(Error::Invalid(format!("the {} cloud cannot weigh traffic on load balancer {load_balancer}", self.name())))
+    }
 }

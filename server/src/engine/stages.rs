@@ -25,6 +25,7 @@ pub mod find_artifacts_from_resource;
 pub mod find_image;
 pub mod find_image_from_tags;
 pub mod jenkins;
+pub mod kayenta_canary;
 pub mod kubernetes_server_group;
 pub mod manual_judgment;
 pub mod patch_manifest;
@@ -281,6 +282,7 @@ pub static REGISTRY: &[&dyn StageType] = &[
     &scaling_policy::UpsertScalingPolicy,
     &scaling_policy::DeleteScalingPolicy,
     &scaling_policy::UpsertScheduledActions,
+    &kayenta_canary::KayentaCanary,
 ];
 
 /// What the editor shows of every stage type, in the order its Add menu offers them.

@@ -30,6 +30,9 @@ pub struct AuthLayer {
     pub auth: Arc<dyn AuthService>,
     pub store: Store,
     pub public_metrics: bool,
+    /// The token Prometheus presents (`--metrics-token-file`) to read service discovery and
+    /// the load balancers' metrics; `None`: only users may.
+    pub metrics_token: Option<Arc<str>>,
     /// Top-level files of the site root (favicon.ico, robots.txt...), served to anyone.
     pub public_files: Arc<HashSet<String>>,
 }
@@ -100,6 +103,12 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_string(), secret.to_string()))
 }
 
+/// Compares without stopping at the first difference, so timing does not tell how much of a
+/// guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -141,6 +150,17 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
     request.extensions_mut().insert(ClientAddress(address));
+
+    // The metrics scraper's token opens the two routes it scrapes, and nothing else; it is no
+    // user, so it is checked here rather than looked up as an API token.
+    let scrape_route = path == "/metrics" || path == "/api/v1/metrics/targets";
+    if scrape_route && method == Method::GET
+        && let (Some(expected), Some(presented)) = (&layer.metrics_token, bearer(request.headers()))
+        && constant_time_eq(expected.as_bytes(), presented.as_bytes())
+    {
+        request.extensions_mut().insert(crate::http::metrics_sd::MetricsScraper);
+        return next.run(request).await;
+    }
 
     let headers = request.headers();
     let (bearer_token, session) = (bearer(headers).map(str::to_string), session_token(headers).map(str::to_string));

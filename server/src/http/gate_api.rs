@@ -14,6 +14,10 @@
 //! answer is sent; its outcome is kept for polling in this process (the last
 //! [`KEPT_TASKS`]): on several instances a poll may reach one that did not run it, which
 //! answers 404 (clients then read the application itself).
+//!
+//! Canary configurations are Gate's `/v2/canaryConfig` routes with Kayenta's bodies, as
+//! `spin canary canary-config list|get|save|delete` and Deck's canary config editor call them
+//! (checked in `tests/api/canary_configs.rs`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -22,6 +26,7 @@ use app::error::AppError;
 use app::model::execution::{Execution, ExecutionQuery, Judgment, StartRequest};
 use app::model::{ApplicationPatch, NewApplication};
 use app::model::auth::Permissions;
+use app::model::canary::StoredCanaryConfig;
 use app::ssr::Services;
 use axum::Extension;
 use axum::Router;
@@ -84,6 +89,8 @@ pub fn router() -> Router<AppState> {
         .route("/executions", get(executions))
         .route("/tasks", post(submit_task))
         .route("/tasks/{id}", get(task))
+        .route("/v2/canaryConfig", get(canary_configs).post(create_canary_config))
+        .route("/v2/canaryConfig/{id}", get(canary_config).put(update_canary_config).delete(delete_canary_config))
         .route("/{*rest}", axum::routing::any(unknown))
         .layer(Extension(Tasks::default()))
 }
@@ -440,4 +447,88 @@ async fn application_job(services: &Services, caller: &app::model::auth::Caller,
 
 async fn task(Extension(tasks): Extension<Tasks>, Authenticated(caller): Authenticated, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     tasks.get(&id, &caller).map(Json).ok_or_else(|| ApiError(AppError::not_found(format!("task {id} not found"))))
+}
+
+/// Kayenta's summary of a canary config, as its list answers it.
+fn canary_config_summary(stored: &StoredCanaryConfig) -> Value {
+    json!({
+        "id": stored.config.id,
+        "name": stored.config.name,
+        "updatedTimestamp": stored.updated_timestamp,
+        "updatedTimestampIso": stored.updated_timestamp_iso,
+        "applications": stored.config.applications,
+    })
+}
+
+/// A canary config as Kayenta answers it: the document, its timestamps (and gennaker's
+/// `revision`), and the judge that reads it, Kayenta's, the only one gennaker runs.
+fn kayenta_canary_config(stored: &StoredCanaryConfig) -> Value {
+    let mut value = serde_json::to_value(stored).unwrap_or_default();
+    if let Value::Object(map) = &mut value {
+        map.insert("judge".into(), json!({"name": "NetflixACAJudge-v1.0", "judgeConfigurations": {}}));
+    }
+    value
+}
+
+fn canary_config_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|error| ApiError(AppError::invalid("config", format!("not JSON: {error}"))))
+}
+
+/// `GET /v2/canaryConfig?application=X` (repeatable, as Kayenta takes it): the summaries of
+/// those applications' configs; without one (or empty, as `spin canary canary-config list`
+/// sends it), of every application the caller may read.
+async fn canary_configs(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let applications: Vec<&str> =
+        query.iter().filter(|(key, _)| key == "application").map(|(_, value)| value.trim()).filter(|value| !value.is_empty()).collect();
+    let configs = if applications.is_empty() {
+        services.canary_configs.list_readable(&caller).await?
+    } else {
+        let mut found: Vec<StoredCanaryConfig> = Vec::new();
+        for application in applications {
+            for stored in services.canary_configs.list(&caller, &application.to_ascii_lowercase()).await? {
+                if !found.iter().any(|seen| seen.config.id == stored.config.id) {
+                    found.push(stored);
+                }
+            }
+        }
+        found
+    };
+    Ok(Json(Value::Array(configs.iter().map(canary_config_summary).collect())))
+}
+
+/// 404 when there is none, which `spin canary canary-config save` relies on to create it.
+async fn canary_config(State(services): State<Services>, Authenticated(caller): Authenticated, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(kayenta_canary_config(&services.canary_configs.get(&caller, &id).await?)))
+}
+
+/// Kayenta's create: `{"canaryConfigId": id}`; an id already taken is a 409.
+async fn create_canary_config(State(services): State<Services>, Authenticated(caller): Authenticated, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let saved = services.canary_configs.create(&caller, canary_config_body(&body)?).await?;
+    Ok(Json(json!({"canaryConfigId": saved.config.id})))
+}
+
+/// Kayenta's update: `{"canaryConfigId": id}`. Spinnaker's clients do not know gennaker's
+/// revisions: the last save wins.
+async fn update_canary_config(
+    State(services): State<Services>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let mut config = canary_config_body(&body)?;
+    if let Value::Object(map) = &mut config {
+        map.remove("revision");
+    }
+    let saved = services.canary_configs.update(&caller, &id, config).await?;
+    Ok(Json(json!({"canaryConfigId": saved.config.id})))
+}
+
+/// 200 with an empty body, as Gate.
+async fn delete_canary_config(State(services): State<Services>, Authenticated(caller): Authenticated, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    services.canary_configs.delete(&caller, &id).await?;
+    Ok(StatusCode::OK)
 }

@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         (name = "secrets", description = "Encrypted values referenced by name"),
         (name = "audit", description = "Who changed what"),
         (name = "pipelines", description = "Pipeline configurations and their revisions"),
+        (name = "canary", description = "Canary configurations (Kayenta's shape) and their revisions"),
         (name = "executions", description = "Runs of pipelines: start, watch, cancel, judge"),
         (name = "gate", description = "Spinnaker Gate's shapes, for existing scripts"),
         (name = "clusters", description = "Clusters, server groups, load balancers and security groups (from the cache)"),

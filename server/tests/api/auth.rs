@@ -35,6 +35,8 @@ const SELF_SERVICE: &[(&str, &str)] = &[
     ("get", "/api/v1/accounts"),
     // Search answers only what the caller may read.
     ("get", "/api/v1/search"),
+    // So does Prometheus service discovery (instances of readable applications only).
+    ("get", "/api/v1/metrics/targets"),
     // Import answers per item: what the caller may not save is refused in its report (import.rs).
     ("post", "/api/v1/import"),
     // Webhooks start only the pipelines the caller may run (or whose secret signed the call);
@@ -71,8 +73,9 @@ fn sample_body(schema: &str) -> Value {
     }
 }
 
-/// A real path for a route template: the guarded application, its pipeline `walk` and an
-/// execution of it, so a 403 comes from the policy and not from a 404.
+/// A real path for a route template: the guarded application, its pipeline `walk`, an
+/// execution of it and its canary config `walk-canary`, so a 403 comes from the policy and not
+/// from a 404.
 fn concrete_path(template: &str, execution: &str) -> String {
     let name = if template.starts_with("/api/v1/users/") { "admin" } else { "guarded" };
     let id = if template.starts_with("/api/v1/tokens/") { "0000" } else { execution };
@@ -82,6 +85,7 @@ fn concrete_path(template: &str, execution: &str) -> String {
         .replace("{id}", id)
         .replace("{pipeline}", "walk")
         .replace("{pipelineName}", "walk")
+        .replace("{canaryConfigId}", "walk-canary")
         .replace("{revision}", "1")
         .replace("{stageId}", "1")
         .replace("{account}", "local")
@@ -129,6 +133,8 @@ async fn every_route_needs_credentials_and_permission(db: Db) {
     assert_eq!(response.status(), 200);
     let pipeline = json!({"name": "walk", "stages": [{"refId": "1", "type": "wait", "waitTime": 3600}]});
     assert_eq!(app.post_json("/api/v1/applications/guarded/pipelines", &pipeline).await.status(), 200);
+    let canary_config = json!({"id": "walk-canary", "name": "walk", "metrics": [{"name": "up", "query": {"type": "prometheus", "metricName": "up"}}]});
+    assert_eq!(app.post_json("/api/v1/applications/guarded/canaryConfigs", &canary_config).await.status(), 200);
     let execution: Value = app.post_json("/api/v1/applications/guarded/pipelines/walk/executions", &json!({})).await.json().await.unwrap();
     let execution = execution["id"].as_str().unwrap().to_string();
     let viewer_token = client_with_token(&app.token_for_new_user("viewer", &["dev"]).await);

@@ -61,7 +61,7 @@ async fn answers(client: &reqwest::Client, balancer: &Balancer, n: usize) -> Vec
 async fn balances_checks_health_drains_and_survives_a_dying_instance() {
     let (blue, green) = (instance("blue").await, instance("green").await);
     let balancer = Balancer::start("127.0.0.1:0".parse().unwrap(), Some(check())).await.unwrap();
-    balancer.set_targets(vec![Target { address: blue.address, enabled: true }, Target { address: green.address, enabled: true }]);
+    balancer.set_targets(vec![Target { address: blue.address, enabled: true, server_group: "web-blue-v000".into() }, Target { address: green.address, enabled: true, server_group: "web-green-v000".into() }]);
     assert!(balancer.in_service().is_empty(), "new instances wait for their health checks");
     let unavailable = reqwest::get(format!("http://{}/", balancer.address())).await.unwrap();
     assert_eq!(unavailable.status(), 503);
@@ -79,11 +79,11 @@ async fn balances_checks_health_drains_and_survives_a_dying_instance() {
     eventually("green back", || balancer.in_service().len() == 2).await;
 
     // Disabling a server group drains it: no new requests go there.
-    balancer.set_targets(vec![Target { address: blue.address, enabled: false }, Target { address: green.address, enabled: true }]);
+    balancer.set_targets(vec![Target { address: blue.address, enabled: false, server_group: "web-blue-v000".into() }, Target { address: green.address, enabled: true, server_group: "web-green-v000".into() }]);
     assert!(answers(&client, &balancer, 6).await.iter().all(|s| s == "green"));
 
     // An instance that dies before the checks notice costs no request: it is retried elsewhere.
-    balancer.set_targets(vec![Target { address: blue.address, enabled: true }, Target { address: green.address, enabled: true }]);
+    balancer.set_targets(vec![Target { address: blue.address, enabled: true, server_group: "web-blue-v000".into() }, Target { address: green.address, enabled: true, server_group: "web-green-v000".into() }]);
     green.task.abort();
     let _ = green.task.await;
     let fresh = reqwest::Client::new();
@@ -96,7 +96,7 @@ async fn balances_checks_health_drains_and_survives_a_dying_instance() {
 async fn security_group_rules_refuse_connections_from_outside() {
     let blue = instance("blue").await;
     let balancer = Balancer::start("127.0.0.1:0".parse().unwrap(), None).await.unwrap();
-    balancer.set_targets(vec![Target { address: blue.address, enabled: true }]);
+    balancer.set_targets(vec![Target { address: blue.address, enabled: true, server_group: "web-blue-v000".into() }]);
     let url = format!("http://{}/", balancer.address());
     assert_eq!(reqwest::get(&url).await.unwrap().text().await.unwrap(), "blue");
 
@@ -108,4 +108,42 @@ async fn security_group_rules_refuse_connections_from_outside() {
     assert_eq!(reqwest::Client::new().get(&url).send().await.unwrap().status(), 200);
     balancer.stop().await;
     blue.task.abort();
+}
+
+#[tokio::test]
+async fn weights_split_traffic_exactly_between_server_groups_and_each_groups_answers_are_counted() {
+    let (blue, green, spare) = (instance("blue").await, instance("green").await, instance("spare").await);
+    let balancer = Balancer::start("127.0.0.1:0".parse().unwrap(), None).await.unwrap();
+    let target = |instance: &Instance, group: &str| Target { address: instance.address, enabled: true, server_group: group.into() };
+    balancer.set_targets(vec![target(&blue, "web-v001"), target(&spare, "web-v001"), target(&green, "web-canary-v000")]);
+    // 90/10: of 100 requests, exactly 10 reach the canary; both of the other group's instances
+    // share the rest.
+    balancer.set_weights(Some([("web-v001".to_string(), 90), ("web-canary-v000".to_string(), 10)].into()));
+    let client = reqwest::Client::new();
+    let seen = answers(&client, &balancer, 100).await;
+    assert_eq!(seen.iter().filter(|s| *s == "green").count(), 10, "{seen:?}");
+    assert!(seen.iter().filter(|s| *s == "blue").count() == 45 && seen.iter().filter(|s| *s == "spare").count() == 45, "{seen:?}");
+
+    // A group left out of the weights gets nothing; a weighted group with no instance in
+    // service gives its share to the others.
+    balancer.set_weights(Some([("web-canary-v000".to_string(), 100)].into()));
+    assert!(answers(&client, &balancer, 10).await.iter().all(|s| s == "green"));
+    green.task.abort();
+    let _ = green.task.await;
+    balancer.set_targets(vec![target(&blue, "web-v001"), target(&spare, "web-v001")]);
+    balancer.set_weights(Some([("web-v001".to_string(), 0), ("web-canary-v000".to_string(), 100)].into()));
+    assert_eq!(answers(&client, &balancer, 4).await.len(), 4, "nothing weighted in service: every instance serves");
+
+    // Counts by server group and status, with latency.
+    let traffic = balancer.traffic();
+    let v001 = &traffic.iter().find(|(group, _)| group == "web-v001").unwrap().1;
+    assert_eq!(v001.by_status.get(&200), Some(&94));
+    assert_eq!(v001.count, 94);
+    assert_eq!(v001.latency_buckets.iter().sum::<u64>(), 94);
+    assert!(traffic.iter().all(|(group, _)| group != "web-canary-v000"), "a group no longer behind the balancer has no series: {traffic:?}");
+    balancer.set_weights(None);
+    assert_eq!(balancer.weights(), None);
+    balancer.stop().await;
+    blue.task.abort();
+    spare.task.abort();
 }

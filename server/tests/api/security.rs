@@ -527,7 +527,7 @@ async fn the_balancer_drops_connection_named_headers_and_vouches_for_the_client_
     );
     tokio::spawn(async move { axum::serve(listener, echo).await.unwrap() });
     let balancer = Balancer::start("127.0.0.1:0".parse().unwrap(), None).await.unwrap();
-    balancer.set_targets(vec![Target { address: instance, enabled: true }]);
+    balancer.set_targets(vec![Target { address: instance, enabled: true, server_group: "web-v000".into() }]);
     let seen: Value = reqwest::Client::new()
         .get(format!("http://{}/", balancer.address()))
         .header("connection", "keep-alive, x-internal-auth")

@@ -4,7 +4,14 @@
 //! (requests in flight finish: draining), retries a request on another instance when one
 //! cannot be reached (so an instance dying is not a failed request), and enforces security group
 //! ingress rules on its listener: a connection from outside the allowed ranges is closed at once.
+//!
+//! Traffic can be split by weight between server groups (a canary's share): with weights set,
+//! each request goes to a server group chosen in proportion to its weight among those with an
+//! instance in service (exact shares, interleaved, no randomness: smooth weighted round robin),
+//! then to that group's instances in turn. It counts each server group's answers by status code and their
+//! latency, for `/metrics` (canary analysis and people read them there).
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -37,10 +44,36 @@ pub struct HealthCheck {
 }
 
 /// An instance behind the balancer; `enabled` is its server group's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub address: SocketAddr,
     pub enabled: bool,
+    /// The server group it belongs to (traffic weights and counts are per server group).
+    pub server_group: Arc<str>,
+}
+
+/// Upper bounds (seconds) of the latency histogram's buckets.
+pub const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// What one server group answered through the balancer since it started.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupTraffic {
+    /// Answers by HTTP status; 502 also counts requests no instance of the group answered.
+    pub by_status: BTreeMap<u16, u64>,
+    /// Answers per latency bucket (not cumulative), the last slot past the largest bound.
+    pub latency_buckets: [u64; LATENCY_BUCKETS.len() + 1],
+    pub latency_sum: f64,
+    pub count: u64,
+}
+
+impl GroupTraffic {
+    fn record(&mut self, status: u16, seconds: f64) {
+        *self.by_status.entry(status).or_default() += 1;
+        let slot = LATENCY_BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(LATENCY_BUCKETS.len());
+        self.latency_buckets[slot] += 1;
+        self.latency_sum += seconds;
+        self.count += 1;
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +82,13 @@ struct TargetState {
     healthy: bool,
     passes: u32,
     fails: u32,
+}
+
+/// The weighted choice's state: each group's credit, and whose turn it is within each group.
+#[derive(Default)]
+struct Turns {
+    credit: HashMap<Arc<str>, i64>,
+    next_in_group: HashMap<Arc<str>, usize>,
 }
 
 struct Shared {
@@ -60,7 +100,12 @@ struct Shared {
     health: Option<HealthCheck>,
     in_flight: tokio::sync::Semaphore,
     /// Requests each target answered (any status), for the local cloud's scaling policies.
-    served: std::sync::Mutex<std::collections::HashMap<SocketAddr, u64>>,
+    served: std::sync::Mutex<HashMap<SocketAddr, u64>>,
+    /// Traffic weights by server group; `None`: every in-service instance in turn.
+    weights: RwLock<Option<BTreeMap<Arc<str>, u32>>>,
+    /// Where the weighted choice stands.
+    turns: std::sync::Mutex<Turns>,
+    traffic: std::sync::Mutex<HashMap<Arc<str>, GroupTraffic>>,
 }
 
 impl Shared {
@@ -71,15 +116,59 @@ impl Shared {
         }
     }
 
-    /// In-service targets, starting at the next one in turn.
-    fn in_rotation(&self) -> Vec<SocketAddr> {
+    /// In-service targets to try, in order: with weights, the chosen server group's first
+    /// (starting at its next one in turn), then the others' in case none of those answers;
+    /// without, all of them starting at the next one in turn.
+    fn in_rotation(&self) -> Vec<(SocketAddr, Arc<str>)> {
         let targets = self.targets.read().unwrap_or_else(|p| p.into_inner());
-        let live: Vec<SocketAddr> = targets.iter().filter(|t| t.target.enabled && t.healthy).map(|t| t.target.address).collect();
+        let live: Vec<(SocketAddr, Arc<str>)> =
+            targets.iter().filter(|t| t.target.enabled && t.healthy).map(|t| (t.target.address, t.target.server_group.clone())).collect();
         if live.is_empty() {
             return live;
         }
         let start = self.next.fetch_add(1, Ordering::Relaxed) % live.len();
-        live.iter().cycle().skip(start).take(live.len()).copied().collect()
+        let rotated: Vec<(SocketAddr, Arc<str>)> = live.iter().cycle().skip(start).take(live.len()).cloned().collect();
+        let weights = self.weights.read().unwrap_or_else(|p| p.into_inner());
+        let Some(weights) = weights.as_ref() else { return rotated };
+        // Only groups with an instance in service share the traffic.
+        let serving: Vec<(&Arc<str>, u64)> = weights
+            .iter()
+            .filter(|(group, weight)| **weight > 0 && live.iter().any(|(_, owner)| owner == *group))
+            .map(|(group, weight)| (group, u64::from(*weight)))
+            .collect();
+        let total: u64 = serving.iter().map(|(_, weight)| weight).sum();
+        if total == 0 {
+            // Nothing weighted is in service: better any instance than none.
+            return rotated;
+        }
+        // Smooth weighted round robin (nginx's): every group gains its weight, the richest is
+        // chosen and pays the total, so the shares are exact over each cycle and interleaved.
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        let mut chosen: Option<(Arc<str>, i64)> = None;
+        for (group, weight) in &serving {
+            let credit = turns.credit.entry((*group).clone()).or_insert(0);
+            *credit += i64::try_from(*weight).unwrap_or(i64::MAX);
+            if chosen.as_ref().is_none_or(|(_, best)| *credit > *best) {
+                chosen = Some(((*group).clone(), *credit));
+            }
+        }
+        let Some((chosen, _)) = chosen else { return rotated };
+        if let Some(credit) = turns.credit.get_mut(&chosen) {
+            *credit -= i64::try_from(total).unwrap_or(i64::MAX);
+        }
+        turns.credit.retain(|group, _| weights.contains_key(group));
+        // Within the chosen group, its instances in turn.
+        let members: Vec<(SocketAddr, Arc<str>)> = live.iter().filter(|(_, owner)| *owner == chosen).cloned().collect();
+        let next = turns.next_in_group.entry(chosen.clone()).or_insert(0);
+        let start = *next % members.len().max(1);
+        *next = next.wrapping_add(1);
+        let mut first: Vec<(SocketAddr, Arc<str>)> = members.iter().cycle().skip(start).take(members.len()).cloned().collect();
+        first.extend(rotated.into_iter().filter(|(_, owner)| *owner != chosen && weights.get(owner).is_some_and(|weight| *weight > 0)));
+        first
+    }
+
+    fn record(&self, server_group: &Arc<str>, status: u16, seconds: f64) {
+        self.traffic.lock().unwrap_or_else(|p| p.into_inner()).entry(server_group.clone()).or_default().record(status, seconds);
     }
 }
 
@@ -133,6 +222,9 @@ impl Balancer {
             health,
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             served: Default::default(),
+            weights: RwLock::new(None),
+            turns: Default::default(),
+            traffic: Default::default(),
         });
         let inner = TcpListener::bind(listen).await?;
         let address = inner.local_addr()?;
@@ -173,12 +265,34 @@ impl Balancer {
             .collect::<Vec<TargetState>>();
         // Counts of targets that left go with them (a replaced instance starts at zero).
         self.shared.served.lock().unwrap_or_else(|p| p.into_inner()).retain(|address, _| next.iter().any(|t| t.target.address == *address));
+        // So are the counts of server groups no longer behind it (their series end).
+        self.shared.traffic.lock().unwrap_or_else(|p| p.into_inner()).retain(|group, _| next.iter().any(|t| &t.target.server_group == group));
         *current = next;
     }
 
     /// Requests each target has answered since it joined, by address.
     pub fn served(&self) -> Vec<(SocketAddr, u64)> {
         self.shared.served.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(address, count)| (*address, *count)).collect()
+    }
+
+    /// Splits traffic between server groups by weight (`None`: every instance in turn). A
+    /// server group left out of the weights gets no new requests.
+    pub fn set_weights(&self, weights: Option<BTreeMap<String, u32>>) {
+        let weights = weights.map(|weights| weights.into_iter().map(|(group, weight)| (Arc::<str>::from(group), weight)).collect());
+        *self.shared.weights.write().unwrap_or_else(|p| p.into_inner()) = weights;
+    }
+
+    /// The traffic weights in force, if any.
+    pub fn weights(&self) -> Option<BTreeMap<String, u32>> {
+        self.shared.weights.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|weights| weights.iter().map(|(group, weight)| (group.to_string(), *weight)).collect())
+    }
+
+    /// What each server group answered since the balancer started.
+    pub fn traffic(&self) -> Vec<(String, GroupTraffic)> {
+        let traffic = self.shared.traffic.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<(String, GroupTraffic)> = traffic.iter().map(|(group, counts)| (group.to_string(), counts.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// Applies security group ingress rules: `None` admits everyone.
@@ -306,7 +420,9 @@ async fn proxy(State(shared): State<Arc<Shared>>, ConnectInfo(Peer(peer)): Conne
         return (StatusCode::SERVICE_UNAVAILABLE, "no healthy instance").into_response();
     }
     let mut last_error = String::new();
-    for target in targets {
+    let mut last_group: Option<Arc<str>> = None;
+    for (target, server_group) in targets {
+        let started = std::time::Instant::now();
         let mut headers = HeaderMap::new();
         copy_headers(&parts.headers, &mut headers);
         forwarded_headers(&mut headers, peer, parts.headers.get(axum::http::header::HOST));
@@ -320,6 +436,7 @@ async fn proxy(State(shared): State<Arc<Shared>>, ConnectInfo(Peer(peer)): Conne
         match sent {
             Ok(answer) => {
                 *shared.served.lock().unwrap_or_else(|p| p.into_inner()).entry(target).or_default() += 1;
+                shared.record(&server_group, answer.status().as_u16(), started.elapsed().as_secs_f64());
                 let mut response = Response::builder().status(answer.status());
                 if let Some(headers) = response.headers_mut() {
                     copy_headers(answer.headers(), headers);
@@ -330,9 +447,18 @@ async fn proxy(State(shared): State<Arc<Shared>>, ConnectInfo(Peer(peer)): Conne
             }
             // Not sent at all (connect failed): safe to try the next instance for any method.
             // Sent but broken: only idempotent requests may be repeated.
-            Err(error) if error.is_connect() || idempotent => last_error = error.to_string(),
-            Err(error) => return (StatusCode::BAD_GATEWAY, format!("instance {target} failed: {error}")).into_response(),
+            Err(error) if error.is_connect() || idempotent => {
+                last_error = error.to_string();
+                last_group = Some(server_group);
+            }
+            Err(error) => {
+                shared.record(&server_group, 502, started.elapsed().as_secs_f64());
+                return (StatusCode::BAD_GATEWAY, format!("instance {target} failed: {error}")).into_response();
+            }
         }
+    }
+    if let Some(group) = &last_group {
+        shared.record(group, 502, 0.0);
     }
     (StatusCode::BAD_GATEWAY, format!("no instance answered: {last_error}")).into_response()
 }

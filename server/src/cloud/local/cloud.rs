@@ -130,7 +130,8 @@ fn sync_balancers(state: &State) {
             .filter(|group| group.record.spec.load_balancers.contains(name))
             .flat_map(|group| {
                 let enabled = !group.record.disabled;
-                group.processes.instances().into_iter().map(move |i| Target { address: i.address, enabled })
+                let server_group: std::sync::Arc<str> = group.record.spec.name.as_str().into();
+                group.processes.instances().into_iter().map(move |i| Target { address: i.address, enabled, server_group: server_group.clone() })
             })
             .collect();
         running.balancer.set_targets(targets);
@@ -557,6 +558,23 @@ impl Provider for LocalCloud {
     async fn cancel_job(&self, location: &Location, token: &str) -> Result<()> {
         serves(location)?;
         self.jobs.cancel(token);
+        Ok(())
+    }
+
+    async fn load_balancer_traffic(&self) -> Vec<(String, String, super::balancer::GroupTraffic)> {
+        let state = self.state.lock().await;
+        state
+            .balancers
+            .iter()
+            .flat_map(|(name, running)| running.balancer.traffic().into_iter().map(move |(group, traffic)| (name.clone(), group, traffic)))
+            .collect()
+    }
+
+    async fn set_traffic_weights(&self, location: &Location, load_balancer: &str, weights: Option<BTreeMap<String, u32>>) -> Result<()> {
+        serves(location)?;
+        let state = self.state.lock().await;
+        let running = state.balancers.get(load_balancer).ok_or_else(|| Error::NotFound(format!("load balancer {load_balancer}")))?;
+        running.balancer.set_weights(weights);
         Ok(())
     }
 
