@@ -249,3 +249,121 @@ async fn a_canary_stage_is_checked_when_saved_and_when_it_runs() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Answers through the balancer until stopped, by the version that answered: (version, ok).
+/// A request no instance answered counts as version "none".
+fn load_by_version(port: u16) -> (tokio::task::JoinHandle<Vec<(String, bool)>>, tokio::sync::watch::Sender<bool>) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let handle = tokio::spawn(async move {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+        let mut seen = Vec::new();
+        while !*stopped.borrow() {
+            let batch = (0..5).map(|_| client.get(format!("http://127.0.0.1:{port}/")).header("accept", "application/json").send());
+            for answer in futures_util::future::join_all(batch).await {
+                let Ok(answer) = answer else {
+                    seen.push(("none".to_string(), false));
+                    continue;
+                };
+                let ok = answer.status().is_success();
+                let body: Value = answer.json().await.unwrap_or_default();
+                seen.push((body["version"].as_str().unwrap_or("none").to_string(), ok));
+            }
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        seen
+    });
+    (handle, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_canary_strategy_shifts_traffic_by_weight_rolls_a_bad_version_back_and_promotes_a_good_one() {
+    let token_file = std::env::temp_dir().join(format!("gennaker-metrics-token-{}", free_port()));
+    std::fs::write(&token_file, METRICS_TOKEN).unwrap();
+    let token_path = token_file.clone();
+    let app = spawn_app_with(Db::Sqlite, move |config| config.metrics_token_file = Some(token_path)).await;
+    let prometheus = Prometheus::start(&[ScrapeJob::HttpSd { name: "gennaker-instances".into(), url: app.url("/api/v1/metrics/targets"), token_file }]).await;
+    let account = json!({"cloudProvider": "prometheus", "prometheus": {"baseUrl": prometheus.url}});
+    assert!(app.client.put(app.url("/api/v1/clouds/accounts/prometheus")).json(&account).send().await.unwrap().status().is_success());
+    app.create_application("roll").await;
+    let port = free_port();
+    create_balancer(&app, "roll", port).await;
+    let config = save_config(&app, "roll").await;
+
+    let mut cluster = deploy("roll", "web", "${parameters.version}", 0);
+    cluster["artifact"]["command"] = json!([env!("CARGO_BIN_EXE_gennaker"), "demo-app", "--version", "${parameters.version}", "--fail-percent", "${parameters.failPercent}"]);
+    cluster["strategy"] = json!("canary");
+    cluster["canaryCapacity"] = json!(1);
+    cluster["canaryAnalysis"] = json!({
+        "steps": [{"setWeight": 20}, {"analysis": {}}, {"setWeight": 40}, {"analysis": {}}],
+        "analysis": {"canaryConfigId": config, "metricsAccountName": "prometheus", "lifetimeDuration": "PT6S",
+            "beginCanaryAnalysisAfterMins": "4s", "scoreThresholds": {"pass": "75", "marginal": "50"}, "scopes": [{"step": "1"}]}});
+    let pipeline = json!({"name": "release", "parameterConfig": [{"name": "version", "default": "v1"}, {"name": "failPercent", "default": "0"}],
+        "stages": [{"refId": "1", "type": "deploy", "name": "Deploy", "clusters": [cluster]}]});
+    let saved = app.post_json("/api/v1/applications/roll/pipelines", &pipeline).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let saved: Value = saved.json().await.unwrap();
+    let run = async |parameters: Value| {
+        let path = format!("/api/v1/applications/roll/pipelines/{}/executions", saved["id"].as_str().unwrap());
+        let response = app.post_json(&path, &json!({"parameters": parameters})).await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let started: Value = response.json().await.unwrap();
+        finished_within(&app, &format!("/api/v1/executions/{}", started["id"].as_str().unwrap()), 120).await
+    };
+
+    // The first release has nothing to compare with: it is deployed as is.
+    let first = run(json!({"version": "v1"})).await;
+    assert_eq!(first["status"], "SUCCEEDED", "{first:#}");
+
+    // A canary failing a fifth of its requests: judged at 20%, rolled back; only the canary's
+    // own answers ever failed.
+    let (load, stop) = load_by_version(port);
+    let bad = run(json!({"version": "v2", "failPercent": "20"})).await;
+    let _ = stop.send(true);
+    let seen = load.await.unwrap();
+    assert_eq!(bad["status"], "TERMINAL", "{bad:#}");
+    let deploy_stage = stage(&bad, "Deploy");
+    let error = deploy_stage["error"].as_str().unwrap_or_default();
+    assert!(error.contains("canary analysis at 20% failed") && error.contains("rolled back: traffic back to roll-web-v000"), "{error}");
+    assert!(error.contains("destroyed roll-web-v001") && error.contains("destroyed roll-web-baseline-v000"), "{error}");
+    let failures: Vec<&(String, bool)> = seen.iter().filter(|(_, ok)| !ok).collect();
+    assert!(!failures.is_empty() && failures.iter().all(|(version, _)| version == "v2"), "only the canary fails: {failures:?}");
+    let canary_share = seen.iter().filter(|(version, _)| version == "v2").count() as f64 / seen.len() as f64;
+    assert!(canary_share > 0.05 && canary_share < 0.35, "the canary took about its 20%: {canary_share}");
+    let rollout = &deploy_stage["context"]["deployProgress"][0]["rollout"];
+    assert_eq!(rollout["analyses"][0]["weight"], 20, "{rollout:#}");
+    assert_eq!(rollout["analyses"].as_array().unwrap().len(), 1, "stopped at the first analysis: {rollout:#}");
+    let rolled_back = rollout["rolledBackAt"].as_i64().unwrap();
+    println!(
+        "bad canary: rolled back {} ms after the deploy stage started ({} requests, {:.1}% to the canary, {} failed)",
+        rolled_back - deploy_stage["startTime"].as_i64().unwrap(),
+        seen.len(),
+        canary_share * 100.0,
+        failures.len()
+    );
+    let groups: Vec<Value> = app.get("/api/v1/applications/roll/clusters").await.json().await.unwrap();
+    let names: Vec<String> = groups.iter().flat_map(|region| region["clusters"].as_array().unwrap().iter()).flat_map(|cluster| cluster["serverGroups"].as_array().unwrap().iter()).map(|group| group["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["roll-web-v000"], "production alone serves again");
+
+    // A clean canary passes both steps and is promoted: it serves everything, at full size.
+    let (load, stop) = load_by_version(port);
+    let good = run(json!({"version": "v3"})).await;
+    let _ = stop.send(true);
+    let seen = load.await.unwrap();
+    assert_eq!(good["status"], "SUCCEEDED", "{good:#}");
+    assert!(seen.iter().all(|(_, ok)| *ok), "no request failed while the good canary rolled out");
+    let rollout = &stage(&good, "Deploy")["context"]["deployProgress"][0]["rollout"];
+    let weights: Vec<u64> = rollout["analyses"].as_array().unwrap().iter().map(|analysis| analysis["weight"].as_u64().unwrap()).collect();
+    assert_eq!(weights, [20, 40], "{rollout:#}");
+    let client = reqwest::Client::new();
+    for _ in 0..6 {
+        let answer: Value = client.get(format!("http://127.0.0.1:{port}/")).header("accept", "application/json").send().await.unwrap().json().await.unwrap();
+        assert_eq!(answer["version"], "v3");
+    }
+    let promoted = stage(&good, "Deploy")["context"]["deployProgress"][0]["serverGroup"].as_str().unwrap().to_string();
+    let detail: Value = app.get(&format!("/api/v1/applications/roll/serverGroups/local/local/{promoted}")).await.json().await.unwrap();
+    assert_eq!((detail["capacity"]["desired"].as_u64(), detail["disabled"].as_bool()), (Some(2), Some(false)), "{detail:#}");
+    let groups: Vec<Value> = app.get("/api/v1/applications/roll/clusters").await.json().await.unwrap();
+    let serving: Vec<(String, bool)> = groups.iter().flat_map(|region| region["clusters"].as_array().unwrap().iter()).flat_map(|cluster| cluster["serverGroups"].as_array().unwrap().iter())
+        .map(|group| (group["name"].as_str().unwrap().to_string(), group["disabled"].as_bool().unwrap())).collect();
+    assert_eq!(serving, [("roll-web-v000".to_string(), true), (promoted, false)], "production disabled, the baseline gone");
+}

@@ -10,13 +10,17 @@
 //! 3. `applyStrategy`: `redblack`/`rollingredblack` disable the cluster's other server groups
 //!    (after `delayBeforeCleanup`), optionally scale them down (after
 //!    `delayBeforeScaleDownSec`) and destroy the oldest beyond `maxRemainingAsgs`;
-//!    `highlander` destroys them; `canary` and `none` leave them serving.
+//!    `highlander` destroys them; `none` leaves them serving; `canary` leaves them serving,
+//!    or, with `canaryAnalysis`, moves traffic to the canary in steps judged by canary
+//!    analysis and then promotes or rolls back by itself (`deploy/rollout.rs`).
 //!
 //! Traffic only ever moves to instances the balancer has seen healthy, and a server group
 //! leaves service by being disabled (draining) before it is scaled down or destroyed, so a
 //! deploy drops no request. `rollback.onFailure`: when the new server group never becomes
 //! healthy (or a later step fails), it is destroyed and the server groups it was to replace
 //! are enabled again.
+
+mod rollout;
 
 use app::model::pipeline::Extra;
 use crate::engine::targets::{ArtifactSpec, RollbackOptions};
@@ -94,6 +98,9 @@ pub struct ClusterDeploy {
     /// Canary: the canary server group's instance count (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary_capacity: Option<u32>,
+    /// Canary: traffic steps judged by canary analysis, then promotion or rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_analysis: Option<rollout::CanaryRollout>,
     /// Seconds to wait for every new instance to be healthy (default 600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_for_healthy_timeout_sec: Option<u64>,
@@ -196,6 +203,9 @@ struct Progress {
     disabled_others: bool,
     #[serde(default)]
     scaled_down: bool,
+    /// Canary with analysis: where the rollout stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rollout: Option<rollout::RolloutState>,
 }
 
 /// The artifact a cluster names by the id of one of the run's bound expected artifacts
@@ -313,7 +323,7 @@ pub async fn run(execution: &Execution, stage: &Stage, deploy: &DeployStage, ind
     let result = match index {
         0 => create(execution, stage, deploy, effects).await,
         1 => wait_for_health(execution, stage, deploy, now, effects).await,
-        _ => apply_strategy(stage, deploy, now, effects).await,
+        _ => apply_strategy(execution, stage, deploy, now, effects).await,
     };
     match result {
         Ok(step) => step,
@@ -351,6 +361,9 @@ async fn create(execution: &Execution, stage: &Stage, deploy: &DeployStage, effe
                         .or_else(|| found_artifact(execution))
                         .ok_or("the cluster has no artifact and no Find Image stage found one")?,
                 };
+                if strategy(cluster) == "canary" {
+                    rollout::hold_traffic(effects, cluster, &others).await?;
+                }
                 let (scaling_policies, scheduled_actions) = cluster.scaling(cluster_groups(&snapshot, &name.to_string()).first().copied());
                 let spec = ServerGroupSpec {
                     name: next_name(&snapshot, &name)?,
@@ -489,15 +502,30 @@ async fn step_pipeline_done(
     }
 }
 
-async fn apply_strategy(stage: &Stage, deploy: &DeployStage, now: i64, effects: &Effects) -> Result<Step, String> {
+async fn apply_strategy(execution: &Execution, stage: &Stage, deploy: &DeployStage, now: i64, effects: &Effects) -> Result<Step, String> {
     let mut progress = progress_of(stage);
     if progress.len() != deploy.clusters.len() {
         return Err("the deploy lost track of its server groups; restart the stage".into());
     }
     let mut waiting_ms: Option<i64> = None;
     let mut wait = |ms: i64| waiting_ms = Some(waiting_ms.map_or(ms, |w: i64| w.min(ms)).max(1));
-    for (cluster, progress) in deploy.clusters.iter().zip(progress.iter_mut()) {
-        let strategy = strategy(cluster);
+    let mut failure: Option<String> = None;
+    for (index, (cluster, progress)) in deploy.clusters.iter().zip(progress.iter_mut()).enumerate() {
+        let mut strategy = strategy(cluster);
+        if strategy == "canary" && cluster.canary_analysis.is_some() {
+            match rollout::advance(execution, &stage.id, index, cluster, progress, now, effects).await? {
+                rollout::Outcome::Wait(ms) => {
+                    wait(ms);
+                    continue;
+                }
+                rollout::Outcome::Failed(message) => {
+                    failure = Some(message);
+                    break;
+                }
+                // Then clean up as red/black does.
+                rollout::Outcome::Promoted => strategy = "redblack",
+            }
+        }
         if !matches!(strategy, "redblack" | "rollingredblack" | "highlander") {
             continue;
         }
@@ -547,6 +575,17 @@ async fn apply_strategy(stage: &Stage, deploy: &DeployStage, now: i64, effects: 
             }
         }
         refresh(effects, &location).await;
+    }
+    if let Some(error) = failure {
+        return Ok(with_progress(TaskResult::Failed { error }, &progress));
+    }
+    // A promoted canary's balancers go back to plain rotation once production is disabled.
+    if waiting_ms.is_none() {
+        for (cluster, progress) in deploy.clusters.iter().zip(progress.iter()) {
+            if progress.rollout.as_ref().is_some_and(|state| state.promoted) && !progress.previously_enabled.is_empty() {
+                rollout::release_traffic(effects, cluster).await?;
+            }
+        }
     }
     let result = match waiting_ms {
         Some(ms) => TaskResult::Running { retry_after_ms: ms },
@@ -639,6 +678,15 @@ impl StageType for Deploy {
                     return Err(fault("tags", format!("tag {key:?}: values are at most 256 characters")));
                 }
             }
+            if cluster.canary_analysis.is_some() {
+                if cluster.strategy != "canary" {
+                    return Err(fault("canaryAnalysis", "belongs to the canary strategy".into()));
+                }
+                if cluster.load_balancers.is_empty() {
+                    return Err(fault("canaryAnalysis", "moves traffic on the cluster's load balancers: name at least one".into()));
+                }
+                rollout::validate(cluster).map_err(|(field, message)| fault(&field, message))?;
+            }
             if !cluster.target_percentages.is_empty() {
                 let ascending = cluster.target_percentages.windows(2).all(|pair| pair[0] < pair[1]);
                 if !ascending || cluster.target_percentages.last() != Some(&100) || cluster.target_percentages[0] == 0 {
@@ -650,6 +698,16 @@ impl StageType for Deploy {
             }
         }
         Ok(())
+    }
+
+    fn accounts_read(&self, config: &Value) -> Vec<String> {
+        let Ok(deploy) = super::parse::<DeployStage>(config) else { return Vec::new() };
+        deploy
+            .clusters
+            .iter()
+            .filter_map(|cluster| cluster.canary_analysis.as_ref()?.analysis.metrics_account_name.clone())
+            .filter(|name| !name.trim().is_empty())
+            .collect()
     }
 
     fn accounts(&self, config: &Value) -> Vec<String> {

@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Fault, StageType, Step, Task, config_or_fail, failed, has_expression, parse, succeeded};
+use super::{Fault, StageType, Step, Task, config_or_fail, failed, has_expression, parse};
 use crate::canary::analysis::{self, IntervalResult, MetricsStore, ScopePair};
 use crate::canary::prometheus::{self, ScopeValues, Window};
 use crate::engine::stage_forms as F;
@@ -285,7 +285,7 @@ impl KayentaCanaryStage {
     }
 
     /// Checks what can be checked before expressions are evaluated.
-    fn check(&self, evaluated: bool) -> Result<(), Fault> {
+    pub fn check(&self, evaluated: bool) -> Result<(), Fault> {
         let written = serde_json::to_string(self).unwrap_or_default();
         if !evaluated && has_expression(&written) {
             // Timing, thresholds or scopes may be expressions: checked when the stage runs.
@@ -363,51 +363,104 @@ impl StageType for KayentaCanary {
 
     async fn run(&self, task: Task<'_>) -> Step {
         let stage: KayentaCanaryStage = config_or_fail!(task.stage);
+        let mut intervals: Vec<IntervalResult> = task.stage.context.get("intervals").cloned().and_then(|value| serde_json::from_value(value).ok()).unwrap_or_default();
+        let tries = task.stage.context.get("canaryUnreachableTries").and_then(Value::as_u64).unwrap_or(0);
+        let started = task.stage.start_time.unwrap_or(task.now) / 1000;
+        let analysis = Analysis { stage: &stage, execution: task.execution, effects: task.effects };
+        let before = intervals.len();
+        let outcome = analysis.advance(started, task.now / 1000, &mut intervals, tries).await;
+        let mut patch = if intervals.len() > before { progress(&intervals) } else { Map::new() };
+        match outcome {
+            Advance::Wait { retry_after_ms, analysis_start, next_end } => {
+                patch.insert("canaryAnalysisStartIso".into(), json!(iso_of(analysis_start)));
+                patch.insert("nextIntervalEndIso".into(), json!(iso_of(next_end)));
+                (TaskResult::Running { retry_after_ms }, patch)
+            }
+            Advance::Unreachable { message, tries } => {
+                patch.insert("canaryFault".into(), json!(message));
+                patch.insert("canaryUnreachableTries".into(), json!(tries));
+                (TaskResult::Running { retry_after_ms: RETRY_MS }, patch)
+            }
+            Advance::Broken(message) => (TaskResult::Failed { error: message }, patch),
+            Advance::Done { verdict } => {
+                let Some(last) = intervals.last() else { return failed("no interval was analyzed") };
+                patch.insert("canaryScoreMessage".into(), json!(verdict.clone().err().unwrap_or_else(|| format!("Final canary score {} passed", last.score))));
+                match verdict {
+                    Err(message) => (TaskResult::Failed { error: message }, patch),
+                    Ok(()) => {
+                        let outputs = BTreeMap::from([
+                            ("canaryScores".to_string(), json!(intervals.iter().map(|interval| interval.score).collect::<Vec<f64>>())),
+                            ("overallScore".to_string(), json!(last.score)),
+                            ("overallResult".to_string(), json!("success")),
+                        ]);
+                        (TaskResult::Succeeded { outputs }, patch)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where an analysis stands after [`Analysis::advance`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Advance {
+    /// The next interval ends later: look again then (`analysis_start`, `next_end`: epoch s).
+    Wait { retry_after_ms: i64, analysis_start: i64, next_end: i64 },
+    /// Prometheus could not be reached: try again in a few seconds (`tries` so far).
+    Unreachable { message: String, tries: u64 },
+    /// The analysis cannot run (a missing configuration, a refused query, no permission).
+    Broken(String),
+    /// Every interval ran, or a score ended it early: `Err` says why it failed.
+    Done { verdict: Result<(), String> },
+}
+
+/// One canary analysis as a run's stage (or a canary rollout's step) drives it.
+pub struct Analysis<'a> {
+    pub stage: &'a KayentaCanaryStage,
+    pub execution: &'a app::model::execution::Execution,
+    pub effects: &'a crate::engine::tasks::Effects,
+}
+
+impl Analysis<'_> {
+    /// Runs every interval that has ended by `now` (epoch seconds) and is not in `intervals`
+    /// yet, for an analysis whose stage started at `started`; says what comes next.
+    pub async fn advance(&self, started: i64, now: i64, intervals: &mut Vec<IntervalResult>, tries: u64) -> Advance {
+        let stage = self.stage;
         if let Err((field, message)) = stage.check(true) {
-            return failed(format!("{field}: {message}"));
+            return Advance::Broken(format!("{field}: {message}"));
         }
         let (Ok(timing), Ok(thresholds), Ok(scopes)) = (stage.timing(), stage.thresholds(), stage.scopes()) else {
-            return failed("the canary's settings could not be read");
+            return Advance::Broken("the canary's settings could not be read".into());
         };
-        let effects = task.effects;
+        let effects = self.effects;
         let stored = match effects.store.get_canary_config(stage.canary_config.canary_config_id.trim()).await {
             Ok(stored) => stored,
-            Err(crate::store::Error::NotFound(_)) => return failed(format!("canary configuration {:?} not found", stage.canary_config.canary_config_id)),
-            Err(error) => return (TaskResult::Running { retry_after_ms: RETRY_MS }, note_fault(&error.to_string())),
+            Err(crate::store::Error::NotFound(_)) => return Advance::Broken(format!("canary configuration {:?} not found", stage.canary_config.canary_config_id)),
+            Err(error) => return Advance::Unreachable { message: error.to_string(), tries },
         };
         let config = stored.config;
-        if !config.applications.iter().any(|application| application == &task.execution.application) {
-            return failed(format!(
+        if !config.applications.iter().any(|application| application == &self.execution.application) {
+            return Advance::Broken(format!(
                 "canary configuration {:?} belongs to {}, not to application {}",
                 config.name,
                 config.applications.join(", "),
-                task.execution.application
+                self.execution.application
             ));
         }
-        let metrics_store = match metrics_store(&task, stage.canary_config.metrics_account_name.as_deref()).await {
+        let metrics_store = match metrics_store(effects, self.execution, stage.canary_config.metrics_account_name.as_deref()).await {
             Ok(store) => store,
-            Err(message) => return failed(message),
+            Err(message) => return Advance::Broken(message),
         };
-
-        let mut intervals: Vec<IntervalResult> = task.stage.context.get("intervals").cloned().and_then(|value| serde_json::from_value(value).ok()).unwrap_or_default();
         let runs = timing.runs();
-        let now = task.now / 1000;
-        let start = match timing.retrospective_start {
-            Some(start) => start,
-            None => task.stage.start_time.unwrap_or(task.now) / 1000 + timing.warmup,
-        };
+        let start = timing.retrospective_start.unwrap_or(started + timing.warmup);
         loop {
             let index = intervals.len();
             if index >= runs {
-                return finish(&intervals, thresholds, runs);
+                return Advance::Done { verdict: verdict(intervals, thresholds, runs) };
             }
             let end = start + timing.interval * i64::try_from(index + 1).unwrap_or(i64::MAX);
             if timing.retrospective_start.is_none() && now < end {
-                let wait_ms = ((end - now) * 1000).clamp(1, LONGEST_WAIT_MS);
-                let mut patch = Map::new();
-                patch.insert("canaryAnalysisStartIso".into(), json!(iso_of(start)));
-                patch.insert("nextIntervalEndIso".into(), json!(iso_of(end)));
-                return (TaskResult::Running { retry_after_ms: wait_ms }, patch);
+                return Advance::Wait { retry_after_ms: ((end - now) * 1000).clamp(1, LONGEST_WAIT_MS), analysis_start: start, next_end: end };
             }
             let experiment_start = if timing.lookback > 0 { (end - timing.lookback).max(start) } else { start };
             let step = stage
@@ -419,34 +472,36 @@ impl StageType for KayentaCanary {
                 .unwrap_or_else(|| Window::default_step(experiment_start, end));
             let experiment = Window { start: experiment_start, end, step };
             let control = Window { start: experiment_start - timing.baseline_offset, end: end - timing.baseline_offset, step };
-            let result = analysis::analyze(&effects.http, &metrics_store, &config, &scopes, control, experiment, thresholds, index + 1).await;
-            let result = match result {
+            let result = match analysis::analyze(&effects.http, &metrics_store, &config, &scopes, control, experiment, thresholds, index + 1).await {
                 Ok(result) => result,
-                Err(error @ prometheus::Error::Query { .. }) => return failed(error.to_string()),
+                Err(error @ prometheus::Error::Query { .. }) => return Advance::Broken(error.to_string()),
                 Err(error) => {
-                    let tries = task.stage.context.get("canaryUnreachableTries").and_then(Value::as_u64).unwrap_or(0) + 1;
-                    if tries >= UNREACHABLE_TRIES {
-                        return failed(format!("interval {} of {runs} could not be analyzed: {error}", index + 1));
+                    if tries + 1 >= UNREACHABLE_TRIES {
+                        return Advance::Broken(format!("interval {} of {runs} could not be analyzed: {error}", index + 1));
                     }
-                    let mut patch = note_fault(&error.to_string());
-                    patch.insert("canaryUnreachableTries".into(), json!(tries));
-                    return (TaskResult::Running { retry_after_ms: RETRY_MS }, patch);
+                    return Advance::Unreachable { message: error.to_string(), tries: tries + 1 };
                 }
             };
             let score = result.score;
             intervals.push(result);
             if score <= thresholds.marginal || index + 1 == runs {
-                let mut step = finish(&intervals, thresholds, runs);
-                step.1.extend(progress(&intervals));
-                return step;
-            }
-            if timing.retrospective_start.is_none() {
-                let next_end = start + timing.interval * i64::try_from(index + 2).unwrap_or(i64::MAX);
-                let mut patch = progress(&intervals);
-                patch.insert("nextIntervalEndIso".into(), json!(iso_of(next_end)));
-                return (TaskResult::Running { retry_after_ms: ((next_end - now) * 1000).clamp(1, LONGEST_WAIT_MS) }, patch);
+                return Advance::Done { verdict: verdict(intervals, thresholds, runs) };
             }
         }
+    }
+}
+
+/// Orca's `AggregateCanaryResultsTask`: the last score at or below marginal fails (early, when
+/// intervals remain), below pass fails, else passes.
+fn verdict(intervals: &[IntervalResult], thresholds: ScoreThresholds, runs: usize) -> Result<(), String> {
+    let Some(last) = intervals.last() else { return Err("no interval was analyzed".into()) };
+    if last.score <= thresholds.marginal {
+        let stopped = if intervals.len() < runs { format!(" (stopped after interval {} of {runs})", intervals.len()) } else { String::new() };
+        Err(format!("Canary score {} is not above the marginal score threshold {}{stopped}: {}", last.score, thresholds.marginal, last.classification_reason))
+    } else if last.score < thresholds.pass {
+        Err(format!("Final canary score {} is below the pass score threshold {}", last.score, thresholds.pass))
+    } else {
+        Ok(())
     }
 }
 
@@ -462,44 +517,9 @@ fn progress(intervals: &[IntervalResult]) -> Map<String, Value> {
     patch
 }
 
-fn note_fault(message: &str) -> Map<String, Value> {
-    let mut patch = Map::new();
-    patch.insert("canaryFault".into(), json!(message));
-    patch
-}
-
-/// The stage's verdict once it stops (Orca's `AggregateCanaryResultsTask`).
-fn finish(intervals: &[IntervalResult], thresholds: ScoreThresholds, runs: usize) -> Step {
-    let Some(last) = intervals.last() else { return failed("no interval was analyzed") };
-    let scores: Vec<f64> = intervals.iter().map(|interval| interval.score).collect();
-    let message = if last.score <= thresholds.marginal {
-        let stopped = if intervals.len() < runs { format!(" (stopped after interval {} of {runs})", intervals.len()) } else { String::new() };
-        Some(format!("Canary score {} is not above the marginal score threshold {}{stopped}: {}", last.score, thresholds.marginal, last.classification_reason))
-    } else if last.score < thresholds.pass {
-        Some(format!("Final canary score {} is below the pass score threshold {}", last.score, thresholds.pass))
-    } else {
-        None
-    };
-    let mut patch = progress(intervals);
-    patch.insert("canaryScoreMessage".into(), json!(message.clone().unwrap_or_else(|| format!("Final canary score {} passed", last.score))));
-    match message {
-        Some(message) => (TaskResult::Failed { error: message }, patch),
-        None => {
-            let outputs = BTreeMap::from([
-                ("canaryScores".to_string(), json!(scores)),
-                ("overallScore".to_string(), json!(last.score)),
-                ("overallResult".to_string(), json!("success")),
-            ]);
-            let (result, _) = succeeded(outputs);
-            (result, patch)
-        }
-    }
-}
-
 /// The metrics account to read: the one named (READ needed, checked as the run's user now,
 /// since it may have been an expression), or the only Prometheus account there is.
-async fn metrics_store(task: &Task<'_>, named: Option<&str>) -> Result<MetricsStore, String> {
-    let effects = task.effects;
+async fn metrics_store(effects: &crate::engine::tasks::Effects, execution: &app::model::execution::Execution, named: Option<&str>) -> Result<MetricsStore, String> {
     let accounts = crate::cloud::accounts::all(&effects.store).await.map_err(|error| error.to_string())?;
     let prometheus_accounts: Vec<_> = accounts.into_iter().filter(|account| account.cloud_provider == CloudProviderKind::Prometheus).collect();
     let account = match named.map(str::trim).filter(|name| !name.is_empty()) {
@@ -510,7 +530,7 @@ async fn metrics_store(task: &Task<'_>, named: Option<&str>) -> Result<MetricsSt
             _ => return Err("several metrics accounts exist: name one with canaryConfig.metricsAccountName".into()),
         },
     };
-    let caller = effects.launcher.caller_named(&task.execution.trigger.user).await.map_err(|error| error.to_string())?;
+    let caller = effects.launcher.caller_named(&execution.trigger.user).await.map_err(|error| error.to_string())?;
     crate::auth::access::require_accounts_read(&effects.store, &caller, [account.name.clone()].into()).await.map_err(|error| error.to_string())?;
     let settings = account.prometheus.clone().ok_or_else(|| format!("metrics account {} has no prometheus settings", account.name))?;
     let bearer = match &settings.bearer_token_secret {
