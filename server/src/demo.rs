@@ -1,7 +1,11 @@
 //! The demo a newcomer sees on a first start (`serve --demo`, what the README's run command
 //! passes): application `demo` with load balancer `demo-web` on 127.0.0.1:`--demo-port`, server
 //! group `demo-web-v000` running two instances of `gennaker demo-app --version v1`, and the
-//! pipeline `Deploy demo` that deploys a version (parameter `version`, default v2) red/black.
+//! pipeline `Deploy demo` that deploys a version (parameter `version`, default v2) red/black;
+//! and the automated canary: canary configuration `demo-errors` (the error ratio, read from
+//! the Prometheus metrics account `prometheus` the run command starts) and the pipeline
+//! `Canary demo`, which releases a version (parameters `version`, `failPercent`) with the
+//! canary strategy: 20% then 50% of the traffic, each judged, then promoted or rolled back.
 //! Created only when the database has no application yet, so it never comes back after a user
 //! deleted it and never touches a database in use.
 
@@ -18,6 +22,55 @@ use crate::store::Store;
 
 pub const APPLICATION: &str = "demo";
 pub const PIPELINE: &str = "Deploy demo";
+pub const CANARY_PIPELINE: &str = "Canary demo";
+pub const CANARY_CONFIG: &str = "demo-errors";
+
+/// The demo's canary configuration: the share of requests a server group fails (500s), which
+/// must not rise; critical, so a failing canary scores 0.
+pub fn canary_config() -> serde_json::Value {
+    json!({
+        "id": CANARY_CONFIG, "name": CANARY_CONFIG, "applications": [APPLICATION],
+        "description": "The demo app's error ratio, from its own /metrics as Prometheus scrapes it",
+        "metrics": [{
+            "name": "error ratio", "groups": ["Errors"], "scopeName": "default",
+            "query": {"type": "prometheus", "customInlineTemplate":
+                "PromQL: (sum(rate(demo_requests_total{serverGroup=\"${scope}\",code=\"500\"}[10s])) or vector(0)) / sum(rate(demo_requests_total{serverGroup=\"${scope}\"}[10s]))"},
+            "analysisConfigurations": {"canary": {"direction": "increase", "critical": true}}
+        }],
+        "classifier": {"groupWeights": {"Errors": 100}}
+    })
+}
+
+/// The canary demo: the `demo-web` cluster released with the automated canary strategy.
+pub fn canary_pipeline_config() -> serde_json::Value {
+    json!({
+        "application": APPLICATION,
+        "name": CANARY_PIPELINE,
+        "parameterConfig": [
+            {"name": "version", "label": "Version", "default": "v3", "required": true, "description": "The version the demo app reports"},
+            {"name": "failPercent", "label": "Fail percent", "default": "0", "required": true,
+             "description": "The share of requests the new version fails: 20 makes a bad canary that is rolled back"}
+        ],
+        "stages": [{
+            "refId": "1", "type": "deploy", "name": "Canary release",
+            "clusters": [{
+                "cloudProvider": "local", "account": "local", "region": "local",
+                "application": APPLICATION, "stack": "web", "freeFormDetails": "",
+                "capacity": {"min": 2, "max": 2, "desired": 2},
+                "artifact": {"command": ["demo-app", "--version", "${parameters.version}", "--fail-percent", "${parameters.failPercent}"], "version": "${parameters.version}"},
+                "loadBalancers": ["demo-web"], "securityGroups": [],
+                "strategy": "canary", "canaryCapacity": 1, "maxRemainingAsgs": 2,
+                "canaryAnalysis": {
+                    "steps": [{"setWeight": 20}, {"analysis": {}}, {"setWeight": 50}, {"analysis": {}}],
+                    "analysis": {"canaryConfigId": CANARY_CONFIG, "metricsAccountName": "prometheus",
+                        "beginCanaryAnalysisAfterMins": "15s", "lifetimeDuration": "PT30S", "canaryAnalysisIntervalMins": "15s",
+                        "scoreThresholds": {"pass": "75", "marginal": "50"}, "scopes": [{"step": "2"}]}
+                },
+                "waitForHealthyTimeoutSec": 120
+            }]
+        }]
+    })
+}
 
 fn location() -> Location {
     Location { cloud_provider: "local".into(), account: "local".into(), region: "local".into() }
@@ -83,9 +136,13 @@ pub async fn create_if_first_start(store: &Store, clouds: &Clouds, port: u16) ->
             scheduled_actions: Vec::new(),
         })
         .await?;
-    let mut pipeline = parse_pipeline(&pipeline_config()).map_err(|e| anyhow::anyhow!("the demo pipeline: {e}"))?;
-    pipeline.id = crate::auth::token::new_id();
-    store.save_pipeline(&pipeline, None, "gennaker").await?;
+    for config in [pipeline_config(), canary_pipeline_config()] {
+        let mut pipeline = parse_pipeline(&config).map_err(|e| anyhow::anyhow!("the demo pipeline: {e}"))?;
+        pipeline.id = crate::auth::token::new_id();
+        store.save_pipeline(&pipeline, None, "gennaker").await?;
+    }
+    let canary: app::model::canary::CanaryConfig = serde_json::from_value(canary_config())?;
+    store.save_canary_config(&canary, "gennaker").await?;
     clouds.refresh_all().await;
     tracing::info!(url = %format!("http://127.0.0.1:{port}/"), "demo-web is serving");
     Ok(())

@@ -90,7 +90,11 @@ async fn the_demo_deploys_v2_and_everything_survives_a_restart() {
     let security_groups: Vec<Value> = get("/api/v1/applications/demo/securityGroups").await.unwrap().json().await.unwrap();
     assert_eq!(security_groups[0]["name"], "demo-lan");
     let pipelines: Vec<Value> = get("/api/v1/applications/demo/pipelines").await.unwrap().json().await.unwrap();
-    assert_eq!(pipelines.len(), 1, "the demo pipeline is not created twice");
+    let names: Vec<&str> = pipelines.iter().map(|pipeline| pipeline["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Canary demo", "Deploy demo"], "the demo pipelines are not created twice");
+    let configs: Vec<Value> = get("/api/v1/applications/demo/canaryConfigs").await.unwrap().json().await.unwrap();
+    assert_eq!(configs.len(), 1, "the demo's canary configuration: {configs:?}");
+    assert_eq!(configs[0]["id"], "demo-errors");
     drop(stop_with_sigterm(running));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -246,6 +246,13 @@ async fn prometheus_finds_targets_through_http_sd_with_the_token() {
     // Prometheus trims the file's surrounding whitespace, as gennaker does.
     let token_file = std::env::temp_dir().join(format!("gennaker-prometheus-token-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    struct Removed(PathBuf);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _removed = Removed(token_file.clone());
 
     let prometheus = Prometheus::start(&[ScrapeJob::HttpSd { name: "instances".into(), url: sd_url, token_file: token_file.clone() }]).await;
     reqwest::get(format!("http://{}/", demo.address)).await.unwrap();
@@ -255,5 +262,4 @@ async fn prometheus_finds_targets_through_http_sd_with_the_token() {
     assert_eq!(samples[0].0["application"], "demo");
     assert_eq!(samples[0].0["instance"], demo.address);
     assert_eq!(refused.load(Ordering::Relaxed), 0, "Prometheus asked without the token");
-    let _ = std::fs::remove_file(token_file);
 }

@@ -802,6 +802,12 @@ fn clusters_list(application: &str) -> FieldList {
         Field::new("scaleDown", "Scale down replaced server groups", Input::Check, "Red/black: disabled server groups go to zero instances."),
         Field::new("targetPercentages", "Rolling steps (%)", Input::Numbers, "Rolling red/black: e.g. 25, 50, 100."),
         Field::new("canaryCapacity", "Canary instances", Input::Number, "Canary: how many instances the canary runs."),
+        Field::new(
+            "canaryAnalysis",
+            "Automated canary",
+            Input::Json,
+            "Canary: {\"steps\": [{\"setWeight\": 10}, {\"analysis\": {}}, {\"pause\": {\"duration\": \"1m\"}}, {\"setWeight\": 50}, {\"analysis\": {}}], \"analysis\": {\"canaryConfigId\": \"...\", \"metricsAccountName\": \"prometheus\", \"lifetimeDuration\": \"PT10M\", \"scoreThresholds\": {\"pass\": 75, \"marginal\": 50}}}: traffic moves to the canary (and an equal baseline) by weight, each analysis judges it, then it is promoted or rolled back by itself.",
+        ),
         Field::new("waitForHealthyTimeoutSec", "Healthy within (s)", Input::Number, "Seconds every new instance has to pass its health checks (default 600)."),
         Field::new("rollback.onFailure", "Roll back on failure", Input::Check, "If the deploy fails, destroy the new server group and keep the old one serving."),
     ]);
