@@ -62,15 +62,14 @@ pub struct IntervalResult {
     pub metrics: Vec<MetricReport>,
 }
 
-/// Runs one analysis. A metric that cannot be read (bad query, Prometheus down) is an error
+/// Runs one analysis over the (control, experiment) windows. A metric that cannot be read (bad query, Prometheus down) is an error
 /// for the whole run: judging without it would score what was not measured.
 pub async fn analyze(
     http: &Outbound,
     store: &MetricsStore,
     config: &CanaryConfig,
     scopes: &[ScopePair],
-    control: Window,
-    experiment: Window,
+    (control, experiment): (Window, Window),
     thresholds: ScoreThresholds,
     interval: usize,
 ) -> Result<IntervalResult, prometheus::Error> {

@@ -154,8 +154,11 @@ pub async fn authenticate(State(layer): State<AuthLayer>, mut request: Request<B
     // The metrics scraper's token opens the two routes it scrapes, and nothing else; it is no
     // user, so it is checked here rather than looked up as an API token.
     let scrape_route = path == "/metrics" || path == "/api/v1/metrics/targets";
+    // Prometheus 2.42 sends the token of `http_sd_configs` without the `Bearer` scheme unless
+    // `type: Bearer` is written, so the bare token is taken too (on these two routes only).
+    let bare = request.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()).map(str::trim);
     if scrape_route && method == Method::GET
-        && let (Some(expected), Some(presented)) = (&layer.metrics_token, bearer(request.headers()))
+        && let (Some(expected), Some(presented)) = (&layer.metrics_token, bearer(request.headers()).or(bare))
         && constant_time_eq(expected.as_bytes(), presented.as_bytes())
     {
         request.extensions_mut().insert(crate::http::metrics_sd::MetricsScraper);

@@ -187,6 +187,8 @@ async fn a_failing_canary_is_stopped_at_its_first_interval_and_a_clean_one_passe
     let targets: Vec<Value> = app.anonymous.get(app.url("/api/v1/metrics/targets")).bearer_auth(METRICS_TOKEN).send().await.unwrap().json().await.unwrap();
     let groups: std::collections::BTreeSet<String> = targets.iter().map(|target| target["labels"]["serverGroup"].as_str().unwrap().to_string()).collect();
     assert!(groups.contains("fly-canary-v000") && groups.contains("calm-baseline-v000"), "{targets:#?}");
+    let bare = app.anonymous.get(app.url("/api/v1/metrics/targets")).header("authorization", METRICS_TOKEN).send().await.unwrap();
+    assert_eq!(bare.status(), 200, "the bare token, as Prometheus 2.42 sends it without `type: Bearer`");
     let one = targets.iter().find(|target| target["labels"]["serverGroup"] == "fly-canary-v000").unwrap();
     assert_eq!((one["labels"]["application"].as_str(), one["labels"]["cluster"].as_str(), one["labels"]["version"].as_str()), (Some("fly"), Some("fly-canary"), Some("v2")));
 

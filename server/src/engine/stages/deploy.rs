@@ -621,6 +621,19 @@ async fn roll_back_on_failure(deploy: &DeployStage, progress: &mut [Progress], e
             Ok(()) => done.push(format!("destroyed {}", progress.server_group)),
             Err(error) => done.push(format!("could not destroy {}: {error}", progress.server_group)),
         }
+        // A canary rollout stopped midway: its baseline goes too, and the balancers go back
+        // to plain rotation.
+        if let Some(baseline) = progress.rollout.as_ref().and_then(|state| state.baseline.clone()) {
+            match provider.destroy(&location, &baseline).await {
+                Ok(()) => done.push(format!("destroyed {baseline}")),
+                Err(error) => done.push(format!("could not destroy {baseline}: {error}")),
+            }
+        }
+        if progress.rollout.is_some()
+            && let Err(error) = rollout::release_traffic(effects, cluster).await
+        {
+            done.push(error);
+        }
         refresh(effects, &location).await;
     }
     if done.is_empty() { String::new() } else { format!("; rolled back: {}", done.join(", ")) }

@@ -472,7 +472,7 @@ impl Analysis<'_> {
                 .unwrap_or_else(|| Window::default_step(experiment_start, end));
             let experiment = Window { start: experiment_start, end, step };
             let control = Window { start: experiment_start - timing.baseline_offset, end: end - timing.baseline_offset, step };
-            let result = match analysis::analyze(&effects.http, &metrics_store, &config, &scopes, control, experiment, thresholds, index + 1).await {
+            let result = match analysis::analyze(&effects.http, &metrics_store, &config, &scopes, (control, experiment), thresholds, index + 1).await {
                 Ok(result) => result,
                 Err(error @ prometheus::Error::Query { .. }) => return Advance::Broken(error.to_string()),
                 Err(error) => {

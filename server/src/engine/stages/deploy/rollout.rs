@@ -353,11 +353,11 @@ async fn promote(
     if !production.is_empty() {
         set_weights(effects, cluster, Some([(canary.to_string(), 100)].into())).await?;
     }
-    if let Some(baseline) = baseline {
-        if snapshot.server_groups.iter().any(|group| group.name == baseline) {
-            provider.disable(&location, baseline).await.map_err(|error| format!("disable {baseline}: {error}"))?;
-            provider.destroy(&location, baseline).await.map_err(|error| format!("destroy {baseline}: {error}"))?;
-        }
+    if let Some(baseline) = baseline
+        && snapshot.server_groups.iter().any(|group| group.name == baseline)
+    {
+        provider.disable(&location, baseline).await.map_err(|error| format!("disable {baseline}: {error}"))?;
+        provider.destroy(&location, baseline).await.map_err(|error| format!("destroy {baseline}: {error}"))?;
     }
     // Red/black clean-up (disabling production) follows; weights end with it.
     refresh(effects, &location).await;
