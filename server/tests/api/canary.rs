@@ -369,3 +369,43 @@ async fn the_canary_strategy_shifts_traffic_by_weight_rolls_a_bad_version_back_a
         .map(|group| (group["name"].as_str().unwrap().to_string(), group["disabled"].as_bool().unwrap())).collect();
     assert_eq!(serving, [("roll-web-v000".to_string(), true), (promoted, false)], "production disabled, the baseline gone");
 }
+
+/// A `kayentaCanary` stage from a real Spinnaker pipeline (the cloud-migration fixture, saved
+/// as its author's Deck wrote it) runs unchanged: only its canary configuration and metrics
+/// account must exist here. Its real-time analysis waits its three minutes before the first
+/// (and only) interval, then would read Prometheus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_world_kayenta_canary_stage_runs_unchanged() {
+    let app = spawn_app_with(Db::Sqlite, |_| {}).await;
+    app.create_application("migrate").await;
+    let fixture: Value = serde_json::from_str(include_str!("../fixtures/spinnaker/34-cloud-migration-kayenta-canary.json")).unwrap();
+    let mut written = fixture["stages"].as_array().unwrap().iter().find(|stage| stage["type"] == "kayentaCanary").unwrap().clone();
+    written["requisiteStageRefIds"] = json!([]);
+    let config_id = written["canaryConfig"]["canaryConfigId"].as_str().unwrap().to_string();
+    let config = json!({"id": config_id, "name": "migration", "applications": ["migrate"],
+        "metrics": [{"name": "error ratio", "query": {"type": "prometheus", "customInlineTemplate": ERROR_RATIO}, "groups": ["Errors"]}],
+        "classifier": {"groupWeights": {"Errors": 100}}});
+    let saved = app.post_json("/api/v1/applications/migrate/canaryConfigs", &config).await;
+    assert!(saved.status().is_success(), "{}", saved.text().await.unwrap());
+    let account = json!({"cloudProvider": "prometheus", "prometheus": {"baseUrl": "http://127.0.0.1:9"}});
+    assert!(app.client.put(app.url("/api/v1/clouds/accounts/metrics")).json(&account).send().await.unwrap().status().is_success());
+
+    let path = start(&app, "migrate", &json!({"name": "migration", "stages": [written]})).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let execution = loop {
+        let execution: Value = app.get(&path).await.json().await.unwrap();
+        if stage(&execution, "10% Canary Analysis")["context"]["nextIntervalEndIso"].is_string() {
+            break execution;
+        }
+        assert!(Instant::now() < deadline, "the analysis never scheduled its interval: {execution:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let canary = stage(&execution, "10% Canary Analysis");
+    assert_eq!(canary["status"], "RUNNING", "{canary:#}");
+    let next = chrono::DateTime::parse_from_rfc3339(canary["context"]["nextIntervalEndIso"].as_str().unwrap()).unwrap().timestamp();
+    let started = canary["startTime"].as_i64().unwrap() / 1000;
+    assert_eq!(next - started, 180, "PT0H3M in one interval of 3 minutes, no warm-up");
+    let canceled = app.client.put(app.url(&format!("{path}/cancel"))).send().await.unwrap();
+    assert!(canceled.status().is_success());
+    assert_eq!(finished_within(&app, &path, 20).await["status"], "CANCELED");
+}
