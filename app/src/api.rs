@@ -3,6 +3,9 @@
 
 pub mod applications;
 pub mod auth;
+pub mod canary;
+#[cfg(any(feature = "ssr", test))]
+mod canary_form;
 pub mod clouds;
 pub mod clusters;
 pub mod overview;

@@ -1,5 +1,6 @@
 //! Widgets used by more than one page.
 
+pub mod charts;
 pub mod error_message;
 pub mod fields;
 pub mod in_browser;

@@ -17,7 +17,7 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::layout::Header;
 use crate::pages::{
-    ApplicationPage, ApplicationsPage, AuditPage, CloudsPage, ClustersPage, ExecutionPage, FirewallsPage, LoadBalancersPage, NotFound,
+    ApplicationPage, ApplicationsPage, AuditPage, CanaryConfigsPage, CanaryReportPage, CloudsPage, ClustersPage, ExecutionPage, FirewallsPage, LoadBalancersPage, NotFound,
     PipelinesPage, SearchPage, SignInPage, TasksPage, TokensPage,
 };
 
@@ -68,6 +68,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/applications/:name/clusters") view=ClustersPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name/pipelines") view=PipelinesPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name/executions/:id") view=ExecutionPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/applications/:name/executions/:id/canary/:stage") view=CanaryReportPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/applications/:name/canary") view=CanaryConfigsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name/loadBalancers") view=LoadBalancersPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name/firewalls") view=FirewallsPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/applications/:name/tasks") view=TasksPage ssr=SsrMode::InOrder/>

@@ -7,6 +7,7 @@
 pub mod application;
 pub mod artifact;
 pub mod canary;
+pub mod canary_report;
 pub mod auth;
 pub mod clouds;
 pub mod cluster;

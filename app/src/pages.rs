@@ -3,6 +3,8 @@
 mod application;
 mod applications;
 mod audit;
+mod canary_configs;
+pub mod canary_report;
 mod clouds;
 mod clusters;
 mod execution;
@@ -18,6 +20,8 @@ mod tokens;
 pub use application::ApplicationPage;
 pub use applications::ApplicationsPage;
 pub use audit::AuditPage;
+pub use canary_configs::CanaryConfigsPage;
+pub use canary_report::CanaryReportPage;
 pub use clouds::CloudsPage;
 pub use clusters::ClustersPage;
 pub use execution::ExecutionPage;

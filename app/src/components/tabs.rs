@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-/// `current` is the key of the page shown: `overview`, `clusters`, `pipelines`,
+/// `current` is the key of the page shown: `overview`, `clusters`, `pipelines`, `canary`,
 /// `loadBalancers`, `firewalls` or `tasks`.
 #[component]
 pub fn ApplicationTabs(application: String, current: &'static str) -> impl IntoView {
@@ -10,6 +10,7 @@ pub fn ApplicationTabs(application: String, current: &'static str) -> impl IntoV
         ("overview", "Overview", ""),
         ("clusters", "Clusters", "/clusters"),
         ("pipelines", "Pipelines", "/pipelines"),
+        ("canary", "Canary", "/canary"),
         ("loadBalancers", "Load Balancers", "/loadBalancers"),
         ("firewalls", "Firewalls", "/firewalls"),
         ("tasks", "Tasks", "/tasks"),

@@ -1,7 +1,8 @@
 //! One execution: what failed, first (see [`failure`]); its stage graph (columns by depth, so parallel branches and joins show), each
 //! stage's status, timing, context, outputs and errors in plain sight, cancel, skip a wait, and
 //! for a waiting manual judgment its instructions, choices and Continue / Stop buttons; what
-//! triggered the run (see [`trigger`]) and the notifications sent for it. Updated live over the
+//! triggered the run (see [`trigger`]) and the notifications sent for it; a link to the report
+//! of each canary analysis stage (see [`crate::pages::canary_report`]). Updated live over the
 //! event socket. A finished run of a pipeline can be re-run with its parameters (see [`rerun`]).
 
 mod failure;
@@ -21,6 +22,7 @@ use self::rerun::RerunButton;
 use self::trigger::TriggerDetails;
 use crate::api::pipelines::{CancelExecution, JudgeStage, PauseExecution, RestartStage, ResumeExecution, SkipWait, get_execution};
 use crate::components::ErrorMessage;
+use crate::pages::canary_report::{CANARY_STAGE, report_href};
 use crate::components::loaded::{Loaded, loaded};
 use crate::components::live::watch;
 use crate::components::stage_bar::status_class;
@@ -141,6 +143,18 @@ fn ExecutionView(initial: Execution, seq: i64) -> impl IntoView {
         </div>
         {move || {
             let execution = current.get();
+            let canaries: Vec<(String, String)> = execution.stages.iter()
+                .filter(|stage| stage.kind == CANARY_STAGE)
+                .map(|stage| (report_href(&execution.application, &execution.id, &stage.id), stage.name.clone()))
+                .collect();
+            (!canaries.is_empty()).then(|| view! {
+                <ul class="plain canary-links" aria-label="Canary reports">
+                    {canaries.into_iter().map(|(href, name)| view! { <li><a href=href>"Canary report: " {name}</a></li> }).collect_view()}
+                </ul>
+            })
+        }}
+        {move || {
+            let execution = current.get();
             execution.stages.iter()
                 .filter(|stage| stage.kind == "manualJudgment" && stage.status == Status::Running && stage.context.get("judgmentStatus").is_none())
                 .map(|stage| view! { <JudgmentPanel execution=execution.id.clone() stage=stage.clone()/> })
@@ -154,7 +168,7 @@ fn ExecutionView(initial: Execution, seq: i64) -> impl IntoView {
                 .or_else(|| execution.stages.iter().find(|s| s.status == Status::Terminal))
                 .or_else(|| execution.stages.iter().find(|s| s.status == Status::Running))
                 .cloned();
-            stage.map(|stage| view! { <StageDetails execution=execution.id.clone() stage/> })
+            stage.map(|stage| view! { <StageDetails application=execution.application.clone() execution=execution.id.clone() stage/> })
         }}
         <TriggerDetails trigger=initial.trigger.clone()/>
         {move || {
@@ -227,8 +241,9 @@ fn manifest_statuses(stage: &Stage) -> Option<impl IntoView + use<>> {
 }
 
 #[component]
-fn StageDetails(execution: String, stage: Stage) -> impl IntoView {
+fn StageDetails(application: String, execution: String, stage: Stage) -> impl IntoView {
     let skip = ServerAction::<SkipWait>::new();
+    let canary_report = (stage.kind == CANARY_STAGE).then(|| report_href(&application, &execution, &stage.id));
     let restart = ServerAction::<RestartStage>::new();
     let (skip_id, restart_id, skip_stage, restart_stage) = (execution.clone(), execution, stage.id.clone(), stage.id.clone());
     let pretty = |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();
@@ -263,6 +278,7 @@ fn StageDetails(execution: String, stage: Stage) -> impl IntoView {
                 Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 _ => ().into_any(),
             }}
+            {canary_report.map(|href| view! { <p><a href=href>"Canary report"</a>": scores, metrics and their charts"</p> })}
             {manifest_statuses(&stage)}
             <h3>"Outputs"</h3>
             <pre>{pretty(&outputs)}</pre>

@@ -172,6 +172,16 @@ async fn a_failing_canary_is_stopped_at_its_first_interval_and_a_clean_one_passe
     let ended = analysis["endTime"].as_i64().unwrap();
     println!("bad canary: analysis started {started}, failed {} ms later (warm-up 6 s + one 6 s interval, 1 s scrape)", ended - started);
 
+    // The report, server-rendered (readable without WASM): the score over time, each metric's
+    // verdict, control and experiment charts.
+    let report_path = format!("/applications/fly/executions/{}/canary/{}", bad["id"].as_str().unwrap(), analysis["id"].as_str().unwrap());
+    let report = app.client.get(app.url(&report_path)).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(report.status(), 200);
+    let html = report.text().await.unwrap();
+    for expected in ["Score over time", "error ratio: control and experiment", "High", "<svg"] {
+        assert!(html.contains(expected), "the report shows {expected:?}: {html}");
+    }
+
     // The clean canary passes each of its three intervals.
     assert_eq!(good["status"], "SUCCEEDED", "{good:#}");
     let analysis = stage(&good, "Canary Analysis");
