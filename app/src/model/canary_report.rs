@@ -127,6 +127,36 @@ impl CanaryReport {
         Self::deserialize(context).unwrap_or_default()
     }
 
+    /// The report of a stage with canary analysis: a `kayentaCanary` stage's context, or the
+    /// analyses of a deploy stage's canary rollout (`deployProgress[].rollout`: every analysis
+    /// step's intervals in order, numbered on, then the running step's), with the thresholds
+    /// of the cluster's `canaryAnalysis`. `None`: the stage has no canary analysis.
+    pub fn of_stage(kind: &str, context: &Value) -> Option<Self> {
+        match kind {
+            "kayentaCanary" => Some(Self::from_context(context)),
+            "deploy" => {
+                let rollout = context.get("deployProgress")?.as_array()?.iter().find_map(|progress| progress.get("rollout"))?;
+                let finished = rollout.get("analyses").and_then(Value::as_array).into_iter().flatten().filter_map(|analysis| analysis.get("intervals")?.as_array());
+                let running = rollout.get("intervals").and_then(Value::as_array);
+                let mut intervals: Vec<Value> = finished.chain(running).flatten().cloned().collect();
+                for (index, interval) in intervals.iter_mut().enumerate() {
+                    if let Value::Object(fields) = interval {
+                        fields.insert("interval".into(), Value::from(index + 1));
+                    }
+                }
+                let thresholds = context
+                    .get("clusters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .find_map(|cluster| cluster.get("canaryAnalysis")?.get("analysis")?.get("scoreThresholds").cloned())
+                    .unwrap_or(Value::Null);
+                Some(Self::from_context(&serde_json::json!({"intervals": intervals, "canaryConfig": {"scoreThresholds": thresholds}})))
+            }
+            _ => None,
+        }
+    }
+
     pub fn thresholds(&self) -> ScoreThresholds {
         self.canary_config.score_thresholds
     }
@@ -302,5 +332,21 @@ mod tests {
         assert_eq!(waiting.canary_fault.as_deref(), Some("Prometheus is down"));
         let scores_only = CanaryReport::from_context(&json!({"canaryScores": [80, "90.5"]}));
         assert_eq!(scores_only.scores(), vec![(1.0, 80.0), (2.0, 90.5)]);
+    }
+
+    #[test]
+    fn a_canary_rollouts_analyses_read_as_one_report_numbered_on() {
+        let context = json!({
+            "clusters": [{"strategy": "canary", "canaryAnalysis": {"analysis": {"scoreThresholds": {"pass": "90", "marginal": "60"}}}}],
+            "deployProgress": [{"serverGroup": "web-v002", "rollout": {
+                "analyses": [{"step": 1, "weight": 10, "intervals": [{"interval": 1, "score": 100}, {"interval": 2, "score": 100}]}],
+                "intervals": [{"interval": 1, "score": 40}]
+            }}]
+        });
+        let report = CanaryReport::of_stage("deploy", &context).unwrap();
+        assert_eq!(report.scores(), vec![(1.0, 100.0), (2.0, 100.0), (3.0, 40.0)]);
+        assert_eq!(report.thresholds().pass, 90.0);
+        assert!(CanaryReport::of_stage("deploy", &json!({"deployProgress": [{"serverGroup": "web-v001"}]})).is_none());
+        assert!(CanaryReport::of_stage("wait", &json!({})).is_none());
     }
 }

@@ -26,6 +26,14 @@ use crate::model::time::format_utc;
 /// The stage type the report is for.
 pub const CANARY_STAGE: &str = "kayentaCanary";
 
+/// Whether the stage has a canary report: a `kayentaCanary` stage, or a deploy whose canary
+/// strategy runs canary analysis.
+pub fn has_canary_analysis(stage: &Stage) -> bool {
+    stage.kind == CANARY_STAGE
+        || (stage.kind == "deploy"
+            && stage.context.get("clusters").and_then(|clusters| clusters.as_array()).is_some_and(|clusters| clusters.iter().any(|cluster| cluster.get("canaryAnalysis").is_some())))
+}
+
 /// Where the report of `stage` (by its `id`) of `execution` is.
 pub fn report_href(application: &str, execution: &str, stage: &str) -> String {
     format!("/applications/{application}/executions/{execution}/canary/{stage}")
@@ -115,9 +123,17 @@ fn verdict_class(classification: &str) -> &'static str {
 }
 
 fn report(execution: &Execution, stage: &Stage) -> impl IntoView + use<> {
-    let report = CanaryReport::from_context(&stage.context);
+    let report = CanaryReport::of_stage(&stage.kind, &stage.context).unwrap_or_default();
     let thresholds = report.thresholds();
-    let config_id = stage.context.get("canaryConfig").and_then(|config| config.get("canaryConfigId")).and_then(|id| id.as_str()).unwrap_or_default().to_string();
+    let rollout_config = stage.context.get("clusters").and_then(|clusters| clusters.as_array()).and_then(|clusters| clusters.iter().find_map(|cluster| cluster.get("canaryAnalysis")?.get("analysis")));
+    let config_id = stage
+        .context
+        .get("canaryConfig")
+        .or(rollout_config)
+        .and_then(|config| config.get("canaryConfigId"))
+        .and_then(|id| id.as_str())
+        .unwrap_or_default()
+        .to_string();
     let config_href = format!("/applications/{}/canary?edit={config_id}", execution.application);
     let message = Some(report.canary_score_message.clone()).filter(|message| !message.is_empty()).or_else(|| stage.error.clone());
     let scores = report.scores();
@@ -125,7 +141,7 @@ fn report(execution: &Execution, stage: &Stage) -> impl IntoView + use<> {
         Some(end) => format!("Analysis is waiting for the first interval (ends at {end})."),
         None => "Analysis is waiting for the first interval.".to_string(),
     };
-    let not_a_canary = (stage.kind != CANARY_STAGE).then(|| format!("{} is a {} stage: it has no canary analysis.", stage.name, stage.kind));
+    let not_a_canary = (!has_canary_analysis(stage)).then(|| format!("{} is a {} stage: it has no canary analysis.", stage.name, stage.kind));
     let execution_href = format!("/applications/{}/executions/{}", execution.application, execution.id);
     view! {
         <header class="execution-head">

@@ -22,7 +22,7 @@ use self::rerun::RerunButton;
 use self::trigger::TriggerDetails;
 use crate::api::pipelines::{CancelExecution, JudgeStage, PauseExecution, RestartStage, ResumeExecution, SkipWait, get_execution};
 use crate::components::ErrorMessage;
-use crate::pages::canary_report::{CANARY_STAGE, report_href};
+use crate::pages::canary_report::{has_canary_analysis, report_href};
 use crate::components::loaded::{Loaded, loaded};
 use crate::components::live::watch;
 use crate::components::stage_bar::status_class;
@@ -144,7 +144,7 @@ fn ExecutionView(initial: Execution, seq: i64) -> impl IntoView {
         {move || {
             let execution = current.get();
             let canaries: Vec<(String, String)> = execution.stages.iter()
-                .filter(|stage| stage.kind == CANARY_STAGE)
+                .filter(|stage| has_canary_analysis(stage))
                 .map(|stage| (report_href(&execution.application, &execution.id, &stage.id), stage.name.clone()))
                 .collect();
             (!canaries.is_empty()).then(|| view! {
@@ -243,7 +243,7 @@ fn manifest_statuses(stage: &Stage) -> Option<impl IntoView + use<>> {
 #[component]
 fn StageDetails(application: String, execution: String, stage: Stage) -> impl IntoView {
     let skip = ServerAction::<SkipWait>::new();
-    let canary_report = (stage.kind == CANARY_STAGE).then(|| report_href(&application, &execution, &stage.id));
+    let canary_report = has_canary_analysis(&stage).then(|| report_href(&application, &execution, &stage.id));
     let restart = ServerAction::<RestartStage>::new();
     let (skip_id, restart_id, skip_stage, restart_stage) = (execution.clone(), execution, stage.id.clone(), stage.id.clone());
     let pretty = |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();

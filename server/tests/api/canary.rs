@@ -352,6 +352,10 @@ async fn the_canary_strategy_shifts_traffic_by_weight_rolls_a_bad_version_back_a
         canary_share * 100.0,
         failures.len()
     );
+    // The deploy's analyses have a report too.
+    let report_path = format!("/applications/roll/executions/{}/canary/{}", bad["id"].as_str().unwrap(), deploy_stage["id"].as_str().unwrap());
+    let html = app.client.get(app.url(&report_path)).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Score over time") && html.contains("error ratio: control and experiment") && !html.contains("has no canary analysis"), "{html}");
     let groups: Vec<Value> = app.get("/api/v1/applications/roll/clusters").await.json().await.unwrap();
     let names: Vec<String> = groups.iter().flat_map(|region| region["clusters"].as_array().unwrap().iter()).flat_map(|cluster| cluster["serverGroups"].as_array().unwrap().iter()).map(|group| group["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, ["roll-web-v000"], "production alone serves again");
