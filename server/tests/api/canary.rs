@@ -423,3 +423,42 @@ async fn a_real_world_kayenta_canary_stage_runs_unchanged() {
     assert!(canceled.status().is_success());
     assert_eq!(finished_within(&app, &path, 20).await["status"], "CANCELED");
 }
+
+/// A metrics account is read only by those allowed to: checked when a pipeline naming it is
+/// saved, and again when the analysis runs (an account written as an expression is only known
+/// then), as the run's user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_account_is_read_only_by_whoever_may() {
+    let app = spawn_app_with(Db::Sqlite, |_| {}).await;
+    app.create_application("shop").await;
+    let account = json!({"cloudProvider": "prometheus", "prometheus": {"baseUrl": "http://127.0.0.1:9"}});
+    assert!(app.client.put(app.url("/api/v1/clouds/accounts/prometheus")).json(&account).send().await.unwrap().status().is_success());
+    let grant = app.client.put(app.url("/api/v1/accounts/prometheus/permissions")).json(&json!({"READ": ["sre"], "WRITE": ["sre"]})).send().await.unwrap();
+    assert_eq!(grant.status(), 200);
+    let config = save_config(&app, "shop").await;
+    let pipeline = |name: &str, account: &str| json!({"name": name, "parameterConfig": [{"name": "account", "default": "prometheus"}],
+        "stages": [{"refId": "1", "type": "kayentaCanary", "name": "Canary", "canaryConfig": {"canaryConfigId": config, "lifetimeDuration": "PT1S",
+            "metricsAccountName": account, "scopes": [{"controlScope": "shop-a-v000", "experimentScope": "shop-b-v000"}]}}]});
+
+    let dave = app.user_client("dave", &["dev"]).await;
+    let refused = dave.post(app.url("/api/v1/applications/shop/pipelines")).json(&pipeline("named", "prometheus")).send().await.unwrap();
+    assert_eq!(refused.status(), 403, "{}", refused.text().await.unwrap());
+    let sara = app.user_client("sara", &["sre"]).await;
+    let allowed = sara.post(app.url("/api/v1/applications/shop/pipelines")).json(&pipeline("named", "prometheus")).send().await.unwrap();
+    assert_eq!(allowed.status(), 200, "{}", allowed.text().await.unwrap());
+
+    // Written as an expression, the account could be any: saving needs READ on every account,
+    // and it is checked again when the stage runs, as the run's user (dave, who may start the
+    // pipeline sara saved).
+    let refused = dave.post(app.url("/api/v1/applications/shop/pipelines")).json(&pipeline("indirect", "${parameters.account}")).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let saved = sara.post(app.url("/api/v1/applications/shop/pipelines")).json(&pipeline("indirect", "${parameters.account}")).send().await.unwrap();
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let started = dave.post(app.url("/api/v1/applications/shop/pipelines/indirect/executions")).json(&json!({})).send().await.unwrap();
+    assert_eq!(started.status(), 201, "{}", started.text().await.unwrap());
+    let started: Value = started.json().await.unwrap();
+    let execution = finished_within(&app, &format!("/api/v1/executions/{}", started["id"].as_str().unwrap()), 30).await;
+    assert_eq!(execution["status"], "TERMINAL");
+    let error = stage(&execution, "Canary")["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("prometheus"), "refused for the account: {error}");
+}
