@@ -412,4 +412,16 @@ mod tests {
         assert_eq!(steps(&defaults).len(), 4);
         assert!(defaults.baseline);
     }
+
+    #[test]
+    fn a_rollout_is_refused_where_traffic_cannot_be_weighed() {
+        use crate::engine::stages::StageType;
+        let cluster = |provider: &str| serde_json::json!({"clusters": [{"cloudProvider": provider, "account": "prod", "region": "us-east-1", "application": "shop", "stack": "web",
+            "capacity": {"min": 1, "max": 1, "desired": 1}, "strategy": "canary", "loadBalancers": ["shop-web"],
+            "canaryAnalysis": {"analysis": {"canaryConfigId": "c", "lifetimeDuration": "PT1M"}}}]});
+        let (field, message) = super::super::Deploy.validate(&cluster("aws")).unwrap_err();
+        assert_eq!(field, "clusters[0].canaryAnalysis");
+        assert!(message.contains("weighted target groups on aws are not supported yet"), "{message}");
+        assert!(super::super::Deploy.validate(&cluster("local")).is_ok());
+    }
 }
