@@ -142,7 +142,7 @@ impl Timing {
 
 /// Reads `text` as a duration: a number of `unit_seconds` (fractions allowed), or a number with
 /// a unit `s`, `m` or `h`. Empty text: `None`.
-fn duration(text: Option<&str>, unit_seconds: f64, field: &str) -> Result<Option<i64>, Fault> {
+pub(crate) fn duration(text: Option<&str>, unit_seconds: f64, field: &str) -> Result<Option<i64>, Fault> {
     let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else { return Ok(None) };
     let (number, unit) = match text.char_indices().last() {
         Some((at, 's')) => (&text[..at], 1.0),

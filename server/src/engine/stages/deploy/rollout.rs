@@ -157,15 +157,10 @@ fn steps(rollout: &CanaryRollout) -> Vec<RolloutStep> {
     if rollout.steps.is_empty() { default_steps() } else { rollout.steps.clone() }
 }
 
+/// Seconds in `text` (`30s`, `5m`, `1h`, or a number of seconds), as the canary stage reads
+/// its durations.
 fn seconds(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().last()? {
-        (at, 's') => (&text[..at], 1.0),
-        (at, 'm') => (&text[..at], 60.0),
-        (at, 'h') => (&text[..at], 3600.0),
-        _ => (text, 1.0),
-    };
-    number.trim().parse::<f64>().ok().filter(|value| value.is_finite() && *value >= 0.0).map(|value| (value * unit).round() as i64)
+    crate::engine::stages::kayenta_canary::duration(Some(text), 1.0, "duration").ok().flatten()
 }
 
 /// The `kayentaCanary` stage an analysis step amounts to.
