@@ -13,6 +13,7 @@ mod clusters;
 mod compatibility;
 mod demo;
 mod demo_app;
+mod deploy_manifests;
 mod durability;
 mod engine;
 mod execution_filters;
