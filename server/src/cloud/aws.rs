@@ -8,7 +8,9 @@
 //!   `Terminate` and `AddToLoadBalancer` processes and deregisters its instances from its target
 //!   groups; enable resumes them and registers the instances again;
 //! - a load balancer is an Application Load Balancer (a Network one when every listener is TCP)
-//!   with one target group of the same name, which server groups joining it attach;
+//!   with one target group of the same name, which server groups joining it attach; to
+//!   weigh traffic between server groups (the canary strategy), each server group also gets
+//!   a target group of its own there for the while (`weights`);
 //! - a security group is an EC2 security group of the default VPC, named as gennaker names it.
 //!
 //! Accounts are configuration (`app::model::clouds::AwsAccountSettings`): each (account,
@@ -22,6 +24,7 @@ pub mod classic;
 pub mod cloudwatch;
 pub mod convert;
 pub mod scaling;
+pub mod weights;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -457,7 +460,12 @@ impl Provider for AwsCloud {
             if target_health.contains_key(arn) {
                 continue;
             }
-            let health = clients.elb.describe_target_health().target_group_arn(arn).send().await.map_err(|e| aws_error("DescribeTargetHealth", e))?;
+            let health = match clients.elb.describe_target_health().target_group_arn(arn).send().await {
+                Ok(health) => health,
+                // Deleted since the groups were read (a canary's own, `weights`): no view of it.
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_target_group_not_found_exception()) => continue,
+                Err(error) => return Err(aws_error("DescribeTargetHealth", error)),
+            };
             let states = health
                 .target_health_descriptions()
                 .iter()
@@ -497,6 +505,18 @@ impl Provider for AwsCloud {
             .map_err(|e| aws_error("DescribeSecurityGroups", e))?;
         let group_names: HashMap<String, String> =
             security_groups.iter().filter_map(|group| Some((group.group_id()?.to_string(), group.group_name()?.to_string()))).collect();
+        let balancers: Vec<aws_sdk_elasticloadbalancingv2::types::LoadBalancer> = clients
+            .elb
+            .describe_load_balancers()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .map_err(|e| aws_error("DescribeLoadBalancers", e))?;
+        // A server group's target groups by the load balancer they belong to: a load
+        // balancer's own is named after it; one of its per-server-group ones (`weights`) is
+        // tagged with it, read only for target groups a server group uses that are not named so.
         let target_group_names: HashMap<String, String> = {
             let all: Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup> = clients
                 .elb
@@ -508,6 +528,18 @@ impl Provider for AwsCloud {
                 .await
                 .map_err(|e| aws_error("DescribeTargetGroups", e))?;
             let mut names: HashMap<String, String> = all.iter().filter_map(|group| Some((group.target_group_arn()?.to_string(), group.target_group_name()?.to_string()))).collect();
+            let balancer_names: std::collections::HashSet<&str> = balancers.iter().filter_map(|balancer| balancer.load_balancer_name()).collect();
+            let mut unknown: Vec<String> = groups
+                .iter()
+                .flat_map(|group| group.target_group_arns())
+                .filter(|arn| names.get(*arn).is_some_and(|name| !balancer_names.contains(name.as_str())))
+                .cloned()
+                .collect();
+            unknown.sort();
+            unknown.dedup();
+            if !unknown.is_empty() {
+                names.extend(weights::owners(&clients, &unknown).await?.into_iter().map(|(arn, (balancer, _))| (arn, balancer)));
+            }
             names.extend(groups.iter().flat_map(|group| group.load_balancer_names()).map(|name| (classic::key(name), name.clone())));
             names
         };
@@ -535,21 +567,12 @@ impl Provider for AwsCloud {
                 converted
             })
             .collect();
-        let balancers: Vec<aws_sdk_elasticloadbalancingv2::types::LoadBalancer> = clients
-            .elb
-            .describe_load_balancers()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<std::result::Result<_, _>>()
-            .await
-            .map_err(|e| aws_error("DescribeLoadBalancers", e))?;
         let mut load_balancers = Vec::new();
         for balancer in &balancers {
             let Some(arn) = balancer.load_balancer_arn() else { continue };
             let listeners = clients.elb.describe_listeners().load_balancer_arn(arn).send().await.map_err(|e| aws_error("DescribeListeners", e))?;
             let target_groups = clients.elb.describe_target_groups().load_balancer_arn(arn).send().await.map_err(|e| aws_error("DescribeTargetGroups", e))?;
-            load_balancers.push(convert::load_balancer(&location, balancer, listeners.listeners(), target_groups.target_groups().first(), &group_names));
+            load_balancers.push(convert::load_balancer(&location, balancer, listeners.listeners(), target_groups.target_groups(), &group_names));
         }
         let classics: Vec<aws_sdk_elasticloadbalancing::types::LoadBalancerDescription> = clients
             .elb_classic
@@ -666,6 +689,8 @@ impl Provider for AwsCloud {
 
     async fn destroy(&self, location: &Location, name: &str) -> Result<()> {
         let clients = self.location_clients(location).await?;
+        // Its own target groups from a canary's weights go first, so nothing forwards to them.
+        weights::forget(&clients, name).await?;
         if self.group(&clients, name).await?.is_some() {
             // Auto Scaling deletes the group's policies, not the alarms gennaker made for them.
             scaling::delete_alarms_of(&clients, name).await?;
@@ -846,6 +871,11 @@ impl Provider for AwsCloud {
         let clients = self.location_clients(location).await?;
         self.group(&clients, server_group).await?.ok_or_else(|| Error::NotFound(format!("server group {server_group}")))?;
         scaling::set_actions(&clients, server_group, &actions).await
+    }
+
+    async fn set_traffic_weights(&self, location: &Location, load_balancer: &str, weights: Option<BTreeMap<String, u32>>) -> Result<()> {
+        let clients = self.location_clients(location).await?;
+        weights::set(&clients, load_balancer, weights).await
     }
 
     async fn run_job(&self, _spec: JobSpec) -> Result<()> {

@@ -508,3 +508,127 @@ async fn classic_load_balancers_take_server_groups_and_follow_enable_and_disable
     assert_eq!(v001["loadBalancers"], json!(["shop-legacy"]), "{v001}");
     assert_eq!(v001["instanceCounts"]["up"], 1, "InService in the ELB: {v001}");
 }
+
+/// The canary strategy's weighted rollout on AWS (an Application Load Balancer): while it
+/// pauses at 20%, every listener forwards to production, the canary and the baseline through
+/// target groups of their own, weighted 60/20/20 (the load balancer's own target group stays
+/// in at weight 0), each holding its server group's instances; once promoted, the listeners
+/// forward to the load balancer's own target group again and the per-server-group ones are
+/// gone. Throughout, gennaker shows each server group behind the one load balancer. (moto
+/// routes no traffic, so the split itself is the listeners' configuration; the local cloud's
+/// test measures it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_rollout_on_aws_moves_traffic_by_weighted_target_groups() {
+    use aws_sdk_elasticloadbalancingv2::types::Action;
+    let AwsTest { moto, app, autoscaling, image, .. } = aws_test().await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .load()
+        .await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let balancer = json!({"cloudProvider": "aws", "account": "aws-test", "region": "us-east-1", "application": "shop", "listeners": [{"port": 80, "protocol": "http"}],
+        "healthCheck": {"path": "/health", "intervalMs": 10000, "timeoutMs": 5000, "healthyThreshold": 2, "unhealthyThreshold": 2}});
+    assert_eq!(app.post_json("/api/v1/loadBalancers", &balancer).await.status(), 200);
+    let balancer_arn = elb.describe_load_balancers().names("shop").send().await.unwrap().load_balancers()[0].load_balancer_arn().unwrap().to_string();
+    let main = elb.describe_target_groups().names("shop").send().await.unwrap().target_groups()[0].target_group_arn().unwrap().to_string();
+
+    let cluster = json!({"cloudProvider": "aws", "account": "aws-test", "application": "shop", "stack": "web",
+        "availabilityZones": {"us-east-1": ["us-east-1a"]}, "imageId": image, "capacity": {"min": 1, "max": 1, "desired": 1},
+        "loadBalancers": ["shop"], "strategy": "canary", "canaryCapacity": 1,
+        "canaryAnalysis": {"steps": [{"setWeight": 20}, {"pause": {"duration": "10s"}}], "analysis": {}}});
+    let pipeline = save(&app, "shop", json!({"name": "release", "stages": [{"refId": "1", "type": "deploy", "name": "Deploy", "clusters": [cluster]}]})).await;
+    // The first release has nothing to compare with: it is deployed as is.
+    let first = run(&app, &pipeline).await;
+    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+
+    // What a listener's default action forwards to, by target group ARN.
+    let forwarded = |actions: &[Action]| -> Vec<(String, i32)> {
+        let action = &actions[0];
+        match action.forward_config().map(|config| config.target_groups()).filter(|groups| !groups.is_empty()) {
+            Some(groups) => groups.iter().map(|group| (group.target_group_arn().unwrap().to_string(), group.weight().unwrap_or(1))).collect(),
+            None => vec![(action.target_group_arn().unwrap().to_string(), 1)],
+        }
+    };
+    let instances_of = async |name: &str| -> Vec<String> {
+        let found = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(name).send().await.unwrap();
+        let mut ids: Vec<String> = found.auto_scaling_groups()[0].instances().iter().filter_map(|instance| instance.instance_id().map(str::to_string)).collect();
+        ids.sort();
+        ids
+    };
+    let shown_behind_the_balancer = |groups: &[Value]| {
+        for group in groups {
+            assert_eq!(group["loadBalancers"], json!(["shop"]), "one load balancer, however many target groups: {group}");
+        }
+    };
+
+    let started: Value = app.post_json(&format!("/api/v1/applications/shop/pipelines/{pipeline}/executions"), &json!({})).await.json().await.unwrap();
+    let id = started["id"].as_str().unwrap_or_else(|| panic!("{started}")).to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let weighted = loop {
+        let listeners = elb.describe_listeners().load_balancer_arn(&balancer_arn).send().await.unwrap();
+        let now = forwarded(listeners.listeners()[0].default_actions());
+        if now.iter().filter(|(_, weight)| *weight > 0).count() == 3 {
+            break now;
+        }
+        let execution: Value = app.get(&format!("/api/v1/executions/{id}")).await.json().await.unwrap();
+        assert!(["NOT_STARTED", "RUNNING"].contains(&execution["status"].as_str().unwrap_or_default()), "{execution}");
+        assert!(Instant::now() < deadline, "the listener never weighed three server groups: {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(weighted.contains(&(main.clone(), 0)), "the load balancer's own target group stays in at 0: {weighted:?}");
+    let mut by_group = std::collections::BTreeMap::new();
+    for (arn, weight) in weighted.iter().filter(|(arn, _)| *arn != main) {
+        let tags = elb.describe_tags().resource_arns(arn).send().await.unwrap();
+        let tag = |key: &str| tags.tag_descriptions()[0].tags().iter().find(|tag| tag.key() == Some(key)).and_then(|tag| tag.value()).map(str::to_string);
+        assert_eq!(tag("gennaker:loadBalancer").as_deref(), Some("shop"));
+        let group = tag("gennaker:serverGroup").unwrap();
+        let health = elb.describe_target_health().target_group_arn(arn).send().await.unwrap();
+        let mut registered: Vec<String> = health.target_health_descriptions().iter().filter_map(|description| description.target()?.id().map(str::to_string)).collect();
+        registered.sort();
+        assert_eq!(registered, instances_of(&group).await, "{group}'s target group holds its instances");
+        assert!(by_group.insert(group, *weight).is_none(), "a target group per server group: {weighted:?}");
+    }
+    assert_eq!(by_group, [("shop-web-baseline-v000", 20), ("shop-web-v000", 60), ("shop-web-v001", 20)].map(|(group, weight)| (group.to_string(), weight)).into());
+    for listener in elb.describe_listeners().load_balancer_arn(&balancer_arn).send().await.unwrap().listeners() {
+        assert_eq!(forwarded(listener.default_actions()), weighted, "every listener");
+    }
+    // While the pause runs, the cache sees the canary and the baseline behind `shop` alone.
+    let mut seen_all = false;
+    loop {
+        let groups = server_groups(&app, "shop").await;
+        shown_behind_the_balancer(&groups);
+        seen_all |= groups.len() == 3 && groups.iter().all(|group| group["instanceCounts"]["up"] == 1);
+        let execution: Value = app.get(&format!("/api/v1/executions/{id}")).await.json().await.unwrap();
+        if execution["status"] != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(seen_all, "the three server groups showed, each instance up in every target group");
+
+    let ended = finished_as(&app, &app.client, &id, 120).await;
+    assert_eq!(ended["status"], "SUCCEEDED", "{ended}");
+    for listener in elb.describe_listeners().load_balancer_arn(&balancer_arn).send().await.unwrap().listeners() {
+        assert_eq!(forwarded(listener.default_actions()), [(main.clone(), 1)], "plain rotation on the load balancer's own target group again");
+    }
+    let target_groups = elb.describe_target_groups().send().await.unwrap();
+    let names: Vec<&str> = target_groups.target_groups().iter().filter_map(|group| group.target_group_name()).collect();
+    assert_eq!(names, ["shop"], "the per-server-group target groups are gone");
+    let canary = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("shop-web-v001").send().await.unwrap();
+    assert_eq!(canary.auto_scaling_groups()[0].target_group_arns(), [main.clone()], "the promoted canary is in the load balancer's own target group alone");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let groups = server_groups(&app, "shop").await;
+        shown_behind_the_balancer(&groups);
+        let mut serving: Vec<(String, bool)> = groups.iter().map(|group| (group["name"].as_str().unwrap().to_string(), group["disabled"].as_bool().unwrap())).collect();
+        serving.sort();
+        if serving == [("shop-web-v000".to_string(), true), ("shop-web-v001".to_string(), false)] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "promoted, production disabled, the baseline gone: {serving:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -1,8 +1,9 @@
 //! What AWS's Describe calls return, as gennaker's cluster model: an Auto Scaling group as a
 //! server group (capacity, image from its tag, disabled when Spinnaker's processes are
-//! suspended, instances with their health from the group and its target groups), an ELBv2
-//! load balancer with its listeners and first target group's health check, an EC2 security
-//! group's TCP ingress rules. Pure, so the mapping is tested without AWS.
+//! suspended, instances with their health from the group and its target groups, each load
+//! balancer once however many of its target groups the group is in), an ELBv2 load balancer
+//! with its listeners and its own target group's health check, an EC2 security group's TCP
+//! ingress rules. Pure, so the mapping is tested without AWS.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -136,7 +137,12 @@ pub fn server_group(
         },
         artifact: Artifact::MachineImage { image_id },
         disabled,
-        load_balancers: attachment_keys(group).iter().filter_map(|key| target_group_names.get(key).cloned()).collect(),
+        load_balancers: attachment_keys(group).iter().filter_map(|key| target_group_names.get(key).cloned()).fold(Vec::new(), |mut names, name| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            names
+        }),
         security_groups: Vec::new(),
         instances,
         created_time: group.created_time().and_then(|time| time.to_millis().ok()).unwrap_or(0),
@@ -159,10 +165,12 @@ pub fn load_balancer(
     location: &Location,
     balancer: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer,
     listeners: &[aws_sdk_elasticloadbalancingv2::types::Listener],
-    target_group: Option<&aws_sdk_elasticloadbalancingv2::types::TargetGroup>,
+    target_groups: &[aws_sdk_elasticloadbalancingv2::types::TargetGroup],
     security_group_names: &HashMap<String, String>,
 ) -> LoadBalancer {
-    let health_check = target_group.and_then(|group| {
+    // Its own target group (named after it), not a server group's for weighing traffic.
+    let own = target_groups.iter().find(|group| group.target_group_name().is_some() && group.target_group_name() == balancer.load_balancer_name()).or(target_groups.first());
+    let health_check = own.and_then(|group| {
         Some(HealthCheck {
             path: group.health_check_path()?.to_string(),
             interval_ms: group.health_check_interval_seconds().unwrap_or(30).max(0) as u64 * 1000,
@@ -246,23 +254,35 @@ mod tests {
             .max_size(4)
             .desired_capacity(2)
             .target_group_arns("arn:tg/shop-web")
+            .target_group_arns("arn:tg/shop-web-v003-1a2b3c4d")
             .suspended_processes(SuspendedProcess::builder().process_name("Launch").build())
             .tags(TagDescription::builder().key(IMAGE_TAG).value("ami-123").build())
             .tags(TagDescription::builder().key("team").value("shop").build())
             .instances(GroupInstance::builder().instance_id("i-1").lifecycle_state(LifecycleState::InService).health_status("Healthy").build())
             .build();
-        let health = HashMap::from([("arn:tg/shop-web".to_string(), HashMap::from([("i-1".to_string(), "healthy".to_string())]))]);
-        let names = HashMap::from([("arn:tg/shop-web".to_string(), "shop-web".to_string())]);
+        let healthy = HashMap::from([("i-1".to_string(), "healthy".to_string())]);
+        let health = HashMap::from([("arn:tg/shop-web".to_string(), healthy.clone()), ("arn:tg/shop-web-v003-1a2b3c4d".to_string(), healthy)]);
+        let names = HashMap::from([("arn:tg/shop-web".to_string(), "shop-web".to_string()), ("arn:tg/shop-web-v003-1a2b3c4d".to_string(), "shop-web".to_string())]);
         let facts = HashMap::from([("i-1".to_string(), InstanceFacts { launch_time: 42, address: "10.0.0.5".into() })]);
         let converted = server_group(&location(), &group, &health, &names, &facts);
         assert_eq!(converted.name, "shop-web-v003");
         assert_eq!(converted.capacity, Capacity { min: 1, max: 4, desired: 2 });
         assert_eq!(converted.artifact, Artifact::MachineImage { image_id: "ami-123".into() });
         assert!(!converted.disabled, "only AddToLoadBalancer suspended means disabled");
-        assert_eq!(converted.load_balancers, vec!["shop-web".to_string()]);
+        assert_eq!(converted.load_balancers, vec!["shop-web".to_string()], "its own target group for weighing traffic is the same load balancer");
         assert_eq!(converted.metadata, BTreeMap::from([("team".to_string(), "shop".to_string())]));
         assert_eq!(converted.instances[0].health_state, HealthState::Up);
         assert_eq!((converted.instances[0].launch_time, converted.instances[0].address.as_str()), (42, "10.0.0.5"));
+    }
+
+    #[test]
+    fn a_load_balancers_health_check_is_its_own_target_groups() {
+        use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer as Balancer, TargetGroup};
+        let balancer = Balancer::builder().load_balancer_name("shop-web").build();
+        let weighing = TargetGroup::builder().target_group_name("shop-web-v003-1a2b3c4d").health_check_path("/other").build();
+        let own = TargetGroup::builder().target_group_name("shop-web").health_check_path("/health").build();
+        let converted = load_balancer(&location(), &balancer, &[], &[weighing, own], &HashMap::new());
+        assert_eq!(converted.health_check.map(|check| check.path).as_deref(), Some("/health"));
     }
 
     #[test]

@@ -698,10 +698,13 @@ impl StageType for Deploy {
                 if cluster.load_balancers.is_empty() {
                     return Err(fault("canaryAnalysis", "moves traffic on the cluster's load balancers: name at least one".into()));
                 }
-                if cluster.cloud_provider != "local" && !super::has_expression(&cluster.cloud_provider) {
+                if !matches!(cluster.cloud_provider.as_str(), "local" | "aws") && !super::has_expression(&cluster.cloud_provider) {
                     return Err(fault(
                         "canaryAnalysis",
-                        format!("moves traffic by weight on the local cloud's load balancers only; weighted target groups on {} are not supported yet", cluster.cloud_provider),
+                        format!(
+                            "moves traffic by weight on load balancers of the local and aws clouds only (AWS: Application Load Balancers, by weighted target groups); {} cannot weigh traffic",
+                            cluster.cloud_provider
+                        ),
                     ));
                 }
                 rollout::validate(cluster).map_err(|(field, message)| fault(&field, message))?;

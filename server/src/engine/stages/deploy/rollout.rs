@@ -11,7 +11,8 @@
 //!
 //! Until the first `setWeight` the canary and baseline take no traffic (weights are set on the
 //! balancers before the canary is created), so a bad canary only ever sees its share.
-//! Departure: weights live in the balancers (the local cloud's); a restart of gennaker in the
+//! Departure: weights live in the balancers (the local cloud's in memory; on AWS, the
+//! listeners' weighted target groups, `cloud::aws::weights`); a restart of gennaker in the
 //! middle of a rollout re-applies them at the next step, not before.
 
 use std::collections::BTreeMap;
@@ -414,9 +415,10 @@ mod tests {
         let cluster = |provider: &str| serde_json::json!({"clusters": [{"cloudProvider": provider, "account": "prod", "region": "us-east-1", "application": "shop", "stack": "web",
             "capacity": {"min": 1, "max": 1, "desired": 1}, "strategy": "canary", "loadBalancers": ["shop-web"],
             "canaryAnalysis": {"analysis": {"canaryConfigId": "c", "lifetimeDuration": "PT1M"}}}]});
-        let (field, message) = super::super::Deploy.validate(&cluster("aws")).unwrap_err();
+        let (field, message) = super::super::Deploy.validate(&cluster("kubernetes")).unwrap_err();
         assert_eq!(field, "clusters[0].canaryAnalysis");
-        assert!(message.contains("weighted target groups on aws are not supported yet"), "{message}");
+        assert!(message.contains("local and aws clouds only") && message.contains("kubernetes cannot weigh traffic"), "{message}");
         assert!(super::super::Deploy.validate(&cluster("local")).is_ok());
+        assert!(super::super::Deploy.validate(&cluster("aws")).is_ok(), "by weighted target groups");
     }
 }
