@@ -132,6 +132,11 @@ pub struct ServeConfig {
     #[arg(long, env = "GENNAKER_DEMO_PORT", default_value_t = 8081)]
     pub demo_port: u16,
 
+    /// Requests a second sent to the demo load balancer while gennaker runs (0: none), so the
+    /// canary demo's judge has traffic to compare; `scripts/run` sets 20.
+    #[arg(long, env = "GENNAKER_DEMO_LOAD", default_value_t = 0)]
+    pub demo_load: u32,
+
     /// Where the local cloud's instances and jobs get their working directories: outside the
     /// data directory (default: `gennaker-work` in the system's temporary directory).
     #[arg(long, env = "GENNAKER_WORK_DIR")]
@@ -259,6 +264,7 @@ impl ServeConfig {
             engine_lease_ms: 30_000,
             demo: false,
             demo_port: 8081,
+            demo_load: 0,
             work_dir: None,
             // Tests run processes from the build directory (which may be under /root) as the
             // user running the tests; the security tests set `nobody` themselves.

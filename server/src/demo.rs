@@ -9,6 +9,8 @@
 //! Created only when the database has no application yet, so it never comes back after a user
 //! deleted it and never touches a database in use.
 
+pub mod load;
+
 use std::collections::BTreeMap;
 
 use app::model::NewApplication;

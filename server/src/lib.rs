@@ -23,6 +23,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod triggers;
+pub mod event_hub;
 pub mod ws;
 pub mod ws_clusters;
 

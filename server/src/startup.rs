@@ -48,6 +48,8 @@ pub struct Server {
     docker_poll: Duration,
     jenkins_masters: std::collections::BTreeMap<String, String>,
     outbound: crate::outbound::Outbound,
+    /// The demo balancer's port and the requests a second sent to it (`--demo-load`).
+    demo_load: (u16, u32),
 }
 
 impl Server {
@@ -101,7 +103,12 @@ impl Server {
             .nest("/api/v1", http::api_router())
             .merge(http::gate::router())
             .split_for_parts();
+        // Live events: this process's through the engine's channel, other instances' through
+        // PostgreSQL's notices (which also wake this process's idle workers).
+        let notices = store.listen(engine.wake_handle());
+        let events = crate::event_hub::EventHub::start(store.clone(), engine.subscribe(), notices.map(|notices| notices.events));
         let state = AppState {
+            events,
             leptos_options,
             services: built.services,
             store: store.clone(),
@@ -132,6 +139,7 @@ impl Server {
             docker_poll: Duration::from_millis(config.docker_poll_ms.max(1_000)),
             jenkins_masters: jenkins_masters(config),
             outbound,
+            demo_load: (config.demo_port, config.demo_load),
         })
     }
 
@@ -170,6 +178,8 @@ impl Server {
         });
         let agents = self.state.engine.clouds().start_agents(self.cache_interval, stopped.clone());
         let pollers = crate::triggers::pollers::start(self.state.engine.clone(), self.outbound.clone(), self.jenkins_masters.clone(), self.docker_poll, stopped.clone());
+        let (demo_port, demo_rate) = self.demo_load;
+        let demo_load = tokio::spawn(crate::demo::load::run(demo_port, demo_rate, stopped.clone(), Default::default()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         drop(stop);
@@ -177,6 +187,7 @@ impl Server {
             let _ = worker.await;
         }
         let _ = sweeper.await;
+        let _ = demo_load.await;
         for agent in agents {
             let _ = agent.await;
         }

@@ -21,4 +21,6 @@ pub struct AppState {
     pub openapi: Document,
     pub secrets: Arc<Secrets>,
     pub engine: Engine,
+    /// Live execution events, followed once and fanned out to every event socket.
+    pub events: crate::event_hub::EventHub,
 }

@@ -15,6 +15,7 @@ pub mod cloud_accounts;
 pub mod credentials;
 pub mod executions;
 pub mod local_resources;
+pub mod notices;
 pub mod pipelines;
 pub mod secrets;
 pub mod trigger_state;

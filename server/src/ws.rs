@@ -1,23 +1,23 @@
 //! The live event socket, `/api/v1/ws`. A client sends one `Subscribe` (an execution or an
 //! application, and the last sequence number it saw); the server sends every stored event after
 //! it, oldest first, then live events as they happen, each exactly once and in order, so a
-//! client that reconnects with its last `seq` misses nothing. It subscribes to live events
-//! before reading the stored ones, so nothing falls between the two, and fills any gap in
-//! sequence numbers from the store (events commit in sequence order, see `store::executions`).
+//! client that reconnects with its last `seq` misses nothing. It registers with the process's
+//! event hub (`event_hub`: events encoded once, in sequence order, from every instance) before
+//! reading the stored ones, so nothing falls between the two. A socket too slow to keep up is
+//! closed with the sequence number to resume after, rather than buffered without end.
 
 use std::sync::Arc;
 
 use app::error::AppError;
 use app::model::auth::Caller;
-use app::model::execution::{ExecutionEvent, Subscribe};
+use app::model::execution::Subscribe;
 use app::ssr::{AuthService, ExecutionService};
 use axum::extract::{Extension, State};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::broadcast::error::RecvError;
 
-use crate::engine::Engine;
+use crate::event_hub::EventHub;
 use crate::http::Authenticated;
 use crate::http::authenticate::{PresentedCredential, RECHECK_EVERY};
 use crate::state::AppState;
@@ -32,7 +32,7 @@ pub async fn upgrade(
 ) -> Response {
     ws.on_upgrade(move |socket| async move {
         let holder = Holder { caller: std::sync::Mutex::new(caller), credential, auth: state.services.auth.clone() };
-        if let Err(error) = serve(socket, state.engine, state.services.executions, holder).await {
+        if let Err(error) = serve(socket, state.events, state.services.executions, holder).await {
             tracing::debug!(%error, "event socket closed");
         }
     })
@@ -44,11 +44,6 @@ enum Error {
     Socket(#[from] axum::Error),
     #[error("refused: {0}")]
     Refused(AppError),
-}
-
-fn wanted(subscribe: &Subscribe, event: &ExecutionEvent) -> bool {
-    subscribe.execution.as_deref().is_none_or(|id| id == event.execution.id)
-        && subscribe.application.as_deref().is_none_or(|app| app == event.execution.application)
 }
 
 /// Who the socket serves, as of the last look at their credential.
@@ -75,7 +70,7 @@ impl Holder {
     }
 }
 
-async fn serve(socket: WebSocket, engine: Engine, executions: Arc<dyn ExecutionService>, holder: Holder) -> Result<(), Error> {
+async fn serve(socket: WebSocket, hub: EventHub, executions: Arc<dyn ExecutionService>, holder: Holder) -> Result<(), Error> {
     let (mut sink, mut stream) = socket.split();
     let subscribe: Subscribe = loop {
         match stream.next().await {
@@ -96,18 +91,22 @@ async fn serve(socket: WebSocket, engine: Engine, executions: Arc<dyn ExecutionS
         sink.send(Message::Text(serde_json::to_string(&refusal.body()).unwrap_or_default().into())).await?;
         return Err(Error::Refused(refusal));
     }
-
-    let mut live = engine.subscribe();
-    let mut last = subscribe.after;
-    let send = async |sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, event: &ExecutionEvent| {
-        sink.send(Message::Text(serde_json::to_string(event).unwrap_or_default().into())).await
+    let application = match (&subscribe.execution, &subscribe.application) {
+        (Some(id), _) => executions.get(&holder.current(), id).await.map_err(Error::Refused)?.application,
+        (None, Some(application)) => application.clone(),
+        (None, None) => return Ok(()),
     };
-    // Stored events first (also after a lag of the live channel).
+
+    // Registered before catching up, so nothing committed in between is missed; what arrives
+    // twice is told apart by its sequence number.
+    let mut watch = hub.watch(&application, subscribe.execution.as_deref());
+    let mut last = subscribe.after;
+    // Stored events first, a page at a time.
     let catch_up = async |sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, last: &mut i64| -> Result<(), Error> {
         loop {
             let events = executions.events(&holder.current(), &subscribe, *last, PAGE).await.map_err(Error::Refused)?;
             for event in &events {
-                send(sink, event).await?;
+                sink.send(Message::Text(serde_json::to_string(event).unwrap_or_default().into())).await?;
                 *last = event.seq;
             }
             if events.len() < PAGE as usize {
@@ -116,36 +115,32 @@ async fn serve(socket: WebSocket, engine: Engine, executions: Arc<dyn ExecutionS
         }
     };
     catch_up(&mut sink, &mut last).await?;
-    // Events committed by other gennaker processes on the same database reach this one only
-    // through the store: look there every second too.
-    let mut sweep = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
+    recheck.reset();
     loop {
         tokio::select! {
-            _ = sweep.tick() => catch_up(&mut sink, &mut last).await?,
-            // Roles, tokens and sessions change: look again, and the next catch-up checks the
-            // application with what holds now (closing the socket when READ is gone).
+            // Roles, tokens and sessions change: look again, and close the socket once the
+            // credential no longer works or READ on the application is gone.
             _ = recheck.tick() => {
-                if !holder.refresh().await {
+                if !holder.refresh().await || executions.events(&holder.current(), &subscribe, last, 1).await.is_err() {
                     let _ = sink.send(Message::Close(None)).await;
                     return Ok(());
                 }
-                catch_up(&mut sink, &mut last).await?;
             }
-            received = live.recv() => match received {
-                Ok(event) if event.seq > last && wanted(&subscribe, &event) => {
-                    // A gap means events committed by others (or out of order): fill it from the store.
-                    if event.seq > last + 1 {
-                        catch_up(&mut sink, &mut last).await?;
-                    }
-                    if event.seq > last {
-                        send(&mut sink, &event).await?;
-                        last = event.seq;
-                    }
+            frame = watch.frames.recv() => match frame {
+                Some(frame) if frame.seq > last => {
+                    last = frame.seq;
+                    sink.send(Message::Text(frame.text)).await?;
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => catch_up(&mut sink, &mut last).await?,
-                Err(RecvError::Closed) => return Ok(()),
+                Some(_) => {}
+                // Dropped as too slow: say where to resume (the browser resubscribes from the
+                // last event it has) and close.
+                None => {
+                    let hint = serde_json::json!({"error": "slow", "message": "this socket fell too far behind and was closed; subscribe again with after", "resumeAfter": last});
+                    let _ = sink.send(Message::Text(hint.to_string().into())).await;
+                    let _ = sink.send(Message::Close(Some(axum::extract::ws::CloseFrame { code: 1013, reason: "too slow; resubscribe".into() }))).await;
+                    return Ok(());
+                }
             },
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),

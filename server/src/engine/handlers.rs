@@ -29,12 +29,13 @@ pub async fn handle(message: &Message, execution: &mut Execution, now: i64, effe
         return Vec::new();
     }
     if let Message::AfterCompletion { .. } = message {
-        if execution.status.is_complete() {
-            for listener in &effects.listeners {
-                listener.run_finished(&effects.launcher, execution).await;
-            }
+        if !execution.status.is_complete() {
+            return Vec::new();
         }
-        return Vec::new();
+        for listener in &effects.listeners {
+            listener.run_finished(&effects.launcher, execution).await;
+        }
+        return wake_parent(execution);
     }
     if execution.status.is_complete() {
         return Vec::new();
@@ -45,10 +46,31 @@ pub async fn handle(message: &Message, execution: &mut Execution, now: i64, effe
         Message::StartExecution { .. } => start_execution(execution, now),
         Message::StartStage { stage, .. } => start_stage(execution, stage, now),
         Message::RunTask { stage, task, .. } => run_task(execution, stage, *task, now, effects).await,
+        Message::WakeStage { stage, .. } => match waiting_task(execution, stage) {
+            Some(task) => run_task(execution, stage, task, now, effects).await,
+            None => Vec::new(),
+        },
         Message::CompleteStage { stage, .. } => complete_stage(execution, stage, now, effects).await,
         Message::CompleteExecution { .. } => complete_execution(execution, now),
         Message::CancelExecution { .. } => cancel_execution(execution, now, effects).await,
     }
+}
+
+/// A child run that ended wakes the parent's `pipeline` stage waiting for it (the child's
+/// trigger names them), rather than the parent polling.
+fn wake_parent(child: &Execution) -> Vec<Next> {
+    let parent = child.trigger.extra.get("parentExecution").and_then(|parent| parent.get("id")).and_then(Value::as_str);
+    let stage = child.trigger.extra.get("parentStage").and_then(Value::as_str);
+    match (parent, stage) {
+        (Some(parent), Some(stage)) => vec![Next::now(Message::WakeStage { execution: parent.to_string(), stage: stage.to_string() })],
+        _ => Vec::new(),
+    }
+}
+
+/// The task of a running stage that is waiting (its first unfinished one).
+fn waiting_task(execution: &Execution, stage_id: &str) -> Option<usize> {
+    let stage = execution.stage(stage_id).filter(|stage| stage.status == Status::Running)?;
+    stage.tasks.iter().position(|task| !task.status.is_complete())
 }
 
 fn start_execution(execution: &mut Execution, now: i64) -> Vec<Next> {
@@ -243,7 +265,7 @@ async fn run_task(execution: &mut Execution, stage_id: &str, index: usize, now: 
     let task = &mut stage.tasks[index];
     task.status = Status::Running;
     task.start_time.get_or_insert(now);
-    if tasks::awaits_judgment(&stage.kind) && !matches!(result, TaskResult::Running { .. }) {
+    if tasks::awaits_judgment(&stage.kind) && !matches!(result, TaskResult::Running { .. } | TaskResult::Polling { .. }) {
         let event = match stage.context.get("judgmentStatus").and_then(Value::as_str) {
             Some("continue") => Some("manualJudgmentContinue"),
             Some("stop") => Some("manualJudgmentStop"),
@@ -266,8 +288,17 @@ fn run_task_outcome(execution: &mut Execution, stage_id: &str, index: usize, res
     let Some(stage) = execution.stage_mut(stage_id) else { return Vec::new() };
     let task = &mut stage.tasks[index];
     match result {
-        TaskResult::Running { retry_after_ms } => {
-            vec![Next::after(Message::RunTask { execution: id, stage: stage_id.to_string(), task: index }, retry_after_ms.max(1))]
+        TaskResult::Running { .. } | TaskResult::Polling { .. } => {
+            let delay = match result {
+                TaskResult::Polling { first_ms } => tasks::poll_delay(first_ms, task.start_time.unwrap_or(now), now),
+                TaskResult::Running { retry_after_ms } => retry_after_ms,
+                _ => unreachable!("matched above"),
+            };
+            // A stage with a timeout is looked at when it expires, however long the task
+            // asked to wait.
+            let deadline = stage.context.get("stageTimeoutMs").and_then(Value::as_i64).zip(stage.start_time).map(|(timeout, started)| started + timeout + 1 - now);
+            let delay = deadline.map_or(delay, |deadline| delay.min(deadline)).max(1);
+            vec![Next::after(Message::RunTask { execution: id, stage: stage_id.to_string(), task: index }, delay)]
         }
         TaskResult::Succeeded { outputs } => {
             task.status = Status::Succeeded;

@@ -15,8 +15,12 @@ pub enum Message {
     ResumeExecution { execution: String },
     /// Runs a finished stage (and everything after it) again.
     RestartStage { execution: String, stage: String },
-    /// After a run ended: start what its end triggers (pipeline triggers).
+    /// After a run ended: start what its end triggers (pipeline triggers) and wake the parent
+    /// stage waiting for it.
     AfterCompletion { execution: String },
+    /// Something a running stage waits for has happened (a child run ended): run its waiting
+    /// task now rather than at its next poll. Harmless when nothing waits any more.
+    WakeStage { execution: String, stage: String },
     /// Deliver one notification: `index` into the run's notifications, or (`own`) into the
     /// stage's; `stage` is the stage the event is about.
     Notify { execution: String, event: String, stage: Option<String>, own: bool, index: usize, attempt: u32 },
@@ -34,6 +38,7 @@ impl Message {
             | Self::ResumeExecution { execution }
             | Self::RestartStage { execution, .. }
             | Self::AfterCompletion { execution }
+            | Self::WakeStage { execution, .. }
             | Self::Notify { execution, .. } => execution,
         }
     }

@@ -31,8 +31,9 @@ pub const CLIENT_TOKEN: &str = "gennaker.clientToken";
 
 pub use super::stages::{Step, failed, succeeded};
 
+/// Not there yet: look at the cloud again (backing off, see [`TaskResult::Polling`]).
 pub fn running() -> Step {
-    (TaskResult::Running { retry_after_ms: CLOUD_POLL_MS }, Map::new())
+    (TaskResult::Polling { first_ms: CLOUD_POLL_MS }, Map::new())
 }
 
 /// Succeeded, remembering `resolved` in the stage's context for the next tasks.

@@ -32,16 +32,30 @@ pub struct Effects {
 
 /// How often a waiting task is looked at again, at most.
 pub const POLL_MS: i64 = 1_000;
+/// The longest a polling task waits between looks (see [`TaskResult::Polling`]).
+pub const MAX_POLL_MS: i64 = 15_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskResult {
+    /// Not done; run again after exactly this long (a wait's end, the next canary interval,
+    /// or a safety net behind a wake-up such as a judgment's).
     Running { retry_after_ms: i64 },
+    /// Not done: the task watches state elsewhere (a cloud, a webhook, a child run) that tells
+    /// it nothing when it changes. Looked at again after `first_ms` at first, then less often
+    /// the longer the task has waited (a tenth of the time waited, up to [`MAX_POLL_MS`]), so
+    /// a long deploy or build costs a few looks a minute rather than one a second.
+    Polling { first_ms: i64 },
     Succeeded { outputs: BTreeMap<String, Value> },
     /// Failed; the stage's failure options decide what that means for the pipeline.
     Failed { error: String },
     /// Failed, but only as a warning whatever the stage's failure options say: the stage ends
     /// FAILED_CONTINUE (a precondition with `failPipeline: false`).
     Warned { error: String },
+}
+
+/// How long a polling task that started at `started` waits before its next look at `now`.
+pub fn poll_delay(first_ms: i64, started: i64, now: i64) -> i64 {
+    ((now - started) / 10).clamp(first_ms.max(1), MAX_POLL_MS.max(first_ms))
 }
 
 /// The task names of a stage type, in order (none for a type this build does not know).

@@ -29,8 +29,13 @@ use crate::store::{self, Store};
 pub const LEASE_MS: i64 = 30_000;
 /// How many follow-up messages one step may handle in its own transaction.
 const MAX_INLINE_STEPS: usize = 64;
-/// How long an idle worker waits before looking for due messages again.
-const IDLE_POLL: Duration = Duration::from_millis(50);
+/// The longest an idle worker sleeps before looking at the queue again, whatever is due: how
+/// soon it notices a message another process enqueued (a new run started on another instance,
+/// or a message whose worker died and whose lease ran out). Messages this process enqueues wake
+/// it at once, and it sleeps only until the next delivery it knows of, so runs parked at a
+/// wait or a judgment cost nothing while they wait.
+const IDLE_SQLITE: Duration = Duration::from_millis(1_000);
+const IDLE_POSTGRES: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -129,6 +134,12 @@ impl Engine {
     /// Live events, for the WebSocket (stored events are read from the store).
     pub fn subscribe(&self) -> broadcast::Receiver<ExecutionEvent> {
         self.events.subscribe()
+    }
+
+    /// What wakes idle workers, for those who learn of new messages elsewhere (another
+    /// instance's notice).
+    pub fn wake_handle(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// Wakes idle workers (a message was just enqueued).
@@ -245,7 +256,8 @@ impl Engine {
                 for (seq, snapshot) in seqs.iter().zip(&snapshots) {
                     self.publish(*seq, snapshot);
                 }
-                if later.iter().any(|n| n.delay_ms == 0) {
+                // Idle workers sleep until the delivery they know of: tell them of new ones.
+                if !later.is_empty() {
                     self.wake();
                 }
                 if completed {
@@ -260,10 +272,29 @@ impl Engine {
         }
     }
 
-    /// Handles messages until `shutdown` resolves; idle, it waits for a wake-up or a short poll.
+    /// How long an idle worker may sleep: until the next delivery, at most the idle limit.
+    async fn idle_pause(&self) -> Duration {
+        let limit = match self.store.backend() {
+            store::Backend::Postgres => IDLE_POSTGRES,
+            store::Backend::Sqlite => IDLE_SQLITE,
+        };
+        match self.store.next_delivery().await {
+            Ok(Some(at)) => Duration::from_millis(u64::try_from(at - self.clock.now()).unwrap_or(0)).clamp(Duration::from_millis(1), limit),
+            Ok(None) => limit,
+            Err(_) => Duration::from_millis(50),
+        }
+    }
+
+    /// Handles messages until `shutdown` resolves; idle, it sleeps until the next delivery or
+    /// a wake-up.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
+            // Listening before looking: a wake-up that comes while this worker finds the queue
+            // empty is not lost.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             let outcome = tokio::select! {
                 () = &mut shutdown => return,
                 outcome = self.try_execute_one() => outcome,
@@ -271,10 +302,11 @@ impl Engine {
             match outcome {
                 Ok(Outcome::Handled | Outcome::Conflict) => {}
                 Ok(Outcome::Idle) => {
+                    let pause = self.idle_pause().await;
                     tokio::select! {
                         () = &mut shutdown => return,
-                        () = self.wake.notified() => {}
-                        () = tokio::time::sleep(IDLE_POLL) => {}
+                        () = woken => {}
+                        () = tokio::time::sleep(pause) => {}
                     }
                 }
                 Err(error) => {

@@ -125,6 +125,16 @@ impl Store {
         }
     }
 
+    /// On PostgreSQL, tells every instance listening (`store::notices`) that events up to `$1`
+    /// were committed and that the queue has new messages: sent at commit, never for a
+    /// transaction rolled back. SQLite has one process: nothing to tell.
+    fn announce(&self) -> Option<&'static str> {
+        match self.pool {
+            Pool::Sqlite(_) => None,
+            Pool::Postgres(_) => Some("SELECT pg_notify('gennaker_events', $1), pg_notify('gennaker_queue', '')"),
+        }
+    }
+
     /// Serialises the launches and promotions of one pipeline's runs (`limitConcurrent`): the
     /// first statement of their transactions. PostgreSQL: an advisory lock on the pipeline, held
     /// to commit. SQLite: a write (that changes nothing) takes the database's single write lock
@@ -198,6 +208,9 @@ impl Store {
                 let (seq,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
                     .bind(&execution.id).bind(&execution.application).bind(now).bind(&body)
                     .fetch_one(&mut *tx).await?;
+                if let Some(announce) = self.announce() {
+                    sqlx::query(announce).bind(seq.to_string()).execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 Ok::<_, Error>(Inserted { seq, superseded: events })
             }.await
@@ -241,6 +254,9 @@ impl Store {
                 let (seq,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
                     .bind(&id).bind(&execution.application).bind(now).bind(&body)
                     .fetch_one(&mut *tx).await?;
+                if let Some(announce) = self.announce() {
+                    sqlx::query(announce).bind(seq.to_string()).execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 Ok(Some((seq, execution)))
             }.await
@@ -347,6 +363,16 @@ impl Store {
         Ok(row.map(|(id, body)| Claimed { id, body, lease_until }))
     }
 
+    /// When the next unclaimed message falls due (`None`: the queue holds none), so an idle
+    /// worker sleeps until then rather than asking again and again. The `deliver_at` index
+    /// answers it from its first unleased entry.
+    pub async fn next_delivery(&self) -> Result<Option<i64>> {
+        let row: Option<(i64,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT deliver_at FROM queue WHERE lease_until IS NULL ORDER BY deliver_at LIMIT 1").fetch_optional(pool).await
+        })?;
+        Ok(row.map(|(at,)| at))
+    }
+
     /// Gives a claimed message back, to be delivered again at `deliver_at`.
     pub async fn release_message(&self, claimed: &Claimed, deliver_at: i64) -> Result<()> {
         on_pool!(self, pool => {
@@ -405,6 +431,9 @@ impl Store {
                         .bind(&message.execution_id).bind(&message.body).bind(message.deliver_at)
                         .execute(&mut *tx).await?;
                 }
+                if let Some(announce) = self.announce().filter(|_| !seqs.is_empty() || !outgoing.is_empty()) {
+                    sqlx::query(announce).bind(seqs.last().copied().unwrap_or(0).to_string()).execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 Ok(StepOutcome::Committed(seqs))
             }.await
@@ -425,6 +454,12 @@ impl Store {
         rows.into_iter()
             .map(|(seq, ts, body)| Ok(ExecutionEvent { seq, ts, execution: serde_json::from_str(&body).map_err(|e| corrupt("event", e))? }))
             .collect()
+    }
+
+    /// The event log's latest sequence number (0 when empty).
+    pub async fn latest_event_seq(&self) -> Result<i64> {
+        let (seq,): (Option<i64>,) = on_pool!(self, pool => sqlx::query_as("SELECT MAX(seq) FROM execution_events").fetch_one(pool).await)?;
+        Ok(seq.unwrap_or(0))
     }
 
     /// The application's latest event sequence number (0 when none).

@@ -98,3 +98,71 @@ async fn the_demo_deploys_v2_and_everything_survives_a_restart() {
     drop(stop_with_sigterm(running));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The canary demo as the README tells a newcomer to run it: `scripts/run`'s steady load
+/// (`--demo-load`) is the only traffic, a real Prometheus scrapes the demo's instances, and the
+/// `Canary demo` pipeline with a version failing a fifth of its requests is judged at 20% and
+/// rolled back by itself; the demo balancer serves the old version alone again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_canary_demo_rolls_a_bad_version_back_under_its_own_load() {
+    let dir = std::env::temp_dir().join(format!("gennaker-canary-demo-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("metrics-token");
+    std::fs::write(&token_file, "demo-metrics-token-for-the-canary-test\n").unwrap();
+    let database = format!("sqlite://{}/demo.db", dir.display());
+    let port = free_port().to_string();
+    let token = token_file.display().to_string();
+    let env = [("GENNAKER_DEMO", "true"), ("GENNAKER_DEMO_PORT", port.as_str()), ("GENNAKER_DEMO_LOAD", "20"), ("GENNAKER_METRICS_TOKEN_FILE", token.as_str()),
+        // Prometheus listens on this machine, as `scripts/run` allows it.
+        ("GENNAKER_OUTBOUND_ALLOW", "http://127.0.0.1")];
+    let port: u16 = port.parse().unwrap();
+    let running = start_binary(&database, &env);
+    serves(port, "v1").await;
+    let prometheus = crate::prometheus::Prometheus::start(&[crate::prometheus::ScrapeJob::HttpSd {
+        name: "gennaker-instances".into(),
+        url: format!("{}/api/v1/metrics/targets", running.address),
+        token_file: token_file.clone(),
+    }])
+    .await;
+    let client = reqwest::Client::new();
+    let address = running.address.clone();
+    let cookie = sign_in(&client, &address, "admin").await;
+    let call = |method: reqwest::Method, path: &str| {
+        client.request(method, format!("{address}{path}")).header("cookie", &cookie).header("origin", &address)
+    };
+    let account = json!({"cloudProvider": "prometheus", "prometheus": {"baseUrl": prometheus.url}});
+    let added = call(reqwest::Method::PUT, "/api/v1/clouds/accounts/prometheus").json(&account).send().await.unwrap();
+    assert!(added.status().is_success(), "{}", added.text().await.unwrap());
+
+    let started: Value = call(reqwest::Method::POST, "/api/v1/applications/demo/pipelines/Canary%20demo/executions")
+        .json(&json!({"parameters": {"version": "v9", "failPercent": "20"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["id"].as_str().unwrap_or_else(|| panic!("{started}")).to_string();
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let execution = loop {
+        let execution: Value = call(reqwest::Method::GET, &format!("/api/v1/executions/{id}")).send().await.unwrap().json().await.unwrap();
+        if !["NOT_STARTED", "RUNNING"].contains(&execution["status"].as_str().unwrap()) {
+            break execution;
+        }
+        assert!(Instant::now() < deadline, "the canary demo did not finish: {execution:#}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(execution["status"], "TERMINAL", "{execution:#}");
+    let deploy = &execution["stages"][0];
+    let error = deploy["error"].as_str().unwrap_or_default();
+    assert!(error.contains("canary analysis at 20% failed") && error.contains("rolled back: traffic back to demo-web-v000"), "{error}");
+    // Judged on the demo load's requests: the canary and the baseline both answered some.
+    let interval = &deploy["context"]["deployProgress"][0]["rollout"]["analyses"][0]["intervals"][0];
+    let metric = &interval["metrics"][0];
+    let points = |side: &str| metric[side].as_array().map_or(0, Vec::len);
+    assert!(points("controlPoints") > 0 && points("experimentPoints") > 0, "the judge saw traffic on both sides: {interval:#}");
+    serves(port, "v1").await;
+    drop(prometheus);
+    drop(stop_with_sigterm(running));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,6 +29,7 @@ both_databases!(
     concurrent_runs_wait_their_turn,
     expressions_feed_later_stages_and_fail_loudly,
     manual_judgment_continues_or_stops,
+    waiting_costs_nothing_until_its_moment_or_its_event,
 );
 
 struct Harness {
@@ -66,6 +67,17 @@ impl Harness {
             }
         }
         panic!("the engine never went idle");
+    }
+
+    /// Handles every due message; how many there were.
+    async fn deliveries(&self) -> usize {
+        let mut handled = 0;
+        loop {
+            match self.engine.try_execute_one().await.unwrap() {
+                Outcome::Idle => return handled,
+                Outcome::Handled | Outcome::Conflict => handled += 1,
+            }
+        }
     }
 
     async fn save(&self, name: &str, stages: Value) -> String {
@@ -547,6 +559,52 @@ async fn webhooks_call_retry_and_wait_for_completion(db: Db) {
     let broken = h.run("broken").await;
     assert_eq!(broken.status, Status::Terminal);
     assert!(broken.stages[0].error.as_deref().unwrap().contains("status FAILED"), "{:?}", broken.stages[0].error);
+}
+
+/// Runs parked at a judgment, an hour-long wait and a child pipeline are not looked at while
+/// they wait: the wait is due when it ends, the judgment and the child's end wake their stage.
+async fn waiting_costs_nothing_until_its_moment_or_its_event(db: Db) {
+    let h = harness(db).await;
+    h.pipelines
+        .save(&h.admin, "shop", json!({"name": "child", "stages": [{"refId": "1", "name": "Gate", "type": "manualJudgment"}]}))
+        .await
+        .unwrap();
+    h.save("parked", json!([
+        {"refId": "1", "name": "Approve", "type": "manualJudgment"},
+        wait("2", 3600, &[]),
+        {"refId": "3", "name": "Run child", "type": "pipeline", "application": "shop", "pipeline": "child"},
+    ])).await;
+    let started = h.start("parked", &[]).await;
+    h.drain().await;
+    let running = h.get(&started.id).await;
+    assert!(running.stages.iter().all(|stage| stage.status == Status::Running), "all three wait");
+    let child = running.stages[2].context["executionId"].as_str().unwrap().to_string();
+
+    // 59 minutes pass, a minute at a time: nobody looks at the judgment or the wait, and the
+    // parent looks at its child less and less often.
+    let mut looks = 0;
+    for _ in 0..59 {
+        h.clock.advance(60_000);
+        looks += h.deliveries().await;
+    }
+    assert!(looks <= 12, "only the child's safety-net poll, every five minutes; got {looks} deliveries");
+
+    // The judgment wakes its stage at once, without the clock moving.
+    h.executions.judge(&h.admin, &started.id, "1", Judgment { judgment_status: JudgmentStatus::Continue, judgment_input: None }).await.unwrap();
+    h.drain().await;
+    assert_eq!(status_of(&h.get(&started.id).await, "1"), Status::Succeeded);
+    // So does the child's end, for the parent's pipeline stage.
+    h.executions.judge(&h.admin, &child, "1", Judgment { judgment_status: JudgmentStatus::Continue, judgment_input: None }).await.unwrap();
+    h.drain().await;
+    assert_eq!(h.get(&child).await.status, Status::Succeeded);
+    assert_eq!(status_of(&h.get(&started.id).await, "3"), Status::Succeeded, "the child's end woke its parent");
+    assert_eq!(status_of(&h.get(&started.id).await, "2"), Status::Running);
+
+    // The wait ends when its hour is up, on the first look.
+    h.clock.advance(60_000);
+    h.drain().await;
+    let done = h.get(&started.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{:?}", done.stages);
 }
 
 both_databases!(a_pipeline_stage_runs_another_and_follows_its_fate);

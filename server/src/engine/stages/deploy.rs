@@ -484,7 +484,7 @@ async fn step_pipeline_done(
                 Ok(false)
             }
             (TaskResult::Failed { error } | TaskResult::Warned { error }, _) => Err(format!("pipelineBeforeCleanup: {error}")),
-            (TaskResult::Running { .. }, _) => Ok(false),
+            (TaskResult::Running { .. } | TaskResult::Polling { .. }, _) => Ok(false),
         },
         Some(id) => {
             if let Value::Object(context) = &mut step_stage.context {
@@ -496,7 +496,7 @@ async fn step_pipeline_done(
                     Ok(true)
                 }
                 (TaskResult::Failed { error } | TaskResult::Warned { error }, _) => Err(format!("pipelineBeforeCleanup at step {}: {error}", progress.step + 1)),
-                (TaskResult::Running { .. }, _) => Ok(false),
+                (TaskResult::Running { .. } | TaskResult::Polling { .. }, _) => Ok(false),
             }
         }
     }

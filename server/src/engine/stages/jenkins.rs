@@ -161,7 +161,7 @@ async fn start(effects: &Effects, config: &JenkinsStage) -> Result<String, Strin
 }
 
 fn running() -> Step {
-    (TaskResult::Running { retry_after_ms: POLL_MS }, Map::new())
+    (TaskResult::Polling { first_ms: POLL_MS }, Map::new())
 }
 
 fn set(key: &str, value: Value) -> Map<String, Value> {
@@ -189,7 +189,7 @@ async fn monitor(effects: &Effects, stage: &app::model::execution::Stage, config
     let info = json!({"number": number, "result": build.result, "url": build.url, "name": config.job, "building": build.building,
         "timestamp": build.timestamp, "artifacts": build.artifacts});
     if build.building || build.result.is_none() {
-        return Ok((TaskResult::Running { retry_after_ms: POLL_MS }, set(BUILD_INFO, info)));
+        return Ok((TaskResult::Polling { first_ms: POLL_MS }, set(BUILD_INFO, info)));
     }
     let result = build.result.as_deref().unwrap_or_default();
     let passed = result == "SUCCESS" || (result == "UNSTABLE" && config.mark_unstable_as_successful);

@@ -14,7 +14,10 @@ use app::model::stage_types::{Field, Input, StageTypeInfo};
 use serde_json::json;
 use crate::engine::stage_forms as F;
 use super::{StageType, Step, Task, failed, succeeded};
-use crate::engine::tasks::{POLL_MS, TaskResult};
+use crate::engine::tasks::TaskResult;
+
+/// How often a run waiting for a judgment is looked at anyway.
+const JUDGMENT_SAFETY_NET_MS: i64 = 3_600_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -86,8 +89,9 @@ impl StageType for ManualJudgment {
                 let by = context.get("lastModifiedBy").and_then(Value::as_str).unwrap_or("someone");
                 failed(format!("stopped by {by} at the manual judgment"))
             }
-            // Judging re-runs this task at once; the poll is a safety net.
-            _ => (TaskResult::Running { retry_after_ms: POLL_MS * 30 }, Map::new()),
+            // Judging wakes this task in the same commit; the hourly look is a safety net (a
+            // stage timeout still fires on time: the engine wakes the task for it).
+            _ => (TaskResult::Running { retry_after_ms: JUDGMENT_SAFETY_NET_MS }, Map::new()),
         }
     }
 }

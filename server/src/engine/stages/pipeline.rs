@@ -38,6 +38,8 @@ pub struct PipelineStage {
 }
 
 const POLL_MS: i64 = 1_000;
+/// How often a parent looks at a child run that has not woken it.
+const CHILD_SAFETY_NET_MS: i64 = 300_000;
 
 fn child_id(parent: &Execution, stage: &Stage) -> String {
     format!("{}-{}", parent.id, stage.id)
@@ -90,7 +92,7 @@ pub async fn wait(store: &Store, stage: &Stage, config: &PipelineStage) -> Run {
     let child = match store.load_execution(id).await {
         Ok(Some((child, _))) => child,
         Ok(None) => return failed(format!("child execution {id} disappeared")),
-        Err(_) => return (TaskResult::Running { retry_after_ms: POLL_MS }, Map::new()),
+        Err(_) => return (TaskResult::Polling { first_ms: POLL_MS }, Map::new()),
     };
     match child.status {
         Status::Succeeded => {
@@ -98,7 +100,9 @@ pub async fn wait(store: &Store, stage: &Stage, config: &PipelineStage) -> Run {
             (TaskResult::Succeeded { outputs }, Map::new())
         }
         status if status.is_complete() => failed(format!("pipeline {} ended {} (execution {id})", child.name, status.as_str())),
-        _ => (TaskResult::Running { retry_after_ms: POLL_MS }, Map::new()),
+        // The child's end wakes this task (`Message::WakeStage`); the look every few minutes
+        // is a safety net.
+        _ => (TaskResult::Running { retry_after_ms: CHILD_SAFETY_NET_MS }, Map::new()),
     }
 }
 

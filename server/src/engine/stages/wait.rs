@@ -12,7 +12,7 @@ use app::model::stage_types::{Field, Input, StageTypeInfo};
 use serde_json::json;
 use crate::engine::stage_forms as F;
 use super::{Fault, StageType, Step, Task, config_or_fail, failed, has_expression, parse, succeeded};
-use crate::engine::tasks::{POLL_MS, TaskResult};
+use crate::engine::tasks::TaskResult;
 
 /// A number that may instead be an expression (`"${parameters.seconds}"`), as in Spinnaker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,7 +91,9 @@ impl StageType for Wait {
         if remaining <= 0 {
             succeeded(BTreeMap::new())
         } else {
-            (TaskResult::Running { retry_after_ms: remaining.min(POLL_MS * 5) }, Map::new())
+            // Due exactly when the wait ends: nothing looks in between (skipping it wakes the
+            // task at once).
+            (TaskResult::Running { retry_after_ms: remaining }, Map::new())
         }
     }
 }

@@ -212,7 +212,7 @@ pub async fn monitor(http: &Outbound, webhook: &WebhookStage, context: &Value) -
     let reported = match json_path(&body, path) {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
-        None => return (TaskResult::Running { retry_after_ms: POLL_MS }, patch),
+        None => return (TaskResult::Polling { first_ms: POLL_MS }, patch),
     };
     let mut outputs = std::collections::BTreeMap::new();
     outputs.insert("webhookStatus".to_string(), json!(reported));
@@ -223,7 +223,7 @@ pub async fn monitor(http: &Outbound, webhook: &WebhookStage, context: &Value) -
     } else if listed(&webhook.terminal_statuses, &reported) {
         (TaskResult::Failed { error: format!("the webhook's job failed (status {reported})") }, patch)
     } else {
-        (TaskResult::Running { retry_after_ms: POLL_MS }, patch)
+        (TaskResult::Polling { first_ms: POLL_MS }, patch)
     }
 }
 
