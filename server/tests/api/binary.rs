@@ -17,6 +17,17 @@ pub struct RunningBinary {
     pub output: Arc<Mutex<Vec<String>>>,
 }
 
+/// A test that panics still stops its processes: they would otherwise outlive it, holding
+/// ports and database connections.
+impl Drop for RunningBinary {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl RunningBinary {
     pub fn output(&self) -> String {
         self.output.lock().unwrap().join("\n")

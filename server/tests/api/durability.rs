@@ -16,24 +16,24 @@ use crate::helpers::{Db, fresh_database};
 
 both_databases!(runs_finish_after_a_sigkill_with_no_stage_run_twice);
 
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
-    cookie: String,
-    address: String,
+    pub(crate) cookie: String,
+    pub(crate) address: String,
 }
 
 impl Client {
-    async fn new(running: &RunningBinary) -> Self {
+    pub(crate) async fn new(running: &RunningBinary) -> Self {
         let http = reqwest::Client::new();
         let cookie = sign_in(&http, &running.address, "admin").await;
         Self { http, cookie, address: running.address.clone() }
     }
 
-    fn at(&self, running: &RunningBinary) -> Self {
+    pub(crate) fn at(&self, running: &RunningBinary) -> Self {
         Self { http: self.http.clone(), cookie: self.cookie.clone(), address: running.address.clone() }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+    pub(crate) async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
         let mut request = self.http.request(method, format!("{}{path}", self.address)).header("cookie", &self.cookie).header("origin", &self.address);
         if let Some(body) = body {
             request = request.json(&body);
@@ -41,21 +41,21 @@ impl Client {
         request.send().await.unwrap()
     }
 
-    async fn json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let response = self.send(method, path, body).await;
         assert!(response.status().is_success(), "{path}: {}", response.status());
         response.json().await.unwrap()
     }
 }
 
-fn kill_hard(mut running: RunningBinary) {
+pub(crate) fn kill_hard(mut running: RunningBinary) {
     Command::new("kill").args(["-KILL", &running.child.id().to_string()]).status().unwrap();
     let _ = running.child.wait();
 }
 
 /// Every stage entered RUNNING at most once and SUCCEEDED exactly once, judged from the event
 /// log in sequence order.
-fn assert_each_stage_ran_once(events: &[(String, Value)]) {
+pub(crate) fn assert_each_stage_ran_once(events: &[(String, Value)]) {
     let mut by_execution: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
     for (id, execution) in events {
         by_execution.entry(id.as_str()).or_default().push(execution);
@@ -82,7 +82,7 @@ fn assert_each_stage_ran_once(events: &[(String, Value)]) {
     }
 }
 
-async fn event_log(database_url: &str) -> Vec<(String, Value)> {
+pub(crate) async fn event_log(database_url: &str) -> Vec<(String, Value)> {
     let rows: Vec<(String, String)> = if database_url.starts_with("sqlite:") {
         let mut connection = sqlx::SqliteConnection::connect(database_url).await.unwrap();
         sqlx::query_as("SELECT execution_id, body FROM execution_events ORDER BY seq").fetch_all(&mut connection).await.unwrap()

@@ -28,6 +28,7 @@ mod kubernetes_server_groups;
 mod local_cloud;
 mod notifications;
 mod pipelines;
+mod scale_out;
 mod scaling;
 mod platform;
 mod processes;
