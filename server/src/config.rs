@@ -112,6 +112,11 @@ pub struct ServeConfig {
     #[arg(long, env = "GENNAKER_WORKERS", default_value_t = 2)]
     pub workers: usize,
 
+    /// Days a finished run keeps its whole event log (every state it went through, for the
+    /// live view's replay); after that only its final state is kept. 0 keeps everything.
+    #[arg(long, env = "GENNAKER_EVENT_RETENTION_DAYS", default_value_t = 30)]
+    pub event_retention_days: u32,
+
     /// How long (ms) a claimed engine message stays with its worker; after a crash, the
     /// messages a dead process held are handled again once this passes.
     #[arg(long, env = "GENNAKER_ENGINE_LEASE_MS", default_value_t = 30_000)]
@@ -262,6 +267,7 @@ impl ServeConfig {
             admin_password: Some(SecretString::from(TEST_ADMIN_PASSWORD)),
             workers: 2,
             engine_lease_ms: 30_000,
+            event_retention_days: 30,
             demo: false,
             demo_port: 8081,
             demo_load: 0,

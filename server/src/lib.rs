@@ -14,6 +14,7 @@ pub mod import_cli;
 pub mod metrics;
 pub mod notify;
 pub mod outbound;
+pub mod retention;
 pub mod schedule;
 pub mod secrets;
 pub mod serde_errors;

@@ -50,6 +50,7 @@ pub struct Server {
     outbound: crate::outbound::Outbound,
     /// The demo balancer's port and the requests a second sent to it (`--demo-load`).
     demo_load: (u16, u32),
+    event_retention_days: u32,
 }
 
 impl Server {
@@ -140,6 +141,7 @@ impl Server {
             jenkins_masters: jenkins_masters(config),
             outbound,
             demo_load: (config.demo_port, config.demo_load),
+            event_retention_days: config.event_retention_days,
         })
     }
 
@@ -160,22 +162,8 @@ impl Server {
                 }))
             })
             .collect();
-        // Expired sessions are refused on read; this only keeps the table small.
-        let store = self.state.store.clone();
-        let mut sweeper_stopped = stopped.clone();
-        let sweeper = tokio::spawn(async move {
-            loop {
-                match store.delete_expired_sessions(crate::store::now_millis()).await {
-                    Ok(0) => {}
-                    Ok(removed) => tracing::debug!(removed, "expired sessions removed"),
-                    Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
-                }
-                tokio::select! {
-                    _ = sweeper_stopped.changed() => return,
-                    () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
-                }
-            }
-        });
+        // Expired sessions and old runs' event logs, on one instance at a time.
+        let sweeper = crate::retention::start(self.state.store.clone(), self.event_retention_days, stopped.clone());
         let agents = self.state.engine.clouds().start_agents(self.cache_interval, stopped.clone());
         let pollers = crate::triggers::pollers::start(self.state.engine.clone(), self.outbound.clone(), self.jenkins_masters.clone(), self.docker_poll, stopped.clone());
         let (demo_port, demo_rate) = self.demo_load;

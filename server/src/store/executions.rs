@@ -456,6 +456,29 @@ impl Store {
             .collect()
     }
 
+    /// Retention: of each run that ended and was started before `built_before` (epoch ms),
+    /// drops every event but its last, at most `batch` at a time; how many went. The last
+    /// event is the run's final state, which is all its page and a replay need once it is
+    /// over; running runs keep every event.
+    pub async fn expire_events(&self, built_before: i64, batch: i64) -> Result<u64> {
+        let ended = "'SUCCEEDED', 'FAILED_CONTINUE', 'TERMINAL', 'CANCELED', 'SKIPPED', 'STOPPED'";
+        let sql = format!(
+            "DELETE FROM execution_events WHERE seq IN (\
+               SELECT ev.seq FROM execution_events ev JOIN executions x ON x.id = ev.execution_id \
+               WHERE x.build_time < $1 AND x.status IN ({ended}) \
+               AND ev.seq < (SELECT MAX(last.seq) FROM execution_events last WHERE last.execution_id = ev.execution_id) \
+               LIMIT $2)"
+        );
+        let removed = on_pool!(self, pool => sqlx::query(&sql).bind(built_before).bind(batch).execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(removed)
+    }
+
+    /// How many events the log holds for one run (for tests and retention reports).
+    pub async fn event_count(&self, execution_id: &str) -> Result<i64> {
+        let (count,): (i64,) = on_pool!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM execution_events WHERE execution_id = $1").bind(execution_id).fetch_one(pool).await)?;
+        Ok(count)
+    }
+
     /// The event log's latest sequence number (0 when empty).
     pub async fn latest_event_seq(&self) -> Result<i64> {
         let (seq,): (Option<i64>,) = on_pool!(self, pool => sqlx::query_as("SELECT MAX(seq) FROM execution_events").fetch_one(pool).await)?;

@@ -30,6 +30,7 @@ both_databases!(
     expressions_feed_later_stages_and_fail_loudly,
     manual_judgment_continues_or_stops,
     waiting_costs_nothing_until_its_moment_or_its_event,
+    retention_cuts_old_finished_runs_to_their_final_state,
 );
 
 struct Harness {
@@ -605,6 +606,37 @@ async fn waiting_costs_nothing_until_its_moment_or_its_event(db: Db) {
     h.drain().await;
     let done = h.get(&started.id).await;
     assert_eq!(done.status, Status::Succeeded, "{:?}", done.stages);
+}
+
+/// Retention keeps a finished run's final state and drops the states before it; a running
+/// run keeps every event, and only the instance holding the lease cleans up.
+async fn retention_cuts_old_finished_runs_to_their_final_state(db: Db) {
+    let h = harness(db).await;
+    h.save("steps", json!([variables("1", "One", json!([{"key": "a", "value": 1}]), &[]), variables("2", "Two", json!([{"key": "b", "value": 2}]), &["1"])])).await;
+    h.save("gated", json!([{"refId": "1", "name": "Approve", "type": "manualJudgment"}])).await;
+    let finished = h.run("steps").await;
+    assert_eq!(finished.status, Status::Succeeded);
+    let waiting = h.start("gated", &[]).await;
+    h.drain().await;
+    let store = h.engine.store();
+    let (finished_before, waiting_before) = (store.event_count(&finished.id).await.unwrap(), store.event_count(&waiting.id).await.unwrap());
+    assert!(finished_before > 3 && waiting_before > 1);
+
+    // Too recent for a 30-day retention: nothing goes.
+    let now = h.engine.now();
+    assert_eq!(server::retention::pass(store, "one", now, 30).await.unwrap(), 0);
+    assert_eq!(store.event_count(&finished.id).await.unwrap(), finished_before);
+    // 31 days on, on another instance while the first holds the lease: still nothing.
+    let later = now + 31 * 24 * 3600 * 1000;
+    assert_eq!(server::retention::pass(store, "two", now + 1000, 30).await.unwrap(), 0, "the lease is the first instance's");
+    let removed = server::retention::pass(store, "one", later, 30).await.unwrap();
+    assert_eq!(removed as i64, finished_before - 1);
+    assert_eq!(store.event_count(&finished.id).await.unwrap(), 1, "the final state stays");
+    assert_eq!(store.event_count(&waiting.id).await.unwrap(), waiting_before, "a running run keeps its log");
+    let kept = store.events_after(Some(&finished.id), None, 0, 10).await.unwrap();
+    assert_eq!(kept[0].execution, h.get(&finished.id).await, "what stays is the run as it ended");
+    // 0 days: keep everything.
+    assert_eq!(server::retention::pass(store, "one", later, 0).await.unwrap(), 0);
 }
 
 both_databases!(a_pipeline_stage_runs_another_and_follows_its_fate);
