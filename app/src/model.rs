@@ -11,6 +11,7 @@ pub mod canary_report;
 pub mod auth;
 pub mod clouds;
 pub mod cluster;
+pub mod cluster_page;
 pub mod execution;
 pub mod import;
 pub mod lenient;

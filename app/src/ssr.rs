@@ -177,6 +177,19 @@ pub trait ViewService: Send + Sync + 'static {
 pub trait ClusterService: Send + Sync + 'static {
     /// The application's clusters from the cache, by account and region.
     async fn clusters(&self, caller: &Caller, application: &str) -> Result<Vec<RegionClusters>>;
+    /// One cluster of the application, in every account and region that has it (empty when
+    /// none does).
+    async fn cluster(&self, caller: &Caller, application: &str, cluster: &str) -> Result<Vec<RegionClusters>>;
+    /// The application's clusters summed up, without server groups (Gate's `expand=false`);
+    /// only those named `cluster` when given.
+    async fn cluster_headers(&self, caller: &Caller, application: &str, cluster: Option<&str>) -> Result<Vec<crate::model::cluster::ClusterHeader>>;
+    /// One page of the Clusters tab (filtered, paged, big pages collapsed).
+    async fn clusters_page(
+        &self,
+        caller: &Caller,
+        application: &str,
+        query: &crate::model::cluster_page::ClustersPageQuery,
+    ) -> Result<crate::model::cluster_page::ClustersPage>;
     /// One server group with its instances.
     async fn server_group(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<ServerGroup>;
     /// The log of the build a server group built from source ran (`None`: not built here).

@@ -6,12 +6,15 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
-use crate::model::cluster::{LoadBalancer, LoadBalancerRequest, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup};
+use crate::model::cluster::{LoadBalancer, LoadBalancerRequest, SecurityGroup, SecurityGroupRequest, ServerGroup};
+use crate::model::cluster_page::{ClustersPage, ClustersPageQuery};
 use crate::model::execution::Execution;
 
-#[server]
-pub async fn list_clusters(application: String) -> Result<Vec<RegionClusters>, AppError> {
-    crate::ssr::respond(async |services, caller| services.clusters.clusters(&caller, &application).await).await
+/// One page of the Clusters tab: filtered, paged, big pages collapsed (see
+/// [`crate::model::cluster_page`]).
+#[server(input = Json)]
+pub async fn get_clusters_page(application: String, query: ClustersPageQuery) -> Result<ClustersPage, AppError> {
+    crate::ssr::respond(async |services, caller| services.clusters.clusters_page(&caller, &application, &query).await).await
 }
 
 #[server]

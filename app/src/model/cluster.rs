@@ -12,6 +12,7 @@ use super::time::EpochMillis;
 /// Where a resource lives: provider, account and region (`local`/`local`/`local` for the
 /// embedded cloud).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Location {
     pub cloud_provider: String,
@@ -60,6 +61,19 @@ pub enum Artifact {
     /// `build` (may be empty) and runs with `run` in the checkout.
     #[serde(rename_all = "camelCase")]
     Source { repository: String, commit: String, build: Vec<String>, run: Vec<String> },
+}
+
+impl Artifact {
+    /// What it runs, in a few characters: a command's version, else the image (a commit's
+    /// first twelve characters).
+    pub fn label(&self) -> String {
+        match self {
+            Artifact::Command { version, .. } => version.clone(),
+            Artifact::DockerImage { reference } => reference.clone(),
+            Artifact::MachineImage { image_id } => image_id.clone(),
+            Artifact::Source { commit, .. } => commit.chars().take(12).collect(),
+        }
+    }
 }
 
 /// An instance's health as Spinnaker aggregates it.
@@ -229,6 +243,7 @@ pub struct SecurityGroup {
 
 /// How many of a server group's instances are in each health state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceCounts {
     pub total: u32,
@@ -252,6 +267,16 @@ impl InstanceCounts {
             }
         }
         counts
+    }
+
+    /// Adds another server group's counts to these (a cluster's counts are its groups' sum).
+    pub fn add(&mut self, other: &InstanceCounts) {
+        self.total += other.total;
+        self.up += other.up;
+        self.down += other.down;
+        self.starting += other.starting;
+        self.out_of_service += other.out_of_service;
+        self.unknown += other.unknown;
     }
 }
 
@@ -342,8 +367,93 @@ pub struct RegionClusters {
     pub clusters: Vec<ClusterSummary>,
 }
 
+/// Which cluster: where it is and its name (a cluster of the same name may be in several
+/// accounts and regions).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterKey {
+    #[serde(flatten)]
+    pub location: Location,
+    pub name: String,
+}
+
+/// A cluster's newest server group, as its summary names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NewestServerGroup {
+    pub name: String,
+    /// What it runs, in a few characters: a command's version, else the image.
+    pub version: String,
+    pub enabled: bool,
+}
+
+/// A cluster summed up without its server groups or instances: the `expand=false` form of
+/// `GET /api/v1/applications/{app}/clusters`, what a collapsed cluster shows, and what the live
+/// socket pushes for a changed cluster to a subscriber that asked for `"expand": false`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterHeader {
+    pub name: String,
+    #[serde(flatten)]
+    pub location: Location,
+    pub server_group_count: u32,
+    pub enabled_server_group_count: u32,
+    /// Its server groups' instances by health state, summed.
+    pub instance_counts: InstanceCounts,
+    /// Absent only for a cluster with no server group (which the cache never lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest: Option<NewestServerGroup>,
+}
+
+impl ClusterHeader {
+    /// The summary of cluster `name` at `location` made of `server_groups`.
+    pub fn of<'a>(location: &Location, name: &str, server_groups: impl IntoIterator<Item = &'a ServerGroupSummary>) -> Self {
+        let mut header = Self {
+            name: name.to_string(),
+            location: location.clone(),
+            server_group_count: 0,
+            enabled_server_group_count: 0,
+            instance_counts: InstanceCounts::default(),
+            newest: None,
+        };
+        let mut newest: Option<&ServerGroupSummary> = None;
+        for group in server_groups {
+            header.server_group_count += 1;
+            header.enabled_server_group_count += u32::from(!group.disabled);
+            header.instance_counts.add(&group.instance_counts);
+            if newest.is_none_or(|known| (group.created_time, &group.name) > (known.created_time, &known.name)) {
+                newest = Some(group);
+            }
+        }
+        header.newest = newest.map(|group| NewestServerGroup { name: group.name.clone(), version: group.artifact.label(), enabled: !group.disabled });
+        header
+    }
+
+    pub fn key(&self) -> ClusterKey {
+        ClusterKey { location: self.location.clone(), name: self.name.clone() }
+    }
+}
+
+/// Every cluster of a view summed up, in the view's order (by account and region, then name);
+/// only `cluster` when given.
+pub fn cluster_headers(regions: &[RegionClusters], cluster: Option<&str>) -> Vec<ClusterHeader> {
+    regions
+        .iter()
+        .flat_map(|region| {
+            let location = Location { cloud_provider: region.cloud_provider.clone(), account: region.account.clone(), region: region.region.clone() };
+            region
+                .clusters
+                .iter()
+                .filter(move |found| cluster.is_none_or(|name| found.name == name))
+                .map(move |found| ClusterHeader::of(&location, &found.name, &found.server_groups))
+        })
+        .collect()
+}
+
 /// Pushed on `/api/v1/ws/clusters` whenever anything of the application changes in the cache:
-/// its whole clusters view, so a client never has to merge.
+/// its whole clusters view, so a client never has to merge (the default, `"expand": true`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterEvent {
@@ -351,11 +461,33 @@ pub struct ClusterEvent {
     pub regions: Vec<RegionClusters>,
 }
 
+/// Pushed on `/api/v1/ws/clusters` to a subscriber that asked for `"expand": false`: clusters
+/// summed up, never their server groups or instances. The first message (`snapshot: true`, and
+/// again whenever the server could not keep up) has every cluster; later ones only the clusters
+/// that changed (a server group or instance of theirs, or new) and those that are gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterChanges {
+    pub application: String,
+    #[serde(default)]
+    pub snapshot: bool,
+    pub clusters: Vec<ClusterHeader>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<ClusterKey>,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// The first message a client sends on `/api/v1/ws/clusters`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClusterSubscribe {
     pub application: String,
+    /// `true` (the default): whole views ([`ClusterEvent`]); `false`: [`ClusterChanges`].
+    #[serde(default = "yes")]
+    pub expand: bool,
 }
 
 fn local() -> String {

@@ -2,14 +2,16 @@
 //! application's clusters view computed from them. Caching agents (`Clouds::start_agents`)
 //! refresh it on an interval and right after every mutating task; REST and the UI read only
 //! from here, never from a provider, so a slow cloud never slows a page. When an application's
-//! view changes, a `ClusterEvent` with the whole new view goes to live subscribers.
+//! view changes, a [`ClusterChange`] goes to live subscribers: the whole new view (shared, not
+//! copied) and which of its clusters changed, so a socket can push just those.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use app::model::cluster::{
-    ClusterEvent, ClusterSummary, LoadBalancer, Location, RegionClusters, SecurityGroup, ServerGroup, ServerGroupSummary,
+    ClusterKey, ClusterSummary, LoadBalancer, Location, RegionClusters, SecurityGroup, ServerGroup, ServerGroupSummary,
 };
+use app::model::cluster_page::InstanceHealth;
 use app::model::names::{ClusterName, Name};
 use tokio::sync::broadcast;
 
@@ -20,32 +22,82 @@ struct State {
     snapshots: BTreeMap<Location, Arc<Snapshot>>,
     /// Each application's clusters, by account and region.
     views: HashMap<String, Arc<Vec<RegionClusters>>>,
-    /// A digest of each application's instances (names, health, addresses): a replaced
-    /// instance leaves the counts in the view as they were, but subscribers showing instances
-    /// must hear of it.
-    instances: HashMap<String, u64>,
+    /// A digest of each cluster's instances (names, health, addresses), by application: a
+    /// replaced instance leaves the counts in the view as they were, but subscribers showing
+    /// instances must hear of it.
+    instances: HashMap<String, HashMap<ClusterKey, u64>>,
 }
 
-fn instance_digests(snapshots: &BTreeMap<Location, Arc<Snapshot>>) -> HashMap<String, u64> {
+/// An application's view changed: the new view, and which clusters of it changed (added,
+/// removed, or any server group or instance of theirs).
+#[derive(Debug, Clone)]
+pub struct ClusterChange {
+    pub application: String,
+    pub regions: Arc<Vec<RegionClusters>>,
+    pub clusters: Vec<ClusterKey>,
+}
+
+fn instance_digests(snapshots: &BTreeMap<Location, Arc<Snapshot>>) -> HashMap<String, HashMap<ClusterKey, u64>> {
     use std::hash::{Hash, Hasher};
-    let mut hashers: HashMap<String, std::collections::hash_map::DefaultHasher> = HashMap::new();
-    for snapshot in snapshots.values() {
+    let mut digests: HashMap<String, HashMap<ClusterKey, u64>> = HashMap::new();
+    for (location, snapshot) in snapshots {
+        // By (application, cluster) within the location; keyed with the location once per cluster.
+        let mut hashers: HashMap<(String, String), std::collections::hash_map::DefaultHasher> = HashMap::new();
         for group in &snapshot.server_groups {
-            let Some((application, _)) = placement_of(group) else { continue };
-            let hasher = hashers.entry(application).or_default();
+            let Some(placement) = placement_of(group) else { continue };
+            let hasher = hashers.entry(placement).or_default();
             group.name.hash(hasher);
             for instance in &group.instances {
                 (&instance.name, instance.health_state, &instance.address).hash(hasher);
             }
         }
+        for ((application, cluster), hasher) in hashers {
+            digests.entry(application).or_default().insert(ClusterKey { location: location.clone(), name: cluster }, hasher.finish());
+        }
     }
-    hashers.into_iter().map(|(application, hasher)| (application, hasher.finish())).collect()
+    digests
+}
+
+/// The clusters of a view by key.
+fn by_key(view: Option<&Arc<Vec<RegionClusters>>>) -> HashMap<ClusterKey, &ClusterSummary> {
+    let mut found = HashMap::new();
+    for region in view.map(|view| view.as_slice()).unwrap_or_default() {
+        let location = Location { cloud_provider: region.cloud_provider.clone(), account: region.account.clone(), region: region.region.clone() };
+        for cluster in &region.clusters {
+            found.insert(ClusterKey { location: location.clone(), name: cluster.name.clone() }, cluster);
+        }
+    }
+    found
+}
+
+/// The clusters that differ between two views of an application (or their instances do),
+/// sorted.
+fn changed_clusters(
+    old: Option<&Arc<Vec<RegionClusters>>>,
+    new: Option<&Arc<Vec<RegionClusters>>>,
+    old_instances: Option<&HashMap<ClusterKey, u64>>,
+    new_instances: Option<&HashMap<ClusterKey, u64>>,
+) -> Vec<ClusterKey> {
+    let same_instances = old_instances == new_instances;
+    if same_instances && old == new {
+        return Vec::new();
+    }
+    let (old, new) = (by_key(old), by_key(new));
+    let digest = |digests: Option<&HashMap<ClusterKey, u64>>, key: &ClusterKey| digests.and_then(|d| d.get(key)).copied();
+    let mut changed: Vec<ClusterKey> = old
+        .keys()
+        .chain(new.keys().filter(|key| !old.contains_key(*key)))
+        .filter(|key| old.get(*key) != new.get(*key) || (!same_instances && digest(old_instances, key) != digest(new_instances, key)))
+        .cloned()
+        .collect();
+    changed.sort();
+    changed
 }
 
 #[derive(Clone)]
 pub struct ClusterCache {
     state: Arc<RwLock<State>>,
-    events: broadcast::Sender<ClusterEvent>,
+    events: broadcast::Sender<ClusterChange>,
 }
 
 impl Default for ClusterCache {
@@ -156,7 +208,7 @@ impl ClusterCache {
     /// Applies `edit` to the snapshots; when it says it changed them, recomputes the views and
     /// tells subscribers of every application whose view changed.
     fn change(&self, edit: impl FnOnce(&mut BTreeMap<Location, Arc<Snapshot>>) -> bool) {
-        let changed: Vec<ClusterEvent> = {
+        let changed: Vec<ClusterChange> = {
             let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
             if !edit(&mut state.snapshots) {
                 return;
@@ -164,13 +216,14 @@ impl ClusterCache {
             let new_views = views(&state.snapshots);
             let new_instances = instance_digests(&state.snapshots);
             let mut changed = Vec::new();
-            for (application, view) in &new_views {
-                if state.views.get(application) != Some(view) || state.instances.get(application) != new_instances.get(application) {
-                    changed.push(ClusterEvent { application: application.clone(), regions: (**view).clone() });
+            let gone = state.views.keys().filter(|a| !new_views.contains_key(*a));
+            for application in new_views.keys().chain(gone) {
+                let (new_view, new_digests) = (new_views.get(application), new_instances.get(application));
+                let clusters = changed_clusters(state.views.get(application), new_view, state.instances.get(application), new_digests);
+                if !clusters.is_empty() {
+                    let regions = new_view.cloned().unwrap_or_default();
+                    changed.push(ClusterChange { application: application.clone(), regions, clusters });
                 }
-            }
-            for application in state.views.keys().filter(|a| !new_views.contains_key(*a)) {
-                changed.push(ClusterEvent { application: application.clone(), regions: Vec::new() });
             }
             state.views = new_views;
             state.instances = new_instances;
@@ -182,8 +235,24 @@ impl ClusterCache {
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<ClusterEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<ClusterChange> {
         self.events.subscribe()
+    }
+
+    /// The instances of the named server groups at one location, by server group, in the
+    /// provider's order (the Clusters tab's squares; one pass over that location).
+    pub fn instance_health(&self, location: &Location, names: &[&str]) -> HashMap<String, Vec<InstanceHealth>> {
+        let Some(snapshot) = self.snapshot(location) else { return HashMap::new() };
+        let wanted: std::collections::HashSet<&str> = names.iter().copied().collect();
+        snapshot
+            .server_groups
+            .iter()
+            .filter(|group| wanted.contains(group.name.as_str()))
+            .map(|group| {
+                let instances = group.instances.iter().map(|i| InstanceHealth { name: i.name.clone(), health_state: i.health_state }).collect();
+                (group.name.clone(), instances)
+            })
+            .collect()
     }
 
     /// The application's clusters, by account and region (empty when it has none).
@@ -324,19 +393,32 @@ mod tests {
         let event = events.try_recv().unwrap();
         assert_eq!(event.application, "demo");
         assert_eq!(event.regions[0].clusters[0].server_groups[1].instance_counts.up, 2);
+        let web = ClusterKey { location: location(), name: "demo-web".into() };
+        assert_eq!(event.clusters, std::slice::from_ref(&web), "the event names the cluster that changed");
         assert!(events.try_recv().is_err());
 
         // An instance replaced by another in the same state: the counts stay, the event comes.
         changed.server_groups[1].instances[0].name = "demo-web-v001-replacement".into();
         cache.update(location(), changed.clone());
-        assert_eq!(events.try_recv().unwrap().application, "demo");
+        let event = events.try_recv().unwrap();
+        assert_eq!((event.application.as_str(), event.clusters.as_slice()), ("demo", [web.clone()].as_slice()));
         assert!(events.try_recv().is_err());
+
+        // A new cluster beside: only it is named.
+        changed.server_groups.push(server_group("demo-api-v000", 30, &[HealthState::Up]));
+        cache.update(location(), changed.clone());
+        let event = events.try_recv().unwrap();
+        assert_eq!(event.clusters, [ClusterKey { location: location(), name: "demo-api".into() }]);
+        let squares = cache.instance_health(&location(), &["demo-web-v002", "demo-api-v000"]);
+        assert_eq!(squares["demo-web-v002"].len(), 2);
+        assert_eq!(squares["demo-api-v000"][0].health_state, HealthState::Up);
 
         // shop's last server group goes: its subscribers hear it is empty.
         changed.server_groups.retain(|s| s.name != "shop-v000");
         cache.update(location(), changed);
         let event = events.try_recv().unwrap();
         assert_eq!((event.application.as_str(), event.regions.len()), ("shop", 0));
+        assert_eq!(event.clusters, [ClusterKey { location: location(), name: "shop".into() }]);
         assert!(cache.clusters("shop").is_empty());
     }
 }

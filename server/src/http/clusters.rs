@@ -1,15 +1,24 @@
 //! `/api/v1` cluster management: an application's clusters (from the cache), one server group
 //! with its instances, and load balancers and security groups (Spinnaker's shapes: `POST
 //! /loadBalancers` with `application`, `stack`, `listeners`, `healthCheck`).
+//!
+//! The clusters list has Gate's summary form, `expand=false` (each cluster summed up, no server
+//! groups), and `cluster=` for one cluster. Without `expand` it answers as it always did, with
+//! every server group: Gate's own `GET /applications/{app}/clusters` takes no `expand` at all
+//! (it answers cluster names by account), and the Gate call whose `expand` defaults to false,
+//! `GET /applications/{app}/serverGroups`, answers another shape; the scripts written against
+//! this route read server groups from its default answer, so that default stays.
 
 use app::error::ErrorBody;
-use app::model::cluster::{LoadBalancer, LoadBalancerRequest, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup, WorkloadManifest};
+use app::model::cluster::{ClusterHeader, LoadBalancer, LoadBalancerRequest, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup, WorkloadManifest};
 use app::ssr::Services;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::Query;
 use super::{ApiError, Authenticated, Json};
 use crate::state::AppState;
 
@@ -27,18 +36,51 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_security_group))
 }
 
+/// `expand` and `cluster` of `GET /applications/{application}/clusters`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClustersQuery {
+    /// `false`: each cluster summed up (account, region, server group counts, instance counts
+    /// by health, its newest server group) without its server groups, a flat list as Gate's
+    /// `expand=false` answers; `true`, the default: by account and region with every server
+    /// group.
+    expand: Option<bool>,
+    /// Only the cluster of this name (in every account and region that has it).
+    cluster: Option<String>,
+}
+
+/// The two forms of the clusters answer.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ClustersAnswer {
+    Expanded(Vec<RegionClusters>),
+    Summary(Vec<ClusterHeader>),
+}
+
 /// The application's clusters by account and region, each server group with its capacity,
 /// instance counts by health, load balancers, security groups, artifact, created time and
-/// whether it is disabled (from the cache; needs READ).
+/// whether it is disabled (from the cache; needs READ). With `expand=false` each cluster summed
+/// up instead, a flat list in the same order; with `cluster=` only that cluster (an empty list
+/// when the application has none of that name).
 #[utoipa::path(get, path = "/applications/{application}/clusters", tag = "clusters",
-    params(("application" = String, Path, description = "application name")),
-    responses((status = 200, description = "clusters by account and region"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("application" = String, Path, description = "application name"), ClustersQuery),
+    responses(
+        (status = 200, description = "clusters by account and region (`RegionClusters`), or with `expand=false` a list of `ClusterHeader`"),
+        (status = 400, description = "a parameter is not what it should be (`expand=maybe`)", body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn clusters(
     State(services): State<Services>,
     Authenticated(caller): Authenticated,
     Path(application): Path<String>,
-) -> Result<Json<Vec<RegionClusters>>, ApiError> {
-    Ok(Json(services.clusters.clusters(&caller, &application).await?))
+    Query(query): Query<ClustersQuery>,
+) -> Result<Json<ClustersAnswer>, ApiError> {
+    let cluster = query.cluster.as_deref();
+    let answer = match (query.expand.unwrap_or(true), cluster) {
+        (false, cluster) => ClustersAnswer::Summary(services.clusters.cluster_headers(&caller, &application, cluster).await?),
+        (true, Some(cluster)) => ClustersAnswer::Expanded(services.clusters.cluster(&caller, &application, cluster).await?),
+        (true, None) => ClustersAnswer::Expanded(services.clusters.clusters(&caller, &application).await?),
+    };
+    Ok(Json(answer))
 }
 
 /// One server group with its instances (health, address, launch time).

@@ -2,11 +2,15 @@
 //! the cluster cache (filtered by application READ), changes go to the provider (account
 //! WRITE) and refresh the cache at once so the next read and live subscribers see them.
 
+use std::sync::Arc;
+
 use app::error::{AppError, Result};
 use app::model::auth::{Access, Caller};
 use app::model::cluster::{
-    LoadBalancer, LoadBalancerRequest, Location, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup, WorkloadEvent, WorkloadManifest,
+    ClusterHeader, LoadBalancer, LoadBalancerRequest, Location, RegionClusters, SecurityGroup, SecurityGroupRequest, ServerGroup, WorkloadEvent, WorkloadManifest,
 };
+use app::model::cluster::cluster_headers;
+use app::model::cluster_page::{self, ClustersPage, ClustersPageQuery};
 use app::model::names::ClusterName;
 use app::ssr::ClusterService;
 use async_trait::async_trait;
@@ -35,6 +39,19 @@ impl Clusters {
             let granted = permissions.get(account).cloned().unwrap_or_default();
             policy::may_use_account(&caller, &granted, Access::Read)
         })
+    }
+
+    /// The application's view (needs READ), less the regions of accounts `caller` may not
+    /// read. Shared with the cache, not copied, when every account is readable: at 10,000
+    /// server groups a copy costs more than the page cut from it.
+    async fn readable_view(&self, caller: &Caller, application: &str) -> Result<Arc<Vec<RegionClusters>>> {
+        authorize(&self.store, caller, application, Access::Read).await?;
+        let readable = self.readable_accounts(caller).await?;
+        let view = self.clouds.cache.clusters(application);
+        if view.iter().all(|region| readable(&region.account)) {
+            return Ok(view);
+        }
+        Ok(Arc::new(view.iter().filter(|region| readable(&region.account)).cloned().collect()))
     }
 
     async fn require_account(&self, caller: &Caller, account: &str, access: Access) -> Result<()> {
@@ -73,10 +90,34 @@ fn application_of(name: &str) -> Result<String> {
 #[async_trait]
 impl ClusterService for Clusters {
     async fn clusters(&self, caller: &Caller, application: &str) -> Result<Vec<RegionClusters>> {
-        authorize(&self.store, caller, application, Access::Read).await?;
-        let readable = self.readable_accounts(caller).await?;
-        let view = self.clouds.cache.clusters(application);
-        Ok(view.iter().filter(|region| readable(&region.account)).cloned().collect())
+        Ok(Arc::unwrap_or_clone(self.readable_view(caller, application).await?))
+    }
+
+    async fn cluster(&self, caller: &Caller, application: &str, cluster: &str) -> Result<Vec<RegionClusters>> {
+        let view = self.readable_view(caller, application).await?;
+        Ok(view
+            .iter()
+            .filter_map(|region| {
+                let clusters: Vec<_> = region.clusters.iter().filter(|found| found.name == cluster).cloned().collect();
+                (!clusters.is_empty()).then(|| RegionClusters {
+                    cloud_provider: region.cloud_provider.clone(),
+                    account: region.account.clone(),
+                    region: region.region.clone(),
+                    clusters,
+                })
+            })
+            .collect())
+    }
+
+    async fn cluster_headers(&self, caller: &Caller, application: &str, cluster: Option<&str>) -> Result<Vec<ClusterHeader>> {
+        let view = self.readable_view(caller, application).await?;
+        Ok(cluster_headers(&view, cluster))
+    }
+
+    async fn clusters_page(&self, caller: &Caller, application: &str, query: &ClustersPageQuery) -> Result<ClustersPage> {
+        let view = self.readable_view(caller, application).await?;
+        let cache = &self.clouds.cache;
+        Ok(cluster_page::build(&view, query, |location, names| cache.instance_health(location, names)))
     }
 
     async fn server_group(&self, caller: &Caller, application: &str, account: &str, region: &str, name: &str) -> Result<ServerGroup> {

@@ -418,6 +418,102 @@ async fn a_killed_instance_is_replaced_and_subscribers_see_it_live() {
     assert_eq!(refusal["error"]["code"], "not_found", "{refusal}");
 }
 
+/// A deploy job of `stack` on the local cloud: the demo app at `desired` instances, no strategy
+/// (the previous server group stays as it is).
+fn deploy_job(application: &str, stack: &str, desired: u32) -> Value {
+    json!({"type": "deploy", "name": "Create server group", "clusters": [{"application": application, "stack": stack,
+        "cloudProvider": "local", "account": "local", "region": "local", "strategy": "", "loadBalancers": [],
+        "capacity": {"min": desired, "max": desired, "desired": desired},
+        "artifact": {"type": "command", "command": [env!("CARGO_BIN_EXE_gennaker"), "demo-app", "--version", "v1"], "version": "v1"}}]})
+}
+
+/// Big applications: the summary form of the clusters list (`expand=false`: each cluster
+/// summed up, no server groups), one cluster (`cluster=`), a bad `expand` refused naming the
+/// field, and the live socket in the summary form (a snapshot, then only what changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_form_one_cluster_and_changes_as_deltas() {
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_application("sums").await;
+    for (stack, desired) in [("web", 1), ("web", 1), ("api", 0)] {
+        let task = submit_task(&app, "sums", deploy_job("sums", stack, desired)).await;
+        assert_eq!(task["status"], "SUCCEEDED", "{task:#}");
+    }
+
+    let summary: Vec<Value> = app.get("/api/v1/applications/sums/clusters?expand=false").await.json().await.unwrap();
+    let names: Vec<&str> = summary.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sums-api", "sums-web"], "{summary:#?}");
+    let web = &summary[1];
+    assert_eq!((web["account"].as_str(), web["region"].as_str(), web["cloudProvider"].as_str()), (Some("local"), Some("local"), Some("local")));
+    assert_eq!(web["serverGroupCount"], 2);
+    assert_eq!(web["enabledServerGroupCount"], 2);
+    assert_eq!(web["instanceCounts"]["total"], 2);
+    assert_eq!(web["newest"], json!({"name": "sums-web-v001", "version": "v1", "enabled": true}));
+    assert!(web.get("serverGroups").is_none() && web.get("instances").is_none(), "no server groups in the summary: {web}");
+    assert_eq!(summary[0]["serverGroupCount"], 1);
+    assert_eq!(summary[0]["instanceCounts"]["total"], 0);
+
+    // One cluster, in full (the default form), or summed up; none of that name: empty.
+    let one: Vec<Value> = app.get("/api/v1/applications/sums/clusters?cluster=sums-web").await.json().await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["account"], "local");
+    let clusters = one[0]["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 1);
+    assert_eq!(clusters[0]["serverGroups"].as_array().unwrap().len(), 2);
+    let one: Vec<Value> = app.get("/api/v1/applications/sums/clusters?cluster=sums-api&expand=false").await.json().await.unwrap();
+    assert_eq!((one.len(), one[0]["name"].as_str()), (1, Some("sums-api")));
+    let none: Vec<Value> = app.get("/api/v1/applications/sums/clusters?cluster=sums-nope").await.json().await.unwrap();
+    assert!(none.is_empty());
+    // The default is unchanged: by account and region, every server group.
+    let all: Vec<Value> = app.get("/api/v1/applications/sums/clusters?expand=true").await.json().await.unwrap();
+    assert_eq!(all, app.get("/api/v1/applications/sums/clusters").await.json::<Vec<Value>>().await.unwrap());
+    assert_eq!(all[0]["clusters"].as_array().unwrap().len(), 2);
+
+    let refused = assert_error(app.get("/api/v1/applications/sums/clusters?expand=maybe").await, 400, "invalid", Some("expand")).await;
+    assert!(refused["error"]["message"].as_str().unwrap().contains("expand"), "{refused}");
+    assert_error(app.get("/api/v1/applications/nosuchapp/clusters?expand=false").await, 404, "not_found", None).await;
+
+    // Live, summed up: every cluster first, then only the one that changed.
+    let url = app.url("/api/v1/ws/clusters").replace("http://", "ws://");
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {}", app.admin_token).parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket.send(Message::Text(json!({"application": "sums", "expand": false}).to_string().into())).await.unwrap();
+    let first = next_event(&mut socket).await;
+    assert_eq!(first["snapshot"], true, "{first}");
+    assert_eq!(first["clusters"].as_array().unwrap().len(), 2, "{first}");
+    assert!(first.get("regions").is_none());
+
+    let resize = json!({"type": "resizeServerGroup", "cloudProvider": "local", "account": "local", "region": "local",
+        "serverGroupName": "sums-api-v000", "capacity": {"min": 1, "max": 1, "desired": 1}});
+    assert_eq!(submit_task(&app, "sums", resize).await["status"], "SUCCEEDED");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "no change showed the new instance");
+        let change = next_event(&mut socket).await;
+        assert_eq!(change["snapshot"], false, "{change}");
+        let changed = change["clusters"].as_array().unwrap();
+        assert!(changed.iter().all(|c| c["name"] == "sums-api"), "only the cluster that changed: {change}");
+        assert!(changed.iter().all(|c| c.get("serverGroups").is_none()), "{change}");
+        if changed.iter().any(|c| c["instanceCounts"]["total"] == 1) {
+            break;
+        }
+    }
+
+    // Its last server group destroyed: the cluster is said to be removed, by its key.
+    let destroy = json!({"type": "destroyServerGroup", "cloudProvider": "local", "account": "local", "region": "local",
+        "serverGroupName": "sums-api-v000"});
+    assert_eq!(submit_task(&app, "sums", destroy).await["status"], "SUCCEEDED");
+    loop {
+        assert!(Instant::now() < deadline + Duration::from_secs(20), "no change said sums-api was removed");
+        let change = next_event(&mut socket).await;
+        if let Some(removed) = change.get("removed") {
+            assert_eq!(removed, &json!([{"cloudProvider": "local", "account": "local", "region": "local", "name": "sums-api"}]), "{change}");
+            assert!(change["clusters"].as_array().unwrap().is_empty(), "{change}");
+            break;
+        }
+    }
+}
+
 async fn next_event<S>(socket: &mut S) -> Value
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,

@@ -9,10 +9,10 @@ use leptos::prelude::*;
 use super::actions::ServerGroupActions;
 use super::scaling::{ScalingActions, ScalingFacts};
 use super::server_group_box::{HealthBar, artifact_version};
-use super::{Selection, find_group};
+use super::Selection;
 use crate::api::clusters::{get_build_log, get_server_group, get_workload_manifest};
 use crate::components::loaded::{Loaded, loaded};
-use crate::model::cluster::{HealthState, RegionClusters, ServerGroup};
+use crate::model::cluster::{ClusterSummary, HealthState, ServerGroup};
 use crate::model::time::format_utc;
 
 fn health_words(state: HealthState) -> (&'static str, &'static str) {
@@ -26,26 +26,22 @@ fn health_words(state: HealthState) -> (&'static str, &'static str) {
 }
 
 #[component]
-pub fn ServerGroupPanel(application: String, selection: Selection, regions: RwSignal<Vec<RegionClusters>>, close_href: Signal<String>) -> impl IntoView {
+pub fn ServerGroupPanel(application: String, selection: Selection, cluster: Memo<Option<ClusterSummary>>, close_href: String) -> impl IntoView {
     let summary = Memo::new({
-        let selection = selection.clone();
-        move |_| regions.with(|regions| find_group(regions, &selection.account, &selection.region, &selection.name).cloned())
+        let name = selection.name.clone();
+        move |_| cluster.with(|cluster| cluster.as_ref().and_then(|cluster| cluster.server_groups.iter().find(|group| group.name == name).cloned()))
     });
     let exists = Memo::new(move |_| summary.read().is_some());
     let disabled = Signal::derive(move || summary.read().as_ref().is_some_and(|group| group.disabled));
     // Every other server group of the same cluster, newest first: the candidates to roll back to.
     let others = Memo::new({
-        let selection = selection.clone();
+        let name = selection.name.clone();
         move |_| {
-            let Some(cluster) = summary.read().as_ref().map(|group| group.cluster.clone()) else { return Vec::new() };
-            regions.with(|regions| {
-                let mut others: Vec<_> = regions
+            cluster.with(|cluster| {
+                let mut others: Vec<_> = cluster
                     .iter()
-                    .filter(|r| r.account == selection.account && r.region == selection.region)
-                    .flat_map(|r| &r.clusters)
-                    .filter(|c| c.name == cluster)
-                    .flat_map(|c| &c.server_groups)
-                    .filter(|group| group.name != selection.name)
+                    .flat_map(|cluster| &cluster.server_groups)
+                    .filter(|group| group.name != name)
                     .map(|group| (group.created_time, group.name.clone()))
                     .collect();
                 others.sort_by(|a, b| b.cmp(a));
@@ -65,7 +61,7 @@ pub fn ServerGroupPanel(application: String, selection: Selection, regions: RwSi
         <aside class="details-panel" aria-label=format!("Server group {name}")>
             <header>
                 <h2>{name.clone()}</h2>
-                <a class="close" href=move || close_href.get() aria-label="Close details">"✕"</a>
+                <a class="close" href=close_href aria-label="Close details">"✕"</a>
             </header>
             <Show when=move || exists.get() fallback={
                 let name = name.clone();
