@@ -27,6 +27,24 @@ async fn serves(port: u16, version: &str) {
     }
 }
 
+/// Starts a demo pipeline (by name) with `parameters` as the signed-in admin and waits until
+/// it ends; the execution as it ended.
+async fn run_to_end(client: &reqwest::Client, address: &str, cookie: &str, pipeline: &str, parameters: Value, seconds: u64) -> Value {
+    let call = |method: reqwest::Method, path: &str| client.request(method, format!("{address}{path}")).header("cookie", cookie).header("origin", address);
+    let path = format!("/api/v1/applications/demo/pipelines/{}/executions", pipeline.replace(' ', "%20"));
+    let started: Value = call(reqwest::Method::POST, &path).json(&json!({"parameters": parameters})).send().await.unwrap().json().await.unwrap();
+    let id = started["id"].as_str().unwrap_or_else(|| panic!("{started}")).to_string();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let execution: Value = call(reqwest::Method::GET, &format!("/api/v1/executions/{id}")).send().await.unwrap().json().await.unwrap();
+        if !["NOT_STARTED", "RUNNING"].contains(&execution["status"].as_str().unwrap()) {
+            return execution;
+        }
+        assert!(Instant::now() < deadline, "{pipeline} did not finish: {execution:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_deploys_v2_and_everything_survives_a_restart() {
     let dir = std::env::temp_dir().join(format!("gennaker-demo-test-{}", std::process::id()));
@@ -44,24 +62,7 @@ async fn the_demo_deploys_v2_and_everything_survives_a_restart() {
     let call = |method: reqwest::Method, path: &str| {
         client.request(method, format!("{address}{path}")).header("cookie", &cookie).header("origin", &address)
     };
-    let started: Value = call(reqwest::Method::POST, "/api/v1/applications/demo/pipelines/Deploy%20demo/executions")
-        .json(&json!({"parameters": {"version": "v2"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = started["id"].as_str().unwrap_or_else(|| panic!("{started}")).to_string();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let execution = loop {
-        let execution: Value = call(reqwest::Method::GET, &format!("/api/v1/executions/{id}")).send().await.unwrap().json().await.unwrap();
-        if !["NOT_STARTED", "RUNNING"].contains(&execution["status"].as_str().unwrap()) {
-            break execution;
-        }
-        assert!(Instant::now() < deadline, "the demo deploy did not finish: {execution:#}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let execution = run_to_end(&client, &address, &cookie, "Deploy demo", json!({"version": "v2"}), 60).await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution:#}");
     serves(port, "v2").await;
     let rule = json!({"application": "demo", "stack": "lan", "ingress": [{"cidr": "127.0.0.0/8", "protocol": "tcp", "startPort": 1, "endPort": 65535}]});
@@ -134,24 +135,7 @@ async fn the_canary_demo_rolls_a_bad_version_back_under_its_own_load() {
     let added = call(reqwest::Method::PUT, "/api/v1/clouds/accounts/prometheus").json(&account).send().await.unwrap();
     assert!(added.status().is_success(), "{}", added.text().await.unwrap());
 
-    let started: Value = call(reqwest::Method::POST, "/api/v1/applications/demo/pipelines/Canary%20demo/executions")
-        .json(&json!({"parameters": {"version": "v9", "failPercent": "20"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = started["id"].as_str().unwrap_or_else(|| panic!("{started}")).to_string();
-    let deadline = Instant::now() + Duration::from_secs(150);
-    let execution = loop {
-        let execution: Value = call(reqwest::Method::GET, &format!("/api/v1/executions/{id}")).send().await.unwrap().json().await.unwrap();
-        if !["NOT_STARTED", "RUNNING"].contains(&execution["status"].as_str().unwrap()) {
-            break execution;
-        }
-        assert!(Instant::now() < deadline, "the canary demo did not finish: {execution:#}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let execution = run_to_end(&client, &address, &cookie, "Canary demo", json!({"version": "v9", "failPercent": "20"}), 150).await;
     assert_eq!(execution["status"], "TERMINAL", "{execution:#}");
     let deploy = &execution["stages"][0];
     let error = deploy["error"].as_str().unwrap_or_default();
