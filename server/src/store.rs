@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod applications;
 pub mod audit;
+pub mod cache_snapshots;
 pub mod canary_configs;
 pub mod cloud_accounts;
 pub mod credentials;

@@ -33,4 +33,13 @@ impl Store {
         })?;
         Ok(taken == 1)
     }
+
+    /// Who holds the lease `name` and until when (the holder may have died since: a lease
+    /// past its time is anyone's).
+    pub async fn poll_lease(&self, name: &str) -> Result<Option<(String, i64)>> {
+        let row: Option<(String, i64)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT owner, lease_until FROM poll_leases WHERE name = $1").bind(name).fetch_optional(pool).await
+        })?;
+        Ok(row)
+    }
 }
