@@ -13,6 +13,7 @@ pub mod clouds;
 pub mod cluster;
 pub mod cluster_page;
 pub mod execution;
+pub mod execution_delta;
 pub mod import;
 pub mod lenient;
 pub mod manifests;

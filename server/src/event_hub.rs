@@ -117,11 +117,11 @@ impl EventHub {
 /// Sends `event` to its watchers: encoded once, only if someone watches its application.
 fn dispatch(inner: &Inner, event: &ExecutionEvent) {
     let mut watchers = inner.watchers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let Some(group) = watchers.get_mut(&event.execution.application) else { return };
+    let Some(group) = watchers.get_mut(event.change.application()) else { return };
     let frame = Frame { seq: event.seq, text: Utf8Bytes::from(serde_json::to_string(event).unwrap_or_default()) };
     inner.dispatched.fetch_add(1, Ordering::Relaxed);
     group.retain(|_, watcher| {
-        if watcher.execution.as_deref().is_some_and(|id| id != event.execution.id) {
+        if watcher.execution.as_deref().is_some_and(|id| id != event.change.execution_id()) {
             return true;
         }
         match watcher.frames.try_send(frame.clone()) {
@@ -135,7 +135,7 @@ fn dispatch(inner: &Inner, event: &ExecutionEvent) {
         }
     });
     if group.is_empty() {
-        watchers.remove(&event.execution.application);
+        watchers.remove(event.change.application());
     }
 }
 
@@ -225,7 +225,7 @@ mod tests {
             "limitConcurrent": false, "keepWaitingPipelines": false
         }))
         .expect("an execution");
-        ExecutionEvent { seq, ts: 1, execution }
+        ExecutionEvent { seq, ts: 1, change: app::model::execution::Change::Execution(execution) }
     }
 
     /// Removes the test's database folder when dropped.

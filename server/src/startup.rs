@@ -169,7 +169,12 @@ impl Server {
         let (demo_port, demo_rate) = self.demo_load;
         let demo_load = tokio::spawn(crate::demo::load::run(demo_port, demo_rate, stopped.clone(), Default::default()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        // Events are small writes that must leave at once: without TCP_NODELAY, Nagle's
+        // algorithm holds a frame back until the client's delayed ACK (up to 40 ms).
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         drop(stop);
         for worker in workers {
             let _ = worker.await;

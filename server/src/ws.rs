@@ -24,13 +24,20 @@ use crate::state::AppState;
 
 const PAGE: u32 = 500;
 
+/// A watcher mostly listens: the default buffers (128 KiB to read, and as much to write) would
+/// make each idle socket cost more than its events ever need. Frames larger than these buffers
+/// still pass (they grow for the frame and shrink back).
+pub fn small_buffers(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.read_buffer_size(4 * 1024).write_buffer_size(0).max_write_buffer_size(1024 * 1024)
+}
+
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Extension(credential): Extension<PresentedCredential>,
 ) -> Response {
-    ws.on_upgrade(move |socket| async move {
+    crate::ws::small_buffers(ws).on_upgrade(move |socket| async move {
         let holder = Holder { caller: std::sync::Mutex::new(caller), credential, auth: state.services.auth.clone() };
         if let Err(error) = serve(socket, state.events, state.services.executions, holder).await {
             tracing::debug!(%error, "event socket closed");

@@ -35,7 +35,7 @@ pub async fn upgrade(
     Authenticated(caller): Authenticated,
     Extension(credential): Extension<PresentedCredential>,
 ) -> Response {
-    ws.on_upgrade(move |socket| async move {
+    crate::ws::small_buffers(ws).on_upgrade(move |socket| async move {
         if let Err(error) = serve(socket, state.engine, state.services, caller, credential).await {
             tracing::debug!(%error, "clusters socket closed");
         }

@@ -228,14 +228,64 @@ pub struct Subscribe {
     pub after: i64,
 }
 
-/// A change pushed to subscribers, in order of `seq`. The whole execution is sent: executions
-/// are small, and a client that missed nothing can simply replace what it shows.
+/// A change pushed to subscribers, in order of `seq`: a run's first event (and any change a
+/// delta cannot describe) is the whole run, every other one what changed since the run's
+/// previous event (`execution_delta`). `{"seq", "ts", "execution": {...}}` or
+/// `{"seq", "ts", "delta": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionEvent {
     pub seq: i64,
     pub ts: EpochMillis,
-    pub execution: Execution,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Change {
+    /// The whole run.
+    Execution(Execution),
+    /// What changed since the run's previous event.
+    Delta(super::execution_delta::ExecutionDelta),
+}
+
+impl Change {
+    pub fn execution_id(&self) -> &str {
+        match self {
+            Self::Execution(execution) => &execution.id,
+            Self::Delta(delta) => &delta.id,
+        }
+    }
+
+    pub fn application(&self) -> &str {
+        match self {
+            Self::Execution(execution) => &execution.application,
+            Self::Delta(delta) => &delta.application,
+        }
+    }
+
+    /// The run's new state, given the state shown (`known`, the same run): a snapshot is the
+    /// state itself; a delta needs the state it applies to (`None` without one).
+    pub fn updated(self, known: Option<&Execution>) -> Option<Execution> {
+        match self {
+            Self::Execution(execution) => Some(execution),
+            Self::Delta(delta) => known.filter(|known| known.id == delta.id).map(|known| {
+                let mut state = known.clone();
+                delta.apply(&mut state);
+                state
+            }),
+        }
+    }
+
+    /// Applies the change to a run shown: a snapshot replaces it, a delta updates it.
+    pub fn apply_to(self, shown: &mut Execution) {
+        match self {
+            Self::Execution(execution) if execution.id == shown.id => *shown = execution,
+            Self::Delta(delta) if delta.id == shown.id => delta.apply(shown),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -249,5 +299,22 @@ mod tests {
         assert_eq!(Status::Terminal.as_str(), "TERMINAL");
         assert!(Status::Skipped.lets_downstream_run());
         assert!(!Status::Stopped.lets_downstream_run());
+    }
+
+    #[test]
+    fn an_event_is_a_whole_run_or_a_delta_beside_its_seq() {
+        let delta: crate::model::execution_delta::ExecutionDelta = serde_json::from_value(serde_json::json!({
+            "id": "run-1", "application": "shop", "status": "RUNNING", "startTime": 5, "endTime": null,
+            "stages": [{"id": "1", "status": "SUCCEEDED", "startTime": 5, "endTime": 9}]
+        }))
+        .unwrap();
+        let event = ExecutionEvent { seq: 7, ts: 9, change: Change::Delta(delta) };
+        let text = serde_json::to_value(&event).unwrap();
+        assert_eq!(text["seq"], 7);
+        assert_eq!(text["delta"]["stages"][0]["status"], "SUCCEEDED");
+        assert!(text.get("execution").is_none());
+        assert_eq!(serde_json::from_value::<ExecutionEvent>(text).unwrap(), event);
+        assert_eq!(event.change.execution_id(), "run-1");
+        assert_eq!(event.change.updated(None), None, "a delta needs the run it applies to");
     }
 }

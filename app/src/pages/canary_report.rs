@@ -69,7 +69,7 @@ pub fn CanaryReportPage() -> impl IntoView {
 #[component]
 fn LiveReport(initial: Execution, seq: i64, stage: String) -> impl IntoView {
     let current = RwSignal::new(initial.clone());
-    watch(Subscribe { execution: Some(initial.id.clone()), application: None, after: seq }, move |event| current.set(event.execution));
+    watch(Subscribe { execution: Some(initial.id.clone()), application: None, after: seq }, move |event| current.update(|execution| event.change.apply_to(execution)));
     move || {
         let execution = current.get();
         match execution.stages.iter().find(|candidate| candidate.id == stage) {

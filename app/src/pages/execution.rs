@@ -60,7 +60,7 @@ fn duration(stage: &Stage) -> String {
 #[component]
 fn ExecutionView(initial: Execution, seq: i64) -> impl IntoView {
     let current = RwSignal::new(initial.clone());
-    watch(Subscribe { execution: Some(initial.id.clone()), application: None, after: seq }, move |event| current.set(event.execution));
+    watch(Subscribe { execution: Some(initial.id.clone()), application: None, after: seq }, move |event| current.update(|execution| event.change.apply_to(execution)));
     let selected = RwSignal::new(None::<String>);
     // A memo: the log is redrawn when a notification is recorded, not on every stage change.
     let notifications = Memo::new(move |_| current.with(|execution| execution.notifications.clone()));

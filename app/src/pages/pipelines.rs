@@ -38,7 +38,7 @@ use crate::components::in_browser::{InBrowser, load, split_view};
 use crate::components::live::watch;
 use crate::components::stage_bar::StageBar;
 use crate::components::tabs::ApplicationTabs;
-use crate::model::execution::{Execution, Subscribe};
+use crate::model::execution::{Change, Execution, Subscribe};
 
 const RUNS_SHOWN: usize = 5;
 
@@ -83,7 +83,7 @@ pub fn PipelinesPage() -> impl IntoView {
 fn PipelineList(application: String, pipelines: Vec<PipelineListing>, recent: RecentRuns, edit: Callback<String>) -> impl IntoView {
     let (runs, now) = (RwSignal::new(recent.executions), recent.now);
     watch(Subscribe { application: Some(application.clone()), execution: None, after: recent.seq }, move |event| {
-        runs.update(|runs| upsert(runs, event.execution));
+        runs.update(|runs| upsert(runs, event.change));
     });
     if pipelines.is_empty() {
         return view! { <p class="empty">"No pipelines yet. Create one with the editor below."</p> }.into_any();
@@ -97,10 +97,16 @@ fn PipelineList(application: String, pipelines: Vec<PipelineListing>, recent: Re
     .into_any()
 }
 
-fn upsert(runs: &mut Vec<Execution>, execution: Execution) {
-    match runs.iter_mut().find(|run| run.id == execution.id) {
-        Some(run) => *run = execution,
-        None => runs.insert(0, execution),
+/// Shows a change: to a run listed, or a new run (its first event is the whole run; a delta
+/// of a run not listed, an older one, is not this list's).
+fn upsert(runs: &mut Vec<Execution>, change: Change) {
+    match runs.iter_mut().find(|run| run.id == change.execution_id()) {
+        Some(run) => change.apply_to(run),
+        None => {
+            if let Change::Execution(execution) = change {
+                runs.insert(0, execution);
+            }
+        }
     }
 }
 

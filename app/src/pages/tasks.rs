@@ -49,11 +49,12 @@ pub fn TasksPage() -> impl IntoView {
 fn TaskList(application: String, recent: RecentTasks, first_page: bool) -> impl IntoView {
     let tasks = RwSignal::new(recent.tasks);
     watch(Subscribe { application: Some(application), execution: None, after: recent.seq }, move |event| {
-        let execution = event.execution;
-        if !execution.pipeline_config_id.is_empty() {
-            return;
-        }
         tasks.update(|tasks| {
+            let known = tasks.iter().find(|task| task.id == event.change.execution_id());
+            let Some(execution) = event.change.updated(known) else { return };
+            if !execution.pipeline_config_id.is_empty() {
+                return;
+            }
             if let Some(task) = tasks.iter_mut().find(|task| task.id == execution.id) {
                 *task = execution;
                 return;

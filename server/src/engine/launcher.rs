@@ -17,7 +17,7 @@ use std::sync::Arc;
 use app::error::AppError;
 use app::model::artifact::ExpectedArtifact;
 use app::model::auth::{Access, Caller, Credential};
-use app::model::execution::{Execution, ExecutionEvent, Stage, Status, Trigger};
+use app::model::execution::{Change, Execution, ExecutionEvent, Stage, Status, Trigger};
 use app::model::pipeline::{Pipeline, StageConfig};
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
@@ -105,9 +105,14 @@ impl Launcher {
         self.clock.now()
     }
 
-    /// Tells live subscribers about a state of an execution stored with event `seq`.
+    /// Tells live subscribers about a whole execution stored with event `seq`.
     pub fn publish(&self, seq: i64, execution: &Execution) {
-        let _ = self.events.send(ExecutionEvent { seq, ts: now_millis(), execution: execution.clone() });
+        self.publish_event(ExecutionEvent { seq, ts: now_millis(), change: Change::Execution(execution.clone()) });
+    }
+
+    /// Tells live subscribers about an event as it was stored.
+    pub fn publish_event(&self, event: ExecutionEvent) {
+        let _ = self.events.send(event);
     }
 
     /// Wakes idle workers (a message was just enqueued).

@@ -21,7 +21,7 @@ use super::launcher::Launcher;
 use super::message::{Message, Next};
 use super::tasks::Effects;
 use crate::cloud::clouds::Clouds;
-use crate::store::executions::{Claimed, Outgoing, StepOutcome};
+use crate::store::executions::{Changed, Claimed, Outgoing, StepOutcome};
 use crate::store::{self, Store};
 
 /// How long a claimed message is ours before another worker may take it (the default; a
@@ -147,9 +147,11 @@ impl Engine {
         self.launcher().wake();
     }
 
-    /// Tells live subscribers about a state of an execution stored with event `seq`.
-    pub fn publish(&self, seq: i64, execution: &Execution) {
-        self.launcher().publish(seq, execution);
+    /// Tells live subscribers about the events a step committed.
+    pub fn publish(&self, events: Vec<ExecutionEvent>) {
+        for event in events {
+            self.launcher().publish_event(event);
+        }
     }
 
     pub fn outgoing(&self, next: &[Next]) -> Vec<Outgoing> {
@@ -171,7 +173,7 @@ impl Engine {
             Ok(message) => message,
             Err(error) => {
                 tracing::error!(%error, id = claimed.id, "dropping an unreadable message");
-                self.store.commit_step(Some(&claimed), None, &[], &[]).await?;
+                self.store.commit_step(Some(&claimed), None, &[]).await?;
                 return Ok(Outcome::Handled);
             }
         };
@@ -183,7 +185,7 @@ impl Engine {
     async fn notify(&self, claimed: &Claimed, message: &Message, now: i64) -> Result<Outcome, Error> {
         let Message::Notify { execution: id, event, stage, own, index, attempt } = message else { return Ok(Outcome::Idle) };
         let Some((execution, _)) = self.store.load_execution(id).await? else {
-            self.store.commit_step(Some(claimed), None, &[], &[]).await?;
+            self.store.commit_step(Some(claimed), None, &[]).await?;
             return Ok(Outcome::Handled);
         };
         let outcome = crate::notify::attempt(&execution, event, stage.as_deref(), *own, *index, *attempt, now, &self.effects.notifier).await;
@@ -194,20 +196,15 @@ impl Engine {
         };
         let outgoing = self.outgoing(&retry);
         for _ in 0..50 {
-            let Some((mut execution, version)) = self.store.load_execution(id).await? else { return Ok(Outcome::Handled) };
-            let changed = match &record {
-                Some(record) => {
-                    execution.notifications.push(record.clone());
-                    Some((&execution, version))
-                }
-                None => None,
-            };
-            let snapshots: Vec<Execution> = changed.iter().map(|(e, _)| (*e).clone()).collect();
-            match self.store.commit_step(Some(claimed), changed, &snapshots, &outgoing).await? {
-                StepOutcome::Committed(seqs) => {
-                    for (seq, snapshot) in seqs.iter().zip(&snapshots) {
-                        self.publish(*seq, snapshot);
-                    }
+            let Some((before, version)) = self.store.load_execution(id).await? else { return Ok(Outcome::Handled) };
+            let mut after = before.clone();
+            let changed = record.as_ref().map(|record| {
+                after.notifications.push(record.clone());
+                Changed::once(&before, version, &after)
+            });
+            match self.store.commit_step(Some(claimed), changed, &outgoing).await? {
+                StepOutcome::Committed(events) => {
+                    self.publish(events);
                     return Ok(Outcome::Handled);
                 }
                 StepOutcome::Conflict => tokio::task::yield_now().await,
@@ -223,7 +220,7 @@ impl Engine {
         }
         let Some((mut execution, version)) = self.store.load_execution(message.execution()).await? else {
             tracing::warn!(?message, "message for an unknown execution dropped");
-            self.store.commit_step(Some(claimed), None, &[], &[]).await?;
+            self.store.commit_step(Some(claimed), None, &[]).await?;
             return Ok(Outcome::Handled);
         };
         let mut snapshots: Vec<Execution> = Vec::new();
@@ -231,6 +228,7 @@ impl Engine {
         let mut pending = std::collections::VecDeque::from([message.clone()]);
         let mut completed = false;
         let mut steps = 0;
+        let loaded = execution.clone();
         let mut previous = execution.clone();
         while let Some(message) = pending.pop_front() {
             tracing::debug!(?message, "handling");
@@ -249,13 +247,11 @@ impl Engine {
                 }
             }
         }
-        let changed = (!snapshots.is_empty()).then_some((&execution, version));
+        let changed = (!snapshots.is_empty()).then_some(Changed { before: &loaded, version, states: &snapshots });
         let outgoing = self.outgoing(&later);
-        match self.store.commit_step(Some(claimed), changed, &snapshots, &outgoing).await? {
-            StepOutcome::Committed(seqs) => {
-                for (seq, snapshot) in seqs.iter().zip(&snapshots) {
-                    self.publish(*seq, snapshot);
-                }
+        match self.store.commit_step(Some(claimed), changed, &outgoing).await? {
+            StepOutcome::Committed(events) => {
+                self.publish(events);
                 // Idle workers sleep until the delivery they know of: tell them of new ones.
                 if !later.is_empty() {
                     self.wake();

@@ -18,7 +18,7 @@ use crate::engine::launcher::{Launch, Launched};
 use crate::engine::message::{Message, Next};
 use crate::expressions::Scope;
 use crate::store::Store;
-use crate::store::executions::{ExecutionFilter, StepOutcome};
+use crate::store::executions::{Changed, ExecutionFilter, StepOutcome};
 
 pub struct Executions {
     engine: Engine,
@@ -59,14 +59,13 @@ impl Executions {
         change: impl Fn(&mut Execution) -> Result<Vec<Next>>,
     ) -> Result<Execution> {
         for _ in 0..20 {
-            let (mut execution, version) = self.readable(caller, id, Access::Execute).await?;
+            let (before, version) = self.readable(caller, id, Access::Execute).await?;
+            let mut execution = before.clone();
             let next = change(&mut execution)?;
             let outgoing = self.engine.outgoing(&next);
-            match self.store().commit_step(None, Some((&execution, version)), &[], &outgoing).await? {
-                StepOutcome::Committed(seqs) => {
-                    for seq in seqs {
-                        self.engine.publish(seq, &execution);
-                    }
+            match self.store().commit_step(None, Some(Changed::once(&before, version, &execution)), &outgoing).await? {
+                StepOutcome::Committed(events) => {
+                    self.engine.publish(events);
                     self.engine.wake();
                     return Ok(execution);
                 }

@@ -8,7 +8,8 @@
 //! acknowledgement deletes the row only while the lease is still the claimer's, so a worker that
 //! lost its lease cannot commit a second, duplicate step.
 
-use app::model::execution::{Execution, ExecutionEvent, Status};
+use app::model::execution::{Change, Execution, ExecutionEvent, Status};
+use app::model::execution_delta::{ExecutionDelta, diff};
 
 use super::{Error, Pool, Result, Store, now_millis, on_pool};
 
@@ -52,12 +53,60 @@ pub struct Outgoing {
 }
 
 /// What a step's commit found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StepOutcome {
-    /// Committed; the sequence numbers of the events appended, in order.
-    Committed(Vec<i64>),
+    /// Committed; the events appended, in order (to publish).
+    Committed(Vec<ExecutionEvent>),
     /// Another step changed the execution first, or the lease was lost: nothing was written.
     Conflict,
+}
+
+/// A run a step changed: as loaded, and each state it went through.
+#[derive(Debug, Clone, Copy)]
+pub struct Changed<'a> {
+    /// The run as loaded, at `version`.
+    pub before: &'a Execution,
+    pub version: i64,
+    /// The states it went through, in order; the last one is written. Each becomes an event:
+    /// a delta from the state before it, or the whole run when a delta cannot say it.
+    pub states: &'a [Execution],
+}
+
+impl<'a> Changed<'a> {
+    /// One change, from `before` to `after`.
+    pub fn once(before: &'a Execution, version: i64, after: &'a Execution) -> Self {
+        Self { before, version, states: std::slice::from_ref(after) }
+    }
+}
+
+/// The events for the states a run went through, each with its kind and stored body.
+fn changes(changed: &Changed<'_>) -> Vec<(Change, &'static str, String)> {
+    let mut previous = changed.before;
+    changed
+        .states
+        .iter()
+        .map(|state| {
+            let change = match diff(previous, state) {
+                Some(delta) => Change::Delta(delta),
+                None => Change::Execution(state.clone()),
+            };
+            previous = state;
+            let (kind, body) = match &change {
+                Change::Execution(execution) => ("snapshot", serde_json::to_string(execution)),
+                Change::Delta(delta) => ("delta", serde_json::to_string(delta)),
+            };
+            (change, kind, body.expect("events serialize"))
+        })
+        .collect()
+}
+
+/// Reads a stored event back.
+fn stored_change(kind: &str, body: &str) -> Result<Change> {
+    Ok(if kind == "delta" {
+        Change::Delta(serde_json::from_str::<ExecutionDelta>(body).map_err(|e| corrupt("event", e))?)
+    } else {
+        Change::Execution(serde_json::from_str(body).map_err(|e| corrupt("event", e))?)
+    })
 }
 
 /// Which executions to list, newest first (by build time, then id). Empty fields let every
@@ -382,46 +431,37 @@ impl Store {
         Ok(())
     }
 
-    /// One engine step, atomically: acknowledge `claimed` (if given), write the changed
-    /// execution (if its version is still `version`), log one event per state it went through
-    /// (`snapshots`, the last being the execution as written), and enqueue `outgoing`.
-    pub async fn commit_step(
-        &self,
-        claimed: Option<&Claimed>,
-        changed: Option<(&Execution, i64)>,
-        snapshots: &[Execution],
-        outgoing: &[Outgoing],
-    ) -> Result<StepOutcome> {
+    /// One engine step, atomically: acknowledge `claimed` (if given), write the changed run
+    /// (if its version is still the one loaded), log one event per state it went through
+    /// (deltas, or the whole run where a delta cannot say the change), and enqueue `outgoing`.
+    pub async fn commit_step(&self, claimed: Option<&Claimed>, changed: Option<Changed<'_>>, outgoing: &[Outgoing]) -> Result<StepOutcome> {
         let now = now_millis();
-        let changed = changed.map(|(execution, version)| (execution, version, serde_json::to_string(execution).expect("executions serialize")));
-        let mut bodies: Vec<String> = snapshots.iter().map(|s| serde_json::to_string(s).expect("executions serialize")).collect();
-        if bodies.is_empty() {
-            if let Some((_, _, body)) = &changed {
-                bodies.push(body.clone());
-            }
-        }
-        let outcome: StepOutcome = on_pool!(self, pool => {
+        // The run as written: its last state, at the version it was loaded at.
+        let write = changed.as_ref().and_then(|changed| changed.states.last().map(|last| (changed.version, last, serde_json::to_string(last).expect("executions serialize"))));
+        let events = changed.as_ref().map(changes).unwrap_or_default();
+        // The sequence numbers of the events appended; `None`: a conflict, nothing written.
+        let committed: Option<Vec<i64>> = on_pool!(self, pool => {
             async {
                 let mut tx = pool.begin().await?;
                 if let Some(claimed) = claimed {
                     let acknowledged = sqlx::query("DELETE FROM queue WHERE id = $1 AND lease_until = $2")
                         .bind(claimed.id).bind(claimed.lease_until).execute(&mut *tx).await?.rows_affected();
                     if acknowledged == 0 {
-                        return Ok::<_, sqlx::Error>(StepOutcome::Conflict);
+                        return Ok::<_, sqlx::Error>(None);
                     }
                 }
                 let mut seqs = Vec::new();
-                if let Some((execution, version, body)) = &changed {
+                if let Some((version, execution, body)) = &write {
                     let updated = sqlx::query("UPDATE executions SET body = $2, status = $3, version = version + 1 WHERE id = $1 AND version = $4")
                         .bind(&execution.id).bind(body).bind(execution.status.as_str()).bind(*version)
                         .execute(&mut *tx).await?.rows_affected();
                     if updated == 0 {
-                        return Ok(StepOutcome::Conflict);
+                        return Ok(None);
                     }
                     sqlx::query(self.event_order_lock()).execute(&mut *tx).await?;
-                    for snapshot in &bodies {
-                        let (inserted,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body) VALUES ($1, $2, $3, $4) RETURNING seq")
-                            .bind(&execution.id).bind(&execution.application).bind(now).bind(snapshot)
+                    for (_, kind, event) in &events {
+                        let (inserted,): (i64,) = sqlx::query_as("INSERT INTO execution_events (execution_id, application, ts, body, kind) VALUES ($1, $2, $3, $4, $5) RETURNING seq")
+                            .bind(&execution.id).bind(&execution.application).bind(now).bind(event).bind(*kind)
                             .fetch_one(&mut *tx).await?;
                         seqs.push(inserted);
                     }
@@ -435,41 +475,59 @@ impl Store {
                     sqlx::query(announce).bind(seqs.last().copied().unwrap_or(0).to_string()).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                Ok(StepOutcome::Committed(seqs))
+                Ok(Some(seqs))
             }.await
         })?;
-        Ok(outcome)
+        Ok(match committed {
+            Some(seqs) => StepOutcome::Committed(seqs.into_iter().zip(events).map(|(seq, (change, _, _))| ExecutionEvent { seq, ts: now, change }).collect()),
+            None => StepOutcome::Conflict,
+        })
     }
 
     /// Events after `after`, oldest first, for one execution or one application.
     pub async fn events_after(&self, execution_id: Option<&str>, application: Option<&str>, after: i64, limit: u32) -> Result<Vec<ExecutionEvent>> {
-        let rows: Vec<(i64, i64, String)> = on_pool!(self, pool => {
+        let rows: Vec<(i64, i64, String, String)> = on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT seq, ts, body FROM execution_events WHERE seq > $1 AND ($2 IS NULL OR execution_id = $2) \
+                "SELECT seq, ts, kind, body FROM execution_events WHERE seq > $1 AND ($2 IS NULL OR execution_id = $2) \
                  AND ($3 IS NULL OR application = $3) ORDER BY seq LIMIT $4",
             )
             .bind(after).bind(execution_id).bind(application).bind(i64::from(limit))
             .fetch_all(pool).await
         })?;
         rows.into_iter()
-            .map(|(seq, ts, body)| Ok(ExecutionEvent { seq, ts, execution: serde_json::from_str(&body).map_err(|e| corrupt("event", e))? }))
+            .map(|(seq, ts, kind, body)| Ok(ExecutionEvent { seq, ts, change: stored_change(&kind, &body)? }))
             .collect()
     }
 
     /// Retention: of each run that ended and was started before `built_before` (epoch ms),
-    /// drops every event but its last, at most `batch` at a time; how many went. The last
-    /// event is the run's final state, which is all its page and a replay need once it is
-    /// over; running runs keep every event.
+    /// keeps only its final state, at most `batch` events at a time; how many went. The run's
+    /// last event becomes the whole run (a delta needs the events before it) and every event
+    /// before it goes: the final state is all its page and a replay need once it is over.
+    /// Running runs keep every event.
     pub async fn expire_events(&self, built_before: i64, batch: i64) -> Result<u64> {
         let ended = "'SUCCEEDED', 'FAILED_CONTINUE', 'TERMINAL', 'CANCELED', 'SKIPPED', 'STOPPED'";
-        let sql = format!(
-            "DELETE FROM execution_events WHERE seq IN (\
-               SELECT ev.seq FROM execution_events ev JOIN executions x ON x.id = ev.execution_id \
-               WHERE x.build_time < $1 AND x.status IN ({ended}) \
-               AND ev.seq < (SELECT MAX(last.seq) FROM execution_events last WHERE last.execution_id = ev.execution_id) \
+        let old_ended = format!("JOIN executions x ON x.id = ev.execution_id WHERE x.build_time < $1 AND x.status IN ({ended})");
+        // The run's body is its state as of its last event: both are written in one commit.
+        let finalize = format!(
+            "UPDATE execution_events SET kind = 'snapshot', body = (SELECT x.body FROM executions x WHERE x.id = execution_events.execution_id) \
+             WHERE seq IN (SELECT ev.seq FROM execution_events ev {old_ended} AND ev.kind = 'delta' \
+               AND ev.seq = (SELECT MAX(last.seq) FROM execution_events last WHERE last.execution_id = ev.execution_id) LIMIT $2)"
+        );
+        // Only what comes before a snapshot: a replay always starts from a whole run.
+        let expire = format!(
+            "DELETE FROM execution_events WHERE seq IN (SELECT ev.seq FROM execution_events ev {old_ended} \
+               AND ev.seq < (SELECT MAX(last.seq) FROM execution_events last WHERE last.execution_id = ev.execution_id AND last.kind = 'snapshot') \
                LIMIT $2)"
         );
-        let removed = on_pool!(self, pool => sqlx::query(&sql).bind(built_before).bind(batch).execute(pool).await.map(|done| done.rows_affected()))?;
+        let removed: u64 = on_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(&finalize).bind(built_before).bind(batch).execute(&mut *tx).await?;
+                let removed = sqlx::query(&expire).bind(built_before).bind(batch).execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(removed)
+            }.await
+        })?;
         Ok(removed)
     }
 

@@ -82,15 +82,32 @@ pub(crate) fn assert_each_stage_ran_once(events: &[(String, Value)]) {
     }
 }
 
+/// Every state each run went through, in event order: the log holds a run's first state whole
+/// and deltas after it, folded here into whole states.
 pub(crate) async fn event_log(database_url: &str) -> Vec<(String, Value)> {
-    let rows: Vec<(String, String)> = if database_url.starts_with("sqlite:") {
+    use app::model::execution::Execution;
+    use app::model::execution_delta::ExecutionDelta;
+    let query = "SELECT execution_id, kind, body FROM execution_events ORDER BY seq";
+    let rows: Vec<(String, String, String)> = if database_url.starts_with("sqlite:") {
         let mut connection = sqlx::SqliteConnection::connect(database_url).await.unwrap();
-        sqlx::query_as("SELECT execution_id, body FROM execution_events ORDER BY seq").fetch_all(&mut connection).await.unwrap()
+        sqlx::query_as(query).fetch_all(&mut connection).await.unwrap()
     } else {
         let mut connection = sqlx::PgConnection::connect(database_url).await.unwrap();
-        sqlx::query_as("SELECT execution_id, body FROM execution_events ORDER BY seq").fetch_all(&mut connection).await.unwrap()
+        sqlx::query_as(query).fetch_all(&mut connection).await.unwrap()
     };
-    rows.into_iter().map(|(id, body)| (id, serde_json::from_str(&body).unwrap())).collect()
+    let mut states: BTreeMap<String, Execution> = BTreeMap::new();
+    rows.into_iter()
+        .map(|(id, kind, body)| {
+            if kind == "delta" {
+                let delta: ExecutionDelta = serde_json::from_str(&body).unwrap();
+                delta.apply(states.get_mut(&id).unwrap_or_else(|| panic!("a delta of {id} before its whole run")));
+            } else {
+                states.insert(id.clone(), serde_json::from_str(&body).unwrap());
+            }
+            let state = serde_json::to_value(&states[&id]).unwrap();
+            (id, state)
+        })
+        .collect()
 }
 
 async fn runs_finish_after_a_sigkill_with_no_stage_run_twice(db: Db) {

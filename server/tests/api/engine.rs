@@ -634,7 +634,8 @@ async fn retention_cuts_old_finished_runs_to_their_final_state(db: Db) {
     assert_eq!(store.event_count(&finished.id).await.unwrap(), 1, "the final state stays");
     assert_eq!(store.event_count(&waiting.id).await.unwrap(), waiting_before, "a running run keeps its log");
     let kept = store.events_after(Some(&finished.id), None, 0, 10).await.unwrap();
-    assert_eq!(kept[0].execution, h.get(&finished.id).await, "what stays is the run as it ended");
+    // The run's last event was a delta; what stays is the whole run as it ended.
+    assert_eq!(kept[0].change, app::model::execution::Change::Execution(h.get(&finished.id).await), "what stays is the run as it ended");
     // 0 days: keep everything.
     assert_eq!(server::retention::pass(store, "one", later, 0).await.unwrap(), 0);
 }
@@ -780,7 +781,10 @@ async fn every_kind_of_start_publishes_its_first_event_and_supersedes_waiting_ru
 
     let mut first_states: BTreeMap<String, (String, Status)> = BTreeMap::new();
     while let Ok(event) = events.try_recv() {
-        first_states.entry(event.execution.id.clone()).or_insert((event.execution.trigger.kind.clone(), event.execution.status));
+        // A run's first event is the whole run.
+        if let app::model::execution::Change::Execution(execution) = event.change {
+            first_states.entry(execution.id.clone()).or_insert((execution.trigger.kind.clone(), execution.status));
+        }
     }
     let triggered: Vec<(&String, &(String, Status))> = first_states.iter().filter(|(_, (kind, _))| kind == "pipeline").collect();
     assert_eq!(triggered.len(), 2, "the trigger's run and the stage's child each published their first state: {first_states:?}");

@@ -206,6 +206,16 @@ async fn next_event(socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungst
     }
 }
 
+/// The run as of `event`: a whole run replaces `state`, a delta updates it.
+fn fold(state: &mut Option<app::model::execution::Execution>, event: &Value) -> Value {
+    let event: app::model::execution::ExecutionEvent = serde_json::from_value(event.clone()).unwrap_or_else(|error| panic!("{error}: {event}"));
+    match event.change {
+        app::model::execution::Change::Execution(execution) => *state = Some(execution),
+        change => change.apply_to(state.as_mut().expect("a delta comes after the whole run")),
+    }
+    serde_json::to_value(state.as_ref().unwrap()).unwrap()
+}
+
 async fn events_resume_after_a_reconnect_exactly_once_in_order(db: Db) {
     let app = spawn_app(db).await;
     app.create_application("shop").await;
@@ -216,8 +226,9 @@ async fn events_resume_after_a_reconnect_exactly_once_in_order(db: Db) {
     // First connection: everything until the judgment waits, then the client goes away.
     let mut first = socket(&app, json!({"execution": id, "after": 0})).await;
     let mut seen: Vec<Value> = Vec::new();
+    let mut state = None;
     while let Some(event) = next_event(&mut first).await {
-        let waiting = stage_status(&event["execution"], "2") == "RUNNING";
+        let waiting = stage_status(&fold(&mut state, &event), "2") == "RUNNING";
         seen.push(event);
         if waiting {
             break;
@@ -232,7 +243,7 @@ async fn events_resume_after_a_reconnect_exactly_once_in_order(db: Db) {
 
     let mut second = socket(&app, json!({"execution": id, "after": last})).await;
     while let Some(event) = next_event(&mut second).await {
-        let finished = event["execution"]["status"] == "SUCCEEDED";
+        let finished = fold(&mut state, &event)["status"] == "SUCCEEDED";
         seen.push(event);
         if finished {
             break;
@@ -240,8 +251,9 @@ async fn events_resume_after_a_reconnect_exactly_once_in_order(db: Db) {
     }
     let mut replay = socket(&app, json!({"execution": id, "after": 0})).await;
     let mut everything = Vec::new();
+    let mut replayed = None;
     while let Some(event) = next_event(&mut replay).await {
-        let finished = event["execution"]["status"] == "SUCCEEDED";
+        let finished = fold(&mut replayed, &event)["status"] == "SUCCEEDED";
         everything.push(event["seq"].as_i64().unwrap());
         if finished {
             break;
@@ -250,7 +262,14 @@ async fn events_resume_after_a_reconnect_exactly_once_in_order(db: Db) {
     let seqs: Vec<i64> = seen.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, everything, "every event exactly once, in order, across the reconnect");
     assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]));
-    assert_eq!(seen.last().unwrap()["execution"]["status"], "SUCCEEDED");
+    // The first event is the whole run and the rest are deltas: the state they build is the
+    // run as stored, on the resumed connection and on the replay alike.
+    assert!(seen[0].get("execution").is_some(), "{}", seen[0]);
+    assert!(seen[1..].iter().all(|event| event.get("delta").is_some()), "then deltas");
+    let stored: Value = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
+    let stored: app::model::execution::Execution = serde_json::from_value(stored).unwrap();
+    assert_eq!(state.as_ref(), Some(&stored));
+    assert_eq!(replayed.as_ref(), Some(&stored));
 
     // A subscription to something the caller may not read is refused in the socket's words.
     let mut refused = socket(&app, json!({"execution": "nope"})).await;

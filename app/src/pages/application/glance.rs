@@ -23,7 +23,10 @@ pub fn Glance(application: String, overview: Overview) -> impl IntoView {
     let running = RwSignal::new(overview.running_tasks);
     watch_clusters(application.clone(), move |event| regions.set(event.regions), |_| {});
     watch(Subscribe { application: Some(application.clone()), execution: None, after: overview.seq }, move |event| {
-        let execution = event.execution;
+        let id = event.change.execution_id().to_string();
+        let known = running.with_untracked(|tasks| tasks.iter().find(|task| task.id == id).cloned())
+            .or_else(|| executions.with_untracked(|runs| runs.iter().find(|run| run.id == id).cloned()));
+        let Some(execution) = event.change.updated(known.as_ref()) else { return };
         if execution.pipeline_config_id.is_empty() {
             running.update(|tasks| {
                 tasks.retain(|task| task.id != execution.id);

@@ -178,7 +178,7 @@ fn TaskStarted(task: Execution) -> impl IntoView {
     let name = task.name.clone();
     let current = RwSignal::new(task.clone());
     if !task.status.is_complete() {
-        watch(Subscribe { execution: Some(task.id), application: None, after: 0 }, move |event| current.set(event.execution));
+        watch(Subscribe { execution: Some(task.id), application: None, after: 0 }, move |event| current.update(|task| event.change.apply_to(task)));
     }
     let status = move || current.read().status;
     view! {

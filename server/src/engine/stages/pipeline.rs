@@ -110,10 +110,11 @@ pub async fn wait(store: &Store, stage: &Stage, config: &PipelineStage) -> Run {
 pub async fn cancel(store: &Store, stage: &Stage) {
     let Some(id) = stage.context.get("executionId").and_then(Value::as_str) else { return };
     for _ in 0..10 {
-        let Ok(Some((mut child, version))) = store.load_execution(id).await else { return };
-        if child.status.is_complete() || child.canceled {
+        let Ok(Some((before, version))) = store.load_execution(id).await else { return };
+        if before.status.is_complete() || before.canceled {
             return;
         }
+        let mut child = before.clone();
         child.canceled = true;
         child.canceled_by = Some("parent pipeline".into());
         child.cancellation_reason = Some(format!("its parent stage {} was canceled", stage.name));
@@ -122,7 +123,7 @@ pub async fn cancel(store: &Store, stage: &Stage) {
             body: serde_json::to_string(&Message::CancelExecution { execution: id.to_string() }).expect("messages serialize"),
             deliver_at: crate::store::now_millis(),
         };
-        match store.commit_step(None, Some((&child, version)), &[], &[message]).await {
+        match store.commit_step(None, Some(crate::store::executions::Changed::once(&before, version, &child)), &[message]).await {
             Ok(crate::store::executions::StepOutcome::Committed(_)) => return,
             Ok(crate::store::executions::StepOutcome::Conflict) => continue,
             Err(error) => {
