@@ -131,3 +131,28 @@ test('without JavaScript, a big application opens clusters, turns pages and filt
   await expect(serverGroupBox(page, `${cluster('c05')}-v000`)).toBeVisible();
   await context.close();
 });
+
+test('the Overview of a big application sums its clusters up, shows the first 20 and follows changes live', async ({ page }) => {
+  test.setTimeout(90_000);
+  const checkConsole = failOnConsoleErrors(page);
+  await openHydrated(page, `/applications/${application}`);
+  await markWindow(page);
+  const table = page.getByRole('table', { name: 'Clusters' });
+  // Cluster rows only (the header row has no cell).
+  await expect(table.getByRole('row').filter({ has: page.getByRole('cell') })).toHaveCount(20);
+  await expect(page.getByText('The first 20 of 52 clusters;')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'all of them on the Clusters tab' })).toHaveAttribute('href', `/applications/${application}/clusters`);
+  const c00 = table.getByRole('row').filter({ hasText: `${cluster('c00')}-v001` });
+  await expect(c00).toContainText('2 server groups, 2 enabled');
+  await expect(c00).toContainText('no instances');
+  // No instance and no older server group is in the page: it stays small however big.
+  expect(await page.content()).not.toContain(`${cluster('c00')}-v000`);
+
+  // Live: a cluster's health follows without a reload.
+  await runTask([resize(`${cluster('c03')}-v000`, 1)]);
+  await expect(table.getByRole('row').filter({ hasText: `${cluster('c03')}-v000` })).toContainText(/1 (up|starting|unknown)/, { timeout: 20_000 });
+  await runTask([resize(`${cluster('c03')}-v000`, 0)]);
+  await expect(table.getByRole('row').filter({ hasText: `${cluster('c03')}-v000` })).toContainText('no instances', { timeout: 20_000 });
+  await neverReloaded(page);
+  checkConsole();
+});

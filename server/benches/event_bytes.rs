@@ -1,12 +1,12 @@
 //! Benchmark: what one run writes to `execution_events`, and so what every subscriber of its
-//! application or execution is sent over `/api/v1/ws`, as pipelines grow. Each change of an
-//! execution is stored as a snapshot of the whole execution (`store::executions::commit_step`),
-//! and a run of S stages makes O(S) changes of an execution whose size is O(S): the bytes grow
-//! with S². For chains of 10, 50 and 100 `evaluateVariables` stages (override with
+//! application or execution is sent over `/api/v1/ws`, as pipelines grow. A run of S stages
+//! makes O(S) changes. A run's first event is the whole run, O(S); each later one is a delta of
+//! the stages it changed, O(1) (`store::executions::commit_step`), so the bytes grow with S
+//! (when every change stored the whole run, they grew with S²: 15.02 MB for 100 stages). For chains of 10, 50 and 100 `evaluateVariables` stages (override with
 //! `GENNAKER_BENCH_EVENT_STAGES`, e.g. "10,50,100,200") it runs one execution to completion with
 //! an in-process engine on SQLite and prints the events stored, their bytes
 //! (`SUM(LENGTH(CAST(body AS BLOB)))`), the bytes a subscriber is sent for them (each event as
-//! the socket serializes it), the final snapshot's size and bytes / S².
+//! the socket serializes it), the largest event's size and bytes / S.
 //! Run: `scripts/bench-event-bytes` (or `cargo bench -p server --bench event_bytes`).
 
 use std::str::FromStr;
@@ -95,13 +95,13 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_default();
         println!(
             "{stages} stages: {events} events ({:.1} per stage), {:.2} MB stored (SUM(LENGTH(body))), {:.2} MB sent to each subscriber, \
-             {:.0} bytes per event on average, final snapshot {:.1} KB, {:.0} bytes per stage²; run took {:.2} s{growth}",
+             {:.0} bytes per event on average, largest event {:.1} KB (the first: the whole run), {:.0} bytes per stage; run took {:.2} s{growth}",
             events as f64 / stages as f64,
             stored as f64 / 1e6,
             sent as f64 / 1e6,
             stored as f64 / events.max(1) as f64,
             largest as f64 / 1e3,
-            stored as f64 / (stages * stages) as f64,
+            stored as f64 / stages as f64,
             elapsed.as_secs_f64()
         );
         previous = Some((stages, stored));

@@ -5,17 +5,24 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::cluster::RegionClusters;
+use crate::model::cluster::ClusterHeader;
 use crate::model::execution::Execution;
 
 /// How many pipeline runs the Overview shows.
 pub const RECENT_EXECUTIONS: usize = 10;
+/// How many clusters the Overview shows; the Clusters tab pages through the rest.
+pub const OVERVIEW_CLUSTERS: usize = 20;
 
 /// An application at a glance.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
-    pub clusters: Vec<RegionClusters>,
+    /// The first [`OVERVIEW_CLUSTERS`] clusters (by account and region, then name), summed up:
+    /// counts and health, and the newest server group. Never their instances, so the tab stays
+    /// small however big the application.
+    pub clusters: Vec<ClusterHeader>,
+    /// How many clusters the application has in all.
+    pub cluster_count: usize,
     /// The last pipeline runs, newest first.
     pub executions: Vec<Execution>,
     /// Tasks not finished yet, newest first.

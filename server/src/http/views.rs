@@ -33,11 +33,12 @@ pub async fn search(State(services): State<Services>, Authenticated(caller): Aut
     Ok(Json(services.views.search(&caller, &query.q).await?))
 }
 
-/// The application at a glance (needs READ): its clusters by account and region, its last
-/// pipeline runs, its unfinished tasks, and the event sequence number to watch from.
+/// The application at a glance (needs READ): its first 20 clusters summed up (`clusterCount`
+/// says how many there are), its last pipeline runs, its unfinished tasks, and the event
+/// sequence number to watch from.
 #[utoipa::path(get, path = "/applications/{name}/overview", tag = "applications",
     params(("name" = String, Path, description = "application name")),
-    responses((status = 200, description = "clusters, executions, runningTasks, seq"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "clusters, clusterCount, executions, runningTasks, seq"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn overview(State(services): State<Services>, Authenticated(caller): Authenticated, Path(name): Path<String>) -> Result<Json<Overview>, ApiError> {
     Ok(Json(services.views.overview(&caller, &name).await?))
 }

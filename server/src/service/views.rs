@@ -66,7 +66,9 @@ impl ViewService for Views {
     async fn overview(&self, caller: &Caller, application: &str) -> Result<Overview> {
         // The sequence number first: an event between the reads is then sent again, never lost.
         let seq = self.executions.latest_seq(caller, application).await?;
-        let clusters = self.clusters.clusters(caller, application).await?;
+        let mut clusters = self.clusters.cluster_headers(caller, application, None).await?;
+        let cluster_count = clusters.len();
+        clusters.truncate(app::api::overview::OVERVIEW_CLUSTERS);
         // Pipeline runs only: the execution list leaves tasks (executions without a pipeline) out.
         let query = ExecutionQuery { application: Some(application.to_string()), limit: Some(RECENT_EXECUTIONS as u32), ..Default::default() };
         let executions = self
@@ -78,6 +80,6 @@ impl ViewService for Views {
             .take(RECENT_EXECUTIONS)
             .collect();
         let running_tasks = self.tasks.list(caller, application, 50).await?.into_iter().filter(|task| !task.status.is_complete()).collect();
-        Ok(Overview { clusters, executions, running_tasks, seq })
+        Ok(Overview { clusters, cluster_count, executions, running_tasks, seq })
     }
 }

@@ -2,26 +2,32 @@
 //! and its running tasks, each linking to the tab that tells more.
 //!
 //! Server-rendered complete; once hydrated it follows the same sockets as the Clusters and Tasks
-//! tabs. Each cluster event replaces the whole clusters view (as it does there), and the table is
-//! simply drawn again: it holds only links, so there is no state or focus worth keeping.
+//! tabs. Clusters are summed up (counts, health, the newest server group), never expanded, and
+//! only the first [`OVERVIEW_CLUSTERS`] are shown: the socket's summary form sends every cluster
+//! once and then only those that changed, so an application of thousands of server groups costs
+//! this tab a few kilobytes. The table holds only links, so it is simply drawn again.
 
 use leptos::prelude::*;
 
-use crate::api::overview::{Overview, RECENT_EXECUTIONS};
+use crate::api::overview::{OVERVIEW_CLUSTERS, Overview, RECENT_EXECUTIONS};
 use crate::components::live::watch;
-use crate::components::live_clusters::watch_clusters;
+use crate::components::live_clusters::watch_cluster_changes;
 use crate::components::stage_bar::status_class;
-use crate::model::cluster::{InstanceCounts, RegionClusters};
+use crate::model::cluster::{ClusterChanges, ClusterHeader, InstanceCounts};
 use crate::model::execution::{Execution, Subscribe};
 use crate::model::time::format_utc;
 use crate::pages::clusters::server_group_href;
 
 #[component]
 pub fn Glance(application: String, overview: Overview) -> impl IntoView {
-    let regions = RwSignal::new(overview.clusters);
+    let clusters = RwSignal::new(overview.clusters);
+    let cluster_count = RwSignal::new(overview.cluster_count);
     let executions = RwSignal::new(overview.executions);
     let running = RwSignal::new(overview.running_tasks);
-    watch_clusters(application.clone(), move |event| regions.set(event.regions), |_| {});
+    watch_cluster_changes(application.clone(), move |changes| {
+        clusters.update(|shown| follow(shown, changes));
+        cluster_count.set(clusters.with_untracked(Vec::len));
+    }, |_| {});
     watch(Subscribe { application: Some(application.clone()), execution: None, after: overview.seq }, move |event| {
         let id = event.change.execution_id().to_string();
         let known = running.with_untracked(|tasks| tasks.iter().find(|task| task.id == id).cloned())
@@ -47,7 +53,7 @@ pub fn Glance(application: String, overview: Overview) -> impl IntoView {
     let app = StoredValue::new(application);
     view! {
         <h2 id="overview-clusters">"Clusters"</h2>
-        {move || view! { <ClustersTable application=app.get_value() regions=regions.get()/> }}
+        {move || view! { <ClustersTable application=app.get_value() clusters=clusters.get() count=cluster_count.get()/> }}
         <h2 id="overview-executions">"Recent executions"</h2>
         {move || view! { <ExecutionsTable application=app.get_value() executions=executions.get()/> }}
         <h2 id="overview-tasks">"Running tasks"</h2>
@@ -71,45 +77,64 @@ fn health(counts: InstanceCounts) -> String {
     if parts.is_empty() { "no instances".to_string() } else { parts.join(", ") }
 }
 
+/// Keeps `shown` in the view's order as the socket reports: its first message has every
+/// cluster, later ones those that changed or went.
+fn follow(shown: &mut Vec<ClusterHeader>, changes: ClusterChanges) {
+    if changes.snapshot {
+        shown.clear();
+    }
+    for header in changes.clusters {
+        let key = header.key();
+        match shown.binary_search_by(|known| known.key().cmp(&key)) {
+            Ok(at) => shown[at] = header,
+            Err(at) => shown.insert(at, header),
+        }
+    }
+    shown.retain(|known| !changes.removed.contains(&known.key()));
+}
+
 #[component]
-fn ClustersTable(application: String, regions: Vec<RegionClusters>) -> impl IntoView {
-    if regions.iter().all(|region| region.clusters.is_empty()) {
+fn ClustersTable(application: String, clusters: Vec<ClusterHeader>, count: usize) -> impl IntoView {
+    if clusters.is_empty() {
         return view! { <p class="empty">"No clusters yet. A pipeline's deploy stage creates them."</p> }.into_any();
     }
     let tab = format!("/applications/{application}/clusters");
-    let rows = regions
+    let more = (count > OVERVIEW_CLUSTERS).then(|| {
+        let tab = tab.clone();
+        view! { <p class="muted">{format!("The first {OVERVIEW_CLUSTERS} of {count} clusters; ")} <a href=tab>"all of them on the Clusters tab"</a> "."</p> }
+    });
+    let rows = clusters
         .into_iter()
-        .flat_map(|region| region.clusters.into_iter().map(move |cluster| (region.account.clone(), region.region.clone(), cluster)))
-        .map(|(account, region, cluster)| {
-            let groups = cluster
-                .server_groups
-                .into_iter()
-                .map(|group| {
-                    let href = server_group_href(&application, &account, &region, &group.name);
-                    let state = if group.disabled { "disabled" } else { "enabled" };
-                    view! {
-                        <li>
-                            <a href=href>{group.name}</a> " "
-                            <span class=format!("badge sg-{state}")>{state}</span> " "
-                            <span class="muted">{health(group.instance_counts)}</span>
-                        </li>
-                    }
-                })
-                .collect_view();
+        .take(OVERVIEW_CLUSTERS)
+        .map(|cluster| {
+            let (account, region) = (cluster.location.account.clone(), cluster.location.region.clone());
+            let newest = cluster.newest.clone().map(|newest| {
+                let href = server_group_href(&application, &account, &region, &newest.name);
+                let state = if newest.enabled { "enabled" } else { "disabled" };
+                view! {
+                    <a href=href>{newest.name}</a> " "
+                    <span class=format!("badge sg-{state}")>{state}</span> " "
+                    <span class="muted">{newest.version}</span>
+                }
+            });
+            let groups = format!("{} server groups, {} enabled", cluster.server_group_count, cluster.enabled_server_group_count);
             view! {
                 <tr>
                     <td><a href=tab.clone()>{cluster.name}</a></td>
                     <td>{format!("{account} / {region}")}</td>
-                    <td><ul class="plain">{groups}</ul></td>
+                    <td>{newest}</td>
+                    <td>{groups}</td>
+                    <td class="muted">{health(cluster.instance_counts)}</td>
                 </tr>
             }
         })
         .collect_view();
     view! {
         <table class="list" aria-label="Clusters">
-            <thead><tr><th>"Cluster"</th><th>"Account / region"</th><th>"Server groups"</th></tr></thead>
+            <thead><tr><th>"Cluster"</th><th>"Account / region"</th><th>"Newest server group"</th><th>"Server groups"</th><th>"Instances"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
+        {more}
     }
     .into_any()
 }
