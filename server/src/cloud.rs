@@ -3,6 +3,8 @@
 //! - `accounts`: the accounts (built in, from the clouds file, or made by admins), in the store;
 //! - `clouds`: the configured providers and their accounts, and the caching agents;
 //! - `cache`: the cluster cache REST and the UI read, and its live events;
+//! - `leases`: one caching agent per location across instances sharing a database, the
+//!   others loading what it publishes;
 //! - `cidr`: the address ranges of security group ingress rules;
 //! - `local::balancer`: the local cloud's load balancer, a real reverse proxy;
 //! - `local::processes`: its instances, supervised child processes;
@@ -17,5 +19,6 @@ pub mod cache;
 pub mod cidr;
 pub mod clouds;
 pub mod kubernetes;
+pub mod leases;
 pub mod local;
 pub mod provider;

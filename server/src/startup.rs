@@ -80,6 +80,8 @@ impl Server {
         let outbound = crate::outbound::Outbound::new(&config.outbound_allow, config.outbound_max_body, Duration::from_secs(10))?;
         let run_as = Some(config.run_as_user.as_str()).filter(|user| !user.is_empty());
         let sandbox = Arc::new(Sandbox::prepare(&config.resolved_work_dir(), run_as)?);
+        // Several instances on one PostgreSQL share the caching agents by leases.
+        let sharing = crate::cloud::leases::Sharing::new(&store, Duration::from_millis(config.cache_interval_ms.max(50)), address);
         let local_cloud = Arc::new(LocalCloud::restore(store.clone(), sandbox).await?);
         let local_location = Location { cloud_provider: "local".into(), account: local::ACCOUNT.into(), region: local::REGION.into() };
         if let Some(path) = &config.clouds_file {
@@ -90,7 +92,7 @@ impl Server {
         let secrets = Arc::new(crate::secrets::Secrets::new(store.clone(), secret_key));
         let kubernetes = crate::cloud::kubernetes::KubernetesCloud::new(store.clone(), secrets.clone());
         let aws = crate::cloud::aws::AwsCloud::new(store.clone(), secrets.clone());
-        let clouds = Clouds::new(vec![(local_cloud.clone() as Arc<dyn Provider>, vec![local_location])]).with_kubernetes(kubernetes).with_aws(aws).await;
+        let clouds = Clouds::new(vec![(local_cloud.clone() as Arc<dyn Provider>, vec![local_location])]).with_sharing(sharing).with_kubernetes(kubernetes).with_aws(aws).await;
         clouds.refresh_all().await;
         let engine = Engine::new(store.clone(), Arc::new(SystemClock)).with_lease(config.engine_lease_ms).with_clouds(clouds.clone())
             .with_listener(Arc::new(crate::triggers::pipeline::PipelineTriggers))

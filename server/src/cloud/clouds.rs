@@ -3,7 +3,9 @@
 //! (Kubernetes, likewise), and the cluster cache their caching agents keep fresh: one polling
 //! agent per server-group location (AWS ones started and stopped as accounts change), one
 //! watching agent per Kubernetes account. Stages, REST and the UI reach every provider through
-//! here.
+//! here. With several instances on one PostgreSQL, each agent observes only while this
+//! instance holds its location's lease, and otherwise follows what the holder publishes
+//! (`leases`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio::task::JoinHandle;
 use super::aws::AwsCloud;
 use super::cache::ClusterCache;
 use super::kubernetes::KubernetesCloud;
+use super::leases::{self, Sharing};
 use super::provider::{Error, Provider, Result};
 
 /// The locations a provider serves now (AWS's follow its accounts).
@@ -32,13 +35,22 @@ pub struct Clouds {
     /// Told when accounts change, so agents start and stop at once (one for each supervisor).
     accounts_changed: Arc<tokio::sync::Notify>,
     aws_accounts_changed: Arc<tokio::sync::Notify>,
+    /// Set when instances share the database: agents observe only under their lease.
+    sharing: Option<Sharing>,
 }
 
 impl Clouds {
     /// `providers`: each with the (account, region) pairs it serves.
     pub fn new(providers: Vec<(Arc<dyn Provider>, Vec<Location>)>) -> Self {
         let providers = providers.into_iter().map(|(provider, locations)| (provider.name().to_string(), (provider, Arc::new(std::sync::RwLock::new(locations))))).collect();
-        Self { providers: Arc::new(providers), cache: ClusterCache::default(), kubernetes: None, aws: None, accounts_changed: Arc::default(), aws_accounts_changed: Arc::default() }
+        Self { providers: Arc::new(providers), cache: ClusterCache::default(), kubernetes: None, aws: None, accounts_changed: Arc::default(), aws_accounts_changed: Arc::default(), sharing: None }
+    }
+
+    /// Shares the caching agents with the other instances on the database (`None`: this
+    /// instance observes everything, as with SQLite).
+    pub fn with_sharing(mut self, sharing: Option<Sharing>) -> Self {
+        self.sharing = sharing;
+        self
     }
 
     /// Adds the AWS provider; its locations are its accounts' regions, followed as they change.
@@ -112,17 +124,45 @@ impl Clouds {
         self.providers.keys().flat_map(|name| self.served(name)).collect()
     }
 
-    /// Observes one location now and updates the cache (after a mutating task, say).
+    /// Observes one location now and updates the cache (after a mutating task, say), and
+    /// publishes what it saw, so the other instances see it at once too.
     pub async fn refresh(&self, location: &Location) -> Result<()> {
         let provider = self.provider(&location.cloud_provider)?;
         let snapshot = provider.observe(&location.account, &location.region).await?;
+        if let Some(sharing) = &self.sharing {
+            sharing.publish(&leases::key(location), vec![(location, &snapshot)]).await;
+        }
         self.cache.update(location.clone(), snapshot);
         Ok(())
     }
 
-    /// Observes every location now.
+    /// Loads what was published for `location` after version `known` into the cache: the
+    /// version the cache has now.
+    async fn follow(&self, sharing: &Sharing, location: &Location, known: i64) -> leases::Result<i64> {
+        let Some((version, published)) = sharing.load_after(&leases::key(location), known).await? else { return Ok(known) };
+        for (at, snapshot) in published {
+            if at == *location {
+                self.cache.update(at, snapshot);
+            }
+        }
+        Ok(version)
+    }
+
+    /// Observes every location now (at startup, before anything is served). When instances
+    /// share the database, only where this one takes the lease (the local cloud restores its
+    /// processes then, as it does alone), loading what the holders published elsewhere.
     pub async fn refresh_all(&self) {
         for location in self.locations() {
+            if let (Some(sharing), Ok(provider)) = (&self.sharing, self.provider(&location.cloud_provider)) {
+                let held = sharing.take(&provider.lease_name(&location)).await;
+                provider.lease_held(held).await;
+                if !held {
+                    if let Err(error) = self.follow(sharing, &location, 0).await {
+                        tracing::warn!(%error, account = %location.account, region = %location.region, "cannot load a published cluster snapshot");
+                    }
+                    continue;
+                }
+            }
             if let Err(error) = self.refresh(&location).await {
                 tracing::warn!(%error, account = %location.account, region = %location.region, "caching agent could not observe");
             }
@@ -134,7 +174,8 @@ impl Clouds {
     pub fn start_agents(&self, interval: Duration, stop: watch::Receiver<()>) -> Vec<JoinHandle<()>> {
         let mut handles = self.start_server_group_agents(interval, stop.clone());
         if let Some(kubernetes) = &self.kubernetes {
-            handles.push(tokio::spawn(supervise_kubernetes(kubernetes.clone(), self.cache.clone(), self.accounts_changed.clone(), stop.clone())));
+            let agents = KubernetesAgents { cloud: kubernetes.clone(), cache: self.cache.clone(), sharing: self.sharing.clone(), interval };
+            handles.push(tokio::spawn(supervise_kubernetes(agents, self.accounts_changed.clone(), stop.clone())));
         }
         if self.aws.is_some() {
             handles.push(tokio::spawn(supervise_aws(self.clone(), interval, stop)));
@@ -147,21 +188,50 @@ impl Clouds {
     }
 
     /// A polling agent for one location. While its cloud cannot be reached the cache keeps
-    /// what it last saw (an AWS account's status says why).
+    /// what it last saw (an AWS account's status says why). When instances share the
+    /// database it observes only while it holds the location's lease (renewed each loop), and
+    /// otherwise loads what the holder published, each interval and when told of a change.
     fn start_agent(&self, location: Location, interval: Duration, mut stop: watch::Receiver<()>) -> JoinHandle<()> {
         let clouds = self.clone();
         tokio::spawn(async move {
+            let Ok(provider) = clouds.provider(&location.cloud_provider) else { return };
+            let (lease, key) = (provider.lease_name(&location), leases::key(&location));
+            let mut notices = clouds.sharing.as_ref().map(Sharing::subscribe);
+            // Whether the lease was held at the last loop, and the published version loaded.
+            let (mut held, mut known) = (false, 0);
             loop {
-                let outcome = clouds.refresh(&location).await;
-                if let (Some(aws), "aws") = (&clouds.aws, location.cloud_provider.as_str()) {
-                    aws.set_status(&location.account, &location.region, outcome.as_ref().err().map(ToString::to_string));
+                let holds = match &clouds.sharing {
+                    None => true,
+                    Some(sharing) => {
+                        let holds = sharing.take(&lease).await;
+                        if holds != held {
+                            let verb = if holds { "took" } else { "no longer holds" };
+                            tracing::info!(%lease, owner = sharing.owner(), "this instance {verb} a caching lease");
+                        }
+                        provider.lease_held(holds).await;
+                        holds
+                    }
+                };
+                held = holds;
+                if holds {
+                    // Loaded again in full should the lease go elsewhere.
+                    known = 0;
+                    let outcome = clouds.refresh(&location).await;
+                    if let (Some(aws), "aws") = (&clouds.aws, location.cloud_provider.as_str()) {
+                        aws.set_status(&location.account, &location.region, outcome.as_ref().err().map(ToString::to_string));
+                    }
+                    if let Err(error) = outcome {
+                        tracing::warn!(%error, account = %location.account, region = %location.region, "caching agent could not observe");
+                    }
+                } else if let Some(sharing) = &clouds.sharing {
+                    match clouds.follow(sharing, &location, known).await {
+                        Ok(version) => known = version,
+                        Err(error) => tracing::warn!(%error, %key, "cannot load a published cluster snapshot"),
+                    }
                 }
-                if let Err(error) = outcome {
-                    tracing::warn!(%error, account = %location.account, region = %location.region, "caching agent could not observe");
-                }
-                tokio::select! {
-                    _ = stop.changed() => return,
-                    () = tokio::time::sleep(interval) => {}
+                let following = notices.as_mut().filter(|_| !holds);
+                if leases::pause(&mut stop, interval, following, &key).await {
+                    return;
                 }
             }
         })
@@ -220,10 +290,69 @@ async fn supervise_aws(clouds: Clouds, interval: Duration, mut stop: watch::Rece
 /// clouds file at a restart), besides being told.
 const ACCOUNT_SWEEP: Duration = Duration::from_secs(5);
 
+/// What the Kubernetes accounts' agents share.
+#[derive(Clone)]
+struct KubernetesAgents {
+    cloud: KubernetesCloud,
+    cache: ClusterCache,
+    sharing: Option<Sharing>,
+    /// How often a follower renews its try for the lease and loads what was published.
+    interval: Duration,
+}
+
+impl KubernetesAgents {
+    /// The agent of one account: its watch, or, when instances share the database, the watch
+    /// while this instance holds the account's lease and a follower of what the holder
+    /// publishes while not.
+    fn start(&self, account: String, stop: watch::Receiver<()>) {
+        match &self.sharing {
+            None => drop(super::kubernetes::watch::start(self.cloud.clone(), self.cache.clone(), account, ACCOUNT_SWEEP, None, stop)),
+            Some(sharing) => drop(tokio::spawn(self.clone().leased(sharing.clone(), account, stop))),
+        }
+    }
+
+    async fn leased(self, sharing: Sharing, account: String, mut stop: watch::Receiver<()>) {
+        let key = leases::kubernetes_key(&account);
+        let lease = format!("cache:{key}");
+        let mut notices = sharing.subscribe();
+        // Dropping it stops the watch.
+        let mut watching: Option<watch::Sender<()>> = None;
+        let mut known = 0;
+        loop {
+            let holds = sharing.take(&lease).await;
+            if holds && watching.is_none() {
+                tracing::info!(%lease, owner = sharing.owner(), "this instance took a caching lease");
+                let (stop_watch, watch_stopped) = watch::channel(());
+                let publish = Some((sharing.clone(), key.clone()));
+                super::kubernetes::watch::start(self.cloud.clone(), self.cache.clone(), account.clone(), ACCOUNT_SWEEP, publish, watch_stopped);
+                watching = Some(stop_watch);
+            } else if !holds && watching.take().is_some() {
+                tracing::info!(%lease, owner = sharing.owner(), "this instance no longer holds a caching lease");
+                known = 0;
+            }
+            if !holds {
+                self.cloud.set_status(&account, "watched by another gennaker instance (it holds the account's caching lease)");
+                match sharing.load_after(&key, known).await {
+                    Ok(Some((version, published))) => {
+                        self.cache.replace_account("kubernetes", &account, published.into_iter().collect());
+                        known = version;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, %key, "cannot load a published cluster snapshot"),
+                }
+            }
+            if leases::pause(&mut stop, self.interval, (!holds).then_some(&mut notices), &key).await {
+                return;
+            }
+        }
+    }
+}
+
 /// Keeps one watching agent per Kubernetes account: started for a new account, restarted for
 /// a changed one, stopped (and its resources dropped from the cache) for a removed one.
-async fn supervise_kubernetes(kubernetes: KubernetesCloud, cache: ClusterCache, changed: Arc<tokio::sync::Notify>, mut stop: watch::Receiver<()>) {
+async fn supervise_kubernetes(agents: KubernetesAgents, changed: Arc<tokio::sync::Notify>, mut stop: watch::Receiver<()>) {
     use app::model::clouds::{CloudAccount, CloudProviderKind};
+    let (kubernetes, cache) = (agents.cloud.clone(), agents.cache.clone());
     let mut running: BTreeMap<String, (CloudAccount, watch::Sender<()>)> = BTreeMap::new();
     loop {
         match kubernetes.accounts().await {
@@ -248,7 +377,7 @@ async fn supervise_kubernetes(kubernetes: KubernetesCloud, cache: ClusterCache, 
                         continue;
                     }
                     let (stop_agent, agent_stopped) = watch::channel(());
-                    super::kubernetes::watch::start(kubernetes.clone(), cache.clone(), name.clone(), ACCOUNT_SWEEP, agent_stopped);
+                    agents.start(name.clone(), agent_stopped);
                     tracing::info!(account = %name, "kubernetes caching agent started");
                     running.insert(name, (account, stop_agent));
                 }

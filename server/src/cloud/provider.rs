@@ -65,8 +65,10 @@ pub enum JobStatus {
     Unknown,
 }
 
-/// Everything a provider runs in one account and region.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Everything a provider runs in one account and region. Serialized when published for the
+/// other instances on the same database (`cloud::leases`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     pub server_groups: Vec<ServerGroup>,
     pub load_balancers: Vec<LoadBalancer>,
@@ -78,6 +80,15 @@ pub struct Snapshot {
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
+    /// The lease a location's caching agent holds while it observes there, when several
+    /// instances share one database (`cloud::leases`).
+    fn lease_name(&self, location: &Location) -> String {
+        format!("cache:{}:{}:{}", self.name(), location.account, location.region)
+    }
+    /// Told after each try for the lease of a location it serves whether this instance holds
+    /// it (only when instances share a database). The local cloud starts or stops its
+    /// processes here; others have nothing to do.
+    async fn lease_held(&self, _held: bool) {}
     async fn observe(&self, account: &str, region: &str) -> Result<Snapshot>;
     async fn create_server_group(&self, spec: ServerGroupSpec) -> Result<ServerGroup>;
     async fn resize(&self, location: &Location, name: &str, capacity: Capacity) -> Result<()>;

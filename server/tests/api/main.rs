@@ -25,6 +25,7 @@ mod kubernetes;
 mod kubernetes_bake;
 mod kubernetes_jobs;
 mod kubernetes_server_groups;
+mod leases;
 mod local_cloud;
 mod notifications;
 mod pipelines;

@@ -3,6 +3,8 @@
 //! 410 Gone, retry with backoff when the API server is away), and one task that turns what the
 //! reflectors hold into the account's snapshots whenever something changed. While the API
 //! server is unreachable the reflectors keep what they last saw, so the cache keeps showing it.
+//! When instances share the database the agent runs only on the holder of the account's lease
+//! and publishes each new view for the others (`cloud::leases`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +19,7 @@ use tokio::task::JoinHandle;
 use super::view::{self, Observed};
 use super::{Connection, KubernetesCloud};
 use crate::cloud::cache::ClusterCache;
+use crate::cloud::leases::Sharing;
 
 /// The kinds the cluster view is made of.
 const WATCHED: &[(&str, &str)] = &[
@@ -34,9 +37,13 @@ const WATCHED: &[(&str, &str)] = &[
 /// at once, and one rebuild for all of them is enough.
 const SETTLE: Duration = Duration::from_millis(20);
 
-/// Starts the agent of `account`; it runs until `stop` changes. A connection that cannot be
-/// made (a bad kubeconfig) is retried every `retry`.
-pub fn start(cloud: KubernetesCloud, cache: ClusterCache, account: String, retry: Duration, mut stop: signal::Receiver<()>) -> JoinHandle<()> {
+/// Where a watching agent publishes what it sees for the other instances on the database
+/// (`cloud::leases`), and under which key.
+pub type Publish = Option<(Sharing, String)>;
+
+/// Starts the agent of `account`; it runs until `stop` changes (or its sender is dropped). A
+/// connection that cannot be made (a bad kubeconfig) is retried every `retry`.
+pub fn start(cloud: KubernetesCloud, cache: ClusterCache, account: String, retry: Duration, publish: Publish, mut stop: signal::Receiver<()>) -> JoinHandle<()> {
     tokio::spawn(async move {
         cloud.set_status(&account, "connecting");
         let connection = loop {
@@ -52,11 +59,11 @@ pub fn start(cloud: KubernetesCloud, cache: ClusterCache, account: String, retry
                 }
             }
         };
-        run(cloud, connection, cache, stop).await;
+        run(cloud, connection, cache, publish, stop).await;
     })
 }
 
-async fn run(cloud: KubernetesCloud, connection: Connection, cache: ClusterCache, mut stop: signal::Receiver<()>) {
+async fn run(cloud: KubernetesCloud, connection: Connection, cache: ClusterCache, publish: Publish, mut stop: signal::Receiver<()>) {
     let changed = Arc::new(Notify::new());
     let mut stores: Vec<(&'static str, reflector::Store<DynamicObject>)> = Vec::new();
     let mut watches = Vec::new();
@@ -115,6 +122,9 @@ async fn run(cloud: KubernetesCloud, connection: Connection, cache: ClusterCache
         let observed = observe(&stores);
         let settings = &connection.settings;
         let snapshots = view::snapshots(&connection.account, &observed, |namespace| settings.manages(namespace));
+        if let Some((sharing, key)) = &publish {
+            sharing.publish(key, snapshots.iter().collect()).await;
+        }
         cache.replace_account("kubernetes", &connection.account, snapshots);
     }
     for watch in watches {
