@@ -80,9 +80,9 @@ impl Server {
         let outbound = crate::outbound::Outbound::new(&config.outbound_allow, config.outbound_max_body, Duration::from_secs(10))?;
         let run_as = Some(config.run_as_user.as_str()).filter(|user| !user.is_empty());
         let sandbox = Arc::new(Sandbox::prepare(&config.resolved_work_dir(), run_as)?);
-        // Several instances on one PostgreSQL share the caching agents by leases.
+        // Several instances on one PostgreSQL share the caching agents and the local cloud by leases.
         let sharing = crate::cloud::leases::Sharing::new(&store, Duration::from_millis(config.cache_interval_ms.max(50)), address);
-        let local_cloud = Arc::new(LocalCloud::restore(store.clone(), sandbox).await?);
+        let local_cloud = Arc::new(LocalCloud::start(store.clone(), sandbox, sharing.is_some()).await?);
         let local_location = Location { cloud_provider: "local".into(), account: local::ACCOUNT.into(), region: local::REGION.into() };
         if let Some(path) = &config.clouds_file {
             let file = crate::cloud::accounts::read_file(path)?;

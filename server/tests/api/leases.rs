@@ -2,7 +2,8 @@
 //! PostgreSQL. A caching agent observes each location on one instance only (the holder of its
 //! lease in `poll_leases`), the others serve the same clusters from what it publishes, and when
 //! the holder is killed with SIGKILL another takes the lease within the lease time and keeps
-//! the cache fresh.
+//! the cache fresh. The local cloud's processes run on the one instance holding `local-cloud`;
+//! another refuses to act on them, naming the holder, and restores them when the holder dies.
 //!
 //! The caching interval is shortened to 200 ms, so a lease lasts its floor of 2 s
 //! (`cloud::leases`).
@@ -157,4 +158,100 @@ async fn each_location_is_observed_by_one_instance_and_moves_when_it_dies() {
     }
     drop(stop_with_sigterm(second));
     drop(stop_with_sigterm(third));
+}
+
+/// The process ids of a local server group's instances as `client`'s instance serves them.
+async fn instance_pids(client: &Client, name: &str) -> Vec<u64> {
+    let detail = client.json(reqwest::Method::GET, &format!("/api/v1/applications/ops/serverGroups/local/local/{name}"), None).await;
+    detail["instances"].as_array().unwrap().iter().filter_map(|instance| instance["pid"].as_u64()).collect()
+}
+
+fn alive(pid: u64) -> bool {
+    std::process::Command::new("kill").args(["-0", &pid.to_string()]).status().unwrap().success()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_cloud_runs_on_one_instance_and_moves_when_it_dies() {
+    let database_url = fresh_database(Db::Postgres).await;
+    // Each instance its own work folder, as on two machines.
+    let work = |n: u32| std::env::temp_dir().join(format!("gennaker-leases-{}-{n}", std::process::id())).display().to_string();
+    let (work_first, work_second) = (work(1), work(2));
+
+    let first = start_binary(&database_url, &[INTERVAL, ("GENNAKER_WORK_DIR", work_first.as_str())]);
+    let client = Client::new(&first).await;
+    client.json(reqwest::Method::POST, "/api/v1/applications", Some(json!({"name": "ops"}))).await;
+    // `demo-app` runs through the sandbox's link to gennaker, which the unprivileged user may reach.
+    let command = json!(["demo-app", "--version", "v1"]);
+    let cluster = json!({"cloudProvider": "local", "account": "local", "region": "local", "application": "ops", "stack": "web", "freeFormDetails": "",
+        "capacity": {"min": 1, "max": 1, "desired": 1}, "artifact": {"command": command, "version": "v1"},
+        "loadBalancers": [], "securityGroups": [], "strategy": "none"});
+    let deploy = json!({"name": "deploy", "stages": [{"refId": "1", "name": "Deploy", "type": "deploy", "clusters": [cluster]}]});
+    client.json(reqwest::Method::POST, "/api/v1/applications/ops/pipelines", Some(deploy)).await;
+    run(&client, &first, "ops", "deploy", json!({})).await;
+    let before = eventually("the instance up on the first", 20, async || {
+        let pids = instance_pids(&client, "ops-web-v000").await;
+        (pids.len() == 1, pids)
+    })
+    .await;
+
+    // The second serves the same server group from what the first published, runs nothing
+    // itself and refuses what only the holder may do, naming it.
+    let second = start_binary(&database_url, &[INTERVAL, ("GENNAKER_WORK_DIR", work_second.as_str())]);
+    let follower = client.at(&second);
+    eventually("the first's instance on the second", 20, async || {
+        let pids = instance_pids(&follower, "ops-web-v000").await;
+        (pids == before, pids)
+    })
+    .await;
+    let owner = lease_owner(&database_url, "local-cloud").await.expect("a holder");
+    assert!(owner.contains(&port_of(&first)), "the first instance runs the local cloud: {owner}");
+    let refused = follower.send(reqwest::Method::GET, "/api/v1/applications/ops/serverGroups/local/local/ops-web-v000/buildLog", None).await;
+    assert!(!refused.status().is_success());
+    let message = refused.text().await.unwrap();
+    assert!(message.contains("it holds the local-cloud lease") && message.contains(&port_of(&first)), "the refusal names the holder: {message}");
+    assert!(!second.output().contains("restoring the local cloud"), "the second starts no local process");
+
+    // The holder dies (its instance lives on, an orphan): the second takes the lease within
+    // the lease time and restores the server group from the store, with processes of its own.
+    let killed_at = Instant::now();
+    kill_hard(first);
+    eventually("the second holding local-cloud", 20, async || {
+        let owner = lease_owner(&database_url, "local-cloud").await;
+        (owner.as_ref().is_some_and(|owner| owner.contains(&port_of(&second))), owner)
+    })
+    .await;
+    let moved_after = killed_at.elapsed().as_millis();
+    println!("local-cloud moved {moved_after} ms after the kill");
+    assert!(moved_after <= LEASE_MS + SLACK_MS, "the lease moved within its lease time: {moved_after} ms");
+    let restored = eventually("the instance restored by the second", 20, async || {
+        let pids = instance_pids(&follower, "ops-web-v000").await;
+        (pids.len() == 1 && pids != before && pids.iter().all(|pid| alive(*pid)), pids)
+    })
+    .await;
+
+    // It acts on the local cloud now: a resize after the kill shows at once.
+    let resize = json!({"application": "ops", "description": "grow", "job": [{"type": "resizeServerGroup", "cloudProvider": "local", "account": "local",
+        "region": "local", "serverGroupName": "ops-web-v000", "action": "scale_exact", "capacity": {"min": 2, "max": 2, "desired": 2}}]});
+    let task = follower.json(reqwest::Method::POST, "/api/v1/tasks", Some(resize)).await;
+    let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+    let task = eventually("the resize", 60, async || {
+        let task = follower.json(reqwest::Method::GET, &path, None).await;
+        (!["NOT_STARTED", "RUNNING", "BUFFERED"].contains(&task["status"].as_str().unwrap_or_default()), task)
+    })
+    .await;
+    assert_eq!(task["status"], "SUCCEEDED", "{task:#}");
+    eventually("two instances", 20, async || {
+        let pids = instance_pids(&follower, "ops-web-v000").await;
+        (pids.len() == 2 && pids.contains(&restored[0]), pids)
+    })
+    .await;
+
+    drop(stop_with_sigterm(second));
+    // The killed holder's instance outlived it; the test leaves nothing behind.
+    for pid in before {
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    for folder in [work_first, work_second] {
+        let _ = std::fs::remove_dir_all(folder);
+    }
 }

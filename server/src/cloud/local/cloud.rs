@@ -3,10 +3,19 @@
 //! desired state is kept in the store (`local_resources`), so `LocalCloud::restore` after a
 //! restart brings every server group, balancer and rule back. A background loop keeps the
 //! balancers' targets in step with the instances (which change as crashed ones are replaced).
+//!
+//! Its instances are processes on one machine, so when several gennaker instances share one
+//! PostgreSQL only one runs them: the holder of the `local-cloud` lease, which the local
+//! location's caching agent takes and renews (`cloud::leases`). It starts as a standby
+//! ([`LocalCloud::start`]); on taking the lease it restores what the store holds, as a
+//! restart does, and on losing it stops its processes. A standby neither observes nor
+//! changes anything: its cache follows what the holder publishes, and every call that would
+//! act or look at the processes is refused naming the holder. On SQLite it always runs them.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use app::model::cluster::{
@@ -30,6 +39,8 @@ use crate::store::Store;
 
 pub const ACCOUNT: &str = "local";
 pub const REGION: &str = "local";
+/// The lease of the instance that runs the local cloud's processes.
+pub const LEASE: &str = "local-cloud";
 const SYNC_EVERY: Duration = Duration::from_millis(250);
 /// How often the autoscaler looks at the server groups' policies.
 const AUTOSCALE_EVERY: Duration = Duration::from_secs(1);
@@ -71,6 +82,9 @@ pub struct LocalCloud {
     jobs: Jobs,
     sandbox: Arc<Sandbox>,
     builds: Builds,
+    /// Whether this instance runs the processes (always, alone on a database; else while it
+    /// holds the lease).
+    running: AtomicBool,
 }
 
 fn location() -> Location {
@@ -232,9 +246,22 @@ fn policy_prefix(policy: &ScalingPolicy) -> &'static str {
 }
 
 impl LocalCloud {
+    /// Starts the local cloud: restored from the store at once, or, when instances share the
+    /// database (`shared`), as a standby until its caching agent takes the lease.
+    pub async fn start(store: Store, sandbox: Arc<Sandbox>, shared: bool) -> Result<Self> {
+        if shared { Ok(Self::standby(store, sandbox)) } else { Self::restore(store, sandbox).await }
+    }
+
     /// Starts the local cloud with the state stored from before (none on a first start).
     /// Brings back what the store holds; every process starts inside `sandbox`.
     pub async fn restore(store: Store, sandbox: Arc<Sandbox>) -> Result<Self> {
+        let cloud = Self::standby(store, sandbox);
+        cloud.load().await?;
+        Ok(cloud)
+    }
+
+    /// The local cloud running nothing yet.
+    fn standby(store: Store, sandbox: Arc<Sandbox>) -> Self {
         let state = Arc::new(Mutex::new(State::default()));
         let sync_state = state.clone();
         let sync = tokio::spawn(async move {
@@ -251,7 +278,14 @@ impl LocalCloud {
                 autoscale(&scale_state, &scale_store, &mut evaluator, crate::store::now_millis()).await;
             }
         });
-        let cloud = Self { store: store.clone(), state, sync, autoscaler, jobs: Jobs::new(sandbox.clone()), builds: Builds::new(sandbox.clone()), sandbox };
+        let builds = Builds::new(sandbox.clone());
+        Self { store, state, sync, autoscaler, jobs: Jobs::new(sandbox.clone()), builds, sandbox, running: AtomicBool::new(false) }
+    }
+
+    /// Starts every balancer and server group the store holds; this instance runs the local
+    /// cloud from now on.
+    async fn load(&self) -> Result<()> {
+        let (cloud, store) = (self, &self.store);
         for (_, body) in store.local_resources("securityGroup").await.map_err(store_error)? {
             let security_group: SecurityGroup = serde_json::from_str(&body).map_err(|e| Error::Provider(e.to_string()))?;
             cloud.state.lock().await.security_groups.insert(security_group.name.clone(), security_group);
@@ -270,7 +304,34 @@ impl LocalCloud {
             cloud.state.lock().await.server_groups.insert(record.spec.name.clone(), RunningGroup { record, processes });
         }
         sync_balancers(&*cloud.state.lock().await);
-        Ok(cloud)
+        self.running.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Stops every balancer and instance here (another instance runs them now, or will).
+    async fn stand_down(&self) {
+        self.running.store(false, Ordering::SeqCst);
+        let state = std::mem::take(&mut *self.state.lock().await);
+        for (_, running) in state.balancers {
+            running.balancer.stop().await;
+        }
+        for (_, group) in state.server_groups {
+            group.processes.stop().await;
+        }
+    }
+
+    /// Refuses what only the instance running the local cloud may do, naming that instance.
+    async fn check_running(&self) -> Result<()> {
+        if self.running.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let holder = match self.store.poll_lease(LEASE).await {
+            Ok(Some((owner, until))) if until >= crate::store::now_millis() => format!("runs on gennaker instance {owner}"),
+            Ok(Some((owner, _))) => format!("ran on gennaker instance {owner}, whose lease has lapsed (another instance takes it over shortly)"),
+            Ok(None) => "is not run by any gennaker instance yet".to_string(),
+            Err(error) => format!("runs on another gennaker instance (which one cannot be read now: {error})"),
+        };
+        Err(Error::Provider(format!("the local cloud {holder} (it holds the {LEASE} lease); this instance does not run local processes")))
     }
 
     async fn start_balancer(&self, config: LoadBalancer) -> Result<()> {
@@ -305,13 +366,7 @@ impl LocalCloud {
     pub async fn shutdown(&self) {
         self.sync.abort();
         self.autoscaler.abort();
-        let state = std::mem::take(&mut *self.state.lock().await);
-        for (_, running) in state.balancers {
-            running.balancer.stop().await;
-        }
-        for (_, group) in state.server_groups {
-            group.processes.stop().await;
-        }
+        self.stand_down().await;
     }
 
     fn view(group: &RunningGroup, healthy: &BTreeMap<SocketAddr, bool>) -> ServerGroup {
@@ -367,10 +422,33 @@ impl Provider for LocalCloud {
         "local"
     }
 
+    /// The caching agent's lease is the processes' lease: what the holder publishes is what
+    /// it runs.
+    fn lease_name(&self, _location: &Location) -> String {
+        LEASE.to_string()
+    }
+
+    async fn lease_held(&self, held: bool) {
+        let running = self.running.load(Ordering::SeqCst);
+        if held && !running {
+            tracing::info!("this instance holds the {LEASE} lease: restoring the local cloud's processes");
+            if let Err(error) = self.load().await {
+                // Nothing half-started stays: the next loop tries again from the store.
+                tracing::error!(%error, "the local cloud could not be restored; trying again");
+                self.stand_down().await;
+            }
+        } else if !held && running {
+            tracing::warn!("this instance lost the {LEASE} lease: stopping the local cloud's processes here");
+            self.stand_down().await;
+        }
+    }
+
     async fn observe(&self, account: &str, region: &str) -> Result<Snapshot> {
         if account != ACCOUNT || region != REGION {
             return Ok(Snapshot::default());
         }
+        // A standby has nothing of its own to show: it must not pass for an empty cloud.
+        self.check_running().await?;
         let state = self.state.lock().await;
         let healthy: BTreeMap<SocketAddr, bool> = state.balancers.values().flat_map(|b| b.balancer.health()).collect();
         Ok(Snapshot {
@@ -381,6 +459,7 @@ impl Provider for LocalCloud {
     }
 
     async fn create_server_group(&self, mut spec: ServerGroupSpec) -> Result<ServerGroup> {
+        self.check_running().await?;
         ServerGroupName::parse(&spec.name).map_err(|e| Error::Invalid(e.to_string()))?;
         if let Some(problem) = scaling_problem(&spec.scaling_policies, &spec.scheduled_actions) {
             return Err(Error::Invalid(problem));
@@ -417,6 +496,7 @@ impl Provider for LocalCloud {
 
     async fn resize(&self, location: &Location, name: &str, capacity: Capacity) -> Result<()> {
         serves(location)?;
+        self.check_running().await?;
         if !capacity.is_consistent() {
             return Err(Error::Invalid(format!("capacity must satisfy min <= desired <= max: {capacity:?}")));
         }
@@ -425,16 +505,19 @@ impl Provider for LocalCloud {
 
     async fn enable(&self, location: &Location, name: &str) -> Result<()> {
         serves(location)?;
+        self.check_running().await?;
         self.update_group(name, |record| record.disabled = false).await.map(drop)
     }
 
     async fn disable(&self, location: &Location, name: &str) -> Result<()> {
         serves(location)?;
+        self.check_running().await?;
         self.update_group(name, |record| record.disabled = true).await.map(drop)
     }
 
     async fn destroy(&self, location: &Location, name: &str) -> Result<()> {
         serves(location)?;
+        self.check_running().await?;
         let was_disabled = {
             let mut state = self.state.lock().await;
             let was_disabled = state.server_groups.get_mut(name).map(|group| std::mem::replace(&mut group.record.disabled, true));
@@ -460,6 +543,7 @@ impl Provider for LocalCloud {
 
     async fn upsert_load_balancer(&self, config: LoadBalancer) -> Result<LoadBalancer> {
         serves(&config.location)?;
+        self.check_running().await?;
         app::model::names::ClusterName::parse(&config.name).map_err(|e| Error::Invalid(e.to_string()))?;
         listener_address(&config)?;
         let previous = self.state.lock().await.balancers.remove(&config.name);
@@ -475,6 +559,7 @@ impl Provider for LocalCloud {
 
     async fn delete_load_balancer(&self, location: &Location, name: &str) -> Result<()> {
         serves(location)?;
+        self.check_running().await?;
         let removed = self.state.lock().await.balancers.remove(name);
         self.store.delete_local_resource("loadBalancer", name).await.map_err(store_error)?;
         if let Some(running) = removed {
@@ -485,6 +570,7 @@ impl Provider for LocalCloud {
 
     async fn upsert_security_group(&self, security_group: SecurityGroup) -> Result<SecurityGroup> {
         serves(&security_group.location)?;
+        self.check_running().await?;
         for rule in &security_group.ingress {
             rule.cidr.parse::<Cidr>().map_err(|e| Error::Invalid(e.to_string()))?;
             if rule.start_port > rule.end_port {
@@ -501,6 +587,7 @@ impl Provider for LocalCloud {
 
     async fn delete_security_group(&self, location: &Location, name: &str) -> Result<()> {
         serves(location)?;
+        self.check_running().await?;
         self.store.delete_local_resource("securityGroup", name).await.map_err(store_error)?;
         let mut state = self.state.lock().await;
         state.security_groups.remove(name);
@@ -510,6 +597,7 @@ impl Provider for LocalCloud {
 
     async fn upsert_scaling_policy(&self, location: &Location, server_group: &str, policy: ScalingPolicy) -> Result<ScalingPolicy> {
         serves(location)?;
+        self.check_running().await?;
         if let Some(problem) = scaling_problem(std::slice::from_ref(&policy), &[]) {
             return Err(Error::Invalid(problem));
         }
@@ -532,11 +620,13 @@ impl Provider for LocalCloud {
 
     async fn delete_scaling_policy(&self, location: &Location, server_group: &str, policy_name: &str) -> Result<()> {
         serves(location)?;
+        self.check_running().await?;
         self.update_group(server_group, |record| record.spec.scaling_policies.retain(|policy| policy.policy_name != policy_name)).await.map(drop)
     }
 
     async fn set_scheduled_actions(&self, location: &Location, server_group: &str, mut actions: Vec<ScheduledAction>) -> Result<Vec<ScheduledAction>> {
         serves(location)?;
+        self.check_running().await?;
         if let Some(problem) = scaling_problem(&[], &actions) {
             return Err(Error::Invalid(problem));
         }
@@ -547,16 +637,19 @@ impl Provider for LocalCloud {
 
     async fn run_job(&self, spec: JobSpec) -> Result<()> {
         serves(&spec.location)?;
+        self.check_running().await?;
         self.jobs.start(&spec.token, &spec.command, &spec.env)
     }
 
     async fn job_status(&self, location: &Location, token: &str) -> Result<JobStatus> {
         serves(location)?;
+        self.check_running().await?;
         Ok(self.jobs.status(token))
     }
 
     async fn cancel_job(&self, location: &Location, token: &str) -> Result<()> {
         serves(location)?;
+        self.check_running().await?;
         self.jobs.cancel(token);
         Ok(())
     }
@@ -572,6 +665,7 @@ impl Provider for LocalCloud {
 
     async fn set_traffic_weights(&self, location: &Location, load_balancer: &str, weights: Option<BTreeMap<String, u32>>) -> Result<()> {
         serves(location)?;
+        self.check_running().await?;
         let state = self.state.lock().await;
         let running = state.balancers.get(load_balancer).ok_or_else(|| Error::NotFound(format!("load balancer {load_balancer}")))?;
         running.balancer.set_weights(weights);
@@ -580,6 +674,7 @@ impl Provider for LocalCloud {
 
     async fn build_log(&self, location: &Location, name: &str) -> Result<Option<String>> {
         serves(location)?;
+        self.check_running().await?;
         let artifact = {
             let state = self.state.lock().await;
             let group = state.server_groups.get(name).ok_or_else(|| Error::NotFound(format!("server group {name}")))?;
