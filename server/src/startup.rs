@@ -191,6 +191,7 @@ impl Server {
         }
         // Instances stop with gennaker and start again with it (their state is stored).
         self.local_cloud.shutdown().await;
+        self.state.engine.clouds().release_leases().await;
         self.state.store.close().await;
         served
     }

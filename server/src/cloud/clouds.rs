@@ -46,6 +46,14 @@ impl Clouds {
         Self { providers: Arc::new(providers), cache: ClusterCache::default(), kubernetes: None, aws: None, accounts_changed: Arc::default(), aws_accounts_changed: Arc::default(), sharing: None }
     }
 
+    /// Gives up this instance's caching and local-cloud leases (at a clean shutdown, after the
+    /// agents and the local cloud stopped), so a rolling restart hands them over at once.
+    pub async fn release_leases(&self) {
+        if let Some(sharing) = &self.sharing {
+            sharing.release().await;
+        }
+    }
+
     /// Shares the caching agents with the other instances on the database (`None`: this
     /// instance observes everything, as with SQLite).
     pub fn with_sharing(mut self, sharing: Option<Sharing>) -> Self {

@@ -108,6 +108,15 @@ impl Sharing {
         }
     }
 
+    /// Gives up every lease this instance holds (a clean shutdown, once its agents stopped and
+    /// the local cloud stopped its processes): another instance takes them over at once.
+    pub async fn release(&self) {
+        match self.store.release_poll_leases(&self.owner).await {
+            Ok(released) => tracing::info!(released, owner = %self.owner, "caching leases given up"),
+            Err(error) => tracing::warn!(%error, "cannot give up the caching leases; they run out by themselves"),
+        }
+    }
+
     /// Publishes what this instance observed under `key` (written, and announced, only when it
     /// changed). A failure is logged: the next observation publishes again.
     pub async fn publish(&self, key: &str, snapshots: Vec<(&Location, &Snapshot)>) {

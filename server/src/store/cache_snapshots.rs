@@ -83,9 +83,15 @@ mod tests {
         assert_eq!(store.cache_snapshot("kubernetes:prod").await.unwrap(), None, "keys are apart");
     }
 
+    /// A name no other test run uses (the store is below `auth`, whose ids it must not borrow).
+    fn unique() -> String {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        format!("{}_{nanos}", std::process::id())
+    }
+
     #[tokio::test]
     async fn snapshots_publish_on_sqlite() {
-        let dir = std::env::temp_dir().join(format!("gennaker-cache-snapshots-{}", crate::auth::token::new_id()));
+        let dir = std::env::temp_dir().join(format!("gennaker-cache-snapshots-{}", unique()));
         let url = format!("sqlite://{}", dir.join("gennaker.db").display());
         publish_and_follow(Store::open(&DatabaseUrl(url)).await.unwrap()).await;
         let _ = std::fs::remove_dir_all(dir);
@@ -100,7 +106,7 @@ mod tests {
             eprintln!("GENNAKER_TEST_POSTGRES_URL is not set: skipped");
             return;
         };
-        let name = format!("gennaker_cache_{}", crate::auth::token::new_id().to_lowercase());
+        let name = format!("gennaker_cache_{}", unique());
         let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
         let (base, _) = admin_url.rsplit_once('/').unwrap();

@@ -246,12 +246,30 @@ async fn the_local_cloud_runs_on_one_instance_and_moves_when_it_dies() {
     })
     .await;
 
-    drop(stop_with_sigterm(second));
+    // A clean stop (a rolling restart) hands the lease over at once rather than when it runs
+    // out: the holder gives it up as it exits, after stopping its processes, and a third
+    // instance restores them.
+    let work_third = work(3);
+    let third = start_binary(&database_url, &[INTERVAL, ("GENNAKER_WORK_DIR", work_third.as_str())]);
+    let stopped = stop_with_sigterm(second);
+    let owner = lease_owner(&database_url, "local-cloud").await;
+    assert!(!owner.as_ref().is_some_and(|owner| owner.contains(&port_of(&stopped))), "the stopped holder gave local-cloud up: {owner:?}");
+    assert!(stopped.output().contains("caching leases given up"), "{}", stopped.output());
+    drop(stopped);
+    let successor = client.at(&third);
+    eventually("the third running the server group", 20, async || {
+        let pids = instance_pids(&successor, "ops-web-v000").await;
+        (pids.len() == 2 && !pids.contains(&restored[0]) && pids.iter().all(|pid| alive(*pid)), pids)
+    })
+    .await;
+    assert!(lease_owner(&database_url, "local-cloud").await.is_some_and(|owner| owner.contains(&port_of(&third))));
+
+    drop(stop_with_sigterm(third));
     // The killed holder's instance outlived it; the test leaves nothing behind.
     for pid in before {
         let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
     }
-    for folder in [work_first, work_second] {
+    for folder in [work_first, work_second, work_third] {
         let _ = std::fs::remove_dir_all(folder);
     }
 }
