@@ -95,12 +95,7 @@ async fn each_location_is_observed_by_one_instance_and_moves_when_it_dies() {
     let first = start_binary(&database_url, &env);
     let client = Client::new(&first).await;
     client.json(reqwest::Method::POST, "/api/v1/applications", Some(json!({"name": "shop"}))).await;
-    let secret = json!({"name": "aws-key", "value": "{\"accessKeyId\": \"testing\", \"secretAccessKey\": \"testing\"}", "roles": [], "applications": []});
-    client.json(reqwest::Method::POST, "/api/v1/secrets", Some(secret)).await;
-    let account = json!({"cloudProvider": "aws", "regions": ["us-east-1"], "aws": {"credentialsSecret": "aws-key", "endpoint": moto.endpoint}});
-    client.json(reqwest::Method::PUT, "/api/v1/clouds/accounts/aws-test", Some(account)).await;
-    let (ec2, autoscaling) = crate::aws::ec2_and_autoscaling(&moto.endpoint).await;
-    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.name().map(str::to_string)).unwrap();
+    let (autoscaling, image) = crate::scale_out::moto_account(&client, &moto.endpoint).await;
     let cluster = json!({"cloudProvider": "aws", "account": "aws-test", "application": "shop", "stack": "web", "freeFormDetails": "",
         "availabilityZones": {"us-east-1": ["us-east-1a"]}, "amiName": image, "instanceType": "t3.small",
         "capacity": {"min": 1, "max": 1, "desired": 1}, "strategy": "none"});

@@ -17,6 +17,18 @@ use crate::binary::{RunningBinary, start_binary, stop_with_sigterm};
 use crate::durability::{Client, assert_each_stage_ran_once, event_log, kill_hard};
 use crate::helpers::{Db, fresh_database};
 
+/// Adds the AWS account `aws-test` on the emulator at `endpoint` through REST (its key a stored
+/// secret): the emulator's Auto Scaling client, to look at its own state, and an image it knows.
+pub(crate) async fn moto_account(client: &Client, endpoint: &str) -> (aws_sdk_autoscaling::Client, String) {
+    let secret = json!({"name": "aws-key", "value": "{\"accessKeyId\": \"testing\", \"secretAccessKey\": \"testing\"}", "roles": [], "applications": []});
+    client.json(reqwest::Method::POST, "/api/v1/secrets", Some(secret)).await;
+    let account = json!({"cloudProvider": "aws", "regions": ["us-east-1"], "aws": {"credentialsSecret": "aws-key", "endpoint": endpoint}});
+    client.json(reqwest::Method::PUT, "/api/v1/clouds/accounts/aws-test", Some(account)).await;
+    let (ec2, autoscaling) = crate::aws::ec2_and_autoscaling(endpoint).await;
+    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.name().map(str::to_string)).unwrap();
+    (autoscaling, image)
+}
+
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The cron poll lease (`triggers::cron`).
@@ -66,12 +78,7 @@ async fn three_instances_share_the_work_and_lose_nothing_when_one_is_killed() {
     for application in ["shop", "ticks"] {
         client.json(reqwest::Method::POST, "/api/v1/applications", Some(json!({"name": application}))).await;
     }
-    let secret = json!({"name": "aws-key", "value": "{\"accessKeyId\": \"testing\", \"secretAccessKey\": \"testing\"}", "roles": [], "applications": []});
-    client.json(reqwest::Method::POST, "/api/v1/secrets", Some(secret)).await;
-    let account = json!({"cloudProvider": "aws", "regions": ["us-east-1"], "aws": {"credentialsSecret": "aws-key", "endpoint": moto.endpoint}});
-    client.json(reqwest::Method::PUT, "/api/v1/clouds/accounts/aws-test", Some(account)).await;
-    let (ec2, autoscaling) = crate::aws::ec2_and_autoscaling(&moto.endpoint).await;
-    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images().iter().find_map(|image| image.name().map(str::to_string)).unwrap();
+    let (autoscaling, image) = moto_account(&client, &moto.endpoint).await;
 
     let cron = json!({"name": "every-two-seconds", "limitConcurrent": false, "triggers": [{"type": "cron", "cronExpression": "*/2 * * * * ?"}],
         "stages": [{"refId": "1", "name": "Tick", "type": "evaluateVariables", "variables": [{"key": "tick", "value": 1}]}]});
